@@ -1,0 +1,1 @@
+"""Body models behind one interface: SMPL (via smplx) and the built-in mannequin."""
