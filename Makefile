@@ -15,7 +15,6 @@ studio: setup sysdeps
 	$(VENV)/bin/studio gui
 
 test: setup sysdeps
-	$(VENV)/bin/studio body build --check
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m pytest -q
 
 setup: $(STAMP)

@@ -110,7 +110,7 @@ class BodyOutput:
 def _as_rotmats(pose: torch.Tensor, count: int) -> torch.Tensor:
     """[B, count*3] axis-angle or [B, count, 3, 3] / [B, count*9] matrices -> [B,count,3,3]."""
     b = pose.shape[0]
-    if pose.shape[-2:] == (3, 3):
+    if pose.dim() >= 3 and pose.shape[-2:] == (3, 3):  # [B,3,3] or [B,count,3,3]
         return pose.reshape(b, count, 3, 3)
     flat = pose.reshape(b, -1)
     if flat.shape[1] == count * 9:

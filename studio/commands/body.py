@@ -1,0 +1,184 @@
+"""``studio body``: inspect, export, build and snapshot body models."""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from studio.body import poses, registry, storage
+from studio.body.joint_sets import SMPL24_NAMES
+from studio.body.model import NUM_BETAS, BodyData, BodyModel
+from studio.errors import ModelFileError, StudioError
+
+MODEL_HELP = ("body model: mannequin, smpl, smpl-male, smpl-female, or a path to a .pkl, "
+              ".npz or PyMAF checkpoint (default: SMPL if installed, else the mannequin)")
+EXPORT_TYPES = (".obj", ".ply", ".glb")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    body = subparsers.add_parser("body", help="inspect, export and build body models")
+    body.set_defaults(func=lambda _args: body.print_help() or 2)
+    sub = body.add_subparsers(dest="body_command", metavar="SUBCOMMAND")
+
+    info = sub.add_parser("info", help="describe a body model")
+    info.add_argument("--model", metavar="SPEC", help=MODEL_HELP)
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(func=_info)
+
+    export = sub.add_parser("export", help="write a posed, shaped mesh (.obj, .ply, .glb)")
+    export.add_argument("out", metavar="OUT", help="output file (.obj, .ply or .glb)")
+    export.add_argument("--model", metavar="SPEC", help=MODEL_HELP)
+    export.add_argument("--betas", metavar="B0,B1,...", help=f"up to {NUM_BETAS} shape values")
+    export.add_argument("--pose", default="rest", metavar="POSE",
+                        help=f"preset ({', '.join(poses.PRESETS)}) or a .npy/.npz with 72 "
+                             "axis-angle values")
+    export.set_defaults(func=_export)
+
+    build = sub.add_parser("build", help="generate the built-in mannequin model")
+    build.add_argument("--out", metavar="PATH", help=f"default: {registry.MANNEQUIN_PATH}")
+    build.add_argument("--check", action="store_true",
+                       help="regenerate and compare with the existing file instead of writing")
+    build.set_defaults(func=_build)
+
+    snap = sub.add_parser("snapshot", help="render a grid of views of a body model to PNG")
+    snap.add_argument("out", metavar="OUT.png")
+    snap.add_argument("--model", metavar="SPEC", help=MODEL_HELP)
+    snap.set_defaults(func=_snapshot)
+
+
+def describe(data: BodyData) -> dict[str, object]:
+    """What ``studio body info`` reports about a model."""
+    return {
+        "name": data.name, "source": data.source, "gender": data.gender,
+        "vertices": data.num_vertices, "faces": int(data.faces.shape[0]),
+        "joints": list(SMPL24_NAMES), "shape_components": int(data.shapedirs.shape[2]),
+        "landmarks": len(data.landmarks),
+        "downsampling": [data.num_vertices] + [int(d.shape[0]) for d in data.downsampling],
+        "pose_correctives": data.posedirs is not None,
+    }
+
+
+def _info(args: argparse.Namespace) -> int:
+    info = describe(registry.find_body_model(args.model))
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    for key, value in info.items():
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+        print(f"{key.replace('_', ' ')}: {shown}")
+    return 0
+
+
+def _parse_betas(text: str | None) -> np.ndarray:
+    betas = np.zeros(NUM_BETAS, np.float32)
+    if not text:
+        return betas
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise StudioError(f"--betas {text!r}: expected comma-separated numbers") from None
+    if len(values) > NUM_BETAS:
+        raise StudioError(f"--betas: at most {NUM_BETAS} values, got {len(values)}")
+    betas[:len(values)] = values
+    return betas
+
+
+def _parse_pose(spec: str) -> np.ndarray:
+    if spec in poses.PRESETS:
+        return poses.preset_pose(spec)
+    path = Path(spec)
+    if path.suffix.lower() not in (".npy", ".npz"):
+        raise StudioError(f"--pose {spec!r}: not a preset ({', '.join(poses.PRESETS)}) "
+                          "nor a .npy/.npz file")
+    try:
+        with open(path, "rb") as fh:
+            loaded = np.load(fh, allow_pickle=False)
+            if isinstance(loaded, np.lib.npyio.NpzFile):
+                key = "pose" if "pose" in loaded.files else loaded.files[0]
+                loaded = loaded[key]
+            pose = np.asarray(loaded, np.float32).reshape(-1)
+    except (OSError, ValueError, IndexError) as err:
+        raise StudioError(f"--pose {spec}: cannot read the pose ({err})") from err
+    if pose.size != 72:
+        raise StudioError(f"--pose {spec}: expected 72 axis-angle values, found {pose.size}")
+    return pose
+
+
+def posed_vertices(data: BodyData, pose: np.ndarray, betas: np.ndarray) -> np.ndarray:
+    """Vertices [V,3] of the model in an axis-angle pose [72] with shape ``betas``."""
+    with torch.no_grad():
+        out = BodyModel(data)(global_orient=torch.as_tensor(pose[None, :3]),
+                              body_pose=torch.as_tensor(pose[None, 3:]),
+                              betas=torch.as_tensor(betas[None]))
+    return out.vertices[0].numpy()
+
+
+def _export(args: argparse.Namespace) -> int:
+    import trimesh
+
+    out = Path(args.out)
+    if out.suffix.lower() not in EXPORT_TYPES:
+        raise StudioError(f"{out}: unsupported export type (use {', '.join(EXPORT_TYPES)})")
+    betas, pose = _parse_betas(args.betas), _parse_pose(args.pose)
+    data = registry.find_body_model(args.model)
+    mesh = trimesh.Trimesh(posed_vertices(data, pose, betas), data.faces, process=False)
+    payload = mesh.export(file_type=out.suffix.lower()[1:])
+    try:
+        storage.atomic_write_bytes(out, payload.encode() if isinstance(payload, str) else payload)
+    except OSError as err:
+        raise StudioError(f"{out}: cannot write the file ({err.strerror or err})") from err
+    print(f"wrote {out} ({data.num_vertices} vertices, pose {args.pose}, model {data.name})")
+    return 0
+
+
+def _differences(expected: bytes, actual_path: Path) -> list[str]:
+    """Names of the arrays that differ between an encoded model and a file on disk."""
+    with np.load(io.BytesIO(expected), allow_pickle=False) as new, \
+            np.load(actual_path, allow_pickle=False) as old:
+        keys = sorted(set(new.files) | set(old.files))
+        return [k for k in keys if k not in new.files or k not in old.files
+                or new[k].dtype != old[k].dtype or not np.array_equal(new[k], old[k])]
+
+
+def _build(args: argparse.Namespace) -> int:
+    from studio.body import mannequin
+
+    out = Path(args.out) if args.out else registry.MANNEQUIN_PATH
+    payload = storage.encode_body_npz(mannequin.build_mannequin())
+    if args.check:
+        if not out.is_file():
+            raise ModelFileError(f"{out}: nothing to check against; run `studio body build`")
+        if out.read_bytes() == payload:
+            print("identical")
+            return 0
+        try:
+            changed = _differences(payload, out)
+        except (OSError, ValueError) as err:
+            raise ModelFileError(f"{out}: the existing file is unreadable ({err})") from err
+        detail = ("arrays differ: " + ", ".join(changed)) if changed else \
+            "the arrays are equal but the file bytes differ"
+        print(f"studio: {out} does not match the regenerated model: {detail}", file=sys.stderr)
+        return 1
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        storage.atomic_write_bytes(out, payload)
+    except OSError as err:
+        raise StudioError(f"{out}: cannot write the file ({err.strerror or err})") from err
+    print(f"wrote {out} ({len(payload)} bytes)")
+    return 0
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    try:
+        from studio.ui.snapshot import render_body_grid
+    except ImportError as err:
+        raise StudioError(f"snapshots need the studio's 3D view, which failed to load: {err}") \
+            from err
+    render_body_grid(registry.find_body_model(args.model), args.out, size=(1600, 1200))
+    print(f"wrote {args.out}")
+    return 0

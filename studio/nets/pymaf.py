@@ -1,0 +1,237 @@
+"""PyMAF: a mesh regressor corrected by features sampled where its own mesh projects.
+
+Module and attribute names mirror the official implementation so its checkpoint loads
+with ``strict=True`` (see ``shared/reference/pymaf_state_dict.json``). Every feedback
+iteration is returned, because the studio shows how the mesh moves from one to the next.
+The same class builds the built-in variants: other backbones, proxy-map inputs and body
+models with another vertex count.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from studio.body.model import NUM_BETAS, NUM_JOINTS, BodyData, BodyModel
+from studio.nets.backbones import build_backbone
+from studio.nets.geometry import project_to_crop, rot6d_to_rotmat, rotmat_to_axis_angle
+
+NUM_LEVELS = 3
+GRID_SIZE = 21
+PYRAMID_CHANNELS = 256
+MAF_CHANNELS = (128, 64, 5)
+HIDDEN = 1024
+POSE_DIM = 6 * NUM_JOINTS
+PARAM_DIM = POSE_DIM + NUM_BETAS + 3
+OFFICIAL_SMPL_BATCH = 64  # the unused smplx parameters in official checkpoints have batch 64
+DENSE_CHANNELS = {"uv_index": 25, "ann_index": 15, "u": 25, "v": 25}
+
+
+@dataclass
+class PyMAFIteration:
+    """One estimate: the mean-parameter start (index 0) or one feedback level's result."""
+
+    vertices: torch.Tensor  # [B,V,3]
+    theta: torch.Tensor  # [B,85]: cam (3), betas (10), axis-angle pose (72)
+    rotmat: torch.Tensor  # [B,24,3,3]
+    pose6d: torch.Tensor  # [B,144]
+    betas: torch.Tensor  # [B,10]
+    cam: torch.Tensor  # [B,3] weak perspective [s, tx, ty]
+    keypoints_3d: torch.Tensor  # [B,49,3] pymaf49 layout
+    keypoints_2d: torch.Tensor  # [B,49,2] crop coordinates in [-1, 1]
+    sample_points: torch.Tensor | None  # [B,N,2] points sampled to make it; None at index 0
+    dense: dict[str, torch.Tensor] | None  # 56x56 maps; only on the final iteration
+
+
+@dataclass
+class PyMAFOutput:
+    """All iterations of one forward pass, the last being the final answer."""
+
+    iterations: list[PyMAFIteration]
+
+    @property
+    def final(self) -> PyMAFIteration:
+        return self.iterations[-1]
+
+
+def make_points_grid(size: int = GRID_SIZE) -> torch.Tensor:
+    """[1,2,size*size]: point k = (t[k // size], t[k % size]), t = linspace(-1, 1, size)."""
+    t = torch.linspace(-1, 1, size, dtype=torch.float32)
+    rows, cols = torch.meshgrid(t, t, indexing="ij")
+    return torch.stack([rows.reshape(-1), cols.reshape(-1)])[None]
+
+
+def mean_params() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A neutral start for models without SMPL's mean file: rest pose turned to face the
+    camera (pi about x), mean shape, camera [0.9, 0, 0] as in SMPL's mean parameters."""
+    pose = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.0, 0.0]).repeat(NUM_JOINTS)
+    pose[:6] = torch.tensor([1.0, 0.0, 0.0, -1.0, 0.0, 0.0])
+    return pose[None], torch.zeros(1, NUM_BETAS), torch.tensor([[0.9, 0.0, 0.0]])
+
+
+def downsampling_map(body: BodyData) -> torch.Tensor:
+    """Dense [V_coarse, V] product of the body's downsampling matrices (431 x 6890 for SMPL)."""
+    if not body.downsampling:
+        raise ValueError(f"body model {body.name!r} has no downsampling matrices")
+    product = body.downsampling[0]
+    for d in body.downsampling[1:]:
+        product = d @ product
+    return torch.as_tensor(product.toarray(), dtype=torch.float32)
+
+
+def sample_features(feature_map: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Bilinear features [B,C,N] of map [B,C,H,W] at points [B,N,2] (x, y in [-1, 1];
+    corners are the centres of the corner pixels, as ``align_corners=True`` says)."""
+    return F.grid_sample(feature_map, points[:, :, None, :], align_corners=True)[..., 0]
+
+
+class MAFExtractor(nn.Module):
+    """Mesh-aligned features: a per-point 1x1-conv MLP that squeezes 256 channels to 5.
+
+    Each later layer also sees the sampled feature again (skip input); the output is
+    flattened channel-major, [B, 5*N], which is the order the regressor was trained on.
+    """
+
+    def __init__(self, dmap: torch.Tensor, in_channels: int = PYRAMID_CHANNELS) -> None:
+        super().__init__()
+        self.register_buffer("Dmap", dmap.float())
+        c0, c1, c2 = MAF_CHANNELS
+        self.conv0 = nn.Conv1d(in_channels, c0, 1)
+        self.conv1 = nn.Conv1d(c0 + in_channels, c1, 1)
+        self.conv2 = nn.Conv1d(c1 + in_channels, c2, 1)
+
+    def reduce(self, sampled: torch.Tensor) -> torch.Tensor:
+        """[B,256,N] -> [B,5*N]."""
+        y = F.leaky_relu(self.conv0(sampled))
+        y = F.leaky_relu(self.conv1(torch.cat([y, sampled], 1)))
+        y = F.relu(self.conv2(torch.cat([y, sampled], 1)))
+        return y.flatten(1)
+
+    def mesh_points(self, vertices: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
+        """Downsampled vertices [B,N,3] projected by camera [B,3] -> points [B,N,2]."""
+        return project_to_crop(torch.matmul(self.Dmap, vertices), cam)
+
+
+class Regressor(nn.Module):
+    """One residual step from the current parameters, then the body model on the result.
+
+    The body model may be shared by all regressors; its unused smplx parameters are frozen.
+    """
+
+    def __init__(self, feature_dim: int, smpl: BodyModel, init_pose: torch.Tensor,
+                 init_shape: torch.Tensor, init_cam: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("init_pose", init_pose.reshape(1, POSE_DIM).float().clone())
+        self.register_buffer("init_shape", init_shape.reshape(1, NUM_BETAS).float().clone())
+        self.register_buffer("init_cam", init_cam.reshape(1, 3).float().clone())
+        self.fc1 = nn.Linear(feature_dim + PARAM_DIM, HIDDEN)
+        self.drop1 = nn.Dropout()
+        self.fc2 = nn.Linear(HIDDEN, HIDDEN)
+        self.drop2 = nn.Dropout()
+        self.decpose = nn.Linear(HIDDEN, POSE_DIM)
+        self.decshape = nn.Linear(HIDDEN, NUM_BETAS)
+        self.deccam = nn.Linear(HIDDEN, 3)
+        for head in (self.decpose, self.decshape, self.deccam):
+            nn.init.xavier_uniform_(head.weight, gain=0.01)
+        self.smpl = smpl
+
+    def initial(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return (self.init_pose.expand(batch, -1), self.init_shape.expand(batch, -1),
+                self.init_cam.expand(batch, -1))
+
+    def step(self, feature: torch.Tensor, pose: torch.Tensor, shape: torch.Tensor,
+             cam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Parameters plus the predicted residual; input order [feature, pose, shape, cam]."""
+        h = self.drop1(self.fc1(torch.cat([feature, pose, shape, cam], 1)))
+        h = self.drop2(self.fc2(h))
+        return pose + self.decpose(h), shape + self.decshape(h), cam + self.deccam(h)
+
+    def mesh(self, pose: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor,
+             sample_points: torch.Tensor | None = None) -> PyMAFIteration:
+        """Pose the body with 6D pose [B,144], betas [B,10] and look at it with cam [B,3]."""
+        batch = pose.shape[0]
+        rotmat = rot6d_to_rotmat(pose).reshape(batch, NUM_JOINTS, 3, 3)
+        out = self.smpl(global_orient=rotmat[:, :1], body_pose=rotmat[:, 1:], betas=shape)
+        kp3d = out.keypoints("pymaf49")
+        axis_angle = rotmat_to_axis_angle(rotmat).reshape(batch, 3 * NUM_JOINTS)
+        return PyMAFIteration(
+            vertices=out.vertices, theta=torch.cat([cam, shape, axis_angle], 1), rotmat=rotmat,
+            pose6d=pose, betas=shape, cam=cam, keypoints_3d=kp3d,
+            keypoints_2d=project_to_crop(kp3d, cam), sample_points=sample_points, dense=None)
+
+
+class DensePredictor(nn.Module):
+    """Auxiliary dense-correspondence (IUV) head on the 56x56 pyramid level."""
+
+    def __init__(self, in_channels: int = PYRAMID_CHANNELS) -> None:
+        super().__init__()
+        for name, channels in DENSE_CHANNELS.items():
+            self.add_module(f"predict_{name}", nn.Conv2d(in_channels, channels, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, f"predict_{name}")(x) for name in DENSE_CHANNELS}
+
+
+def _deconv_block(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class PyMAF(nn.Module):
+    """Backbone -> 3-level deconv pyramid -> 3 mesh-alignment feedback steps.
+
+    ``forward(crops [B,C,224,224])`` (ImageNet-normalised RGB, or proxy maps) returns a
+    :class:`PyMAFOutput` with 4 iterations: the mean-parameter mesh, then one per level.
+    """
+
+    def __init__(self, body: BodyData, backbone: str = "resnet50", in_channels: int = 3,
+                 dmap: torch.Tensor | None = None, dense_head: bool = True,
+                 smpl_batch_size: int = OFFICIAL_SMPL_BATCH) -> None:
+        super().__init__()
+        self.register_buffer("points_grid", make_points_grid())
+        self.feature_extractor = build_backbone(backbone, in_channels)
+        chans = [self.feature_extractor.out_channels] + [PYRAMID_CHANNELS] * NUM_LEVELS
+        self.deconv_layers = nn.Sequential(
+            *[m for i in range(NUM_LEVELS) for m in _deconv_block(chans[i], chans[i + 1])])
+        dmap = downsampling_map(body) if dmap is None else torch.as_tensor(dmap)
+        self.maf_extractor = nn.ModuleList(MAFExtractor(dmap) for _ in range(NUM_LEVELS))
+        smpl = BodyModel(body, batch_size=smpl_batch_size)
+        for p in smpl.parameters():
+            p.requires_grad_(False)
+        init = mean_params()
+        points = [GRID_SIZE ** 2] + [dmap.shape[0]] * (NUM_LEVELS - 1)
+        self.regressor = nn.ModuleList(
+            Regressor(MAF_CHANNELS[-1] * n, smpl, *init) for n in points)
+        self.dp_head = DensePredictor() if dense_head else None
+
+    @property
+    def body(self) -> BodyModel:
+        return self.regressor[0].smpl
+
+    def pyramid_levels(self) -> list[nn.Sequential]:
+        """Deconv block per level: 7 -> 14, 14 -> 28, 28 -> 56."""
+        return [self.deconv_layers[3 * i:3 * i + 3] for i in range(NUM_LEVELS)]
+
+    def forward(self, crops: torch.Tensor) -> PyMAFOutput:
+        batch = crops.shape[0]
+        feature = self.feature_extractor(crops)
+        pose, shape, cam = self.regressor[0].initial(batch)
+        current = self.regressor[0].mesh(pose, shape, cam)
+        iterations = [current]
+        for level, (block, maf, reg) in enumerate(
+                zip(self.pyramid_levels(), self.maf_extractor, self.regressor)):
+            feature = block(feature)
+            pose, shape, cam = (t.detach() for t in (current.pose6d, current.betas, current.cam))
+            if level == 0:
+                points = self.points_grid.transpose(1, 2).expand(batch, -1, -1)
+            else:
+                points = maf.mesh_points(current.vertices.detach(), cam)
+            mesh_feature = maf.reduce(sample_features(feature, points))
+            current = reg.mesh(*reg.step(mesh_feature, pose, shape, cam), sample_points=points)
+            iterations.append(current)
+        if self.dp_head is not None:
+            current.dense = self.dp_head(feature)
+        return PyMAFOutput(iterations=iterations)

@@ -1,0 +1,1 @@
+"""Qt user interface (and the Qt-free scene pieces the views and snapshots share)."""

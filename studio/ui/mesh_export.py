@@ -1,0 +1,32 @@
+"""Saving the shown mesh (OBJ, PLY, GLB) through trimesh, with part colours."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from studio.body.storage import atomic_write_bytes
+from studio.errors import StudioError
+from studio.ui.body_scene import part_palette
+
+MESH_FORMATS = {".obj": "Wavefront OBJ", ".ply": "Stanford PLY", ".glb": "glTF binary"}
+
+
+def export_mesh(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray,
+                part_labels: np.ndarray | None = None) -> Path:
+    """Write the mesh in the format its suffix names; the file is replaced atomically."""
+    path = Path(path)
+    kind = path.suffix.lower()
+    if kind not in MESH_FORMATS:
+        raise StudioError(f"cannot export {path.name}: use one of {', '.join(MESH_FORMATS)}")
+    colors = None
+    if part_labels is not None:
+        palette = part_palette(max(24, int(np.max(part_labels)) + 1))
+        colors = np.hstack([palette[part_labels], np.full((len(part_labels), 1), 255, np.uint8)])
+    mesh = trimesh.Trimesh(vertices=np.asarray(vertices, np.float64), faces=faces,
+                           vertex_colors=colors, process=False)
+    payload = mesh.export(file_type=kind[1:])
+    atomic_write_bytes(path, payload.encode() if isinstance(payload, str) else payload)
+    return path
