@@ -121,8 +121,35 @@ def _as_rotmats(pose: torch.Tensor, count: int) -> torch.Tensor:
                      f"nor {count} rotation matrices")
 
 
+def derived_extra_regressor(data: BodyData) -> np.ndarray:
+    """Approximate SPIN's 9 extra joints [9,V] from the joint regressor and landmarks.
+
+    Official SMPL pickles come without SPIN's ``J_regressor_extra.npy``; these convex
+    combinations of SMPL joints and surface landmarks stand in for it, so the PyMAF-49,
+    H36M, MPII and PoseAug layouts stay meaningful (to within a few centimetres).
+    """
+    j = np.asarray(data.J_regressor, np.float64)
+    idx = {n: i for i, n in enumerate(joint_sets.SMPL24_NAMES)}
+
+    def vertex(name: str) -> np.ndarray:
+        row = np.zeros(data.num_vertices)
+        row[data.landmarks[name]] = 1.0
+        return row
+
+    pelvis = 0.5 * (j[idx["left_hip"]] + j[idx["right_hip"]])
+    thorax = (j[idx["neck"]] + j[idx["left_collar"]] + j[idx["right_collar"]]) / 3
+    rows = {
+        "right_hip_lsp": j[idx["right_hip"]], "left_hip_lsp": j[idx["left_hip"]],
+        "neck_lsp": 0.5 * (j[idx["neck"]] + j[idx["head"]]), "head_top_lsp": vertex("head_top"),
+        "pelvis_mpii": pelvis, "thorax_mpii": thorax, "spine_h36m": 0.5 * (pelvis + thorax),
+        "jaw_h36m": 0.5 * (vertex("chin") + j[idx["head"]]),
+        "head_h36m": 0.5 * (vertex("head_top") + j[idx["head"]]),
+    }
+    return np.stack([rows[n] for n in joint_sets.EXTRA_JOINT_NAMES]).astype(np.float32)
+
+
 class BodyModel(smplx.SMPL):
-    """A body model running on smplx's skinning, with the studio's metadata attached.
+    """A body model running on smplx's skinning, with the studio's metadata in ``.data``.
 
     ``forward`` takes axis-angle or rotation matrices and returns a :class:`BodyOutput`.
     """
@@ -135,26 +162,10 @@ class BodyModel(smplx.SMPL):
         self.data = data
         extra = data.J_regressor_extra
         if extra is None:
-            extra = np.zeros((len(joint_sets.EXTRA_JOINT_NAMES), data.num_vertices), np.float32)
+            extra = derived_extra_regressor(data)
         self.register_buffer("J_regressor_extra", torch.as_tensor(np.asarray(extra, np.float32)))
         self._landmark_idx = torch.as_tensor(
             [data.landmarks[n] for n in joint_sets.LANDMARK_NAMES], dtype=torch.long)
-
-    @property
-    def faces_np(self) -> np.ndarray:
-        return self.data.faces
-
-    @property
-    def parents_np(self) -> np.ndarray:
-        return self.data.parents
-
-    @property
-    def joint_names(self) -> tuple[str, ...]:
-        return joint_sets.SMPL24.names
-
-    @property
-    def part_labels(self) -> np.ndarray:
-        return self.data.part_labels
 
     def forward(self, global_orient: torch.Tensor | None = None,
                 body_pose: torch.Tensor | None = None,
