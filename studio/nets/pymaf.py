@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -185,19 +184,23 @@ class PyMAF(nn.Module):
 
     ``forward(crops [B,C,224,224])`` (ImageNet-normalised RGB, or proxy maps) returns a
     :class:`PyMAFOutput` with 4 iterations: the mean-parameter mesh, then one per level.
+    Official weights need the defaults; ``pyramid_channels`` below 256 makes the deconv
+    pyramid and dense head (most of the cost behind a small backbone) cheaper.
     """
 
     def __init__(self, body: BodyData, backbone: str = "resnet50", in_channels: int = 3,
                  dmap: torch.Tensor | None = None, dense_head: bool = True,
+                 pyramid_channels: int = PYRAMID_CHANNELS,
                  smpl_batch_size: int = OFFICIAL_SMPL_BATCH) -> None:
         super().__init__()
         self.register_buffer("points_grid", make_points_grid())
         self.feature_extractor = build_backbone(backbone, in_channels)
-        chans = [self.feature_extractor.out_channels] + [PYRAMID_CHANNELS] * NUM_LEVELS
+        chans = [self.feature_extractor.out_channels] + [pyramid_channels] * NUM_LEVELS
         self.deconv_layers = nn.Sequential(
             *[m for i in range(NUM_LEVELS) for m in _deconv_block(chans[i], chans[i + 1])])
         dmap = downsampling_map(body) if dmap is None else torch.as_tensor(dmap)
-        self.maf_extractor = nn.ModuleList(MAFExtractor(dmap) for _ in range(NUM_LEVELS))
+        self.maf_extractor = nn.ModuleList(
+            MAFExtractor(dmap, pyramid_channels) for _ in range(NUM_LEVELS))
         smpl = BodyModel(body, batch_size=smpl_batch_size)
         for p in smpl.parameters():
             p.requires_grad_(False)
@@ -205,7 +208,7 @@ class PyMAF(nn.Module):
         points = [GRID_SIZE ** 2] + [dmap.shape[0]] * (NUM_LEVELS - 1)
         self.regressor = nn.ModuleList(
             Regressor(MAF_CHANNELS[-1] * n, smpl, *init) for n in points)
-        self.dp_head = DensePredictor() if dense_head else None
+        self.dp_head = DensePredictor(pyramid_channels) if dense_head else None
 
     @property
     def body(self) -> BodyModel:

@@ -63,7 +63,7 @@ def load_official(path: str | Path, device: str | torch.device = "cpu") -> PyMAF
         dmap = None  # reported below as a wrongly shaped key
     model = PyMAF(body, backbone="resnet50", in_channels=3, dmap=dmap)
     report = mismatch_report({k: tuple(v.shape) for k, v in model.state_dict().items()},
-                             {k: tuple(v.shape) for k, v in state.items()})
+                             {k: tuple(getattr(v, "shape", ())) for k, v in state.items()})
     if report:
         raise ModelFileError(f"{path}: does not match the PyMAF architecture:\n{report}")
     model.load_state_dict(state, strict=True)

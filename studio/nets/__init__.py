@@ -1,0 +1,1 @@
+"""Torch modules only: backbones, mesh regressors and the geometry they share."""

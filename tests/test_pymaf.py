@@ -1,0 +1,349 @@
+"""PyMAF: strict loading of the official layout, and each convention it depends on."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import smplx
+import torch
+
+from studio.body.joint_sets import SMPL24_PARENTS
+from studio.body.registry import find_body_model
+from studio.errors import ModelFileError
+from studio.nets import geometry
+from studio.nets.pymaf import (MAFExtractor, PyMAF, make_points_grid, mean_params,
+                               sample_features)
+from studio.nets.pymaf_official import load_official, mismatch_report
+
+MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "reference" / "pymaf_state_dict.json"
+if not MANIFEST.is_file():
+    MANIFEST = Path("/work/shared/reference/pymaf_state_dict.json")
+NUM_VERTS = 6890
+
+
+def _sphere_mesh(rings: int = 82, segments: int = 84) -> tuple[np.ndarray, np.ndarray]:
+    """A closed UV sphere with SMPL's counts: 82*84 + 2 = 6890 vertices, 13776 faces."""
+    theta = np.linspace(0, np.pi, rings + 2)[1:-1]
+    phi = np.linspace(0, 2 * np.pi, segments, endpoint=False)
+    t, p = np.meshgrid(theta, phi, indexing="ij")
+    ring = np.stack([np.sin(t) * np.cos(p), np.cos(t), np.sin(t) * np.sin(p)], -1)
+    verts = np.concatenate([[[0, 1, 0]], ring.reshape(-1, 3), [[0, -1, 0]]])
+    last = len(verts) - 1
+
+    def at(r: int, s: int) -> int:
+        return 1 + r * segments + s % segments
+
+    faces = [(0, at(0, s + 1), at(0, s)) for s in range(segments)]
+    for r in range(rings - 1):
+        for s in range(segments):
+            a, b, c, d = at(r, s), at(r, s + 1), at(r + 1, s), at(r + 1, s + 1)
+            faces += [(a, b, d), (a, d, c)]
+    faces += [(last, at(rings - 1, s), at(rings - 1, s + 1)) for s in range(segments)]
+    return verts * [0.3, 0.85, 0.15] + [0.0, 0.9, 0.0], np.asarray(faces, np.int64)
+
+
+def _smpl_arrays(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Valid SMPL-like arrays (smplx layout) on the 6890-vertex ellipsoid."""
+    verts, faces = _sphere_mesh()
+    joints = verts[rng.choice(NUM_VERTS, 24, replace=False)] * 0.8 + [0.0, 0.18, 0.0]
+    dist = np.linalg.norm(verts[:, None] - joints[None], axis=2)
+    weights = np.exp(-(dist / 0.05) ** 2 + (dist.min(1, keepdims=True) / 0.05) ** 2)
+    weights /= weights.sum(1, keepdims=True)
+
+    def rows_summing_to_one(n: int) -> np.ndarray:
+        m = np.zeros((n, NUM_VERTS))
+        for row in m:
+            row[rng.choice(NUM_VERTS, 8, replace=False)] = 1 / 8
+        return m
+
+    dmap = np.zeros((431, NUM_VERTS))
+    dmap[np.arange(431), rng.choice(NUM_VERTS, 431, replace=False)] = 1.0
+    return {
+        "v_template": verts, "shapedirs": rng.normal(0, 0.01, (NUM_VERTS, 3, 10)),
+        "posedirs": rng.normal(0, 0.001, (207, NUM_VERTS * 3)),
+        "J_regressor": rows_summing_to_one(24), "lbs_weights": weights,
+        "J_regressor_extra": rows_summing_to_one(9), "faces_tensor": faces,
+        "parents": np.asarray(SMPL24_PARENTS), "Dmap": dmap,
+        "vertex_joint_selector.extra_joints_idxs": rng.choice(NUM_VERTS, 21, replace=False),
+        "betas": np.zeros((64, 10)), "global_orient": np.zeros((64, 3)),
+        "body_pose": np.zeros((64, 69)),
+    }
+
+
+def _random_value(key: str, shape: list[int], rng: np.random.Generator,
+                  smpl: dict[str, np.ndarray]) -> np.ndarray:
+    """A plausible value for one manifest entry (positive variances, small heads)."""
+    last = key.rsplit(".", 1)[-1]
+    init_pose, init_shape, init_cam = mean_params()
+    fixed = {"points_grid": make_points_grid().numpy(), "init_pose": init_pose.numpy(),
+             "init_shape": init_shape.numpy(), "init_cam": init_cam.numpy()}
+    if ".smpl." in key:
+        return smpl[key.split(".smpl.", 1)[1]]
+    if last in fixed:
+        return fixed[last]
+    if last == "Dmap":
+        return smpl["Dmap"]
+    if last == "num_batches_tracked":
+        return np.asarray(1000)
+    if last == "running_var":
+        return rng.uniform(0.5, 1.5, shape)
+    if last == "running_mean":
+        return rng.normal(0, 0.1, shape)
+    is_norm = len(shape) == 1 and ("bn" in key or "downsample.1" in key or "deconv" in key)
+    if is_norm and last == "weight":
+        return rng.uniform(0.2, 0.5, shape)
+    if last == "bias":
+        return rng.normal(0, 0.01, shape)
+    gain = 0.01 if ".dec" in key else 1.0
+    return rng.normal(0, gain / math.sqrt(np.prod(shape[1:])), shape)
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, dict]:
+    return json.loads(MANIFEST.read_text())
+
+
+@pytest.fixture(scope="module")
+def official_state(manifest) -> dict[str, torch.Tensor]:
+    """A state dict with exactly the manifest's keys, shapes and dtypes."""
+    rng = np.random.default_rng(0)
+    smpl = _smpl_arrays(rng)
+    state = {}
+    for key, spec in manifest.items():
+        value = np.asarray(_random_value(key, spec["shape"], rng, smpl))
+        state[key] = torch.as_tensor(value.astype(spec["dtype"])).reshape(spec["shape"])
+    return state
+
+
+def _save(state: dict[str, torch.Tensor], path: Path) -> Path:
+    torch.save({"model": state, "optimizer": {}, "epoch": 0, "batch_idx": 0, "batch_size": 64,
+                "total_step_count": 0}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def official(official_state, tmp_path_factory) -> PyMAF:
+    return load_official(_save(official_state, tmp_path_factory.mktemp("pymaf") / "model.pt"))
+
+
+@pytest.fixture(scope="module")
+def mannequin_small() -> PyMAF:
+    torch.manual_seed(0)
+    return PyMAF(find_body_model("mannequin"), backbone="small", in_channels=5).eval()
+
+
+def test_fixture_matches_manifest(official_state, manifest) -> None:
+    assert list(official_state) == list(manifest)
+    for key, spec in manifest.items():
+        assert list(official_state[key].shape) == spec["shape"], key
+        assert str(official_state[key].dtype) == f"torch.{spec['dtype']}", key
+
+
+def test_official_loads_strictly_and_runs(official, official_state) -> None:
+    loaded = official.state_dict()
+    assert set(loaded) == set(official_state)
+    for key in ("maf_extractor.2.Dmap", "regressor.1.init_cam", "feature_extractor.conv1.weight",
+                "regressor.2.smpl.posedirs", "dp_head.predict_u.bias"):
+        torch.testing.assert_close(loaded[key], official_state[key])
+    assert official.regressor[0].fc1.in_features == 5 * 441 + 157 == 2362
+    assert official.regressor[1].fc1.in_features == 5 * 431 + 157 == 2312
+    torch.manual_seed(1)
+    with torch.no_grad():
+        out = official(torch.randn(2, 3, 224, 224))
+    assert len(out.iterations) == 4
+    for i, it in enumerate(out.iterations):
+        assert it.vertices.shape == (2, NUM_VERTS, 3)
+        assert it.theta.shape == (2, 85) and it.rotmat.shape == (2, 24, 3, 3)
+        assert it.cam.shape == (2, 3) and it.keypoints_2d.shape == (2, 49, 2)
+        assert it.keypoints_3d.shape == (2, 49, 3)
+        for t in (it.vertices, it.theta, it.rotmat, it.keypoints_2d, it.keypoints_3d):
+            assert torch.isfinite(t).all(), i
+        torch.testing.assert_close(it.theta[:, :3], it.cam)
+        expected_points = [None, 441, 431, 431][i]
+        if expected_points is None:
+            assert it.sample_points is None
+        else:
+            assert it.sample_points.shape == (2, expected_points, 2)
+    # Iteration 0 is the mesh of the checkpoint's mean parameters, the same for every crop.
+    torch.testing.assert_close(out.iterations[0].cam, official_state["regressor.0.init_cam"]
+                               .expand(2, -1))
+    assert not torch.allclose(out.iterations[3].theta[0], out.iterations[3].theta[1])
+    torch.testing.assert_close(out.iterations[1].sample_points[0], official.points_grid[0].T)
+    dense = out.final.dense
+    assert {k: tuple(v.shape) for k, v in dense.items()} == {
+        "uv_index": (2, 25, 56, 56), "ann_index": (2, 15, 56, 56), "u": (2, 25, 56, 56),
+        "v": (2, 25, 56, 56)}
+
+
+def test_later_iterations_sample_the_projected_downsampled_mesh(official) -> None:
+    torch.manual_seed(2)
+    with torch.no_grad():
+        out = official(torch.randn(1, 3, 224, 224))
+    for prev, cur in zip(out.iterations[1:3], out.iterations[2:4]):
+        ds = official.maf_extractor[0].Dmap @ prev.vertices
+        torch.testing.assert_close(cur.sample_points, geometry.project_to_crop(ds, prev.cam))
+
+
+def test_mismatched_checkpoint_reports_each_group(official_state, tmp_path) -> None:
+    state = dict(official_state)
+    del state["regressor.1.deccam.bias"]
+    state["regressor.3.fc1.weight"] = torch.zeros(1)
+    state["regressor.0.fc2.weight"] = torch.zeros(1024, 1000)
+    with pytest.raises(ModelFileError) as err:
+        load_official(_save(state, tmp_path / "bad.pt"))
+    message = str(err.value)
+    assert "missing keys (1): regressor.1.deccam.bias" in message
+    assert "unexpected keys (1): regressor.3.fc1.weight" in message
+    assert "wrongly shaped keys (1" in message
+    assert "regressor.0.fc2.weight (1024, 1000) != (1024, 1024)" in message
+    assert len(message.splitlines()) == 4
+
+
+def test_mismatch_report_is_short_and_none_when_equal() -> None:
+    expected = {f"k{i}": (i,) for i in range(20)}
+    assert mismatch_report(expected, dict(expected)) is None
+    report = mismatch_report(expected, {})
+    assert report == "  missing keys (20): k0, k1, k2, k3, k4, k5, ... (14 more)"
+
+
+def test_not_a_checkpoint(tmp_path) -> None:
+    with pytest.raises(ModelFileError, match="not found"):
+        load_official(tmp_path / "absent.pt")
+    path = tmp_path / "plain.pt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(ModelFileError, match="under 'model'"):
+        load_official(path)
+
+
+# ---------------------------------------------------------------- conventions
+
+def test_points_grid_order_and_x_first() -> None:
+    grid = make_points_grid()
+    t = torch.linspace(-1, 1, 21)
+    assert grid.shape == (1, 2, 441) and grid.dtype == torch.float32
+    for k in (0, 1, 20, 21, 22, 230, 440):
+        assert grid[0, :, k].tolist() == [t[k // 21].item(), t[k % 21].item()]
+    # A map whose value is its column index: the first coordinate (x) picks the column.
+    columns = torch.arange(21.0).expand(1, 1, 21, 21)
+    sampled = sample_features(columns, grid.transpose(1, 2))
+    torch.testing.assert_close(sampled[0, 0], torch.arange(441.0) // 21)
+
+
+def test_grid_sample_hits_corner_and_centre_pixels() -> None:
+    fmap = torch.arange(15.0).reshape(1, 1, 3, 5)
+    points = torch.tensor([[[-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [1.0, 1.0], [0.0, 0.0],
+                            [0.5, 0.0]]])
+    values = sample_features(fmap, points)[0, 0].tolist()
+    assert values == [0.0, 4.0, 10.0, 14.0, 7.0, 8.0]
+
+
+def test_rot6d_reads_a_row_major_3x2_matrix() -> None:
+    # Columns (1,0,0) and (1,1,0): Gram-Schmidt gives the identity.
+    torch.testing.assert_close(geometry.rot6d_to_rotmat(torch.tensor([1.0, 1, 0, 1, 0, 0])),
+                               torch.eye(3)[None])
+    # Columns a1 = (0,3,0), a2 = (2,0,1) -> b1 = y, b2 = (2,0,1)/sqrt5, b3 = (1,0,-2)/sqrt5.
+    r = geometry.rot6d_to_rotmat(torch.tensor([[0.0, 2, 3, 0, 0, 1]]))
+    s = math.sqrt(5)
+    expected = torch.tensor([[0, 2 / s, 1 / s], [1, 0, 0], [0, 1 / s, -2 / s]])
+    torch.testing.assert_close(r[0], expected)
+    assert geometry.rot6d_to_rotmat(torch.randn(4, 144)).shape == (96, 3, 3)
+
+
+def test_axis_angle_round_trip() -> None:
+    torch.manual_seed(3)
+    axes = torch.nn.functional.normalize(torch.randn(64, 3), dim=1)
+    angles = torch.cat([torch.tensor([0.0, 1e-5, math.pi - 1e-4, math.pi - 1e-2]),
+                        torch.rand(60) * math.pi])
+    aa = axes * angles[:, None]
+    back = geometry.rotmat_to_axis_angle(smplx.lbs.batch_rodrigues(aa))
+    torch.testing.assert_close(back, aa, atol=2e-4, rtol=1e-4)
+    assert geometry.rotmat_to_axis_angle(torch.eye(3).expand(2, 24, 3, 3)).shape == (2, 24, 3)
+
+
+def test_projection_of_a_known_point() -> None:
+    cam = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.1, -0.2]])
+    t = geometry.weak_perspective_to_translation(cam)
+    torch.testing.assert_close(t[0], torch.tensor([0.0, 0.0, 10000 / 224]))
+    points = torch.tensor([[[0.5, -0.25, 50 - 10000 / 224]], [[0.1, 0.2, 0.0]]])
+    uv = geometry.project_to_crop(points, cam)
+    # Depth 50: 5000 * (0.5, -0.25) / 50 / 112. Depth 0 of a weak camera: s * (X + t).
+    torch.testing.assert_close(uv[0, 0], torch.tensor([50 / 112, -25 / 112]))
+    torch.testing.assert_close(uv[1, 0], torch.tensor([0.5 * 0.2, 0.5 * 0.0]))
+
+
+def test_regressor_input_order(mannequin_small) -> None:
+    reg = mannequin_small.regressor[1]
+    n_feat = reg.fc1.in_features - 157
+    feature, (pose, shape, cam) = torch.rand(1, n_feat), reg.initial(1)
+    shape = shape + torch.arange(10.0)
+    cam = torch.tensor([[0.7, 0.1, 0.2]])
+    with torch.no_grad():
+        for p in reg.parameters():
+            p.zero_()
+        # One path per input block: fc1 unit i reads one column, fc2 passes it on, and a
+        # head adds it to its own output, so each input shows up in a known place.
+        for unit, column in enumerate((0, n_feat + 7, n_feat + 144 + 3, n_feat + 154)):
+            reg.fc1.weight[unit, column] = 1.0
+            reg.fc2.weight[unit, unit] = 1.0
+        reg.decpose.weight[0, 0] = reg.decpose.weight[1, 1] = 1.0
+        reg.decshape.weight[0, 2] = reg.deccam.weight[0, 3] = 1.0
+        new_pose, new_shape, new_cam = reg.step(feature, pose, shape, cam)
+    assert new_pose[0, 0].item() == pytest.approx(pose[0, 0] + feature[0, 0])
+    assert new_pose[0, 1].item() == pytest.approx(pose[0, 1] + pose[0, 7])
+    assert new_shape[0].tolist() == pytest.approx((shape[0] + torch.eye(10)[0] * 3).tolist())
+    assert new_cam[0].tolist() == pytest.approx([0.7 + 0.7, 0.1, 0.2])
+    torch.testing.assert_close(new_pose[0, 2:], pose[0, 2:])
+
+
+def test_zero_regressors_keep_the_mean_parameters() -> None:
+    net = PyMAF(find_body_model("mannequin"), backbone="small", in_channels=5).eval()
+    with torch.no_grad():
+        for reg in net.regressor:
+            for p in (*reg.fc1.parameters(), *reg.fc2.parameters(), *reg.decpose.parameters(),
+                      *reg.decshape.parameters(), *reg.deccam.parameters()):
+                p.zero_()
+        out = net(torch.randn(1, 5, 224, 224))
+    for it in out.iterations:
+        torch.testing.assert_close(it.theta, out.iterations[0].theta)
+    torch.testing.assert_close(out.iterations[0].pose6d, net.regressor[0].init_pose)
+    # The mean pose faces the camera: root rotated by pi about x, the rest at rest.
+    torch.testing.assert_close(out.final.rotmat[0, 0], torch.diag(torch.tensor([1.0, -1, -1])))
+    torch.testing.assert_close(out.final.theta[0, 13:16], torch.tensor([math.pi, 0, 0]))
+
+
+def test_maf_output_is_channel_major() -> None:
+    maf = MAFExtractor(torch.zeros(4, 10))
+    with torch.no_grad():
+        for p in maf.parameters():
+            p.zero_()
+        maf.conv2.bias.copy_(torch.arange(1.0, 6.0))
+    out = maf.reduce(torch.randn(2, 256, 7))
+    assert out.shape == (2, 35)
+    assert out[0].tolist() == [float(c) for c in range(1, 6) for _ in range(7)]
+
+
+def test_builtin_variant_runs_with_the_mannequin(mannequin_small) -> None:
+    body = mannequin_small.body.data
+    d0, d1 = body.downsampling
+    dmap = mannequin_small.maf_extractor[1].Dmap
+    assert dmap.shape == (d1.shape[0], body.num_vertices)
+    torch.testing.assert_close(dmap, torch.as_tensor((d1 @ d0).toarray(), dtype=torch.float32))
+    assert mannequin_small.feature_extractor.conv1.in_channels == 5
+    with torch.no_grad():
+        out = mannequin_small(torch.randn(2, 5, 224, 224))
+    assert len(out.iterations) == 4
+    assert [None if it.sample_points is None else it.sample_points.shape[1]
+            for it in out.iterations] == [None, 441, d1.shape[0], d1.shape[0]]
+    for it in out.iterations:
+        assert it.vertices.shape == (2, body.num_vertices, 3)
+        assert torch.isfinite(it.vertices).all() and torch.isfinite(it.keypoints_2d).all()
+    assert out.final.dense["ann_index"].shape == (2, 15, 56, 56)
+    no_head = PyMAF(body, backbone="resnet18", in_channels=5, dense_head=False,
+                    pyramid_channels=64).eval()
+    assert not any(k.startswith("dp_head") for k in no_head.state_dict())
+    assert no_head.maf_extractor[0].conv1.in_channels == 64 + 128
+    with torch.no_grad():
+        assert no_head(torch.randn(1, 5, 224, 224)).final.dense is None
