@@ -2,7 +2,7 @@
 
 Coordinates follow SMPL: metres, y up, the body faces +z, +x is the body's left, and the
 origin is centred like SMPL's template (pelvis about 0.22 m below it, soles at about
-y = -1.165, head top at about y = +0.555, so standing height is about 1.72 m).
+y = -1.17, head top at about y = +0.57, so standing height is about 1.74 m).
 Left-side parts are described once and mirrored.
 """
 from __future__ import annotations
