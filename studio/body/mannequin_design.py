@@ -117,13 +117,16 @@ FOOT_LEFT = [
 ]
 
 
-def _union(parts: list[Part], p: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Smooth union of parts; also the raw distance and index of the nearest part."""
-    raw = np.stack([part.shape(p) for part in parts])
-    d = raw[0]
-    for r in raw[1:]:
-        d = smooth_min(d, r, k)
-    return d, raw.min(axis=0), raw.argmin(axis=0)
+def _mirrored(parts: list[Part]) -> list[Part]:
+    return [Part(_mirror_shape(pt.shape), _right(pt.joint)) for pt in parts]
+
+
+def _union(parts: list[Part], p: np.ndarray, k: float) -> np.ndarray:
+    """Smooth union of parts."""
+    d = parts[0].shape(p)
+    for part in parts[1:]:
+        d = smooth_min(d, part.shape(p), k)
+    return d
 
 
 @dataclass(frozen=True)
@@ -134,8 +137,7 @@ class Limb:
     attach_k: float
 
     def mirrored(self) -> "Limb":
-        return Limb(tuple(([Part(_mirror_shape(pt.shape), _right(pt.joint)) for pt in g], k)
-                          for g, k in self.groups), self.attach_k)
+        return Limb(tuple((_mirrored(g), k) for g, k in self.groups), self.attach_k)
 
     @property
     def parts(self) -> list[Part]:
@@ -148,27 +150,24 @@ LIMBS = (ARM, ARM.mirrored(), LEG, LEG.mirrored())
 LIMB_UNION_K = 0.012
 
 
-def _mirrored(parts: list[Part]) -> list[Part]:
-    return [Part(_mirror_shape(pt.shape), _right(pt.joint)) for pt in parts]
-
-
+EAR_RIGHT = _mirrored([EAR_LEFT])[0]
 CORE_TORSO = TORSO + TORSO_LEFT + _mirrored(TORSO_LEFT)
-CORE_HEAD = HEAD + [EAR_LEFT] + _mirrored([EAR_LEFT])
+CORE_HEAD = HEAD + [EAR_LEFT, EAR_RIGHT]
 ALL_PARTS = CORE_TORSO + [NECK] + CORE_HEAD + [pt for limb in LIMBS for pt in limb.parts]
 
 
 def _limb_field(limb: Limb, p: np.ndarray) -> np.ndarray:
     d = None
     for parts, k in limb.groups:
-        g, _, _ = _union(parts, p, k)
+        g = _union(parts, p, k)
         d = g if d is None else smooth_min(d, g, k)
     return d
 
 
 def _core_field(p: np.ndarray) -> np.ndarray:
-    torso, _, _ = _union(CORE_TORSO, p, 0.06)
+    torso = _union(CORE_TORSO, p, 0.06)
     head = smooth_min(smooth_min(HEAD[0].shape(p), HEAD[1].shape(p), 0.04), HEAD[2].shape(p), 0.012)
-    ears = np.minimum(EAR_LEFT.shape(p), _mirrored([EAR_LEFT])[0].shape(p))
+    ears = np.minimum(EAR_LEFT.shape(p), EAR_RIGHT.shape(p))
     head = smooth_min(head, ears, 0.01)
     return smooth_min(smooth_min(torso, NECK.shape(p), 0.045), head, 0.035)
 
