@@ -12,7 +12,7 @@ import sys
 from studio.errors import StudioError
 
 # Modules under studio.commands, each with ``register(subparsers)``.
-COMMAND_MODULES = ("body", "gui")
+COMMAND_MODULES = ("body", "gui", "train", "evaluate", "run", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,132 +1,35 @@
 """PyMAF: strict loading of the official layout, and each convention it depends on."""
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
-import numpy as np
 import pytest
 import smplx
 import torch
 
-from studio.body.joint_sets import SMPL24_PARENTS
+from pymaf_fixtures import NUM_VERTS, load_manifest, official_state_dict, save_official
 from studio.body.registry import find_body_model
 from studio.errors import ModelFileError
 from studio.nets import geometry
-from studio.nets.pymaf import (MAFExtractor, PyMAF, make_points_grid, mean_params,
-                               sample_features)
+from studio.nets.pymaf import MAFExtractor, PyMAF, make_points_grid, sample_features
 from studio.nets.pymaf_official import load_official, mismatch_report
-
-MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "reference" / "pymaf_state_dict.json"
-if not MANIFEST.is_file():
-    MANIFEST = Path("/work/shared/reference/pymaf_state_dict.json")
-NUM_VERTS = 6890
-
-
-def _sphere_mesh(rings: int = 82, segments: int = 84) -> tuple[np.ndarray, np.ndarray]:
-    """A closed UV sphere with SMPL's counts: 82*84 + 2 = 6890 vertices, 13776 faces."""
-    theta = np.linspace(0, np.pi, rings + 2)[1:-1]
-    phi = np.linspace(0, 2 * np.pi, segments, endpoint=False)
-    t, p = np.meshgrid(theta, phi, indexing="ij")
-    ring = np.stack([np.sin(t) * np.cos(p), np.cos(t), np.sin(t) * np.sin(p)], -1)
-    verts = np.concatenate([[[0, 1, 0]], ring.reshape(-1, 3), [[0, -1, 0]]])
-    last = len(verts) - 1
-
-    def at(r: int, s: int) -> int:
-        return 1 + r * segments + s % segments
-
-    faces = [(0, at(0, s + 1), at(0, s)) for s in range(segments)]
-    for r in range(rings - 1):
-        for s in range(segments):
-            a, b, c, d = at(r, s), at(r, s + 1), at(r + 1, s), at(r + 1, s + 1)
-            faces += [(a, b, d), (a, d, c)]
-    faces += [(last, at(rings - 1, s), at(rings - 1, s + 1)) for s in range(segments)]
-    return verts * [0.3, 0.85, 0.15] + [0.0, 0.9, 0.0], np.asarray(faces, np.int64)
-
-
-def _smpl_arrays(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Valid SMPL-like arrays (smplx layout) on the 6890-vertex ellipsoid."""
-    verts, faces = _sphere_mesh()
-    joints = verts[rng.choice(NUM_VERTS, 24, replace=False)] * 0.8 + [0.0, 0.18, 0.0]
-    dist = np.linalg.norm(verts[:, None] - joints[None], axis=2)
-    weights = np.exp(-(dist / 0.05) ** 2 + (dist.min(1, keepdims=True) / 0.05) ** 2)
-    weights /= weights.sum(1, keepdims=True)
-
-    def rows_summing_to_one(n: int) -> np.ndarray:
-        m = np.zeros((n, NUM_VERTS))
-        for row in m:
-            row[rng.choice(NUM_VERTS, 8, replace=False)] = 1 / 8
-        return m
-
-    dmap = np.zeros((431, NUM_VERTS))
-    dmap[np.arange(431), rng.choice(NUM_VERTS, 431, replace=False)] = 1.0
-    return {
-        "v_template": verts, "shapedirs": rng.normal(0, 0.01, (NUM_VERTS, 3, 10)),
-        "posedirs": rng.normal(0, 0.001, (207, NUM_VERTS * 3)),
-        "J_regressor": rows_summing_to_one(24), "lbs_weights": weights,
-        "J_regressor_extra": rows_summing_to_one(9), "faces_tensor": faces,
-        "parents": np.asarray(SMPL24_PARENTS), "Dmap": dmap,
-        "vertex_joint_selector.extra_joints_idxs": rng.choice(NUM_VERTS, 21, replace=False),
-        "betas": np.zeros((64, 10)), "global_orient": np.zeros((64, 3)),
-        "body_pose": np.zeros((64, 69)),
-    }
-
-
-def _random_value(key: str, shape: list[int], rng: np.random.Generator,
-                  smpl: dict[str, np.ndarray]) -> np.ndarray:
-    """A plausible value for one manifest entry (positive variances, small heads)."""
-    last = key.rsplit(".", 1)[-1]
-    init_pose, init_shape, init_cam = mean_params()
-    fixed = {"points_grid": make_points_grid().numpy(), "init_pose": init_pose.numpy(),
-             "init_shape": init_shape.numpy(), "init_cam": init_cam.numpy()}
-    if ".smpl." in key:
-        return smpl[key.split(".smpl.", 1)[1]]
-    if last in fixed:
-        return fixed[last]
-    if last == "Dmap":
-        return smpl["Dmap"]
-    if last == "num_batches_tracked":
-        return np.asarray(1000)
-    if last == "running_var":
-        return rng.uniform(0.5, 1.5, shape)
-    if last == "running_mean":
-        return rng.normal(0, 0.1, shape)
-    is_norm = len(shape) == 1 and ("bn" in key or "downsample.1" in key or "deconv" in key)
-    if is_norm and last == "weight":
-        return rng.uniform(0.2, 0.5, shape)
-    if last == "bias":
-        return rng.normal(0, 0.01, shape)
-    gain = 0.01 if ".dec" in key else 1.0
-    return rng.normal(0, gain / math.sqrt(np.prod(shape[1:])), shape)
 
 
 @pytest.fixture(scope="module")
 def manifest() -> dict[str, dict]:
-    return json.loads(MANIFEST.read_text())
+    return load_manifest()
 
 
 @pytest.fixture(scope="module")
 def official_state(manifest) -> dict[str, torch.Tensor]:
     """A state dict with exactly the manifest's keys, shapes and dtypes."""
-    rng = np.random.default_rng(0)
-    smpl = _smpl_arrays(rng)
-    state = {}
-    for key, spec in manifest.items():
-        value = np.asarray(_random_value(key, spec["shape"], rng, smpl))
-        state[key] = torch.as_tensor(value.astype(spec["dtype"])).reshape(spec["shape"])
-    return state
-
-
-def _save(state: dict[str, torch.Tensor], path: Path) -> Path:
-    torch.save({"model": state, "optimizer": {}, "epoch": 0, "batch_idx": 0, "batch_size": 64,
-                "total_step_count": 0}, path)
-    return path
+    return official_state_dict(manifest)
 
 
 @pytest.fixture(scope="module")
 def official(official_state, tmp_path_factory) -> PyMAF:
-    return load_official(_save(official_state, tmp_path_factory.mktemp("pymaf") / "model.pt"))
+    path = tmp_path_factory.mktemp("pymaf") / "model.pt"
+    return load_official(save_official(official_state, path))
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +96,7 @@ def test_mismatched_checkpoint_reports_each_group(official_state, tmp_path) -> N
     state["regressor.3.fc1.weight"] = torch.zeros(1)
     state["regressor.0.fc2.weight"] = torch.zeros(1024, 1000)
     with pytest.raises(ModelFileError) as err:
-        load_official(_save(state, tmp_path / "bad.pt"))
+        load_official(save_official(state, tmp_path / "bad.pt"))
     message = str(err.value)
     assert "missing keys (1): regressor.1.deccam.bias" in message
     assert "unexpected keys (1): regressor.3.fc1.weight" in message
@@ -333,7 +236,7 @@ def test_builtin_variant_runs_with_the_mannequin(mannequin_small) -> None:
     torch.testing.assert_close(dmap, torch.as_tensor((d1 @ d0).toarray(), dtype=torch.float32))
     assert mannequin_small.feature_extractor.conv1.in_channels == 5
     with torch.no_grad():
-        out = mannequin_small(torch.randn(2, 5, 224, 224))
+        out = mannequin_small(torch.randn(2, 5, 112, 112))  # stride 16: 7x7 features
     assert len(out.iterations) == 4
     assert [None if it.sample_points is None else it.sample_points.shape[1]
             for it in out.iterations] == [None, 441, d1.shape[0], d1.shape[0]]
@@ -347,3 +250,23 @@ def test_builtin_variant_runs_with_the_mannequin(mannequin_small) -> None:
     assert no_head.maf_extractor[0].conv1.in_channels == 64 + 128
     with torch.no_grad():
         assert no_head(torch.randn(1, 5, 224, 224)).final.dense is None
+
+
+def test_ief_baseline_reuses_the_global_feature() -> None:
+    """The IEF variant: same backbone and regressors, no sampled features."""
+    body = find_body_model("mannequin")
+    net = PyMAF(body, backbone="small", pyramid_channels=16, hidden=64, feedback="ief").eval()
+    assert net.maf_extractor is None
+    assert net.regressor[0].fc1.in_features == net.feature_extractor.out_channels + 157
+    with torch.no_grad():
+        out = net(torch.randn(2, 3, 64, 64))
+    assert len(out.iterations) == 4 and all(it.sample_points is None for it in out.iterations)
+    assert out.final.dense["u"].shape == (2, 25, 32, 32)
+
+
+def test_sparse_downsampling_matches_the_dense_product() -> None:
+    gen = torch.Generator().manual_seed(0)
+    dmap = torch.rand(5, 9, generator=gen) * (torch.rand(5, 9, generator=gen) < 0.3)
+    maf = MAFExtractor(dmap, 8)
+    vertices = torch.randn(3, 9, 3, generator=gen)
+    torch.testing.assert_close(maf.downsample(vertices), torch.matmul(dmap, vertices))

@@ -23,10 +23,17 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
-    """Write a file so that readers see either the old or the complete new content."""
+    """Write a file so that readers see either the old or the complete new content.
+
+    The file gets the permissions a plain ``open`` would give (0666 less the umask), not
+    the owner-only mode of the temporary file it is written through.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()

@@ -68,15 +68,24 @@ class BottleneckBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """Stem (7x7/2 conv, 3x3/2 max-pool) and four stages; no pooling head or fc."""
+    """Stem (7x7/2 conv, 3x3/2 max-pool) and four stages; no pooling head or fc.
+
+    ``stride`` is the output's downsampling factor: 32 with the standard stem, 16 with
+    ``light_stem`` (a 3x3/2 conv and no max-pool), which suits many-channel proxy inputs
+    at low resolution, where a 7x7 stem would cost more than all the stages together.
+    """
 
     def __init__(self, block: type[BasicBlock] | type[BottleneckBlock], depths: Sequence[int],
-                 widths: Sequence[int] = (64, 128, 256, 512), in_channels: int = 3) -> None:
+                 widths: Sequence[int] = (64, 128, 256, 512), in_channels: int = 3,
+                 light_stem: bool = False) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, widths[0], 7, stride=2, padding=3, bias=False)
+        kernel = 3 if light_stem else 7
+        self.conv1 = nn.Conv2d(in_channels, widths[0], kernel, stride=2, padding=kernel // 2,
+                               bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.maxpool = nn.Identity() if light_stem else nn.MaxPool2d(3, stride=2, padding=1)
+        self.stride = 16 if light_stem else 32
         cin = widths[0]
         for i, (depth, width) in enumerate(zip(depths, widths)):
             blocks = []
@@ -105,8 +114,10 @@ def resnet18(in_channels: int = 3) -> ResNet:
 
 
 def small(in_channels: int = 3) -> ResNet:
-    """256 x 7 x 7 from a 224 crop: one narrow block per stage, for CPU real time."""
-    return ResNet(BasicBlock, (1, 1, 1, 1), widths=(32, 64, 128, 256), in_channels=in_channels)
+    """256 x S/16 x S/16: one narrow block per stage and a light stem, for CPU real time
+    on small crops (4 x 4 features from a 64 x 64 proxy crop)."""
+    return ResNet(BasicBlock, (1, 1, 1, 1), widths=(32, 64, 128, 256), in_channels=in_channels,
+                  light_stem=True)
 
 
 BACKBONES: dict[str, Callable[[int], ResNet]] = {

@@ -109,9 +109,24 @@ class MAFExtractor(nn.Module):
         y = F.relu(self.conv2(torch.cat([y, sampled], 1)))
         return y.flatten(1)
 
+    def downsample(self, vertices: torch.Tensor) -> torch.Tensor:
+        """Vertices [B,V,3] -> [B,N,3] through ``Dmap``, multiplied as a sparse matrix.
+
+        Dmap has a few non-zeros per row (one for farthest-point sampling), so the dense
+        product spends almost all its time on zeros; the sparse copy is rebuilt whenever
+        the buffer changes (loading weights, moving devices).
+        """
+        key = (self.Dmap.data_ptr(), self.Dmap.device, self.Dmap._version)
+        if getattr(self, "_sparse_key", None) != key:
+            self._sparse = self.Dmap.to_sparse().coalesce()
+            self._sparse_key = key
+        b, v, _ = vertices.shape
+        flat = vertices.permute(1, 0, 2).reshape(v, 3 * b)
+        return torch.sparse.mm(self._sparse, flat).reshape(-1, b, 3).permute(1, 0, 2)
+
     def mesh_points(self, vertices: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
         """Downsampled vertices [B,N,3] projected by camera [B,3] -> points [B,N,2]."""
-        return project_to_crop(torch.matmul(self.Dmap, vertices), cam)
+        return project_to_crop(self.downsample(vertices), cam)
 
 
 class Regressor(nn.Module):
@@ -121,18 +136,19 @@ class Regressor(nn.Module):
     """
 
     def __init__(self, feature_dim: int, smpl: BodyModel, init_pose: torch.Tensor,
-                 init_shape: torch.Tensor, init_cam: torch.Tensor) -> None:
+                 init_shape: torch.Tensor, init_cam: torch.Tensor, hidden: int = HIDDEN,
+                 dropout: float = 0.5) -> None:
         super().__init__()
         self.register_buffer("init_pose", init_pose.reshape(1, POSE_DIM).float().clone())
         self.register_buffer("init_shape", init_shape.reshape(1, NUM_BETAS).float().clone())
         self.register_buffer("init_cam", init_cam.reshape(1, 3).float().clone())
-        self.fc1 = nn.Linear(feature_dim + PARAM_DIM, HIDDEN)
-        self.drop1 = nn.Dropout()
-        self.fc2 = nn.Linear(HIDDEN, HIDDEN)
-        self.drop2 = nn.Dropout()
-        self.decpose = nn.Linear(HIDDEN, POSE_DIM)
-        self.decshape = nn.Linear(HIDDEN, NUM_BETAS)
-        self.deccam = nn.Linear(HIDDEN, 3)
+        self.fc1 = nn.Linear(feature_dim + PARAM_DIM, hidden)
+        self.drop1 = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(hidden, hidden)
+        self.drop2 = nn.Dropout(dropout)
+        self.decpose = nn.Linear(hidden, POSE_DIM)
+        self.decshape = nn.Linear(hidden, NUM_BETAS)
+        self.deccam = nn.Linear(hidden, 3)
         for head in (self.decpose, self.decshape, self.deccam):
             nn.init.xavier_uniform_(head.weight, gain=0.01)
         self.smpl = smpl
@@ -179,35 +195,52 @@ def _deconv_block(cin: int, cout: int) -> list[nn.Module]:
             nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
+FEEDBACK = ("maf", "ief")
+
+
 class PyMAF(nn.Module):
     """Backbone -> 3-level deconv pyramid -> 3 mesh-alignment feedback steps.
 
     ``forward(crops [B,C,224,224])`` (ImageNet-normalised RGB, or proxy maps) returns a
     :class:`PyMAFOutput` with 4 iterations: the mean-parameter mesh, then one per level.
     Official weights need the defaults; ``pyramid_channels`` below 256 makes the deconv
-    pyramid and dense head (most of the cost behind a small backbone) cheaper.
+    pyramid and dense head (most of the cost behind a small backbone) cheaper, and
+    ``hidden`` narrows the regressors (``dropout`` is their dropout rate: the paper's
+    0.5 guards against overfitting real datasets; endless synthetic data needs less).
+    ``feedback="ief"`` is the paper's baseline:
+    every step regresses from the same global (pooled backbone) feature, as iterative
+    error feedback does, instead of features sampled where the current mesh projects.
     """
 
     def __init__(self, body: BodyData, backbone: str = "resnet50", in_channels: int = 3,
                  dmap: torch.Tensor | None = None, dense_head: bool = True,
                  pyramid_channels: int = PYRAMID_CHANNELS,
-                 smpl_batch_size: int = OFFICIAL_SMPL_BATCH) -> None:
+                 smpl_batch_size: int = OFFICIAL_SMPL_BATCH, hidden: int = HIDDEN,
+                 feedback: str = "maf", dropout: float = 0.5) -> None:
         super().__init__()
+        if feedback not in FEEDBACK:
+            raise ValueError(f"feedback must be one of {FEEDBACK}, not {feedback!r}")
+        self.feedback = feedback
         self.register_buffer("points_grid", make_points_grid())
         self.feature_extractor = build_backbone(backbone, in_channels)
         chans = [self.feature_extractor.out_channels] + [pyramid_channels] * NUM_LEVELS
         self.deconv_layers = nn.Sequential(
             *[m for i in range(NUM_LEVELS) for m in _deconv_block(chans[i], chans[i + 1])])
-        dmap = downsampling_map(body) if dmap is None else torch.as_tensor(dmap)
-        self.maf_extractor = nn.ModuleList(
-            MAFExtractor(dmap, pyramid_channels) for _ in range(NUM_LEVELS))
         smpl = BodyModel(body, batch_size=smpl_batch_size)
         for p in smpl.parameters():
             p.requires_grad_(False)
         init = mean_params()
-        points = [GRID_SIZE ** 2] + [dmap.shape[0]] * (NUM_LEVELS - 1)
-        self.regressor = nn.ModuleList(
-            Regressor(MAF_CHANNELS[-1] * n, smpl, *init) for n in points)
+        if feedback == "maf":
+            dmap = downsampling_map(body) if dmap is None else torch.as_tensor(dmap)
+            self.maf_extractor = nn.ModuleList(
+                MAFExtractor(dmap, pyramid_channels) for _ in range(NUM_LEVELS))
+            dims = [MAF_CHANNELS[-1] * n
+                    for n in [GRID_SIZE ** 2] + [dmap.shape[0]] * (NUM_LEVELS - 1)]
+        else:
+            self.maf_extractor = None
+            dims = [self.feature_extractor.out_channels] * NUM_LEVELS
+        self.regressor = nn.ModuleList(Regressor(d, smpl, *init, hidden=hidden, dropout=dropout)
+                                       for d in dims)
         self.dp_head = DensePredictor(pyramid_channels) if dense_head else None
 
     @property
@@ -221,19 +254,22 @@ class PyMAF(nn.Module):
     def forward(self, crops: torch.Tensor) -> PyMAFOutput:
         batch = crops.shape[0]
         feature = self.feature_extractor(crops)
+        global_feature = feature.mean(dim=(2, 3)) if self.feedback == "ief" else None
         pose, shape, cam = self.regressor[0].initial(batch)
         current = self.regressor[0].mesh(pose, shape, cam)
         iterations = [current]
-        for level, (block, maf, reg) in enumerate(
-                zip(self.pyramid_levels(), self.maf_extractor, self.regressor)):
+        for level, (block, reg) in enumerate(zip(self.pyramid_levels(), self.regressor)):
             feature = block(feature)
             pose, shape, cam = (t.detach() for t in (current.pose6d, current.betas, current.cam))
-            if level == 0:
-                points = self.points_grid.transpose(1, 2).expand(batch, -1, -1)
+            points = None
+            if global_feature is not None:
+                step_input = global_feature
             else:
-                points = maf.mesh_points(current.vertices.detach(), cam)
-            mesh_feature = maf.reduce(sample_features(feature, points))
-            current = reg.mesh(*reg.step(mesh_feature, pose, shape, cam), sample_points=points)
+                maf = self.maf_extractor[level]
+                points = (self.points_grid.transpose(1, 2).expand(batch, -1, -1) if level == 0
+                          else maf.mesh_points(current.vertices.detach(), cam))
+                step_input = maf.reduce(sample_features(feature, points))
+            current = reg.mesh(*reg.step(step_input, pose, shape, cam), sample_points=points)
             iterations.append(current)
         if self.dp_head is not None:
             current.dense = self.dp_head(feature)

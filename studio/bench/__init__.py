@@ -1,0 +1,1 @@
+"""Speed measurements that print JSON; absolute times compare only within one run."""

@@ -1,0 +1,1 @@
+"""From frames to results without Qt: image reading, cropping, model runners."""

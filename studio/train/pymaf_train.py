@@ -1,0 +1,201 @@
+"""Training the built-in PyMAF variants on synthetic mannequin data.
+
+A run is a folder: ``checkpoint.pt`` (model, optimizer, scheduler, step, config; written
+atomically every ``checkpoint_every`` steps, so a killed run resumes where it stopped),
+``log.csv`` and ``log.jsonl`` (losses and validation errors) and, at the end, the
+built-in weights file. Under ``torchrun`` every rank trains on its own batches through
+DistributedDataParallel and rank 0 writes.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from studio.body.model import BodyModel
+from studio.body.registry import find_body_model
+from studio.body.storage import atomic_write_bytes
+from studio.nets.backbones import build_backbone
+from studio.nets.model_registry import save_builtin
+from studio.nets.pymaf import PyMAF
+from studio.synth.dataset import SyntheticPeople
+from studio.synth.proxy import PROXY_CHANNELS
+from studio.train.evaluate import evaluate
+from studio.train.losses import pymaf_losses
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; stored in its checkpoint and the weights file."""
+
+    input: str = "proxy"
+    backbone: str = "small"
+    feedback: str = "maf"
+    steps: int = 4000
+    batch_size: int = 32
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    size: int = 64
+    pyramid_channels: int = 32
+    hidden: int = 512
+    dropout: float = 0.5
+    seed: int = 0
+    val_every: int = 500
+    val_samples: int = 256
+    checkpoint_every: int = 200
+    device: str = "cpu"
+    threads: int = 0  # 0 keeps torch's default
+
+    def arch(self) -> dict:
+        """PyMAF constructor arguments (besides the body) of this run's network."""
+        return {"backbone": self.backbone, "in_channels": self.in_channels,
+                "pyramid_channels": self.pyramid_channels, "hidden": self.hidden,
+                "feedback": self.feedback, "dropout": self.dropout, "smpl_batch_size": 1}
+
+    @property
+    def in_channels(self) -> int:
+        return PROXY_CHANNELS if self.input == "proxy" else 3
+
+    @property
+    def dense_size(self) -> int:
+        """Side of the top pyramid level: the backbone's stride, then three 2x deconvs."""
+        return self.size * 8 // build_backbone(self.backbone).stride
+
+
+@dataclass
+class RunState:
+    step: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size), initialising the process group when run under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    rank = torch.distributed.get_rank() if world > 1 else 0
+    return rank, world
+
+
+def build_network(config: TrainConfig) -> PyMAF:
+    return PyMAF(find_body_model("mannequin"), **config.arch())
+
+
+def _lr_factor(step: int, total: int, warmup: int = 200) -> float:
+    """Linear warm-up, then cosine decay to 5% of the base rate."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _save_checkpoint(path: Path, net: nn.Module, opt: torch.optim.Optimizer,
+                     sched: torch.optim.lr_scheduler.LRScheduler, config: TrainConfig,
+                     state: RunState) -> None:
+    buffer = io.BytesIO()
+    torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "config": asdict(config), "step": state.step,
+                "history": state.history, "torch_rng": torch.get_rng_state()}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+LOG_COLUMNS = ("step", "seconds", "lr", "keypoints_2d", "keypoints_3d", "pose", "shape",
+               "vertices", "dense", "total", "val_mpjpe", "val_pa_mpjpe", "val_pve")
+
+
+def _log(run_dir: Path, record: dict) -> None:
+    with open(run_dir / "log.jsonl", "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    csv_path = run_dir / "log.csv"
+    new = not csv_path.exists()
+    with open(csv_path, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=LOG_COLUMNS, restval="", extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow(record)
+
+
+def train(config: TrainConfig, run_dir: Path, out: Path | None = None,
+          progress: bool = True, stop_after: int | None = None) -> RunState:
+    """Train (or resume) the run in ``run_dir``; write built-in weights to ``out`` at the end.
+
+    ``stop_after`` ends this call after that many steps, with a checkpoint, so a long run
+    can be done in slices (a later call resumes it).
+    """
+    rank, world = _distributed()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = torch.device(config.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    net = build_network(config).to(device)
+    opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=config.lr,
+                            weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, config.steps))
+    state, rng_state = RunState(), None
+    ckpt_path = run_dir / "checkpoint.pt"
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        state, rng_state = RunState(step=ckpt["step"], history=ckpt["history"]), ckpt["torch_rng"]
+    model = net
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None)
+    data = SyntheticPeople(BodyModel(find_body_model("mannequin"), batch_size=1),
+                           config.input, config.size, config.dense_size, device)
+    if rng_state is not None:
+        torch.set_rng_state(rng_state)  # only now: building the data source draws numbers too
+    bar = tqdm(total=config.steps, initial=state.step, disable=not progress or rank != 0,
+               desc=f"train {config.input}/{config.feedback}", unit="step")
+    started = time.perf_counter()
+    last = config.steps if stop_after is None else min(config.steps, state.step + stop_after)
+    while state.step < last:
+        net.train()
+        batch = data.batch("train", config.seed, state.step * world + rank, config.batch_size)
+        losses = pymaf_losses(model(batch.inputs), batch)
+        opt.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        state.step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{losses['total'].item():.3f}")
+        if rank != 0:
+            continue
+        record = None
+        if state.step % 50 == 0 or state.step == config.steps:
+            record = {"step": state.step, "seconds": round(time.perf_counter() - started, 1),
+                      "lr": sched.get_last_lr()[0],
+                      **{k: round(v.item(), 5) for k, v in losses.items()}}
+        if state.step % config.val_every == 0 or state.step == config.steps:
+            val = evaluate(net, data, "val", config.seed, config.val_samples,
+                           config.batch_size)
+            record = (record or {"step": state.step}) | {
+                f"val_{k}": round(v, 2) for k, v in val["final"].items()}
+            state.history.append({"step": state.step, "val": val})
+        if record:
+            _log(run_dir, record)
+        if state.step % config.checkpoint_every == 0 or state.step in (last, config.steps):
+            _save_checkpoint(ckpt_path, net, opt, sched, config, state)
+    bar.close()
+    if rank == 0 and out is not None and state.step == config.steps:
+        save_builtin(out, net, config.arch(), {"kind": config.input, "size": config.size},
+                     {"train_config": asdict(config), "steps": state.step,
+                      "validation": state.history[-1]["val"] if state.history else None})
+    return state
