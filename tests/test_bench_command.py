@@ -111,3 +111,10 @@ def test_synth_bench_reports_samples_per_second(studio) -> None:
     doc = json.loads(out)
     assert [(r["input"], r["size"]) for r in doc["results"]] == [("proxy", 32), ("rgb", 32)]
     assert all(r["samples_per_s"] > 0 for r in doc["results"])
+
+
+def test_render_bench_reports_each_size(studio) -> None:
+    code, out, _ = studio("bench", "render", "--sizes", "32", "--batch", "2", "--repeats", "1")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["32"]["wall"]["samples_per_s"] > 0

@@ -6,7 +6,6 @@ labels, IUV, 33 keypoint heatmaps and a shaded RGB image over a random backgroun
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 
@@ -111,9 +110,3 @@ def _render_speed(batch: int, sizes: tuple[int, ...], dev: torch.device, repeats
         result[str(size)] = entry
     return result
 
-
-if __name__ == "__main__":
-    import sys
-
-    print(json.dumps(render_speed(threads=int(sys.argv[1]) if len(sys.argv) > 1 else None),
-                     indent=2))

@@ -37,16 +37,22 @@ SMPL_SPECS = {"smpl": "neutral", "smpl-neutral": "neutral", "smpl-male": "male",
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt")
 
 
-def smpl_search_dirs() -> list[Path]:
-    """:data:`SMPL_SEARCH_DIRS` with the environment variable and ``~`` expanded."""
+def expand_search_dirs(entries: tuple[str, ...]) -> list[Path]:
+    """Folders to search: ``entries`` with ``$STUDIO_MODELS`` (one folder per path in it)
+    and ``~`` expanded, in order."""
     env = [p for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p]
     dirs: list[Path] = []
-    for entry in SMPL_SEARCH_DIRS:
+    for entry in entries:
         if entry.startswith(f"${ENV_VAR}"):
             dirs += [Path(p + entry[len(ENV_VAR) + 1:]).expanduser() for p in env]
         else:
             dirs.append(Path(entry).expanduser())
     return dirs
+
+
+def smpl_search_dirs() -> list[Path]:
+    """:data:`SMPL_SEARCH_DIRS`, expanded."""
+    return expand_search_dirs(SMPL_SEARCH_DIRS)
 
 
 def find_smpl_file(gender: str = "neutral") -> Path | None:

@@ -1,7 +1,7 @@
 """``studio bench BENCHMARK``: speed measurements, JSON with ``--json``, else a table.
 
 Each benchmark is one sub-subcommand added by a function in :data:`BENCHMARKS`
-(``pymaf`` now; ``run``, ``gui`` and ``live`` fit the same way).
+(``pymaf``, ``synth``, ``render`` and ``run`` now; ``gui`` and ``live`` fit the same way).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from studio.errors import StudioError
 
 PYMAF_BATCHES = "1,16"
 PYMAF_REPEATS = 5
+RUN_REPEATS = 5
 
 
 def _int_list(text: str) -> list[int]:
@@ -26,6 +27,15 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _common_options(parser: argparse.ArgumentParser, json_flag: bool = True) -> None:
+    """--device, --threads (and --json) as every benchmark takes them."""
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="CPU threads for torch (default 0: torch's own choice)")
+    if json_flag:
+        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
 def _add_pymaf(sub: argparse._SubParsersAction) -> None:
     from studio.bench.pymaf_speed import VARIANTS
 
@@ -34,7 +44,7 @@ def _add_pymaf(sub: argparse._SubParsersAction) -> None:
         description="Time PyMAF variants (random weights) per crop at each batch size, next "
                     "to a straightforward reference forward of the same net, and check that "
                     "both give the same outputs (exit status 1 if they do not).")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    _common_options(parser)
     parser.add_argument("--variants", default=",".join(VARIANTS), metavar="A,B",
                         help=f"which of {', '.join(VARIANTS)} (default: all)")
     parser.add_argument("--batch-sizes", type=_int_list, default=_int_list(PYMAF_BATCHES),
@@ -44,9 +54,6 @@ def _add_pymaf(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--repeats", type=int, default=PYMAF_REPEATS, metavar="N",
                         help=f"timed runs per configuration after one warm-up "
                              f"(default {PYMAF_REPEATS})")
-    parser.add_argument("--threads", type=int, default=0, metavar="N",
-                        help="CPU threads for torch (default 0: torch's own choice)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=_pymaf)
 
 
@@ -55,14 +62,34 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
         "synth", help="synthetic training data: samples per second",
         description="Time whole synthetic training batches (pose, camera, render, proxy "
                     "noise, dense targets) for proxy and RGB inputs at several sizes.")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    _common_options(parser)
     parser.add_argument("--sizes", type=_int_list, default=[64, 128, 224], metavar="64,128")
     parser.add_argument("--inputs", default="proxy,rgb", metavar="proxy,rgb")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--batches", type=int, default=3, help="timed batches per case")
-    parser.add_argument("--threads", type=int, default=0, metavar="N")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=_synth)
+
+
+def _add_render(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "render", help="the rasterizer's stages: ms per batch and samples per second",
+        description="Time rasterizing, part labels, IUV, 33 heatmaps, shading and "
+                    "backgrounds for randomly posed mannequins (JSON).")
+    _common_options(parser, json_flag=False)
+    parser.add_argument("--sizes", type=_int_list, default=[128, 224], metavar="128,224")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.set_defaults(func=_render)
+
+
+def _render(args: argparse.Namespace) -> int:
+    from studio.bench.render_speed import render_speed
+    from studio.nets.model_registry import resolve_device
+
+    resolve_device(args.device)
+    print(json.dumps(render_speed(args.batch, tuple(args.sizes), args.device, args.repeats,
+                                  args.threads or None), indent=2))
+    return 0
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -90,7 +117,44 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
-BENCHMARKS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_pymaf, _add_synth)
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "run", help="studio run on a 1280x720 photo: milliseconds per stage",
+        description="Time each stage of `studio run` (decode, detect, crop, net, body model, "
+                    "overlay) on a 1280x720 JPEG of a real photo; medians after one warm-up.")
+    _common_options(parser)
+    parser.add_argument("--model", metavar="NAME", default="builtin-pymaf-proxy",
+                        help="registered name or .pt file (default builtin-pymaf-proxy)")
+    parser.add_argument("--repeats", type=int, default=RUN_REPEATS, metavar="N",
+                        help=f"timed runs after one warm-up (default {RUN_REPEATS})")
+    parser.set_defaults(func=_run_stages)
+
+
+def _run_stages(args: argparse.Namespace) -> int:
+    import torch
+
+    from studio.bench.run_speed import run_speed
+    from studio.nets.model_registry import load_model
+
+    if args.repeats < 1 or args.threads < 0:
+        raise StudioError("--repeats must be at least 1 and --threads at least 0")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    doc = run_speed(load_model(args.model, args.device), args.repeats)
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        print(f"studio run on {doc['image']['width']}x{doc['image']['height']}: model "
+              f"{doc['model']}, torch {doc['torch']}, {doc['device']}, {doc['threads']} "
+              f"threads, median of {doc['repeats']} runs")
+        for stage, ms in doc["stages_ms"].items():
+            print(f"{stage.replace('_', ' '):>12} {ms:>8.1f} ms")
+        print(f"{'total':>12} {doc['total_ms']:>8.1f} ms")
+    return 0
+
+
+BENCHMARKS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_pymaf, _add_synth, _add_render, _add_run)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

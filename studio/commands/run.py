@@ -1,8 +1,13 @@
-"""``studio run IMAGE``: recover a mesh from one image and export it.
+"""``studio run IMAGE``: find the people in a photo and recover a mesh for each.
 
-Writes the final mesh (OBJ/PLY/GLB, or SMPL parameters as an AMASS-style npz) and,
-on request, every feedback iteration, each file atomically; ``--json`` prints the
-parameters of each iteration and the time each stage took.
+Writes each person's final mesh (OBJ/PLY/GLB, or SMPL parameters as an AMASS-style npz),
+on request every feedback iteration, an overlay of the meshes on the photo and a label
+mask of their silhouettes, each file atomically and only once every person has run;
+``--json`` prints per person the box, keypoints, cameras and parameters of each iteration,
+and the time each stage took.
+
+With several people, person 0 (the largest) gets the names as given and person k the
+stem suffixed ``_k``: ``out.glb``, ``out_1.glb``, ...; ``iter0.obj``, ``iter0_1.obj``, ...
 """
 from __future__ import annotations
 
@@ -12,45 +17,75 @@ import json
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
 
 from studio.body.storage import atomic_write_bytes
 from studio.errors import StudioError
 from studio.nets import model_registry
-from studio.pipeline.single_image import (FrameResult, MeshIteration, read_image,
-                                          require_rgb_input, run_image, timed)
+from studio.pipeline.images import read_image
+from studio.pipeline.overlay import draw_overlay, label_mask
+from studio.pipeline.people import MAX_PEOPLE, NoPersonFound, shared_finder
+from studio.pipeline.single_image import (FrameResult, MeshIteration, PersonResult, run_image,
+                                          timed)
 
 MESH_TYPES = (".obj", ".ply", ".glb")
 EXPORT_TYPES = (*MESH_TYPES, ".npz")
+OVERLAY_TYPES = (".png", ".jpg", ".jpeg")
 DECIMALS = 6  # JSON numbers: float32 values rounded to what they actually carry
-STAGES = ("load_model", "decode", "crop", "net", "export")  # timed, in pipeline order
+PIXEL_DECIMALS = 2
+# Timed, in pipeline order; crop ... overlay are summed over people (each person's own
+# times are in its entry).
+STAGES = ("decode", "load_model", "load_detector", "detect", "crop", "net", "body_model",
+          "overlay", "export")
+
+
+def default_model() -> str:
+    """Official weights when present, else the built-in net made for real photos."""
+    found = model_registry.find_official_checkpoint()
+    return model_registry.OFFICIAL if found else model_registry.default_model_name("proxy")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     names = ", ".join([model_registry.OFFICIAL, *model_registry.BUILTIN_MODELS])
     parser = subparsers.add_parser(
-        "run", help="recover a 3D mesh from one image",
-        description="Run a mesh regressor on one image (for now on its centred square crop) "
-                    "and export the final mesh and, optionally, every feedback iteration. "
-                    "Meshes are in the camera's axes (x right, y down, z away from the "
-                    "camera) without the camera translation; the npz holds the translation "
-                    "as 'trans'.")
+        "run", help="find the people in a photo and recover a 3D mesh for each",
+        description="Find the people in a photo (MediaPipe Pose), crop each, run a mesh "
+                    "regressor and export the final meshes and, optionally, every feedback "
+                    "iteration, an overlay and a silhouette label mask. Meshes are in the "
+                    "camera's axes (x right, y down, z away from the camera) without the "
+                    "camera translation; the npz holds the translation as 'trans'. With "
+                    "several people (largest first) person k>0 gets file names with the "
+                    "suffix _k (out.glb, out_1.glb, ...). Exit status 4: no person found "
+                    "(nothing is written).")
     parser.add_argument("image", type=Path, metavar="IMAGE", help="image file (JPEG, PNG, ...)")
     parser.add_argument("--model", metavar="NAME",
                         help=f"{names}, or a path to a .pt model file (default: official-pymaf "
-                             "if its checkpoint is found, else builtin-pymaf-rgb)")
+                             "if its checkpoint is found, else builtin-pymaf-proxy)")
     parser.add_argument("--checkpoint", type=Path, metavar="PATH",
                         help="weights file to use for the named model (e.g. the official "
                              "PyMAF checkpoint kept outside the search folders)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--export", type=Path, metavar="OUT",
-                        help=f"final result: {', '.join(MESH_TYPES)} mesh, or .npz with SMPL "
-                             "parameters (poses 1x72, betas, trans 1x3, gender) plus vertices "
-                             "and faces")
+                        help=f"final result per person: {', '.join(MESH_TYPES)} mesh, or .npz "
+                             "with SMPL parameters (poses 1x72, betas, trans 1x3, gender) plus "
+                             "vertices and faces")
     parser.add_argument("--iterations-dir", type=Path, metavar="DIR",
                         help="also write iter0.obj (mean-parameter start) ... iter3.obj here")
+    parser.add_argument("--overlay", type=Path, metavar="OUT.png",
+                        help="the photo with the final meshes drawn over it (.png or .jpg)")
+    parser.add_argument("--mask", type=Path, metavar="OUT.png",
+                        help="8-bit PNG at the photo's size: 0 background, k+1 where person "
+                             "k's final mesh is")
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="CPU threads for torch (default 0: torch's own choice; 1 is "
+                             "steadier on a small machine that is busy with other work)")
+    parser.add_argument("--max-people", type=int, default=MAX_PEOPLE, metavar="N",
+                        help=f"find at most N people (default {MAX_PEOPLE})")
     parser.add_argument("--json", action="store_true",
-                        help="print parameters per iteration and timings as JSON")
+                        help="print people, parameters per iteration and timings as JSON "
+                             "(image coordinates in pixels, pixel i covering [i, i+1))")
     parser.set_defaults(func=_run)
 
 
@@ -92,93 +127,187 @@ def amass_npz_bytes(iteration: MeshIteration, faces: np.ndarray, body_name: str)
     return buf.getvalue()
 
 
-def write_outputs(result: FrameResult, export: Path | None,
-                  iterations_dir: Path | None) -> list[Path]:
+def numbered(path: Path, k: int) -> Path:
+    """Person ``k``'s file for ``path``: the path itself for person 0, else stem + ``_k``."""
+    return path if k == 0 else path.with_name(f"{path.stem}_{k}{path.suffix}")
+
+
+def _image_bytes(pixels: np.ndarray, suffix: str) -> bytes:
+    """RGB (or single-channel) uint8 pixels encoded as ``suffix`` says."""
+    if pixels.ndim == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(suffix, pixels)
+    if not ok:
+        raise StudioError(f"cannot encode a {suffix} image")
+    return encoded.tobytes()
+
+
+def write_outputs(result: FrameResult, image: np.ndarray, args: argparse.Namespace
+                  ) -> list[Path]:
     """Write the requested files, each atomically; returns their paths."""
     written = []
-    if iterations_dir is not None:
-        for i, it in enumerate(result.iterations):
-            path = iterations_dir / f"iter{i}.obj"
-            _write(path, mesh_bytes(it.vertices, result.faces, ".obj"))
-            written.append(path)
-    if export is not None:
-        suffix = export.suffix.lower()
-        payload = (amass_npz_bytes(result.final, result.faces, result.body_name)
-                   if suffix == ".npz" else mesh_bytes(result.final.vertices, result.faces, suffix))
-        _write(export, payload)
-        written.append(export)
+
+    def write(path: Path, payload: bytes) -> None:
+        _write(path, payload)
+        written.append(path)
+
+    if args.iterations_dir is not None:
+        _make_folder(args.iterations_dir)
+    for k, person in enumerate(result.people):
+        if args.iterations_dir is not None:
+            for i, it in enumerate(person.iterations):
+                write(numbered(args.iterations_dir / f"iter{i}.obj", k),
+                      mesh_bytes(it.vertices, result.faces, ".obj"))
+        if args.export is not None:
+            suffix = args.export.suffix.lower()
+            write(numbered(args.export, k),
+                  amass_npz_bytes(person.final, result.faces, result.body_name)
+                  if suffix == ".npz" else mesh_bytes(person.final.vertices, result.faces, suffix))
+    renders = [person.render for person in result.people]
+    if args.overlay is not None:
+        write(args.overlay, _image_bytes(draw_overlay(image, renders),
+                                         args.overlay.suffix.lower()))
+    if args.mask is not None:
+        write(args.mask, _image_bytes(label_mask(result.image_size, renders), ".png"))
     return written
 
 
-def _rounded(values: np.ndarray) -> list[float]:
-    return [round(float(v), DECIMALS) for v in np.asarray(values).reshape(-1)]
+def _rounded(values: np.ndarray, decimals: int = DECIMALS) -> list[float]:
+    return [round(float(v), decimals) for v in np.asarray(values).reshape(-1)]
+
+
+def _points(values: np.ndarray) -> list[list[float]]:
+    return [_rounded(row, PIXEL_DECIMALS) for row in np.asarray(values)]
+
+
+def _person_report(k: int, person: PersonResult) -> dict:
+    found, box = person.person, person.crop.box
+    error = person.keypoint_error_px
+    return {
+        "index": k,
+        "box": _rounded(found.extent, PIXEL_DECIMALS),  # x0, y0, x1, y1
+        "crop": {"x": round(box.x, PIXEL_DECIMALS), "y": round(box.y, PIXEL_DECIMALS),
+                 "size": round(box.size, PIXEL_DECIMALS), "input_size": person.crop.size,
+                 "align_corners": person.crop.align_corners},
+        "keypoints": {"layout": "mediapipe33",
+                      "image": _points(found.landmarks),
+                      "visibility": _rounded(found.visibility, 4),
+                      "world": _points(found.world_landmarks),
+                      "model": _points(person.keypoints)},
+        "keypoint_error_px": None if error is None else round(error, PIXEL_DECIMALS),
+        "mask_iou": round(person.mask_iou, 4),
+        "iterations": [{"index": i, "cam": _rounded(it.cam),
+                        "image_camera": {"focal": round(it.image_camera.focal, 3),
+                                         "centre": _rounded(it.image_camera.centre, 3),
+                                         "translation": _rounded(it.image_camera.translation)},
+                        "betas": _rounded(it.betas), "pose": _rounded(it.pose),
+                        "sample_points": 0 if it.sample_points is None
+                        else int(it.sample_points.shape[0])}
+                       for i, it in enumerate(person.iterations)],
+        "timings_ms": {k: round(v, 2) for k, v in person.timings_ms.items()},
+    }
 
 
 def report(result: FrameResult, image: Path, model: model_registry.LoadedModel,
-           written: list[Path]) -> dict:
+           written: list[Path], timings: dict[str, float]) -> dict:
     """What ``--json`` prints."""
-    crop = result.crop
     return {
         "model": {"name": model.name, "source": str(model.source),
                   "input_kind": model.input_kind, "input_size": model.input_size,
                   "body": model.body_name},
         "image": {"path": str(image), "width": result.image_size[0],
                   "height": result.image_size[1]},
-        "crop": {"x": crop.x, "y": crop.y, "size": crop.size, "method": "centre-square"},
-        "iterations": [{"index": i, "cam": _rounded(it.cam), "betas": _rounded(it.betas),
-                        "pose": _rounded(it.pose),
-                        "sample_points": 0 if it.sample_points is None
-                        else int(it.sample_points.shape[0])}
-                       for i, it in enumerate(result.iterations)],
+        "people": [_person_report(k, p) for k, p in enumerate(result.people)],
         "outputs": [str(p) for p in written],
-        "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+        "timings_ms": {k: round(v, 2) for k, v in timings.items()},
     }
 
 
+def _people_count(n: int) -> str:
+    return "1 person" if n == 1 else f"{n} people"
+
+
 def _summary(info: dict) -> str:
-    model, image, crop = info["model"], info["image"], info["crop"]
-    s, tx, ty = info["iterations"][-1]["cam"]
+    model, image = info["model"], info["image"]
     lines = [
         f"model {model['name']} ({model['input_kind']} {model['input_size']} px, body "
         f"{model['body']}) from {model['source']}",
-        f"image {image['path']}: {image['width']}x{image['height']}, centred square crop "
-        f"{crop['size']} px at ({crop['x']}, {crop['y']})",
-        f"final camera s={s:.3f} tx={tx:.3f} ty={ty:.3f} after "
-        f"{len(info['iterations']) - 1} feedback iterations",
-        *(f"wrote {p}" for p in info["outputs"]),
-        "timings: " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} ms"
-                                for k, v in info["timings_ms"].items()),
+        f"image {image['path']}: {image['width']}x{image['height']}, "
+        f"{_people_count(len(info['people']))} found",
     ]
+    for person in info["people"]:
+        x0, y0, x1, y1 = person["box"]
+        s, tx, ty = person["iterations"][-1]["cam"]
+        error = person["keypoint_error_px"]
+        lines.append(
+            f"person {person['index']}: box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}), crop "
+            f"{person['crop']['size']:.0f} px, final camera s={s:.3f} tx={tx:.3f} "
+            f"ty={ty:.3f}, mask IoU {person['mask_iou']:.2f}, keypoint error "
+            + ("n/a" if error is None else f"{error:.1f} px"))
+    lines += [f"wrote {p}" for p in info["outputs"]]
+    lines.append("timings: " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} ms"
+                                         for k, v in info["timings_ms"].items()))
     return "\n".join(lines)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _check_folder(folder: Path, what: str) -> None:
+    """Fail before any work when ``folder`` could not be created or written into."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise StudioError(f"{what} {folder}: cannot create the folder ({existing} is not a "
+                          "writable folder)")
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StudioError(f"{folder}: cannot create the folder ({err.strerror or err})") from err
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Every output type and destination, checked before the slow work starts."""
     if args.export is not None:
         if args.export.suffix.lower() not in EXPORT_TYPES:
             raise StudioError(f"--export {args.export}: unsupported type (use "
                               f"{', '.join(EXPORT_TYPES)})")
         _check_destination(args.export, "--export")
+    for flag, path, types in (("--overlay", args.overlay, OVERLAY_TYPES),
+                              ("--mask", args.mask, (".png",))):
+        if path is not None:
+            if path.suffix.lower() not in types:
+                raise StudioError(f"{flag} {path}: unsupported type (use {', '.join(types)})")
+            _check_destination(path, flag)
     if args.iterations_dir is not None:
-        try:
-            args.iterations_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise StudioError(f"--iterations-dir {args.iterations_dir}: cannot create the "
-                              f"folder ({err.strerror or err})") from err
-        _check_destination(args.iterations_dir / "iter0.obj", "--iterations-dir")
-    name = args.model or (str(args.checkpoint) if args.checkpoint
-                          else model_registry.default_model_name("rgb"))
+        _check_folder(args.iterations_dir, "--iterations-dir")
+    if args.max_people < 1:
+        raise StudioError("--max-people must be at least 1")
+    if args.threads < 0:
+        raise StudioError("--threads must be at least 0")
+
+
+def _run(args: argparse.Namespace) -> int:
+    _check_arguments(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    name = args.model or (str(args.checkpoint) if args.checkpoint else default_model())
     checkpoint = args.checkpoint if args.model else None
-    require_rgb_input(name, model_registry.registered_input_kind(name))
     timings: dict[str, float] = {}
     with timed(timings, "decode"):  # first, so a bad image fails before a slow model load
         image = read_image(args.image)
     with timed(timings, "load_model"):
         model = model_registry.load_model(name, args.device, checkpoint)
-    result = run_image(model, image)
+    with timed(timings, "load_detector"):
+        finder = shared_finder()
+    try:
+        result = run_image(model, image, finder, args.max_people)
+    except NoPersonFound as err:
+        raise NoPersonFound(f"{args.image}: {err} (nothing written)") from None
     with timed(timings, "export"):
-        written = write_outputs(result, args.export, args.iterations_dir)
+        written = write_outputs(result, image, args)
     merged = {**timings, **result.timings_ms}
-    result.timings_ms = {stage: merged[stage] for stage in STAGES}
-    info = report(result, args.image, model, written)
+    info = report(result, args.image, model, written, {s: merged[s] for s in STAGES})
     print(json.dumps(info, indent=2) if args.json else _summary(info))
     return 0

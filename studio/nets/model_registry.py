@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from studio.body.registry import ENV_VAR, REPO_ROOT, find_body_model
+from studio.body.registry import ENV_VAR, REPO_ROOT, expand_search_dirs, find_body_model
 from studio.body.smpl_files import PYMAF_HINT
 from studio.body.storage import atomic_write_bytes
 from studio.errors import ModelFileError, StudioError
@@ -103,15 +103,8 @@ def resolve_device(name: str | torch.device) -> torch.device:
 # ---------------------------------------------------------------- official checkpoint
 
 def official_search_dirs() -> list[Path]:
-    """:data:`OFFICIAL_SEARCH_DIRS` with the environment variable and ``~`` expanded."""
-    env = [p for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p]
-    dirs: list[Path] = []
-    for entry in OFFICIAL_SEARCH_DIRS:
-        if entry.startswith(f"${ENV_VAR}"):
-            dirs += [Path(p + entry[len(ENV_VAR) + 1:]).expanduser() for p in env]
-        else:
-            dirs.append(Path(entry).expanduser())
-    return dirs
+    """:data:`OFFICIAL_SEARCH_DIRS`, expanded."""
+    return expand_search_dirs(OFFICIAL_SEARCH_DIRS)
 
 
 def find_official_checkpoint() -> Path | None:

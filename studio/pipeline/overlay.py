@@ -1,0 +1,119 @@
+"""Meshes drawn onto the full-resolution photo: shaded overlays, label masks, mask IoU.
+
+Each person's mesh is rasterized only over the image pixels it projects to, at their
+own resolution, and pasted in; a photo's size never decides what rendering costs.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from studio.pipeline.crops import ImageCamera
+from studio.pipeline.people import MASK_THRESHOLD, Person
+from studio.synth.raster import interpolate_at, rasterize
+from studio.synth.shading import vertex_normals
+
+MESH_COLOUR = (150, 190, 255)
+OVERLAY_OPACITY = 0.75
+
+
+@dataclass
+class RegionRender:
+    """A mesh rendered over the image pixels ``[x, x+w) x [y, y+h)`` (w, h: the arrays')."""
+
+    x: int
+    y: int
+    silhouette: np.ndarray  # [h,w] bool
+    shade: np.ndarray  # [h,w] float32 Lambert shading in [0, 1], 0 off the mesh
+
+
+def render_mesh(vertices: np.ndarray, faces: np.ndarray, camera: ImageCamera,
+                image_size: tuple[int, int]) -> RegionRender | None:
+    """Rasterize camera-axes ``vertices`` [V,3] as ``camera`` sees them over the image
+    pixels they cover; None when the mesh misses the image."""
+    width, height = image_size
+    uv = camera.project(vertices)
+    x0, y0 = max(0, math.floor(uv[:, 0].min())), max(0, math.floor(uv[:, 1].min()))
+    x1, y1 = min(width, math.ceil(uv[:, 0].max())), min(height, math.ceil(uv[:, 1].max()))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    side = max(x1 - x0, y1 - y0, 2)
+    # The rasterizer's pixel j sits at -1 + 2j/(side-1); image pixel x0 + j has its centre
+    # at image coordinate x0 + j + 0.5.
+    scale = 2.0 / (side - 1)
+    camera_points = np.asarray(vertices, np.float64) + np.asarray(camera.translation)
+    points = np.stack([(uv[:, 0] - 0.5 - x0) * scale - 1, (uv[:, 1] - 0.5 - y0) * scale - 1,
+                       camera_points[:, 2]], axis=1)
+    faces_t = torch.as_tensor(np.asarray(faces), dtype=torch.int64)
+    frags = rasterize(torch.as_tensor(points, dtype=torch.float32)[None], faces_t, side)
+    normals = vertex_normals(torch.as_tensor(camera_points, dtype=torch.float32)[None], faces_t)
+    facing = interpolate_at(frags, faces_t, normals[0])[:, 2].abs()  # covered pixels only
+    shade = torch.zeros(side * side)
+    shade[frags.pixels] = 0.35 + 0.65 * facing
+    shade = shade.view(side, side)[:y1 - y0, :x1 - x0].numpy()
+    return RegionRender(x=x0, y=y0, silhouette=shade > 0, shade=shade)
+
+
+def _region(render: RegionRender) -> tuple[slice, slice]:
+    h, w = render.silhouette.shape
+    return slice(render.y, render.y + h), slice(render.x, render.x + w)
+
+
+def label_mask(image_size: tuple[int, int], renders: list[RegionRender | None]) -> np.ndarray:
+    """[H,W] uint8: 0 background, k+1 where person k's mesh is. People are listed largest
+    first and painted in reverse, so where meshes overlap the larger one is on top."""
+    if len(renders) > 255:
+        raise ValueError("a uint8 label mask holds at most 255 people")
+    labels = np.zeros((image_size[1], image_size[0]), np.uint8)
+    for k in reversed(range(len(renders))):
+        if renders[k] is not None:
+            rows, cols = _region(renders[k])
+            labels[rows, cols][renders[k].silhouette] = k + 1
+    return labels
+
+
+def draw_overlay(image: np.ndarray, renders: list[RegionRender | None]) -> np.ndarray:
+    """A copy of RGB ``image`` with every mesh drawn over it, shaded and half see-through,
+    in the same order as :func:`label_mask`."""
+    out = image.copy()
+    colour = np.asarray(MESH_COLOUR, np.float32)
+    for render in reversed(renders):
+        if render is None:
+            continue
+        rows, cols = _region(render)
+        patch = out[rows, cols].astype(np.float32)
+        mesh = render.shade[..., None] * colour
+        alpha = OVERLAY_OPACITY * render.silhouette[..., None]
+        out[rows, cols] = np.clip(patch + alpha * (mesh - patch), 0, 255).round().astype(np.uint8)
+    return out
+
+
+def mask_iou(render: RegionRender | None, person: Person, image_size: tuple[int, int]) -> float:
+    """IoU of the mesh silhouette and MediaPipe's person mask (at 0.5), compared at full
+    image resolution over the window holding both."""
+    width, height = image_size
+    x0, y0, x1, y1 = person.extent
+    wx0, wy0 = max(0, math.floor(x0)), max(0, math.floor(y0))
+    wx1, wy1 = min(width, math.ceil(x1)), min(height, math.ceil(y1))
+    if render is not None:
+        h, w = render.silhouette.shape
+        wx0, wy0 = min(wx0, render.x), min(wy0, render.y)
+        wx1, wy1 = max(wx1, render.x + w), max(wy1, render.y + h)
+    mh, mw = person.mask.shape
+    sx, sy = mw / width, mh / height
+    # Window pixel (j, i) has its centre at image coordinate (wx0 + j + 0.5, wy0 + i + 0.5).
+    to_mask = np.array([[sx, 0.0, sx * (wx0 + 0.5) - 0.5], [0.0, sy, sy * (wy0 + 0.5) - 0.5]])
+    person_mask = cv2.warpAffine(person.mask, to_mask, (wx1 - wx0, wy1 - wy0),
+                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= MASK_THRESHOLD
+    mesh = np.zeros_like(person_mask)
+    if render is not None:
+        h, w = render.silhouette.shape
+        mesh[render.y - wy0:render.y - wy0 + h, render.x - wx0:render.x - wx0 + w] = \
+            render.silhouette
+    union = (mesh | person_mask).sum()
+    return float((mesh & person_mask).sum() / union) if union else 0.0
