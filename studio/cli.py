@@ -1,7 +1,8 @@
 """The ``studio`` command. Each subcommand lives in a module of ``studio.commands``.
 
 Exit codes: 0 success, 2 bad input or usage, 3 model file missing or mismatched,
-1 unexpected internal error (with a traceback, since that is a bug).
+4 no person found in an image (``studio run``), 1 unexpected internal error (with a
+traceback, since that is a bug).
 """
 from __future__ import annotations
 
