@@ -26,6 +26,7 @@ from studio.pipeline.people import DETECT_MAX_SIDE, PersonFinder
 from studio.pipeline.single_image import run_image
 from studio.synth.raster import front_view, interpolate, rasterize
 from studio.synth.shading import vertex_normals
+from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 # Final-iteration IoU and keypoint error / person extent of the shipped proxy model
 # (8,000 training steps; astronaut 21.5 px, Grace Hopper 53.2 px, mannequin 6.3 px).
@@ -35,14 +36,6 @@ IOU_FLOOR = {"astronaut": 0.55, "grace_hopper": 0.4, "mannequin": 0.7}
 ERROR_CEILING = {"astronaut": 0.07, "grace_hopper": 0.14, "mannequin": 0.04}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One torch thread: on a small, busy machine two threads can stall for a second
-    each time one waits on a descheduled sibling, which would make timings erratic."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -21,20 +21,13 @@ from studio.body.registry import find_body_model
 from studio.nets import geometry
 from studio.nets.model_registry import save_builtin
 from studio.nets.pymaf import PyMAF
+from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 ARCH = {"backbone": "small", "pyramid_channels": 32}
 STAGES = ["decode", "load_model", "load_detector", "detect", "crop", "net", "body_model",
           "overlay", "export"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One torch thread: on a small, busy machine two threads can stall for a second
-    each time one waits on a descheduled sibling, which would make timings erratic."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
