@@ -9,8 +9,12 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
+
+if TYPE_CHECKING:
+    import torch
 
 PYMAF_BATCHES = "1,16"
 PYMAF_REPEATS = 5
@@ -34,6 +38,20 @@ def _common_options(parser: argparse.ArgumentParser, json_flag: bool = True) -> 
                         help="CPU threads for torch (default 0: torch's own choice)")
     if json_flag:
         parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _apply_common(args: argparse.Namespace) -> torch.device:
+    """Check --threads, set torch's thread count and return the --device to use."""
+    import torch
+
+    from studio.nets.model_registry import resolve_device
+
+    if args.threads < 0:
+        raise StudioError("--threads must be at least 0")
+    device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return device
 
 
 def _add_pymaf(sub: argparse._SubParsersAction) -> None:
@@ -93,19 +111,14 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    import torch
-
     from studio.bench.synth_speed import synth_speed
-    from studio.nets.model_registry import resolve_device
 
     kinds = [k.strip() for k in args.inputs.split(",") if k.strip()]
     if not kinds or any(k not in ("proxy", "rgb") for k in kinds):
         raise StudioError(f"--inputs: expected proxy and/or rgb, not {args.inputs!r}")
-    if args.batch < 1 or args.batches < 1 or args.threads < 0:
-        raise StudioError("--batch and --batches must be at least 1, --threads at least 0")
-    resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.batch < 1 or args.batches < 1:
+        raise StudioError("--batch and --batches must be at least 1")
+    _apply_common(args)
     doc = synth_speed([(k, s) for k in kinds for s in args.sizes], args.batch, args.batches,
                       args.device)
     if args.json:
@@ -131,16 +144,12 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_stages(args: argparse.Namespace) -> int:
-    import torch
-
     from studio.bench.run_speed import run_speed
     from studio.nets.model_registry import load_model
 
-    if args.repeats < 1 or args.threads < 0:
-        raise StudioError("--repeats must be at least 1 and --threads at least 0")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    doc = run_speed(load_model(args.model, args.device), args.repeats)
+    if args.repeats < 1:
+        raise StudioError("--repeats must be at least 1")
+    doc = run_speed(load_model(args.model, _apply_common(args)), args.repeats)
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
@@ -181,26 +190,22 @@ def pymaf_table(doc: dict) -> str:
 
 
 def _pymaf(args: argparse.Namespace) -> int:
-    import torch
     from tqdm import tqdm
 
     from studio.bench.pymaf_speed import VARIANTS, configs, run
-    from studio.nets.model_registry import resolve_device
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or not variants:
         raise StudioError(f"--variants: unknown {', '.join(unknown) or '(none given)'}; "
                           f"choose from {', '.join(VARIANTS)}")
-    if args.repeats < 1 or args.threads < 0:
-        raise StudioError("--repeats must be at least 1 and --threads at least 0")
+    if args.repeats < 1:
+        raise StudioError("--repeats must be at least 1")
     todo = configs(variants, args.batch_sizes, args.input_sizes)
     if not todo:
         raise StudioError(f"--input-sizes: none of {args.input_sizes} is an input size of "
                           f"{', '.join(variants)}")
-    device = resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    device = _apply_common(args)
 
     def progress(items: list) -> tqdm:
         return tqdm(items, desc="bench pymaf", unit="config", file=sys.stderr)

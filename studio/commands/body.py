@@ -14,10 +14,11 @@ from studio.body import poses, registry, storage
 from studio.body.joint_sets import SMPL24_NAMES
 from studio.body.model import NUM_BETAS, BodyData, BodyModel
 from studio.errors import ModelFileError, StudioError
+from studio.io.meshes import MESH_TYPES, mesh_bytes
+from studio.io.output import write_output
 
 MODEL_HELP = ("body model: mannequin, smpl, smpl-male, smpl-female, or a path to a .pkl, "
               ".npz or PyMAF checkpoint (default: SMPL if installed, else the mannequin)")
-EXPORT_TYPES = (".obj", ".ply", ".glb")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -119,19 +120,12 @@ def posed_vertices(data: BodyData, pose: np.ndarray, betas: np.ndarray) -> np.nd
 
 
 def _export(args: argparse.Namespace) -> int:
-    import trimesh
-
     out = Path(args.out)
-    if out.suffix.lower() not in EXPORT_TYPES:
-        raise StudioError(f"{out}: unsupported export type (use {', '.join(EXPORT_TYPES)})")
+    if out.suffix.lower() not in MESH_TYPES:
+        raise StudioError(f"{out}: unsupported export type (use {', '.join(MESH_TYPES)})")
     betas, pose = _parse_betas(args.betas), _parse_pose(args.pose)
     data = registry.find_body_model(args.model)
-    mesh = trimesh.Trimesh(posed_vertices(data, pose, betas), data.faces, process=False)
-    payload = mesh.export(file_type=out.suffix.lower()[1:])
-    try:
-        storage.atomic_write_bytes(out, payload.encode() if isinstance(payload, str) else payload)
-    except OSError as err:
-        raise StudioError(f"{out}: cannot write the file ({err.strerror or err})") from err
+    write_output(out, mesh_bytes(posed_vertices(data, pose, betas), data.faces, out.suffix))
     print(f"wrote {out} ({data.num_vertices} vertices, pose {args.pose}, model {data.name})")
     return 0
 
@@ -166,9 +160,9 @@ def _build(args: argparse.Namespace) -> int:
         return 1
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        storage.atomic_write_bytes(out, payload)
     except OSError as err:
         raise StudioError(f"{out}: cannot write the file ({err.strerror or err})") from err
+    write_output(out, payload)
     print(f"wrote {out} ({len(payload)} bytes)")
     return 0
 

@@ -24,8 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _eval_pymaf(args: argparse.Namespace) -> int:
-    from studio.body.model import BodyModel
-    from studio.body.registry import find_body_model
     from studio.errors import StudioError
     from studio.nets.model_registry import load_model
     from studio.synth.dataset import SyntheticPeople
@@ -36,11 +34,11 @@ def _eval_pymaf(args: argparse.Namespace) -> int:
         raise StudioError(f"{args.model}: synthetic evaluation needs a model of the mannequin "
                           f"body, not {loaded.body_name!r}")
     size = loaded.input_size
-    data = SyntheticPeople(BodyModel(find_body_model("mannequin")), loaded.input_kind, size,
-                           size * 8 // loaded.net.feature_extractor.stride,
-                           loaded.net.points_grid.device)
+    net = loaded.net
+    data = SyntheticPeople(net.body, loaded.input_kind, size, net.dense_size(size),
+                           net.points_grid.device)
     started = time.perf_counter()
-    result = evaluate(loaded.net, data, "test", args.seed, args.samples, args.batch_size)
+    result = evaluate(net, data, "test", args.seed, args.samples, args.batch_size)
     result = {"model": loaded.name, "source": str(loaded.source), "seed": args.seed,
               "input": loaded.input_kind, "size": size,
               "seconds": round(time.perf_counter() - started, 1), **result}

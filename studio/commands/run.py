@@ -21,8 +21,9 @@ import cv2
 import numpy as np
 import torch
 
-from studio.body.storage import atomic_write_bytes
 from studio.errors import StudioError
+from studio.io.meshes import MESH_TYPES, mesh_bytes
+from studio.io.output import write_output
 from studio.nets import model_registry
 from studio.pipeline.images import read_image
 from studio.pipeline.overlay import draw_overlay, label_mask
@@ -30,7 +31,6 @@ from studio.pipeline.people import MAX_PEOPLE, NoPersonFound, shared_finder
 from studio.pipeline.single_image import (FrameResult, MeshIteration, PersonResult, run_image,
                                           timed)
 
-MESH_TYPES = (".obj", ".ply", ".glb")
 EXPORT_TYPES = (*MESH_TYPES, ".npz")
 OVERLAY_TYPES = (".png", ".jpg", ".jpeg")
 DECIMALS = 6  # JSON numbers: float32 values rounded to what they actually carry
@@ -96,22 +96,6 @@ def _check_destination(path: Path, what: str) -> None:
         raise StudioError(f"{what} {path}: {folder} is not a writable folder")
 
 
-def _write(path: Path, payload: bytes) -> None:
-    try:
-        atomic_write_bytes(path, payload)
-    except OSError as err:
-        raise StudioError(f"{path}: cannot write the file ({err.strerror or err})") from err
-
-
-def mesh_bytes(vertices: np.ndarray, faces: np.ndarray, suffix: str) -> bytes:
-    """The mesh encoded as ``suffix`` (.obj, .ply or .glb) says."""
-    import trimesh  # loaded only when a mesh is written
-
-    mesh = trimesh.Trimesh(np.asarray(vertices, np.float64), faces, process=False)
-    payload = mesh.export(file_type=suffix[1:])
-    return payload.encode() if isinstance(payload, str) else payload
-
-
 def amass_npz_bytes(iteration: MeshIteration, faces: np.ndarray, body_name: str) -> bytes:
     """SMPL parameters in AMASS's layout (one frame), plus the mesh it gives.
 
@@ -148,7 +132,7 @@ def write_outputs(result: FrameResult, image: np.ndarray, args: argparse.Namespa
     written = []
 
     def write(path: Path, payload: bytes) -> None:
-        _write(path, payload)
+        write_output(path, payload)
         written.append(path)
 
     if args.iterations_dir is not None:

@@ -12,6 +12,12 @@ import torch
 from torch import nn
 
 
+# The input normalisation of ImageNet-trained backbones (RGB order), which official
+# PyMAF weights expect and the built-in RGB net is trained with.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
 def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
 

@@ -247,6 +247,11 @@ class PyMAF(nn.Module):
     def body(self) -> BodyModel:
         return self.regressor[0].smpl
 
+    def dense_size(self, input_size: int) -> int:
+        """Side of the top pyramid level (where the dense head works) for square crops of
+        ``input_size``: the backbone's stride down, then one 2x step per level up."""
+        return input_size * 2 ** NUM_LEVELS // self.feature_extractor.stride
+
     def pyramid_levels(self) -> list[nn.Sequential]:
         """Deconv block per level: 7 -> 14, 14 -> 28, 28 -> 56."""
         return [self.deconv_layers[3 * i:3 * i + 3] for i in range(NUM_LEVELS)]

@@ -21,11 +21,10 @@ import cv2
 import numpy as np
 import torch
 
+from studio.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
 from studio.nets.geometry import CROP_SIZE, FOCAL_LENGTH, weak_perspective_to_translation
 from studio.synth.proxy import proxy_maps
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 BOX_MARGIN = 1.25  # the middle of the margins the built-in nets were trained on (1.1-1.4)
 
 

@@ -13,13 +13,12 @@ import torch
 
 from studio.body.joint_sets import PART_NAMES, PART_TO_COARSE
 from studio.body.model import BodyModel
+from studio.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
 from studio.nets.geometry import project_to_crop
 from studio.synth import cameras, pose_prior, proxy, raster, shading
 
 SPLITS = {"train": 0, "val": 1, "test": 2}
 INPUT_KINDS = ("proxy", "rgb")
-IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])
-IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225])
 
 
 # Which outfit region colours each SMPL part: 0 skin, 1 top, 2 bottom, 3 shoes, 4 sleeves
@@ -59,9 +58,6 @@ class Batch:
     part: torch.Tensor  # [B,D,D] long, 0 background, 1..24 parts
     coarse: torch.Tensor  # [B,D,D] long, 0 background, 1..14 coarse parts
     uv: torch.Tensor  # [B,D,D,2] per-part UV, 0 on background
-
-    def to(self, device: torch.device | str) -> Batch:
-        return Batch(**{k: v.to(device) for k, v in vars(self).items()})
 
 
 def batch_generator(split: str, seed: int, index: int) -> torch.Generator:
@@ -150,5 +146,6 @@ class SyntheticPeople:
                             ambient.to(self.device))
         background = shading.random_backgrounds(gen, b, self.size).to(self.device)
         image = shading.composite(rgb, raster.silhouette(frags), background)
-        image = (image - IMAGENET_MEAN.to(self.device)) / IMAGENET_STD.to(self.device)
+        mean = torch.tensor(IMAGENET_MEAN, device=self.device)
+        image = (image - mean) / torch.tensor(IMAGENET_STD, device=self.device)
         return image.permute(0, 3, 1, 2).contiguous()

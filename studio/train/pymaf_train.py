@@ -22,10 +22,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from studio.body.model import BodyModel
 from studio.body.registry import find_body_model
 from studio.body.storage import atomic_write_bytes
-from studio.nets.backbones import build_backbone
 from studio.nets.model_registry import save_builtin
 from studio.nets.pymaf import PyMAF
 from studio.synth.dataset import SyntheticPeople
@@ -65,11 +63,6 @@ class TrainConfig:
     @property
     def in_channels(self) -> int:
         return PROXY_CHANNELS if self.input == "proxy" else 3
-
-    @property
-    def dense_size(self) -> int:
-        """Side of the top pyramid level: the backbone's stride, then three 2x deconvs."""
-        return self.size * 8 // build_backbone(self.backbone).stride
 
 
 @dataclass
@@ -174,10 +167,10 @@ def train(config: TrainConfig, run_dir: Path, out: Path | None = None,
     if world > 1:
         model = nn.parallel.DistributedDataParallel(
             net, device_ids=[device.index] if device.type == "cuda" else None)
-    data = SyntheticPeople(BodyModel(find_body_model("mannequin"), batch_size=1),
-                           config.input, config.size, config.dense_size, device)
+    data = SyntheticPeople(net.body, config.input, config.size, net.dense_size(config.size),
+                           device)
     if rng_state is not None:
-        torch.set_rng_state(rng_state)  # only now: building the data source draws numbers too
+        torch.set_rng_state(rng_state)  # last, after everything start-up builds may draw
     bar = tqdm(total=config.steps, initial=state.step, disable=not progress or rank != 0,
                desc=f"train {config.input}/{config.feedback}", unit="step")
     started = time.perf_counter()

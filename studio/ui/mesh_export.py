@@ -5,10 +5,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-import trimesh
 
 from studio.body.storage import atomic_write_bytes
 from studio.errors import StudioError
+from studio.io.meshes import mesh_bytes
 from studio.ui.body_scene import part_palette
 
 MESH_FORMATS = {".obj": "Wavefront OBJ", ".ply": "Stanford PLY", ".glb": "glTF binary"}
@@ -25,8 +25,5 @@ def export_mesh(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray
     if part_labels is not None:
         palette = part_palette(max(24, int(np.max(part_labels)) + 1))
         colors = np.hstack([palette[part_labels], np.full((len(part_labels), 1), 255, np.uint8)])
-    mesh = trimesh.Trimesh(vertices=np.asarray(vertices, np.float64), faces=faces,
-                           vertex_colors=colors, process=False)
-    payload = mesh.export(file_type=kind[1:])
-    atomic_write_bytes(path, payload.encode() if isinstance(payload, str) else payload)
+    atomic_write_bytes(path, mesh_bytes(vertices, faces, kind, colors))
     return path
