@@ -28,8 +28,8 @@ from studio.nets import model_registry
 from studio.pipeline.images import read_image
 from studio.pipeline.overlay import draw_overlay, label_mask
 from studio.pipeline.people import MAX_PEOPLE, NoPersonFound, shared_finder
-from studio.pipeline.single_image import (FrameResult, MeshIteration, PersonResult, run_image,
-                                          timed)
+from studio.pipeline.results import FrameResult, MeshIteration, PersonResult
+from studio.pipeline.single_image import run_image, timed
 
 EXPORT_TYPES = (*MESH_TYPES, ".npz")
 OVERLAY_TYPES = (".png", ".jpg", ".jpeg")

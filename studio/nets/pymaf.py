@@ -43,6 +43,7 @@ class PyMAFIteration:
     keypoints_2d: torch.Tensor  # [B,49,2] crop coordinates in [-1, 1]
     sample_points: torch.Tensor | None  # [B,N,2] points sampled to make it; None at index 0
     dense: dict[str, torch.Tensor] | None  # 56x56 maps; only on the final iteration
+    feature: torch.Tensor | None = None  # [B,C,h,w] pyramid level it sampled; None at 0
 
 
 @dataclass
@@ -275,6 +276,7 @@ class PyMAF(nn.Module):
                           else maf.mesh_points(current.vertices.detach(), cam))
                 step_input = maf.reduce(sample_features(feature, points))
             current = reg.mesh(*reg.step(step_input, pose, shape, cam), sample_points=points)
+            current.feature = feature
             iterations.append(current)
         if self.dp_head is not None:
             current.dense = self.dp_head(feature)

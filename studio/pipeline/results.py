@@ -1,0 +1,103 @@
+"""The plain result types that flow from the pipeline to the UI and the exporters.
+
+No Qt and no torch modules here: a :class:`FrameResult` is numpy arrays and numbers, so
+views can draw it, exporters can write it and tests can build one by hand.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from studio.nets.geometry import weak_perspective_to_translation
+from studio.pipeline.crops import CropTransform, ImageCamera
+from studio.pipeline.overlay import RegionRender
+from studio.pipeline.people import Person
+
+
+@dataclass
+class MeshIteration:
+    """One feedback iteration (index 0: the mean-parameter start), batch item removed.
+
+    Vertices are in the body model's frame turned by the predicted global orientation,
+    i.e. the camera's axes (x right, y down, z away), without the camera translation.
+    """
+
+    vertices: np.ndarray  # [V,3] float32, metres
+    joints: np.ndarray  # [24,3] the body model's skeleton joints, same frame
+    cam: np.ndarray  # [3] weak perspective [s, tx, ty] of the crop
+    image_camera: ImageCamera  # the same view on the full image
+    betas: np.ndarray  # [10]
+    pose: np.ndarray  # [72] axis-angle, root first
+    keypoints_2d: np.ndarray  # [49,2] pymaf49 in crop coordinates [-1, 1]
+    sample_points: np.ndarray | None  # [N,2] crop coordinates the step sampled; None at 0
+    pyramid_map: np.ndarray | None  # [h,w] mean |activation| of the level sampled; None at 0
+
+    def translation(self) -> np.ndarray:
+        """[3] camera-frame translation of the body (focal 5000 px on a 224 px crop, the
+        virtual camera the nets project with)."""
+        cam = torch.as_tensor(self.cam, dtype=torch.float64)[None]
+        return weak_perspective_to_translation(cam)[0].numpy()
+
+
+@dataclass
+class DenseMaps:
+    """The auxiliary head's dense correspondences over the crop (final iteration)."""
+
+    part_probability: np.ndarray  # [25,h,w] softmax over background + 24 parts
+    part: np.ndarray  # [h,w] int, 0 background, 1..24 the most likely part
+    u: np.ndarray  # [h,w] U of the most likely part, in [0, 1]
+    v: np.ndarray  # [h,w] V of the most likely part, in [0, 1]
+
+    @classmethod
+    def from_logits(cls, dense: dict[str, np.ndarray]) -> DenseMaps:
+        """From the head's raw ``uv_index``/``u``/``v`` channels [C,h,w]."""
+        logits = dense["uv_index"].astype(np.float64)
+        prob = np.exp(logits - logits.max(axis=0, keepdims=True))
+        prob /= prob.sum(axis=0, keepdims=True)
+        part = prob.argmax(axis=0)
+
+        def chosen(maps: np.ndarray) -> np.ndarray:
+            return np.clip(np.take_along_axis(maps, part[None], axis=0)[0], 0.0, 1.0)
+
+        return cls(part_probability=prob.astype(np.float32), part=part,
+                   u=chosen(dense["u"]).astype(np.float32),
+                   v=chosen(dense["v"]).astype(np.float32))
+
+
+@dataclass
+class PersonResult:
+    """Everything one person produced; the last iteration is the answer."""
+
+    person: Person
+    crop: CropTransform
+    crop_rgb: np.ndarray  # [S,S,3] uint8, the photo inside the crop
+    model_input: np.ndarray  # [C,S,S] float32, exactly what the net was given
+    landmark_maps: np.ndarray  # [34,S,S] person mask + MediaPipe's 33 keypoint heatmaps
+    iterations: list[MeshIteration]
+    dense: DenseMaps | None  # None when the net has no dense head
+    keypoints: np.ndarray  # [33,2] the final body's mediapipe33 points on the image
+    keypoint_error_px: float | None  # mean distance to MediaPipe's seen landmarks
+    render: RegionRender | None  # the final mesh at full resolution; None if off-image
+    mask_iou: float  # final mesh silhouette vs MediaPipe's person mask
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def final(self) -> MeshIteration:
+        return self.iterations[-1]
+
+
+@dataclass
+class FrameResult:
+    """One photo's people, largest first, and the frame-wide timings."""
+
+    model_name: str
+    body_name: str
+    input_kind: str
+    input_size: int
+    image_size: tuple[int, int]  # width, height
+    faces: np.ndarray  # [F,3] int64
+    parents: np.ndarray  # [24] the skeleton's parent indices, -1 at the root
+    people: list[PersonResult]
+    timings_ms: dict[str, float] = field(default_factory=dict)
