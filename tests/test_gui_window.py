@@ -1,4 +1,5 @@
-"""The main window on a synthetic body: live shape sliders, toggles, screenshots, export."""
+"""The body model explorer on a synthetic body: live shape sliders, toggles, screenshots,
+export, and its `studio body view` command."""
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,9 @@ def body():
 
 @pytest.fixture
 def window(qtbot, body):
-    from studio.ui.main_window import MainWindow
+    from studio.ui.body_window import BodyWindow
 
-    win = MainWindow(body)
+    win = BodyWindow(body)
     qtbot.addWidget(win)
     win.resize(1000, 700)
     win.show()
@@ -34,11 +35,11 @@ def _mesh_points(win) -> np.ndarray:
     return np.array(win.view.actors["mesh"].mapper.dataset.points)
 
 
-def _gui_parser() -> argparse.ArgumentParser:
-    from studio.commands import gui
+def _body_parser() -> argparse.ArgumentParser:
+    from studio.commands import body
 
     parser = argparse.ArgumentParser(prog="studio")
-    gui.register(parser.add_subparsers(dest="command"))
+    body.register(parser.add_subparsers(dest="command"))
     return parser
 
 
@@ -127,40 +128,40 @@ def test_resize_reframes_until_the_user_moves_the_camera(window, qtbot):
 
 
 @pytest.mark.gui
-def test_gui_command_screenshot_and_quit(qapp, body, tmp_path, monkeypatch, capsys):
+def test_body_view_command_screenshot_and_quit(qapp, body, tmp_path, monkeypatch):
     import studio.ui.app as app
 
     monkeypatch.setattr(app, "load_body_data", lambda spec: body)
     out = tmp_path / "shot.png"
-    args = _gui_parser().parse_args(["gui", "photo.jpg", "--screenshot", str(out), "--quit"])
+    args = _body_parser().parse_args(["body", "view", "--screenshot", str(out), "--quit"])
     assert args.func(args) == 0
     assert Image.open(out).size[0] > 0
-    assert "not supported yet" in capsys.readouterr().err
 
 
 @pytest.mark.gui
-def test_gui_command_reports_missing_model(qapp, monkeypatch):
+def test_body_view_command_reports_missing_model(qapp, monkeypatch):
     import studio.ui.app as app
 
     def missing(spec):
         raise ModelFileError(f"model file for {spec!r} not found")
 
     monkeypatch.setattr(app, "load_body_data", missing)
-    args = _gui_parser().parse_args(["gui", "--model", "nope", "--screenshot", "x.png", "--quit"])
+    args = _body_parser().parse_args(["body", "view", "--model", "nope", "--screenshot", "x.png",
+                                      "--quit"])
     with pytest.raises(ModelFileError) as err:
         args.func(args)
     assert err.value.exit_code == 3
 
 
 @pytest.mark.gui
-def test_gui_mode_shows_model_errors_in_a_message_box(qapp, monkeypatch):
+def test_interactive_viewer_shows_model_errors_in_a_message_box(qapp, monkeypatch):
     import studio.ui.app as app
 
     shown = []
     monkeypatch.setattr(app, "load_body_data", lambda spec: (_ for _ in ()).throw(
         ModelFileError("body model file not found")))
     monkeypatch.setattr(app.QMessageBox, "critical", lambda *a: shown.append(a[2]))
-    assert app.run_gui(model="nope") == 3
+    assert app.run_body_viewer(model="nope") == 3
     assert shown == ["body model file not found"]
 
 

@@ -15,17 +15,14 @@ import math
 import cv2
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from studio.body.model import BodyModel
-from studio.body.registry import find_body_model
 from studio.nets.model_registry import BUILTIN_MODELS, load_model
-from studio.pipeline.images import decode_image, read_image
+from studio.pipeline.images import decode_image
 from studio.pipeline.people import DETECT_MAX_SIDE, PersonFinder
+from studio.pipeline.samples import astronaut, grace_hopper
+from studio.pipeline.samples import mannequin as mannequin_photo
 from studio.pipeline.single_image import run_image
-from studio.synth.raster import front_view, interpolate, rasterize
-from studio.synth.shading import vertex_normals
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 # Final-iteration IoU and keypoint error / person extent of the shipped proxy model
@@ -42,36 +39,6 @@ ERROR_CEILING = {"astronaut": 0.07, "grace_hopper": 0.14, "mannequin": 0.04}
 def finder():
     with PersonFinder() as f:
         yield f
-
-
-def astronaut() -> np.ndarray:
-    from skimage import data
-
-    return data.astronaut()
-
-
-def grace_hopper() -> np.ndarray:
-    cbook = pytest.importorskip("matplotlib.cbook")
-    return read_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
-
-
-def mannequin_photo(width: int = 480, height: int = 640) -> np.ndarray:
-    """A made full-body photo: the shaded mannequin, arms lowered, before a plain wall."""
-    body = BodyModel(find_body_model("mannequin"))
-    pose = torch.zeros(1, 69)
-    pose[0, 15 * 3 + 2], pose[0, 16 * 3 + 2] = -1.1, 1.1  # shoulders, about the z axis
-    points = front_view(body(body_pose=pose).vertices, fill=0.85)
-    faces = torch.as_tensor(body.data.faces)
-    side = min(width, height)
-    frags = rasterize(points, faces, side)
-    facing = interpolate(frags, faces, vertex_normals(points, faces)[0])[0, ..., 2].abs()
-    covered = (frags.face_index[0] >= 0).numpy()
-    photo = np.empty((height, width, 3), np.uint8)
-    photo[:] = np.linspace(70, 140, width)[None, :, None].astype(np.uint8)
-    skin = (0.3 + 0.7 * facing.numpy())[..., None] * np.array([215.0, 170.0, 140.0])
-    x0, y0 = (width - side) // 2, (height - side) // 2
-    photo[y0:y0 + side, x0:x0 + side][covered] = skin[covered].astype(np.uint8)
-    return photo
 
 
 def _inside(extent: tuple[float, ...], box: tuple[float, float, float, float],

@@ -1,7 +1,7 @@
 """``studio bench BENCHMARK``: speed measurements, JSON with ``--json``, else a table.
 
 Each benchmark is one sub-subcommand added by a function in :data:`BENCHMARKS`
-(``pymaf``, ``synth``, ``render`` and ``run`` now; ``gui`` and ``live`` fit the same way).
+(``pymaf``, ``synth``, ``render``, ``run`` and ``gui`` now; ``live`` fits the same way).
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
@@ -162,8 +163,36 @@ def _run_stages(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_gui(sub: argparse._SubParsersAction) -> None:
+    from studio.pipeline.samples import DEFAULT_SAMPLE, SAMPLES
+
+    parser = sub.add_parser(
+        "gui", help="the studio window: time to first result, scrubbing frames per second",
+        description="Open a photo in the real studio window twice (cold, then warm) and time "
+                    "it until the result is drawn; then scrub the iterations and time each "
+                    "step until both views have drawn it (anti-aliasing off). Needs a "
+                    "display: run under xvfb-run on a headless machine. Prints JSON.")
+    parser.add_argument("image", nargs="?", type=Path, default=None, metavar="IMAGE")
+    parser.add_argument("--sample", choices=list(SAMPLES), default=DEFAULT_SAMPLE)
+    parser.add_argument("--model", metavar="NAME", default="builtin-pymaf-proxy")
+    parser.add_argument("--rounds", type=int, default=10, metavar="N",
+                        help="times to scrub over all iterations (default 10)")
+    parser.set_defaults(func=_gui)
+
+
+def _gui(args: argparse.Namespace) -> int:
+    from studio.bench.gui_speed import gui_speed
+
+    if args.rounds < 1:
+        raise StudioError("--rounds must be at least 1")
+    if args.image is not None and not args.image.is_file():
+        raise StudioError(f"{args.image}: no such file")
+    print(json.dumps(gui_speed(args.image, args.sample, args.model, args.rounds), indent=2))
+    return 0
+
+
 BENCHMARKS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_pymaf, _add_synth, _add_render, _add_run)
+    _add_pymaf, _add_synth, _add_render, _add_run, _add_gui)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -51,6 +51,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     snap.add_argument("--model", metavar="SPEC", help=MODEL_HELP)
     snap.set_defaults(func=_snapshot)
 
+    view = sub.add_parser("view", help="open the body model explorer window (shape sliders, "
+                                       "pose presets)")
+    view.add_argument("--model", metavar="SPEC", help=MODEL_HELP)
+    view.add_argument("--screenshot", metavar="OUT.png", type=Path, default=None,
+                      help="save a picture of the window after the first render")
+    view.add_argument("--quit", action="store_true", help="exit after the first render")
+    view.set_defaults(func=_view)
+
 
 def describe(data: BodyData) -> dict[str, object]:
     """What ``studio body info`` reports about a model."""
@@ -176,3 +184,9 @@ def _snapshot(args: argparse.Namespace) -> int:
     render_body_grid(registry.find_body_model(args.model), args.out, size=(1600, 1200))
     print(f"wrote {args.out}")
     return 0
+
+
+def _view(args: argparse.Namespace) -> int:
+    from studio.ui.app import Script, run_body_viewer  # Qt only when the window is wanted
+
+    return run_body_viewer(args.model, Script(screenshot=args.screenshot, quit_after=args.quit))

@@ -12,27 +12,26 @@ stem suffixed ``_k``: ``out.glb``, ``out_1.glb``, ...; ``iter0.obj``, ``iter0_1.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from studio.errors import StudioError
+from studio.io.export import EXPORT_TYPES, check_destination, numbered
+from studio.io.images import IMAGE_TYPES, image_bytes
 from studio.io.meshes import MESH_TYPES, mesh_bytes
 from studio.io.output import write_output
+from studio.io.smpl_params import amass_npz_bytes
 from studio.nets import model_registry
 from studio.pipeline.images import read_image
 from studio.pipeline.overlay import draw_overlay, label_mask
 from studio.pipeline.people import MAX_PEOPLE, NoPersonFound, shared_finder
-from studio.pipeline.results import FrameResult, MeshIteration, PersonResult
+from studio.pipeline.results import FrameResult, PersonResult
 from studio.pipeline.single_image import run_image, timed
 
-EXPORT_TYPES = (*MESH_TYPES, ".npz")
-OVERLAY_TYPES = (".png", ".jpg", ".jpeg")
 DECIMALS = 6  # JSON numbers: float32 values rounded to what they actually carry
 PIXEL_DECIMALS = 2
 # Timed, in pipeline order; crop ... overlay are summed over people (each person's own
@@ -89,43 +88,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run)
 
 
-def _check_destination(path: Path, what: str) -> None:
-    """Fail before any work when a file could not be written into ``path``'s folder."""
-    folder = path.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise StudioError(f"{what} {path}: {folder} is not a writable folder")
-
-
-def amass_npz_bytes(iteration: MeshIteration, faces: np.ndarray, body_name: str) -> bytes:
-    """SMPL parameters in AMASS's layout (one frame), plus the mesh it gives.
-
-    ``vertices + trans`` places the mesh in the camera frame; ``body_model`` says which
-    body the parameters are for (the built-in nets use the mannequin, on SMPL's skeleton).
-    """
-    buf = io.BytesIO()
-    np.savez(buf, poses=iteration.pose.reshape(1, 72).astype(np.float32),
-             betas=iteration.betas.astype(np.float32),
-             trans=iteration.translation().reshape(1, 3).astype(np.float32),
-             gender=np.array("neutral"), body_model=np.array(body_name),
-             vertices=iteration.vertices.astype(np.float32), faces=faces.astype(np.int32))
-    return buf.getvalue()
-
-
-def numbered(path: Path, k: int) -> Path:
-    """Person ``k``'s file for ``path``: the path itself for person 0, else stem + ``_k``."""
-    return path if k == 0 else path.with_name(f"{path.stem}_{k}{path.suffix}")
-
-
-def _image_bytes(pixels: np.ndarray, suffix: str) -> bytes:
-    """RGB (or single-channel) uint8 pixels encoded as ``suffix`` says."""
-    if pixels.ndim == 3:
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
-    ok, encoded = cv2.imencode(suffix, pixels)
-    if not ok:
-        raise StudioError(f"cannot encode a {suffix} image")
-    return encoded.tobytes()
-
-
 def write_outputs(result: FrameResult, image: np.ndarray, args: argparse.Namespace
                   ) -> list[Path]:
     """Write the requested files, each atomically; returns their paths."""
@@ -149,10 +111,9 @@ def write_outputs(result: FrameResult, image: np.ndarray, args: argparse.Namespa
                   if suffix == ".npz" else mesh_bytes(person.final.vertices, result.faces, suffix))
     renders = [person.render for person in result.people]
     if args.overlay is not None:
-        write(args.overlay, _image_bytes(draw_overlay(image, renders),
-                                         args.overlay.suffix.lower()))
+        write(args.overlay, image_bytes(draw_overlay(image, renders), args.overlay.suffix))
     if args.mask is not None:
-        write(args.mask, _image_bytes(label_mask(result.image_size, renders), ".png"))
+        write(args.mask, image_bytes(label_mask(result.image_size, renders), ".png"))
     return written
 
 
@@ -253,17 +214,11 @@ def _make_folder(folder: Path) -> None:
 
 def _check_arguments(args: argparse.Namespace) -> None:
     """Every output type and destination, checked before the slow work starts."""
-    if args.export is not None:
-        if args.export.suffix.lower() not in EXPORT_TYPES:
-            raise StudioError(f"--export {args.export}: unsupported type (use "
-                              f"{', '.join(EXPORT_TYPES)})")
-        _check_destination(args.export, "--export")
-    for flag, path, types in (("--overlay", args.overlay, OVERLAY_TYPES),
+    for flag, path, types in (("--export", args.export, EXPORT_TYPES),
+                              ("--overlay", args.overlay, IMAGE_TYPES),
                               ("--mask", args.mask, (".png",))):
         if path is not None:
-            if path.suffix.lower() not in types:
-                raise StudioError(f"{flag} {path}: unsupported type (use {', '.join(types)})")
-            _check_destination(path, flag)
+            check_destination(path, types, flag)
     if args.iterations_dir is not None:
         _check_folder(args.iterations_dir, "--iterations-dir")
     if args.max_people < 1:

@@ -99,5 +99,6 @@ class FrameResult:
     image_size: tuple[int, int]  # width, height
     faces: np.ndarray  # [F,3] int64
     parents: np.ndarray  # [24] the skeleton's parent indices, -1 at the root
+    part_labels: np.ndarray  # [V] each vertex's body part (0..23), for colouring
     people: list[PersonResult]
     timings_ms: dict[str, float] = field(default_factory=dict)

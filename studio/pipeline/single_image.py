@@ -8,7 +8,7 @@ on (MediaPipe's person mask and landmark heatmaps), made through the same crop t
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -92,17 +92,24 @@ def run_person(model: LoadedModel, image: np.ndarray, person: Person) -> PersonR
 
 
 def run_image(model: LoadedModel, image: np.ndarray, finder: PersonFinder,
-              max_people: int = MAX_PEOPLE) -> FrameResult:
+              max_people: int = MAX_PEOPLE,
+              progress: Callable[[str, float], None] | None = None) -> FrameResult:
     """Find the people in RGB uint8 ``image`` and run the model on each, largest first.
 
-    Raises :class:`NoPersonFound` when nobody is there.
+    ``progress(stage, fraction)`` is called before each stage; it may raise to cancel (the
+    GUI's worker does). Raises :class:`NoPersonFound` when nobody is there.
     """
+    report = progress or (lambda stage, fraction: None)
     timings: dict[str, float] = {}
+    report("finding people", 0.0)
     with timed(timings, "detect"):
         people = finder.find(image, max_people)
     if not people:
         raise NoPersonFound("no person found in the image")
-    results = [run_person(model, image, person) for person in people]
+    results = []
+    for k, person in enumerate(people):
+        report(f"person {k + 1} of {len(people)}", 0.3 + 0.7 * k / len(people))
+        results.append(run_person(model, image, person))
     for stage in PERSON_STAGES:
         timings[stage] = sum(r.timings_ms[stage] for r in results)
     height, width = image.shape[:2]
@@ -110,4 +117,5 @@ def run_image(model: LoadedModel, image: np.ndarray, finder: PersonFinder,
                        input_kind=model.input_kind, input_size=model.input_size,
                        image_size=(width, height), faces=model.net.body.data.faces,
                        parents=np.asarray(model.net.body.data.parents),
+                       part_labels=np.asarray(model.net.body.data.part_labels),
                        people=results, timings_ms=timings)

@@ -1,16 +1,19 @@
-"""Starting the Qt application: load the body model, open the window, maybe capture it."""
+"""Starting the Qt application: the studio window or the body model explorer, either
+interactive or scripted (reach a state, save a picture of the window, quit)."""
 from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 from studio.body.model import BodyData
 from studio.errors import ModelFileError, StudioError
-from studio.ui.main_window import APP_TITLE, MainWindow
+from studio.pipeline.samples import DEFAULT_SAMPLE
 from studio.ui.window_capture import save_window_png
 
 STYLE_SHEET = Path(__file__).resolve().parents[2] / "resources" / "style.qss"
@@ -35,45 +38,120 @@ def application() -> QApplication:
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv[:1])
-        app.setApplicationName(APP_TITLE)
+        app.setApplicationName("Human Mesh Studio")
+        app.setOrganizationName("Human Mesh Studio")
         app.setStyle("Fusion")
         if STYLE_SHEET.is_file():
             app.setStyleSheet(STYLE_SHEET.read_text(encoding="utf-8"))
     return app
 
 
-def run_gui(model: str | None = None, image: Path | None = None,
-            screenshot: Path | None = None, quit_after: bool = False) -> int:
-    """Open the main window; with ``screenshot`` save it after the first render.
+@dataclass
+class Script:
+    """An unattended run: save the window to ``screenshot`` and/or quit once it is ready."""
 
-    Unattended runs (screenshot or quit) raise model errors for the CLI to print;
-    interactive runs show them in a message box.
-    """
+    screenshot: Path | None = None
+    quit_after: bool = False
+
+    @property
+    def unattended(self) -> bool:
+        return self.screenshot is not None or self.quit_after
+
+
+def _finish(app: QApplication, window: QMainWindow, script: Script) -> None:
+    """After one more render, save the picture and quit, as the script asks."""
+    def done() -> None:
+        if script.screenshot is not None:
+            print(f"wrote {save_window_png(window, script.screenshot)}")
+        if script.quit_after:
+            window.close()
+            app.quit()
+
+    QTimer.singleShot(FIRST_RENDER_DELAY_MS, done)
+
+
+def _exec(app: QApplication, window: QMainWindow) -> None:
+    app.exec()
+    window.close()
+    window.deleteLater()
+
+
+def run_body_viewer(model: str | None = None, script: Script | None = None) -> int:
+    """The body model explorer. Unattended runs raise model errors for the CLI to print;
+    interactive runs show them in a message box."""
+    from studio.ui.body_window import BodyWindow
+
+    script = script or Script()
     app = application()
     try:
         data = load_body_data(model)
     except StudioError as err:
-        if screenshot is not None or quit_after:
+        if script.unattended:
             raise
-        QMessageBox.critical(None, APP_TITLE, str(err))
+        QMessageBox.critical(None, "Human Mesh Studio", str(err))
         return err.exit_code
-    window = MainWindow(data)
-    if image is not None:
-        note = f"{image}: opening images is not supported yet; showing the body model only"
-        print(f"studio: note: {note}", file=sys.stderr)
-        window.statusBar().showMessage(note, 10000)
+    window = BodyWindow(data)
     window.show()
+    if script.unattended:
+        _finish(app, window, script)
+    _exec(app, window)
+    return 0
 
-    def after_first_render() -> None:
-        if screenshot is not None:
-            print(f"wrote {save_window_png(window, screenshot)}")
-        if quit_after:
+
+@dataclass
+class StudioState:
+    """Where a scripted studio run should be before its picture is taken."""
+
+    iteration: int | None = None  # None: the final iteration
+    person: int = 0
+    look_through: bool = False
+    movement: bool = False
+
+
+def run_studio(image: Path | None = None, sample: str | None = None, model: str | None = None,
+               state: StudioState | None = None, script: Script | None = None,
+               window_hook: Callable[[QMainWindow], None] | None = None) -> int:
+    """The studio window on ``image`` (else ``sample``, else the default sample).
+
+    Unattended runs wait for the result, go to ``state``, and raise the worker's error
+    (with its exit code) if the photo could not be processed.
+    """
+    from studio.ui.studio_window import StudioWindow
+
+    script, state = script or Script(), state or StudioState()
+    app = application()
+    window = StudioWindow(model=model)
+    if window_hook is not None:
+        window_hook(window)
+    window.show()
+    failure: list[tuple[str, int]] = []
+
+    def on_result() -> None:
+        window.select_person(state.person)
+        if state.iteration is not None:
+            window.scrubber.set_value(state.iteration)
+        window.scrubber.movement_box.setChecked(state.movement)
+        if state.look_through:
+            window.mesh_view.look_through_camera()
+        if script.unattended:
+            _finish(app, window, script)
+
+    def on_failure(message: str, exit_code: int) -> None:
+        failure.append((message, exit_code))
+        if script.unattended:
             window.close()
             app.quit()
 
-    if screenshot is not None or quit_after:
-        QTimer.singleShot(FIRST_RENDER_DELAY_MS, after_first_render)
-    app.exec()
-    window.close()
-    window.deleteLater()
+    window.result_shown.connect(on_result)
+    window.request_failed.connect(on_failure)
+    if image is not None:
+        window.open_file(image)
+    else:
+        window.open_sample(sample or DEFAULT_SAMPLE)
+    _exec(app, window)
+    if failure and script.unattended:
+        message, exit_code = failure[0]
+        error = StudioError(message)
+        error.exit_code = exit_code
+        raise error
     return 0

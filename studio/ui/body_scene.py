@@ -50,9 +50,11 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals; recomputed on every update for smooth shading."""
     tri = vertices[faces]
     face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normals = np.zeros_like(vertices, dtype=np.float64)
-    for corner in range(3):
-        np.add.at(normals, faces[:, corner], face_n)
+    # bincount sums each face's normal into its three corners, several times faster than
+    # np.add.at; this runs on every update while the user scrubs.
+    corners = np.asarray(faces).ravel()
+    normals = np.stack([np.bincount(corners, np.repeat(face_n[:, k], 3), len(vertices))
+                        for k in range(3)], axis=1)
     length = np.linalg.norm(normals, axis=1, keepdims=True)
     return (normals / np.maximum(length, 1e-12)).astype(np.float32)
 

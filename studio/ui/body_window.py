@@ -1,4 +1,4 @@
-"""The studio's main window: a 3D body view, a body panel, menus and a status bar."""
+"""The body model explorer: a 3D body view, pose presets and shape sliders, export."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,10 +15,10 @@ from studio.ui.body_state import BodyState, pose_presets
 from studio.ui.body_view import BodyView
 from studio.ui.mesh_export import MESH_FORMATS, export_mesh
 
-APP_TITLE = "Human Mesh Studio"
+APP_TITLE = "Human Mesh Studio: body model"
 
 
-class MainWindow(QMainWindow):
+class BodyWindow(QMainWindow):
     """Shows one body model; the panel's choices go to :class:`BodyState`, results to the view."""
 
     def __init__(self, data: BodyData, parent: QWidget | None = None) -> None:

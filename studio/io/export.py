@@ -1,0 +1,112 @@
+"""Writing a person's meshes and images to files: the one entry point the GUI and
+``studio run`` share.
+
+Every destination is checked (supported type, an existing writable folder, the name not
+taken by a folder) before anything is encoded or written, and each file is written
+atomically, so a failure leaves every file either complete or untouched.
+
+File names for :func:`export_person`:
+
+- One iteration: ``path`` itself.
+- Several iterations as OBJ, PLY or GLB: one file per iteration, ``{stem}_iter{k}{suffix}``
+  with k the iteration's index (0 is the mean-parameter start); ``path`` itself is not
+  written.
+- Several iterations as npz: one file, ``path``, holding them as frames in the order given
+  (see :mod:`studio.io.smpl_params`).
+- With ``fmt`` given, ``path`` gets the format's suffix appended unless it already ends
+  with it (``body`` -> ``body.glb``, ``body.v2`` -> ``body.v2.glb``).
+
+OBJ and PLY hold camera-axes vertices without the translation (x right, y down, z away);
+GLB holds the same vertices placed in front of a camera matching the photo's
+(:mod:`studio.io.camera_glb`); npz holds SMPL parameters, the translation and the mesh.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from studio.errors import StudioError
+from studio.io.camera_glb import camera_glb_bytes
+from studio.io.images import IMAGE_TYPES, image_bytes
+from studio.io.meshes import MESH_TYPES, mesh_bytes
+from studio.io.output import write_output
+from studio.io.smpl_params import amass_npz_bytes
+from studio.pipeline.results import FrameResult, MeshIteration
+
+EXPORT_TYPES = (*MESH_TYPES, ".npz")
+
+
+def numbered(path: Path, k: int) -> Path:
+    """Person ``k``'s file for ``path``: the path itself for person 0, else stem + ``_k``."""
+    return path if k == 0 else path.with_name(f"{path.stem}_{k}{path.suffix}")
+
+
+def check_destination(path: Path, types: Sequence[str], what: str = "") -> None:
+    """Raise a StudioError, before any work, if ``path`` could not be written as one of
+    ``types``; ``what`` (e.g. a command-line flag) starts the message."""
+    name = f"{what} {path}" if what else str(path)
+    if path.suffix.lower() not in types:
+        raise StudioError(f"{name}: unsupported type (use {', '.join(types)})")
+    folder = path.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise StudioError(f"{name}: {folder} is not a writable folder")
+    if path.is_dir():
+        raise StudioError(f"{name}: cannot write the file (a folder has that name)")
+
+
+def export_person(result: FrameResult, person: int, path: Path, iterations: Sequence[int],
+                  fmt: str | None = None) -> list[Path]:
+    """Write person ``person``'s ``iterations`` (indices into its iterations; negative ones
+    count from the end) in format ``fmt`` (obj, ply, glb, npz; default: ``path``'s suffix);
+    returns the files written, named as the module says."""
+    path = Path(path)
+    if fmt is not None:
+        suffix = "." + fmt.lower().lstrip(".")
+        if suffix not in EXPORT_TYPES:
+            raise StudioError(f"unsupported export format {fmt!r} (use "
+                              f"{', '.join(t[1:] for t in EXPORT_TYPES)})")
+        if path.suffix.lower() != suffix:
+            path = path.with_name(path.name + suffix)
+    found = result.people[person]
+    if not iterations:
+        raise ValueError("no iterations to export")
+    try:
+        chosen = [range(len(found.iterations))[i] for i in iterations]
+    except IndexError:
+        raise ValueError(f"iterations {list(iterations)}: the person has "
+                         f"{len(found.iterations)}") from None
+    suffix, frames = path.suffix.lower(), found.iterations
+    if suffix == ".npz" or len(chosen) == 1:
+        files = [(path, [frames[k] for k in chosen])]
+    else:
+        files = [(path.with_name(f"{path.stem}_iter{k}{path.suffix}"), [frames[k]])
+                 for k in chosen]
+    for target, _ in files:
+        check_destination(target, EXPORT_TYPES)
+    payloads = [(target, _encode(result, chosen_frames, suffix))
+                for target, chosen_frames in files]
+    for target, payload in payloads:
+        write_output(target, payload)
+    return [target for target, _ in payloads]
+
+
+def _encode(result: FrameResult, frames: list[MeshIteration], suffix: str) -> bytes:
+    """The file content: all ``frames`` for npz, the only one for a mesh."""
+    if suffix == ".npz":
+        return amass_npz_bytes(frames, result.faces, result.body_name)
+    [it] = frames
+    if suffix == ".glb":
+        return camera_glb_bytes(it.vertices, result.faces, it.image_camera, result.image_size)
+    return mesh_bytes(it.vertices, result.faces, suffix)
+
+
+def export_overlay(path: Path, rgb: np.ndarray) -> Path:
+    """Write an overlay or screenshot (uint8 RGB, RGBA or grey) as PNG or JPEG, as
+    ``path``'s suffix says."""
+    path = Path(path)
+    check_destination(path, IMAGE_TYPES)
+    write_output(path, image_bytes(rgb, path.suffix))
+    return path

@@ -1,0 +1,468 @@
+"""The 3D view of PyMAF results: the mesh where the image camera saw it, with the photo.
+
+Everything is shown in one display frame: camera axes (x right, y down, z away) turned
+180 degrees about x, so y is up and the image camera sits at the origin looking down -z,
+as a VTK camera does. Bodies are placed at the image camera's translation, so looking
+through that camera puts the mesh on the person in the photo backdrop.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyvista as pv
+from pyvistaqt import QtInteractor
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+from vtkmodules.vtkRenderingCore import vtkCellPicker, vtkRenderer
+
+from studio.pipeline.crops import ImageCamera
+from studio.ui.body_scene import (BACKGROUND, BodyScene, fit_camera, plain_theme,
+                                  set_skeleton_visible)
+
+DISPLAY_AXES = np.array([1.0, -1.0, -1.0])  # camera axes -> display frame (180 deg about x)
+BACKDROP_DEPTH = 1.3  # the photo sits this many body depths from the camera
+FRUSTUM_COLOR = "#5b6472"
+MARKER_COLOR = "#ffc21a"
+DISPLACEMENT_TITLE = "moved (mm)"
+HOVER_INTERVAL_MS = 40  # pick at most this often while the mouse moves
+MAX_UNDO = 50
+NAMED_VIEW_ANGLE = 30.0  # VTK's default vertical view angle, restored after look-through
+
+CameraPose = tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], float,
+                   tuple[float, ...]]
+
+
+class MeshView(QWidget):
+    """A VTK view of one result's mesh, skeleton, image camera and photo backdrop.
+
+    ``hovered`` tells linked views what is under the mouse: ("vertex", i), ("joint", j)
+    or ("", -1); :meth:`mark` shows what a linked view hovers.
+    """
+
+    hovered = Signal(str, int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # auto_update=False: we render on change; a timer would redraw on software GL for nothing.
+        self.plotter = QtInteractor(self, multi_samples=1, auto_update=False, theme=plain_theme(),
+                                    lighting="light kit")
+        self.plotter.set_background(BACKGROUND)
+        self.plotter.disable_anti_aliasing()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plotter)
+        self.scene: BodyScene | None = None
+        self.actors: dict[str, pv.Actor] = {}
+        self.camera: ImageCamera | None = None
+        self._texture: pv.Texture | None = None
+        self._image_size = (1, 1)  # width, height
+        self._raw: tuple[np.ndarray, np.ndarray] | None = None  # vertices, joints as given
+        # The shown iteration's own translation; used when looking through the camera, so
+        # each iteration lines up with its own projection on the photo.
+        self._own_shift: np.ndarray | None = None
+        self._backdrop_depth: float | None = None
+        self._shown = {"skeleton": False, "ground": True, "backdrop": True, "frustum": True}
+        self._mode = "front"  # "front", "side" or "camera"
+        self._auto_frame = True  # re-frame on resize until the user moves the camera
+        self._undo: list[CameraPose] = []
+        self._drag_start: CameraPose | None = None
+        self._marked = ("", -1)
+        self._hover = ("", -1)
+        self._closed = False
+        self._marker_layer = self._overlay_renderer()
+        self._mesh_picker = self._picker()
+        self._joint_picker = self._picker()
+        self._pending_hover: tuple[float, float] | None = None
+        self._hover_timer = QTimer(self)
+        self._hover_timer.setSingleShot(True)
+        self._hover_timer.setInterval(HOVER_INTERVAL_MS)
+        self._hover_timer.timeout.connect(self._hover_pending)
+        if self.plotter.iren is not None:  # the style, not the interactor, announces drags
+            interactor = self.plotter.iren.interactor
+            style = interactor.GetInteractorStyle()
+            style.AddObserver("StartInteractionEvent", self._on_drag_start)
+            style.AddObserver("EndInteractionEvent", self._on_drag_end)
+            interactor.AddObserver("MouseMoveEvent", self._on_mouse_move)
+            interactor.AddObserver("LeaveEvent", self._on_leave)
+
+    def _overlay_renderer(self) -> vtkRenderer:
+        """A layer drawn over the scene with the same camera: the marker stays visible
+        even on a joint inside the body."""
+        window = self.plotter.render_window
+        window.SetNumberOfLayers(2)
+        layer = vtkRenderer()
+        layer.SetLayer(1)
+        layer.InteractiveOff()
+        layer.SetActiveCamera(self.plotter.renderer.GetActiveCamera())
+        window.AddRenderer(layer)
+        return layer
+
+    @staticmethod
+    def _picker() -> vtkCellPicker:
+        picker = vtkCellPicker()
+        picker.PickFromListOn()  # only the body: never the backdrop, ground or frustum
+        return picker
+
+    # -- content ---------------------------------------------------------------------
+
+    def set_body(self, vertices: np.ndarray, faces: np.ndarray, joints: np.ndarray,
+                 parents: np.ndarray, part_labels: np.ndarray | None = None) -> None:
+        """Show a new body (any topology); without ``part_labels`` it is one colour."""
+        labels = np.zeros(len(vertices), np.int64) if part_labels is None else part_labels
+        self._raw = (np.asarray(vertices), np.asarray(joints))
+        if DISPLACEMENT_TITLE in self.plotter.scalar_bars:
+            self.plotter.remove_scalar_bar(DISPLACEMENT_TITLE, render=False)
+        self.plotter.clear_actors()
+        self.scene = BodyScene.build(*self._placed(*self._raw), faces, parents, labels)
+        self.actors = self.scene.add_to(self.plotter, skeleton=self._shown["skeleton"],
+                                        ground=self._shown["ground"])
+        self._add_marker()
+        if self._texture is not None:
+            self._add_camera_actors()
+        self._mesh_picker.InitializePickList()
+        self._mesh_picker.AddPickList(self.actors["mesh"])
+        self._joint_picker.InitializePickList()
+        self._joint_picker.AddPickList(self.actors["joints"])
+        self._refresh_frame()
+
+    def update_body(self, vertices: np.ndarray, joints: np.ndarray,
+                    translation: np.ndarray | None = None) -> None:
+        """Move the shown body in place (same topology, camera unchanged) and redraw once.
+
+        ``translation`` is this body's own camera translation: looking through the image
+        camera places the body there; front and side views keep the camera's, so scrubbing
+        iterations compares pose and shape rather than jumping in depth.
+        """
+        if self.scene is None:
+            return
+        self._raw = (np.asarray(vertices), np.asarray(joints))
+        self._own_shift = None if translation is None else np.asarray(translation, np.float64)
+        self.scene.update(*self._placed(*self._raw))
+        self._place_marker()
+        self.plotter.renderer.ResetCameraClippingRange()
+        self.plotter.render()
+
+    def set_camera(self, camera: ImageCamera, image_rgb: np.ndarray,
+                   backdrop_depth: float | None = None) -> None:
+        """Place the body at ``camera``'s translation and show the camera and its photo,
+        the photo ``backdrop_depth`` metres away (default: a little behind the body)."""
+        self.camera = camera
+        self._backdrop_depth = backdrop_depth
+        self._image_size = (image_rgb.shape[1], image_rgb.shape[0])
+        self._texture = pv.Texture(np.ascontiguousarray(image_rgb[:, :, :3]))
+        if self.scene is None or self._raw is None:
+            return
+        self.scene.update(*self._placed(*self._raw))
+        self._place_marker()
+        self._add_camera_actors()
+        self._refresh_frame()
+
+    def _placed(self, vertices: np.ndarray, joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Camera-axes points, translated by the image camera, in the display frame."""
+        if self._mode == "camera" and self._own_shift is not None:
+            shift = self._own_shift
+        else:
+            shift = np.zeros(3) if self.camera is None else np.asarray(self.camera.translation)
+        vertices, joints = ((np.asarray(p) + shift) * DISPLAY_AXES for p in (vertices, joints))
+        return vertices.astype(np.float32), joints.astype(np.float32)
+
+    def _image_corners(self, depth: float) -> np.ndarray:
+        """[4,3] the image's corners (top-left, top-right, bottom-right, bottom-left)
+        back-projected to ``depth`` metres, in the display frame."""
+        assert self.camera is not None
+        w, h = self._image_size
+        corners = np.array([[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]])
+        xy = (corners - np.asarray(self.camera.centre)) / self.camera.focal * depth
+        return np.column_stack([xy, np.full(4, depth)]) * DISPLAY_AXES
+
+    def _add_camera_actors(self) -> None:
+        """The photo on a plane behind the body, exactly filling the camera's view, and
+        the camera's frustum from its centre (the display origin) to that plane."""
+        assert self.camera is not None
+        depth = self._backdrop_depth or BACKDROP_DEPTH * self.camera.translation[2]
+        corners = self._image_corners(depth)
+        backdrop = pv.PolyData(corners, faces=[4, 0, 1, 2, 3])
+        backdrop.active_texture_coordinates = np.array([[0, 1], [1, 1], [1, 0], [0, 0]],
+                                                       np.float32)
+        self.actors["backdrop"] = self.plotter.add_mesh(
+            backdrop, texture=self._texture, lighting=False, name="backdrop",
+            pickable=False, reset_camera=False)
+        lines = [2, 0, 1, 2, 0, 2, 2, 0, 3, 2, 0, 4, 5, 1, 2, 3, 4, 1]
+        frustum = pv.PolyData(np.vstack([np.zeros(3), corners]), lines=lines)
+        self.actors["frustum"] = self.plotter.add_mesh(
+            frustum, color=FRUSTUM_COLOR, line_width=1.5, lighting=False, name="frustum",
+            pickable=False, reset_camera=False)
+        self.actors["backdrop"].visibility = self._shown["backdrop"]
+        self.actors["frustum"].visibility = self._shown["frustum"]
+
+    def clear(self) -> None:
+        """Show nothing (a new photo is on its way); toggles and camera mode stay."""
+        if DISPLACEMENT_TITLE in self.plotter.scalar_bars:
+            self.plotter.remove_scalar_bar(DISPLACEMENT_TITLE, render=False)
+        self.plotter.clear_actors()
+        self._marker_layer.RemoveAllViewProps()
+        self.scene, self.camera, self._texture, self._raw = None, None, None, None
+        self.actors = {}
+        self._marked = ("", -1)
+        self.plotter.render()
+
+    # -- colouring and toggles -----------------------------------------------------
+
+    @property
+    def displacement_shown(self) -> bool:
+        """Whether the mesh is coloured by displacement now."""
+        return DISPLACEMENT_TITLE in self.plotter.scalar_bars
+
+    def set_displacement(self, mm: np.ndarray | None, max_mm: float | None = None) -> None:
+        """Colour the mesh by per-vertex displacement (mm, 0..``max_mm``, default the
+        largest); None brings back the part colours."""
+        if self.scene is None:
+            return
+        mapper = self.actors["mesh"].mapper
+        if mm is None:
+            if DISPLACEMENT_TITLE in self.plotter.scalar_bars:
+                self.plotter.remove_scalar_bar(DISPLACEMENT_TITLE, render=False)
+            mapper.scalar_map_mode = "cell_field"
+            mapper.array_name = "part_rgb"
+            mapper.color_mode = "direct"
+        else:
+            mm = np.asarray(mm, np.float32)
+            top = float(max_mm) if max_mm is not None else max(float(mm.max()), 1e-3)
+            self.scene.mesh.point_data["moved_mm"] = mm
+            mapper.scalar_map_mode = "point_field"
+            mapper.array_name = "moved_mm"
+            mapper.color_mode = "map"
+            if DISPLACEMENT_TITLE not in self.plotter.scalar_bars:
+                mapper.lookup_table = pv.LookupTable(cmap="YlOrRd")
+                self.plotter.add_scalar_bar(DISPLACEMENT_TITLE, mapper=mapper, n_labels=3,
+                                            fmt="%.0f", vertical=True, position_x=0.84,
+                                            position_y=0.1, height=0.5, width=0.06,
+                                            title_font_size=14, label_font_size=12,
+                                            unconstrained_font_size=True)
+            mapper.scalar_range = (0.0, top)
+        self.plotter.render()
+
+    def set_skeleton_visible(self, visible: bool) -> None:
+        self._shown["skeleton"] = visible
+        if self.actors:
+            set_skeleton_visible(self.actors, visible)
+            self.plotter.render()
+
+    def set_ground_visible(self, visible: bool) -> None:
+        self._set_shown("ground", visible)
+
+    def set_backdrop_visible(self, visible: bool) -> None:
+        self._set_shown("backdrop", visible)
+
+    def set_frustum_visible(self, visible: bool) -> None:
+        self._set_shown("frustum", visible)
+
+    def _set_shown(self, name: str, visible: bool) -> None:
+        self._shown[name] = visible
+        if name in self.actors:
+            self.actors[name].visibility = visible
+            self.plotter.render()
+
+    # -- camera ----------------------------------------------------------------------
+
+    def set_view(self, view: str) -> None:
+        """Frame the body from ``front`` (towards the image camera) or ``side``."""
+        self._change_camera(view)
+
+    def look_through_camera(self) -> None:
+        """See the scene exactly as the image camera did, the photo filling the view."""
+        if self.camera is not None:
+            self._change_camera("camera")
+
+    def reset_camera(self) -> None:
+        """Frame the body again the last named way (front, side or through the camera)."""
+        self._change_camera(self._mode)
+
+    def can_undo_camera(self) -> bool:
+        return bool(self._undo)
+
+    def undo_camera(self) -> None:
+        """Go back to the camera pose before the last view change or drag."""
+        if self._undo:
+            self._set_pose(self._undo.pop())
+            self._auto_frame = False
+            self.plotter.render()
+
+    def _change_camera(self, mode: str) -> None:
+        """Frame by ``mode`` as the user asked: remembered for undo when it moved."""
+        if self.scene is None:
+            return
+        before = self._pose()
+        if (mode == "camera") != (self._mode == "camera") and self._raw is not None:
+            self._mode = mode
+            self.scene.update(*self._placed(*self._raw))  # own or the camera's translation
+            self._place_marker()
+        self._mode = mode
+        self._auto_frame = True
+        self._apply_mode()
+        self._push_pose(before)
+        self.plotter.render()
+
+    def _refresh_frame(self) -> None:
+        """After new content: re-frame unless the user has placed the camera."""
+        if self._auto_frame:
+            self._apply_mode()
+        self.plotter.renderer.ResetCameraClippingRange()
+        self.plotter.render()
+
+    def _apply_mode(self) -> None:
+        if self._mode == "camera" and self.camera is not None:
+            self._look_through()
+        else:
+            camera = self.plotter.camera
+            camera.SetWindowCenter(0.0, 0.0)
+            camera.view_angle = NAMED_VIEW_ANGLE
+            view = "front" if self._mode == "camera" else self._mode
+            fit_camera(camera, np.asarray(self.scene.mesh.points), view, self._aspect())
+        self.plotter.renderer.ResetCameraClippingRange()
+
+    def _aspect(self) -> float:
+        return max(self.width(), 1) / max(self.height(), 1)
+
+    def _look_through(self) -> None:
+        """VTK camera = image camera. The whole photo fits the widget (letterboxed); the
+        principal point is shifted off the view's centre by the window centre."""
+        assert self.camera is not None
+        w, h = self._image_size
+        cx, cy = self.camera.centre
+        view_w, view_h = max(self.width(), 1), max(self.height(), 1)
+        shown_h = max(h, w * view_h / view_w)  # image pixels across the view's height
+        scale = view_h / shown_h  # view pixels per image pixel
+        camera = self.plotter.camera
+        camera.position = (0.0, 0.0, 0.0)
+        camera.focal_point = (0.0, 0.0, -float(self.camera.translation[2]))
+        camera.up = (0.0, 1.0, 0.0)
+        camera.view_angle = math.degrees(2.0 * math.atan(shown_h / 2.0 / self.camera.focal))
+        # The optical axis lands at normalised (-wx, -wy); image y runs down, display y up.
+        camera.SetWindowCenter(-2.0 * (cx - w / 2.0) * scale / view_w,
+                               2.0 * (cy - h / 2.0) * scale / view_h)
+
+    def _pose(self) -> CameraPose:
+        camera = self.plotter.camera
+        return (camera.GetPosition(), camera.GetFocalPoint(), camera.GetViewUp(),
+                camera.GetViewAngle(), camera.GetWindowCenter())
+
+    def _set_pose(self, pose: CameraPose) -> None:
+        position, focal_point, up, angle, centre = pose
+        camera = self.plotter.camera
+        camera.SetPosition(position)
+        camera.SetFocalPoint(focal_point)
+        camera.SetViewUp(up)
+        camera.SetViewAngle(angle)
+        camera.SetWindowCenter(*centre)
+        self.plotter.renderer.ResetCameraClippingRange()
+
+    def _push_pose(self, before: CameraPose) -> None:
+        if not np.allclose(np.hstack(before), np.hstack(self._pose())):
+            self._undo = [*self._undo[-(MAX_UNDO - 1):], before]
+
+    def _on_drag_start(self, *_: object) -> None:
+        self._drag_start = self._pose()
+        self._hover_timer.stop()
+
+    def _on_drag_end(self, *_: object) -> None:
+        if self._drag_start is not None:
+            before, self._drag_start = self._drag_start, None
+            self._auto_frame = False
+            self._push_pose(before)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if self._auto_frame and not self._closed and self.scene is not None:
+            self._apply_mode()
+
+    # -- hover and marker --------------------------------------------------------------
+
+    def hover_at(self, x: float, y: float) -> tuple[str, int]:
+        """Pick what is under widget pixel (x, y), emit ``hovered`` if it changed, return it."""
+        ratio = self.plotter.devicePixelRatioF()
+        height = self.plotter.render_window.GetSize()[1]
+        return self._hover_display(x * ratio, height - 1 - y * ratio)
+
+    def _on_mouse_move(self, interactor: object, _event: str) -> None:
+        """Remember where the mouse is; pick there when the throttle timer fires."""
+        if self._drag_start is None:
+            self._pending_hover = interactor.GetEventPosition()
+            if not self._hover_timer.isActive():
+                self._hover_timer.start()
+
+    def _on_leave(self, *_: object) -> None:
+        self._hover_timer.stop()
+        self._emit_hover(("", -1))
+
+    def _hover_pending(self) -> None:
+        if self._pending_hover is not None and not self._closed:
+            self._hover_display(*self._pending_hover)
+
+    def _hover_display(self, x: float, y: float) -> tuple[str, int]:
+        hit = self._pick(x, y)
+        self._emit_hover(hit)
+        return hit
+
+    def _emit_hover(self, hit: tuple[str, int]) -> None:
+        if hit != self._hover:
+            self._hover = hit
+            self.hovered.emit(*hit)
+
+    def _pick(self, x: float, y: float) -> tuple[str, int]:
+        """Joints first while the skeleton shows (they sit inside the mesh), then the mesh;
+        VTK display coordinates (y up)."""
+        if self.scene is None:
+            return "", -1
+        renderer = self.plotter.renderer
+        if self._shown["skeleton"] and self._joint_picker.Pick(x, y, 0.0, renderer):
+            per_joint = self.scene.joints.n_points // self.scene.bones.n_points
+            return "joint", self._joint_picker.GetPointId() // per_joint
+        if self._mesh_picker.Pick(x, y, 0.0, renderer):
+            return "vertex", self._mesh_picker.GetPointId()
+        return "", -1
+
+    def marked(self) -> tuple[str, int]:
+        """What :meth:`mark` last highlighted."""
+        return self._marked
+
+    def mark(self, kind: str, index: int) -> None:
+        """Highlight a vertex or joint (what a linked view hovers); ("", -1) hides it."""
+        self._marked = (kind, index)
+        self._place_marker()
+        self.plotter.render()
+
+    def _add_marker(self) -> None:
+        assert self.scene is not None
+        height = float(np.ptp(self.scene.mesh.points[:, 1])) or 1.0
+        ball = pv.Sphere(radius=0.022 * height, theta_resolution=16, phi_resolution=12)
+        marker = pv.Actor(mapper=pv.DataSetMapper(ball))
+        marker.prop.color = MARKER_COLOR
+        marker.prop.ambient = 0.4
+        self._marker_layer.RemoveAllViewProps()
+        self._marker_layer.AddActor(marker)
+        self.actors["marker"] = marker
+        self._place_marker()
+
+    def _place_marker(self) -> None:
+        """Put the marker on the marked vertex or joint (following the body as it moves)."""
+        if self.scene is None:
+            return
+        kind, index = self._marked
+        points = {"vertex": self.scene.mesh.points, "joint": self.scene.bones.points}.get(kind)
+        visible = points is not None and 0 <= index < len(points)
+        marker = self.actors["marker"]
+        marker.visibility = visible
+        if visible:
+            marker.position = tuple(float(v) for v in points[index])
+
+    def close_view(self) -> None:
+        """Release VTK's window and interactor now, not at interpreter exit."""
+        if not self._closed:
+            self._closed = True
+            self._hover_timer.stop()
+            self.actors = {}
+            self._marker_layer.RemoveAllViewProps()
+            self.plotter.close()

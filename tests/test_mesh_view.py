@@ -1,0 +1,255 @@
+"""The 3D result view on the astronaut's real result: placement, look-through alignment
+with the photo, in-place updates, displacement colours, hover picking, marker, undo."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from result_fixtures import astronaut_image, astronaut_result
+
+VIEW_SIZE = (800, 600)
+DISPLAY_AXES = np.array([1.0, -1.0, -1.0])  # the view's frame: camera axes turned about x
+
+
+@pytest.fixture(scope="module")
+def result():
+    return astronaut_result()
+
+
+@pytest.fixture(scope="module")
+def part_labels():
+    from studio.body.registry import load_mannequin
+
+    return load_mannequin().part_labels
+
+
+@pytest.fixture
+def view(qtbot, result, part_labels):
+    """The view showing the first feedback iteration with the final camera and photo."""
+    from studio.ui.mesh_view import MeshView
+
+    person = result.people[0]
+    first = person.iterations[1]
+    widget = MeshView()
+    qtbot.addWidget(widget)
+    widget.resize(*VIEW_SIZE)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.set_body(first.vertices, result.faces, first.joints, result.parents, part_labels)
+    widget.set_camera(person.final.image_camera, astronaut_image())
+    yield widget
+    widget.close_view()
+
+
+def _displayed(points: np.ndarray, camera) -> np.ndarray:
+    return (points + np.asarray(camera.translation)) * DISPLAY_AXES
+
+
+def _to_widget(view, image_points: np.ndarray) -> np.ndarray:
+    """Image pixels -> widget pixels when the photo is fitted, centred, into the view."""
+    w, h = view._image_size
+    view_w, view_h = view.width(), view.height()
+    scale = view_h / max(h, w * view_h / view_w)
+    return (image_points - [w / 2, h / 2]) * scale + [view_w / 2, view_h / 2]
+
+
+def _shot(view) -> np.ndarray:
+    view.plotter.render()
+    return np.asarray(view.plotter.screenshot(None, return_img=True))[:, :, :3]
+
+
+def _foreground(image: np.ndarray) -> np.ndarray:
+    from studio.ui.body_scene import BACKGROUND
+
+    background = np.array([int(BACKGROUND[i:i + 2], 16) for i in (1, 3, 5)])
+    return np.abs(image.astype(int) - background).max(axis=2) > 12
+
+
+def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    (ay, ax), (by, bx) = np.nonzero(a), np.nonzero(b)
+    a0, a1 = np.array([ax.min(), ay.min()]), np.array([ax.max(), ay.max()]) + 1
+    b0, b1 = np.array([bx.min(), by.min()]), np.array([bx.max(), by.max()]) + 1
+    inter = np.prod(np.clip(np.minimum(a1, b1) - np.maximum(a0, b0), 0, None))
+    return float(inter / (np.prod(a1 - a0) + np.prod(b1 - b0) - inter))
+
+
+@pytest.mark.gui
+def test_body_is_placed_at_the_camera_translation(view, result):
+    person = result.people[0]
+    camera = person.final.image_camera
+    np.testing.assert_allclose(view.actors["mesh"].mapper.dataset.points,
+                               _displayed(person.iterations[1].vertices, camera), atol=1e-4)
+    names = {"mesh", "joints", "bones", "ground", "backdrop", "frustum", "marker"}
+    assert names <= set(view.actors)
+
+
+@pytest.mark.gui
+def test_backdrop_fills_the_image_seen_from_the_camera(view, result):
+    camera = result.people[0].final.image_camera
+    corners = np.asarray(view.actors["backdrop"].mapper.dataset.points) * DISPLAY_AXES
+    behind = corners[:, 2] / camera.translation[2]
+    np.testing.assert_allclose(behind, 1.3, atol=1e-6)  # behind the body
+    seen = camera.focal * corners[:, :2] / corners[:, 2:] + np.asarray(camera.centre)
+    w, h = result.image_size
+    np.testing.assert_allclose(seen, [[0, 0], [w, 0], [w, h], [0, h]], atol=1e-3)
+    assert view.actors["backdrop"].texture is not None
+    frustum = np.asarray(view.actors["frustum"].mapper.dataset.points)
+    np.testing.assert_allclose(frustum[0], 0.0)  # the camera centre
+    np.testing.assert_allclose(frustum[1:] * DISPLAY_AXES, corners, atol=1e-6)
+
+
+@pytest.mark.gui
+def test_update_body_moves_the_mesh_in_place(view, result):
+    person = result.people[0]
+    camera = person.final.image_camera
+    actor = view.actors["mesh"]
+    before = np.array(actor.mapper.dataset.points)
+    view.mark("vertex", 100)
+    view.update_body(person.final.vertices, person.final.joints)
+    after = np.asarray(view.actors["mesh"].mapper.dataset.points)
+    assert view.actors["mesh"] is actor
+    assert np.abs(after - before).max() > 1e-2
+    np.testing.assert_allclose(after, _displayed(person.final.vertices, camera), atol=1e-4)
+    np.testing.assert_allclose(view.actors["bones"].mapper.dataset.points,
+                               _displayed(person.final.joints, camera), atol=1e-4)
+    np.testing.assert_allclose(view.actors["marker"].position, after[100], atol=1e-5)
+
+
+@pytest.mark.gui
+def test_toggles(view):
+    actors = view.actors
+    assert not actors["joints"].visibility and actors["mesh"].prop.opacity == 1.0
+    view.set_skeleton_visible(True)
+    assert actors["joints"].visibility and actors["bones"].visibility
+    assert actors["mesh"].prop.opacity < 1.0
+    for name, toggle in (("ground", view.set_ground_visible),
+                         ("backdrop", view.set_backdrop_visible),
+                         ("frustum", view.set_frustum_visible)):
+        assert actors[name].visibility
+        toggle(False)
+        assert not actors[name].visibility
+        toggle(True)
+        assert actors[name].visibility
+
+
+@pytest.mark.gui
+def test_displacement_colours_and_scalar_bar(view, result):
+    person = result.people[0]
+    view.set_view("front")
+    plain = _shot(view)
+    mm = np.linalg.norm(person.final.vertices - person.iterations[1].vertices, axis=1) * 1000
+    view.set_displacement(mm, None)
+    assert "moved (mm)" in view.plotter.scalar_bars
+    assert view.actors["mesh"].mapper.scalar_range == pytest.approx((0.0, float(mm.max())))
+    coloured = _shot(view)
+    body = _foreground(plain)
+    assert np.abs(coloured.astype(int) - plain)[body].mean() > 20
+    view.set_displacement(None, None)
+    assert "moved (mm)" not in view.plotter.scalar_bars
+    assert np.abs(_shot(view).astype(int) - plain).max(axis=2).mean() < 1.0
+
+
+@pytest.mark.gui
+def test_front_view_is_drawn(view):
+    view.set_view("front")
+    image = _shot(view)
+    cv2.imwrite("/tmp/mesh_view_front.png", image[:, :, ::-1])
+    body = _foreground(image)
+    assert 0.05 < body.mean() < 0.9  # the body, not a blank or filled view
+    assert len(np.unique(image[body].reshape(-1, 3) // 32, axis=0)) > 8  # part colours
+
+
+@pytest.mark.gui
+def test_look_through_puts_the_mesh_on_the_person(view, result, qtbot):
+    final = result.people[0].final
+    view.update_body(final.vertices, final.joints)
+    view.look_through_camera()
+    cv2.imwrite("/tmp/mesh_view_camera.png", _shot(view)[:, :, ::-1])
+    for name in ("backdrop", "frustum", "ground"):
+        view.actors[name].visibility = False
+    for size in (VIEW_SIZE, (420, 640)):  # wider, then taller than the photo: follows resizes
+        view.resize(*size)
+        qtbot.waitUntil(lambda: tuple(view.plotter.render_window.GetSize()) == size)
+        rendered = _foreground(_shot(view))
+        projected = np.zeros_like(rendered, np.uint8)
+        triangles = _to_widget(view, final.image_camera.project(final.vertices))[result.faces]
+        for triangle in np.round(triangles * 16).astype(np.int32):  # one by one: no even-odd holes
+            cv2.fillConvexPoly(projected, triangle, 1, shift=4)
+        projected = projected.astype(bool)
+        assert _box_iou(rendered, projected) > 0.95
+        assert (rendered & projected).sum() / (rendered | projected).sum() > 0.95
+
+
+@pytest.mark.gui
+def test_hover_picks_vertices_joints_and_nothing(view, result):
+    final = result.people[0].final
+    view.update_body(final.vertices, final.joints)
+    view.look_through_camera()
+    seen = []
+    view.hovered.connect(lambda kind, index: seen.append((kind, index)))
+    on_screen = _to_widget(view, final.image_camera.project(final.vertices))
+    chest = _to_widget(view, final.image_camera.project(final.joints[9]))
+    kind, index = view.hover_at(*chest)
+    assert kind == "vertex" and seen == [(kind, index)]
+    assert np.linalg.norm(on_screen[index] - chest) < 15
+    assert final.vertices[index, 2] < final.joints[9, 2]  # the front of the chest
+    assert view.hover_at(*_to_widget(view, np.array([10.0, 10.0]))) == ("", -1)  # not the photo
+    assert seen[-1] == ("", -1)
+    view.set_skeleton_visible(True)
+    assert view.hover_at(*chest) == ("joint", 9)
+    assert seen[-1] == ("joint", 9)
+
+
+@pytest.mark.gui
+def test_mark_places_and_hides_the_marker(view, result):
+    marker = view.actors["marker"]
+    assert not marker.visibility
+    view.mark("vertex", 1234)
+    assert marker.visibility
+    np.testing.assert_allclose(marker.position, view.actors["mesh"].mapper.dataset.points[1234],
+                               atol=1e-5)
+    view.mark("joint", 20)
+    np.testing.assert_allclose(marker.position, view.actors["bones"].mapper.dataset.points[20],
+                               atol=1e-5)
+    view.mark("", -1)
+    assert not marker.visibility
+
+
+@pytest.mark.gui
+def test_camera_undo(view):
+    camera = view.plotter.camera
+    assert not view.can_undo_camera()
+    front = camera.position
+    view.set_view("side")
+    side = camera.position
+    assert np.linalg.norm(np.subtract(side, front)) > 0.1
+    view.look_through_camera()
+    np.testing.assert_allclose(camera.position, 0.0, atol=1e-9)
+    view.undo_camera()
+    np.testing.assert_allclose(camera.position, side)
+    view.undo_camera()
+    np.testing.assert_allclose(camera.position, front)
+    assert not view.can_undo_camera()
+    # A drag by the user (the interactor style's start/end events) is remembered too.
+    style = view.plotter.iren.interactor.GetInteractorStyle()
+    style.InvokeEvent("StartInteractionEvent")
+    camera.Azimuth(40)
+    style.InvokeEvent("EndInteractionEvent")
+    assert view.can_undo_camera()
+    view.undo_camera()
+    np.testing.assert_allclose(camera.position, front)
+
+
+@pytest.mark.gui
+def test_mouse_moves_emit_hover(view, qtbot):
+    from PySide6.QtCore import QPoint
+
+    view.set_view("front")
+    middle = QPoint(view.width() // 2, view.height() // 3)  # the chest in the front view
+    with qtbot.waitSignal(view.hovered, timeout=2000) as blocker:
+        qtbot.mouseMove(view.plotter, middle)
+    assert blocker.args[0] == "vertex" and blocker.args[1] >= 0
+    with qtbot.waitSignal(view.hovered, timeout=2000) as blocker:
+        qtbot.mouseMove(view.plotter, QPoint(5, 5))
+    assert blocker.args == ["", -1]
