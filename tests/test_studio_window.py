@@ -338,3 +338,85 @@ def test_newer_request_wins(qtbot, settings, photo):
         win.open_sample("mannequin")
     assert win.document.title == "sample: mannequin"
     win.close()
+
+
+def test_settings_dialog_sets_model_folders_and_device(qtbot, settings, tmp_path, monkeypatch):
+    from studio.body.registry import ENV_VAR
+    from studio.ui.settings import SettingsDialog
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.folders.addItem(str(tmp_path))
+    dialog.accept()
+    assert settings.model_folders == [str(tmp_path)]
+    assert str(tmp_path) in __import__("os").environ[ENV_VAR]
+    assert settings.device == "cpu"
+
+
+def test_recent_files_menu(qtbot, window, photo, tmp_path):
+    _open(qtbot, window, photo)
+    gone = tmp_path / "gone.png"
+    window.settings.add_recent(gone)
+    window._fill_recent()  # noqa: SLF001 (what showing the menu does)
+    entries = [a.text() for a in window.recent_menu.actions()]
+    assert entries[0] == str(gone.resolve()) and entries[1] == str(photo.resolve())
+    window.recent_menu.actions()[0].trigger()
+    assert "no longer there" in window.last_error
+    assert str(gone.resolve()) not in window.settings.recent_files
+
+
+def test_scripted_run_saves_the_window_in_the_asked_state(qtbot, tmp_path, monkeypatch,
+                                                         capsys):
+    import studio.ui.app as app
+
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path))
+    monkeypatch.setattr(app, "FIRST_RENDER_DELAY_MS", 50)
+    windows = []
+    out = tmp_path / "shot.png"
+    assert app.run_studio(sample="mannequin", state=app.StudioState(iteration=1, look_through=True),
+                          script=app.Script(screenshot=out, quit_after=True),
+                          window_hook=windows.append) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    win = windows[0]
+    assert win.document.iteration == 1 and win.mesh_view.camera is not None
+    picture = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    assert picture.shape[:2] == (win.height(), win.width())
+    # the 3D view's part of the picture shows the body on the photo, not a blank box
+    origin = win.mesh_view.mapTo(win, win.mesh_view.rect().topLeft())
+    view = picture[origin.y():origin.y() + win.mesh_view.height(),
+                   origin.x():origin.x() + win.mesh_view.width()]
+    assert view.std() > 20
+
+
+def test_gui_command_passes_the_state_on(monkeypatch, tmp_path):
+    import argparse
+
+    import studio.ui.app as app
+    from studio.commands import gui
+
+    seen = {}
+    monkeypatch.setattr(app, "run_studio", lambda **kw: seen.update(kw) or 0)
+    parser = argparse.ArgumentParser(prog="studio")
+    gui.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["gui", "--sample", "grace-hopper", "--iteration", "2", "--person",
+                              "1", "--movement", "--screenshot", str(tmp_path / "a.png"),
+                              "--quit"])
+    assert args.func(args) == 0
+    assert seen["sample"] == "grace-hopper" and seen["image"] is None
+    assert seen["state"] == app.StudioState(iteration=2, person=1, look_through=False,
+                                            movement=True)
+    assert seen["script"].screenshot == tmp_path / "a.png" and seen["script"].quit_after
+    missing = parser.parse_args(["gui", str(tmp_path / "nope.jpg")])
+    with pytest.raises(Exception, match="no such file"):
+        missing.func(missing)
+
+
+def test_bench_gui_reports_first_result_and_scrub_speed():
+    from studio.bench.gui_speed import gui_speed
+
+    doc = gui_speed(None, "mannequin", "builtin-pymaf-proxy", rounds=1, size=(1000, 700))
+    assert doc["iterations"] == 4 and doc["scrub_steps"] == 6
+    assert 0 < doc["first_result_ms"]["warm"]
+    for key in ("scrub", "scrub_first_pass", "scrub_3d_only", "scrub_2d_only_uncached"):
+        assert doc[key]["fps"] > 0 and doc[key]["p95_ms"] >= doc[key]["median_ms"]

@@ -33,6 +33,7 @@ class StudioDocument:
     iteration: int = 0
     _projected: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False)
+    _largest_step: dict[int, float] = field(default_factory=dict, repr=False)
 
     def set_result(self, result: FrameResult) -> None:
         """Take the worker's answer; show the largest person's final iteration."""
@@ -40,6 +41,7 @@ class StudioDocument:
         self.person = 0
         self.iteration = len(result.people[0].iterations) - 1
         self._projected.clear()
+        self._largest_step.clear()
 
     @property
     def has_result(self) -> bool:
@@ -121,5 +123,8 @@ class StudioDocument:
     def max_displacement_mm(self) -> float:
         """The largest step any vertex takes over all iterations: one colour scale for the
         whole scrub, so colours compare across iterations."""
-        steps = [self.displacement_mm(i) for i in range(1, self.iteration_count)]
-        return float(max((s.max() for s in steps), default=1.0)) or 1.0
+        if self.person not in self._largest_step:
+            steps = [self.displacement_mm(i) for i in range(1, self.iteration_count)]
+            self._largest_step[self.person] = float(max((s.max() for s in steps),
+                                                        default=1.0)) or 1.0
+        return self._largest_step[self.person]

@@ -8,6 +8,7 @@ unchanged. The view only displays arrays; the main window picks them from a Fram
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Hashable
 
 import cv2
 import numpy as np
@@ -21,6 +22,7 @@ from studio.pipeline.overlay import MESH_COLOUR
 
 OVERLAYS = ("boxes", "keypoints", "mesh", "samples")
 MESH_STYLES = ("wireframe", "filled")
+MAX_KEPT = 64  # kept drawings (3 per mesh key) before the cache starts over
 HOVER_RADIUS_PX = 8  # screen pixels from a vertex
 KEYPOINT_RADIUS_PX = 5  # from a landmark: about its drawn dot, so vertices stay reachable
 VISIBLE = 0.5  # landmarks seen less surely than this are drawn faded
@@ -139,6 +141,9 @@ class ImageView(QWidget):
         self._mesh: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # points, faces, depth
         self._mesh_tree: cKDTree | None = None
         self._fill: tuple[int, int, np.ndarray] | None = None  # x0, y0, RGBA
+        # Drawn meshes by the caller's key and style: scrubbing revisits a few iterations.
+        self._drawn: dict[tuple, object] = {}
+        self._mesh_key: Hashable | None = None
         self._sample_points: np.ndarray | None = None
         self._hover: tuple[str, int] = ("", -1)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -150,6 +155,7 @@ class ImageView(QWidget):
     def set_image(self, rgb: np.ndarray) -> None:
         """Show a new photo [H,W,3] uint8; the old photo's overlays no longer apply."""
         self._image = np.ascontiguousarray(rgb)
+        self._drawn.clear()
         self.photo.setImage(self._image, autoLevels=False, levels=(0, 255))
         self.set_people([], -1)
         self.set_keypoints(None, None)
@@ -203,16 +209,32 @@ class ImageView(QWidget):
         self.landmarks.setData(pos=self._keypoints, brush=brushes)
 
     def set_mesh(self, points: np.ndarray | None, faces: np.ndarray | None,
-                 depth: np.ndarray | None) -> None:
+                 depth: np.ndarray | None, key: Hashable | None = None) -> None:
         """The projected mesh: image points [V,2], faces [F,3] and each vertex's depth
-        [V] (larger is farther, any unit); None clears it. Called while scrubbing."""
+        [V] (larger is farther, any unit); None clears it. Called while scrubbing.
+
+        ``key`` names this mesh for the current photo (e.g. person and iteration): its
+        drawing is kept and reused when the same key comes back.
+        """
+        self._mesh_key = key
         if points is None or faces is None or depth is None:
             self._mesh = self._mesh_tree = None
         else:
             self._mesh = (np.asarray(points, np.float64), np.asarray(faces, np.int64),
                           np.asarray(depth, np.float64))
-            self._mesh_tree = cKDTree(self._mesh[0])
+            self._mesh_tree = self._kept("tree", lambda: cKDTree(self._mesh[0]))
         self._draw_mesh()
+
+    def _kept(self, what: str, make: Callable[[], object]) -> object:
+        """``make()``, or what it gave before for the current mesh key."""
+        if self._mesh_key is None:
+            return make()
+        slot = (self._mesh_key, what)
+        if slot not in self._drawn:
+            if len(self._drawn) > MAX_KEPT:
+                self._drawn.clear()
+            self._drawn[slot] = make()
+        return self._drawn[slot]
 
     def set_mesh_style(self, style: str) -> None:
         """"wireframe" (front faces' edges) or "filled" (shaded, half see-through)."""
@@ -241,13 +263,13 @@ class ImageView(QWidget):
         self.mesh_wire.setData([], [])
         self.mesh_fill.clear()
         if self._mesh is not None and self._style == "filled":
-            self._fill = self._rasterize()
+            self._fill = self._kept("filled", self._rasterize)
             if self._fill is not None:
                 x0, y0, rgba = self._fill
                 self.mesh_fill.setImage(rgba, autoLevels=False, levels=(0, 255))
                 self.mesh_fill.setRect(QRectF(x0, y0, rgba.shape[1], rgba.shape[0]))
         elif self._mesh is not None:
-            xy = self._wire_segments()
+            xy = self._kept("wireframe", self._wire_segments)
             self.mesh_wire.setData(xy[:, 0], xy[:, 1], connect="pairs", skipFiniteCheck=True)
         self._apply_visibility()
 

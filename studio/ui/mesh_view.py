@@ -142,7 +142,7 @@ class MeshView(QWidget):
         self.scene.update(*self._placed(*self._raw))
         self._place_marker()
         self.plotter.renderer.ResetCameraClippingRange()
-        self.plotter.render()
+        self._redraw()
 
     def set_camera(self, camera: ImageCamera, image_rgb: np.ndarray,
                    backdrop_depth: float | None = None) -> None:
@@ -206,7 +206,7 @@ class MeshView(QWidget):
         self.scene, self.camera, self._texture, self._raw = None, None, None, None
         self.actors = {}
         self._marked = ("", -1)
-        self.plotter.render()
+        self._redraw()
 
     # -- colouring and toggles -----------------------------------------------------
 
@@ -242,13 +242,13 @@ class MeshView(QWidget):
                                             title_font_size=14, label_font_size=12,
                                             unconstrained_font_size=True)
             mapper.scalar_range = (0.0, top)
-        self.plotter.render()
+        self._redraw()
 
     def set_skeleton_visible(self, visible: bool) -> None:
         self._shown["skeleton"] = visible
         if self.actors:
             set_skeleton_visible(self.actors, visible)
-            self.plotter.render()
+            self._redraw()
 
     def set_ground_visible(self, visible: bool) -> None:
         self._set_shown("ground", visible)
@@ -263,7 +263,7 @@ class MeshView(QWidget):
         self._shown[name] = visible
         if name in self.actors:
             self.actors[name].visibility = visible
-            self.plotter.render()
+            self._redraw()
 
     # -- camera ----------------------------------------------------------------------
 
@@ -288,7 +288,7 @@ class MeshView(QWidget):
         if self._undo:
             self._set_pose(self._undo.pop())
             self._auto_frame = False
-            self.plotter.render()
+            self._redraw()
 
     def _change_camera(self, mode: str) -> None:
         """Frame by ``mode`` as the user asked: remembered for undo when it moved."""
@@ -303,14 +303,14 @@ class MeshView(QWidget):
         self._auto_frame = True
         self._apply_mode()
         self._push_pose(before)
-        self.plotter.render()
+        self._redraw()
 
     def _refresh_frame(self) -> None:
         """After new content: re-frame unless the user has placed the camera."""
         if self._auto_frame:
             self._apply_mode()
         self.plotter.renderer.ResetCameraClippingRange()
-        self.plotter.render()
+        self._redraw()
 
     def _apply_mode(self) -> None:
         if self._mode == "camera" and self.camera is not None:
@@ -432,7 +432,7 @@ class MeshView(QWidget):
         """Highlight a vertex or joint (what a linked view hovers); ("", -1) hides it."""
         self._marked = (kind, index)
         self._place_marker()
-        self.plotter.render()
+        self._redraw()
 
     def _add_marker(self) -> None:
         assert self.scene is not None
@@ -457,6 +457,13 @@ class MeshView(QWidget):
         marker.visibility = visible
         if visible:
             marker.position = tuple(float(v) for v in points[index])
+
+    def _redraw(self) -> None:
+        """Ask Qt to paint the view: the widget renders once when it paints, so several
+        changes in one event cost one render (``plotter.render()`` would render now and
+        again at the paint)."""
+        if not self._closed:
+            self.plotter.update()
 
     def close_view(self) -> None:
         """Release VTK's window and interactor now, not at interpreter exit."""

@@ -37,6 +37,15 @@ EXPORT_LABELS = ("OBJ mesh", "PLY mesh", "GLB mesh with the image camera",
                  "SMPL parameters, AMASS layout")
 OVERLAYS = (("boxes", "Person &boxes", "B"), ("keypoints", "&Keypoints", "K"),
             ("mesh", "Projected &mesh", "M"), ("samples", "&Sampled points", "P"))
+MIN_VIEW_WIDTH = 320
+DOCK_WIDTH = 360
+# Toolbar labels, shorter than the menu texts so every button fits.
+SHORT_LABELS = {"Person &boxes": "Boxes", "&Keypoints": "Keypoints", "Projected &mesh": "Mesh",
+                "&Sampled points": "Samples", "&Filled mesh": "Filled",
+                "&Joints and bones": "Skeleton", "&Photo backdrop": "Photo",
+                "&Look through the image camera": "Camera view", "&Front view": "Front",
+                "&Undo view change": "Undo view",
+                "Export &current iteration\N{HORIZONTAL ELLIPSIS}": "Export"}
 
 
 class StudioWindow(QMainWindow):
@@ -67,7 +76,11 @@ class StudioWindow(QMainWindow):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.image_view)
         splitter.addWidget(self.mesh_view)
-        splitter.setSizes([1, 1])
+        for k, view in enumerate((self.image_view, self.mesh_view)):
+            view.setMinimumWidth(MIN_VIEW_WIDTH)
+            splitter.setStretchFactor(k, 1)
+        splitter.setChildrenCollapsible(False)
+        self.splitter = splitter
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -89,7 +102,9 @@ class StudioWindow(QMainWindow):
         form = QFormLayout(info)
         form.addRow("Person", self.people_box)
         form.addRow(self.info_label)
-        self._dock("Result", "result_dock", info)
+        result_dock = self._dock("Result", "result_dock", info)
+        self.resizeDocks([self.findChild(QDockWidget, "maps_dock"), result_dock],
+                         [DOCK_WIDTH, DOCK_WIDTH], Qt.Orientation.Horizontal)
 
         self.progress_bar = QProgressBar()
         self.progress_bar.setMaximumWidth(220)
@@ -107,6 +122,7 @@ class StudioWindow(QMainWindow):
         self._build_menus()
         self._build_toolbars(model or self.settings.model or DEFAULT_MODEL)
         self._connect_views()
+        self._on_mesh_style(self.filled_action.isChecked())
         if self.settings.geometry is not None:
             self.restoreGeometry(self.settings.geometry)
 
@@ -130,6 +146,8 @@ class StudioWindow(QMainWindow):
     def _action(self, text: str, slot, shortcut: str | QKeySequence | None = None,
                 checkable: bool = False, checked: bool = False, tip: str = "") -> QAction:
         action = QAction(text, self)
+        if text in SHORT_LABELS:
+            action.setIconText(SHORT_LABELS[text])
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
         if tip:
@@ -445,7 +463,7 @@ class StudioWindow(QMainWindow):
             return  # the scrubber's signal comes back here
         it = doc.current
         points, depth = doc.projected()
-        self.image_view.set_mesh(points, doc.result.faces, depth)
+        self.image_view.set_mesh(points, doc.result.faces, depth, key=(doc.person, doc.iteration))
         self.image_view.set_sample_points(doc.sample_points())
         self.mesh_view.update_body(it.vertices, it.joints, it.image_camera.translation)
         self._show_displacement()
@@ -459,7 +477,10 @@ class StudioWindow(QMainWindow):
         doc = self.document
         if doc is None or not doc.has_result:
             return
-        moved = doc.displacement_mm() if self.scrubber.movement_box.isChecked() else None
+        wanted = self.scrubber.movement_box.isChecked()
+        if not wanted and not self.mesh_view.displacement_shown:
+            return
+        moved = doc.displacement_mm() if wanted else None
         self.mesh_view.set_displacement(moved, doc.max_displacement_mm())
 
     def _update_info(self) -> None:
