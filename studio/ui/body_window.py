@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
 from studio.body.model import BodyData
@@ -14,6 +14,7 @@ from studio.ui.body_scene import BodyScene
 from studio.ui.body_state import BodyState, pose_presets
 from studio.ui.body_view import BodyView
 from studio.ui.mesh_export import MESH_FORMATS, export_mesh
+from studio.ui.widgets import make_action
 
 APP_TITLE = "Human Mesh Studio: body model"
 
@@ -57,16 +58,7 @@ class BodyWindow(QMainWindow):
 
     def _action(self, text: str, slot, shortcut: str | None = None,
                 checkable: bool = False, checked: bool = False) -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setCheckable(checkable)
-        if checkable:
-            action.setChecked(checked)
-            action.toggled.connect(slot)
-        else:
-            action.triggered.connect(slot)
-        return action
+        return make_action(self, text, slot, shortcut, checkable, checked)
 
     def _build_actions(self) -> None:
         self.export_action = self._action("&Export mesh\N{HORIZONTAL ELLIPSIS}", self.export_mesh_dialog,

@@ -11,15 +11,14 @@ import math
 
 import numpy as np
 import pyvista as pv
-from pyvistaqt import QtInteractor
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 from vtkmodules.vtkRenderingCore import vtkCellPicker, vtkRenderer
 
 from studio.pipeline.crops import ImageCamera
-from studio.ui.body_scene import (BACKGROUND, BodyScene, fit_camera, plain_theme,
-                                  set_skeleton_visible)
+from studio.ui.body_scene import BodyScene, fit_camera, set_skeleton_visible
+from studio.ui.widgets import embedded_plotter
 
 DISPLAY_AXES = np.array([1.0, -1.0, -1.0])  # camera axes -> display frame (180 deg about x)
 BACKDROP_DEPTH = 1.3  # the photo sits this many body depths from the camera
@@ -45,14 +44,7 @@ class MeshView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        # auto_update=False: we render on change; a timer would redraw on software GL for nothing.
-        self.plotter = QtInteractor(self, multi_samples=1, auto_update=False, theme=plain_theme(),
-                                    lighting="light kit")
-        self.plotter.set_background(BACKGROUND)
-        self.plotter.disable_anti_aliasing()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plotter)
+        self.plotter = embedded_plotter(self)
         self.scene: BodyScene | None = None
         self.actors: dict[str, pv.Actor] = {}
         self.camera: ImageCamera | None = None

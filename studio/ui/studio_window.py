@@ -26,6 +26,7 @@ from studio.ui.maps_panel import MapsPanel
 from studio.ui.mesh_view import BACKDROP_DEPTH, MeshView
 from studio.ui.scrubber import IterationScrubber
 from studio.ui.settings import SettingsDialog, StudioSettings
+from studio.ui.widgets import make_action
 from studio.ui.window_capture import save_window_png
 from studio.ui.worker import ModelChoice, PipelineWorker, WorkerThread
 
@@ -145,21 +146,8 @@ class StudioWindow(QMainWindow):
 
     def _action(self, text: str, slot, shortcut: str | QKeySequence | None = None,
                 checkable: bool = False, checked: bool = False, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if text in SHORT_LABELS:
-            action.setIconText(SHORT_LABELS[text])
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        action.setCheckable(checkable)
-        if checkable:
-            action.setChecked(checked)
-            action.toggled.connect(slot)
-        else:
-            action.triggered.connect(slot)
-        return action
+        return make_action(self, text, slot, shortcut, checkable, checked, tip,
+                           icon_text=SHORT_LABELS.get(text))
 
     def _build_actions(self) -> None:
         self.open_action = self._action("&Open image\N{HORIZONTAL ELLIPSIS}", self.open_dialog,
