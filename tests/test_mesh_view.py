@@ -247,9 +247,10 @@ def test_mouse_moves_emit_hover(view, qtbot):
 
     view.set_view("front")
     middle = QPoint(view.width() // 2, view.height() // 3)  # the chest in the front view
-    with qtbot.waitSignal(view.hovered, timeout=2000) as blocker:
+    qtbot.mouseMove(view.plotter, QPoint(2, 2))  # the pointer may sit at `middle` already
+    with qtbot.waitSignal(view.hovered, timeout=5000) as blocker:
         qtbot.mouseMove(view.plotter, middle)
     assert blocker.args[0] == "vertex" and blocker.args[1] >= 0
-    with qtbot.waitSignal(view.hovered, timeout=2000) as blocker:
+    with qtbot.waitSignal(view.hovered, timeout=5000) as blocker:
         qtbot.mouseMove(view.plotter, QPoint(5, 5))
     assert blocker.args == ["", -1]
