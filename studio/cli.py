@@ -1,7 +1,8 @@
 """The ``studio`` command. Each subcommand lives in a module of ``studio.commands``.
 
 Exit codes: 0 success, 2 bad input or usage, 3 model file missing or mismatched,
-4 no person found in an image (``studio run``), 1 unexpected internal error (with a
+4 no person found in an image (``studio run``), 5 the frame source was lost mid-stream
+(``studio capture``; what was captured is kept), 1 unexpected internal error (with a
 traceback, since that is a bug).
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from studio.errors import StudioError
 
 # Modules under studio.commands, each with ``register(subparsers)``.
-COMMAND_MODULES = ("body", "gui", "train", "evaluate", "run", "bench")
+COMMAND_MODULES = ("body", "gui", "train", "evaluate", "run", "bench", "capture")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
+from gui_events import send_mouse_move
 from result_fixtures import astronaut_image, astronaut_result
 
 # A second, made-up person box over the rocket, to tell boxes apart by clicks.
@@ -170,8 +171,8 @@ def test_hover_finds_vertices_and_landmarks(view, result):
 @pytest.mark.gui
 def test_real_mouse_moves_hover(view, qtbot, result):
     nose = result.people[0].person.landmarks[0]
-    with qtbot.waitSignal(view.hovered, timeout=2000) as blocker:
-        qtbot.mouseMove(view.graphics.viewport(), screen_pos(view, *nose))
+    with qtbot.waitSignal(view.hovered, timeout=5000) as blocker:
+        send_mouse_move(view.graphics.viewport(), screen_pos(view, *nose))
     assert blocker.args == ["keypoint", 0]
 
 

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from gui_events import send_mouse_move
 from result_fixtures import astronaut_image, astronaut_result
 
 VIEW_SIZE = (800, 600)
@@ -247,10 +248,9 @@ def test_mouse_moves_emit_hover(view, qtbot):
 
     view.set_view("front")
     middle = QPoint(view.width() // 2, view.height() // 3)  # the chest in the front view
-    qtbot.mouseMove(view.plotter, QPoint(2, 2))  # the pointer may sit at `middle` already
     with qtbot.waitSignal(view.hovered, timeout=5000) as blocker:
-        qtbot.mouseMove(view.plotter, middle)
+        send_mouse_move(view.plotter, middle)
     assert blocker.args[0] == "vertex" and blocker.args[1] >= 0
     with qtbot.waitSignal(view.hovered, timeout=5000) as blocker:
-        qtbot.mouseMove(view.plotter, QPoint(5, 5))
+        send_mouse_move(view.plotter, QPoint(5, 5))
     assert blocker.args == ["", -1]

@@ -45,6 +45,8 @@ class MeshView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.plotter = embedded_plotter(self)
+        self._stale = False  # changed since the last render (picking needs it current)
+        self.plotter.render_window.AddObserver("EndEvent", self._on_rendered)
         self.scene: BodyScene | None = None
         self.actors: dict[str, pv.Actor] = {}
         self.camera: ImageCamera | None = None
@@ -390,8 +392,13 @@ class MeshView(QWidget):
         self._emit_hover(("", -1))
 
     def _hover_pending(self) -> None:
+        """Pick at the last mouse position. The interactor's event position is measured
+        against the widget's height, which the render window's may lag behind until the
+        next paint, so it goes back to widget pixels and through :meth:`hover_at`."""
         if self._pending_hover is not None and not self._closed:
-            self._hover_display(*self._pending_hover)
+            ratio = self.plotter.devicePixelRatioF()
+            x, y = self._pending_hover
+            self.hover_at(x / ratio, self.plotter.height() - 1 - y / ratio)
 
     def _hover_display(self, x: float, y: float) -> tuple[str, int]:
         hit = self._pick(x, y)
@@ -408,6 +415,8 @@ class MeshView(QWidget):
         VTK display coordinates (y up)."""
         if self.scene is None:
             return "", -1
+        if self._stale:  # a change not painted yet: the picker must see what will show
+            self.plotter.render()
         renderer = self.plotter.renderer
         if self._shown["skeleton"] and self._joint_picker.Pick(x, y, 0.0, renderer):
             per_joint = self.scene.joints.n_points // self.scene.bones.n_points
@@ -450,11 +459,15 @@ class MeshView(QWidget):
         if visible:
             marker.position = tuple(float(v) for v in points[index])
 
+    def _on_rendered(self, *_: object) -> None:
+        self._stale = False
+
     def _redraw(self) -> None:
         """Ask Qt to paint the view: the widget renders once when it paints, so several
         changes in one event cost one render (``plotter.render()`` would render now and
         again at the paint)."""
         if not self._closed:
+            self._stale = True
             self.plotter.update()
 
     def close_view(self) -> None:

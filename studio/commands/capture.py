@@ -1,0 +1,292 @@
+"""``studio capture``: live capture without a window, from a webcam, a video or a folder.
+
+Each frame goes through the single-image pipeline (MediaPipe people, the mesh regressor),
+people are followed across frames by track ids, optionally smoothed, and streamed into a
+session folder (:mod:`studio.io.session`), so an hour-long capture keeps memory flat. One
+track is exported at the end as an AMASS-style npz read back from the session.
+
+Frames with nobody in them and damaged frames are counted, never fatal. Ctrl-C ends the
+capture like the end of the source (the session is closed and the export written); a lost
+source does too, and then exits with status 5.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from studio.commands.run import default_model
+from studio.errors import StudioError
+from studio.io.export import check_destination
+from studio.io.output import write_output
+from studio.io.session import SessionReader, SessionWriter, check_new_session
+from studio.nets import model_registry
+from studio.pipeline.people import MAX_PEOPLE, NoPersonFound, PersonFinder, shared_finder
+from studio.pipeline.single_image import run_image, timed
+from studio.pipeline.smoothing import PoseSmoother, SmoothingSettings
+from studio.pipeline.sources import SOURCE_FORMS, FrameSource, SourceLost, parse_source
+from studio.pipeline.tracking import TrackedPerson, Tracker, default_focal
+
+DEFAULTS = SmoothingSettings()
+
+
+def _resolution(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()) or not (int(width) and int(height)):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, e.g. 640x480")
+    return int(width), int(height)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "capture", help="recover meshes frame by frame from a webcam, video or image folder",
+        description="Read frames from a source, find the people in each (MediaPipe Pose), "
+                    "run a mesh regressor, follow each person across frames by a track id, "
+                    "optionally smooth the parameters (One-Euro filter), record every frame "
+                    "to a session folder and export one track as an AMASS-style npz. Frames "
+                    "with nobody in them are counted and recorded empty. Ctrl-C stops the "
+                    "capture and still writes the session and the export. Exit status 5: "
+                    "the source was lost (camera unplugged, file cut short) after what was "
+                    "captured so far was written.")
+    parser.add_argument("--source", required=True, metavar="SPEC",
+                        help=f"{SOURCE_FORMS} (e.g. webcam:0, video:walk.mp4, folder:frames/)")
+    parser.add_argument("--frames", type=int, default=0, metavar="N",
+                        help="stop after N frames (default 0: at the end of the source, or "
+                             "on Ctrl-C for a webcam)")
+    parser.add_argument("--loop", action="store_true",
+                        help="start a video over at its end (a stand-in for a webcam)")
+    parser.add_argument("--resolution", type=_resolution, default=(640, 480),
+                        metavar="WxH", help="resolution asked of a webcam (default 640x480)")
+    parser.add_argument("--model", metavar="NAME",
+                        help="model name or .pt file, as for `studio run` (default: "
+                             "official-pymaf if its checkpoint is found, else "
+                             "builtin-pymaf-proxy)")
+    parser.add_argument("--checkpoint", type=Path, metavar="PATH",
+                        help="weights file to use for the named model")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--max-people", type=int, default=MAX_PEOPLE, metavar="N",
+                        help=f"find at most N people per frame (default {MAX_PEOPLE})")
+    parser.add_argument("--record", type=Path, metavar="DIR",
+                        help="record every frame's people to this new session folder "
+                             "(chunked npz files and manifest.json)")
+    parser.add_argument("--export", type=Path, metavar="OUT.npz",
+                        help="write one track as an AMASS-style npz: poses Nx72, betas (the "
+                             "track's mean), frame_betas Nx10, trans Nx3 in one fixed camera, "
+                             "mocap_framerate, gender, frame_index and timestamps")
+    parser.add_argument("--track", type=int, metavar="ID",
+                        help="track to export (default: the one seen in most frames, the "
+                             "earliest on ties)")
+    parser.add_argument("--smooth", action="store_true",
+                        help="smooth pose, shape, camera and translation over time")
+    parser.add_argument("--min-cutoff", type=float, default=DEFAULTS.min_cutoff, metavar="HZ",
+                        help=f"smoothing at rest: lower is steadier, laggier "
+                             f"(default {DEFAULTS.min_cutoff})")
+    parser.add_argument("--beta", type=float, default=DEFAULTS.beta,
+                        help=f"how much fast motion lowers the smoothing (default "
+                             f"{DEFAULTS.beta})")
+    parser.add_argument("--d-cutoff", type=float, default=DEFAULTS.d_cutoff, metavar="HZ",
+                        help=f"smoothing of the speed estimate (default {DEFAULTS.d_cutoff})")
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="CPU threads for torch (default 0: torch's own choice)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(func=_run)
+
+
+@dataclass
+class CaptureStats:
+    """What happened to the frames, for the summary."""
+
+    read: int = 0
+    processed: int = 0  # frames with at least one person
+    no_person: int = 0
+    people: int = 0  # person detections over all frames
+    tracks: Counter = field(default_factory=Counter)  # track id -> frames seen
+    stage_ms: Counter = field(default_factory=Counter)  # stage -> summed milliseconds
+    stage_runs: Counter = field(default_factory=Counter)  # stage -> frames it ran in
+    stopped: str = "end of source"
+    elapsed_s: float = 0.0
+
+
+def capture(source: FrameSource, model: model_registry.LoadedModel, finder: PersonFinder,
+            smoother: PoseSmoother, writer: SessionWriter | None, limit: int,
+            max_people: int, bar: tqdm) -> tuple[CaptureStats, SourceLost | None]:
+    """Run frames from the opened ``source`` until it ends, ``limit`` frames (0: no
+    limit) or Ctrl-C; returns the counts and, if the source was lost, why."""
+    stats, tracker = CaptureStats(), Tracker()
+    focal = default_focal(source.size)
+    lost = None
+    start = time.perf_counter()
+    try:
+        while not limit or stats.read < limit:
+            timings: dict[str, float] = {}
+            with timed(timings, "read"):
+                frame = source.read()
+            if frame is None:
+                break
+            stats.read += 1
+            try:
+                with timed(timings, "process"):
+                    result = run_image(model, frame.image, finder, max_people)
+                people = result.people
+                timings.update(result.timings_ms)
+                stats.processed += 1
+            except NoPersonFound:
+                people = []
+                stats.no_person += 1
+            ids = tracker.update([p.person.extent for p in people])
+            for track_id in tracker.retired:
+                smoother.forget(track_id)
+            size = frame.image.shape[1::-1]
+            tracked = [smoother(TrackedPerson.from_result(p, i, size, focal), frame.timestamp)
+                       for p, i in zip(people, ids)]
+            if writer is not None:
+                writer.append(frame.index, frame.timestamp, tracked, timings)
+            stats.people += len(tracked)
+            stats.tracks.update(ids)
+            stats.stage_ms.update(timings)
+            stats.stage_runs.update(timings.keys())
+            bar.update(1)
+            bar.set_postfix(people=len(tracked), tracks=len(tracker.tracks), refresh=False)
+        else:
+            stats.stopped = "frame limit"
+    except SourceLost as err:
+        stats.stopped, lost = "source lost", err
+    except KeyboardInterrupt:
+        stats.stopped = "interrupted"
+    stats.elapsed_s = time.perf_counter() - start
+    return stats, lost
+
+
+def session_rate(reader: SessionReader) -> float:
+    """Frames per second the session was recorded at: its timestamps' rate (a webcam's
+    real rate is the processing rate), or the source's rate for a single frame."""
+    if len(reader) < 2:
+        return reader.fps
+    span = reader.frame(-1).timestamp - reader.frame(0).timestamp
+    return (len(reader) - 1) / span if span > 0 else reader.fps
+
+
+def export_track(reader: SessionReader, path: Path, track_id: int | None) -> dict:
+    """Write one track as an AMASS-style npz; returns what the summary says about it."""
+    counts = reader.track_ids()
+    if not counts:
+        raise NoPersonFound(f"nobody was found in {len(reader)} frames; {path} not written")
+    if track_id is None:
+        track_id = max(counts, key=lambda k: (counts[k], -k))
+    elif track_id not in counts:
+        raise StudioError(f"--track {track_id}: no such track (tracks: "
+                          f"{', '.join(map(str, counts))}); {path} not written")
+    track = reader.track(track_id)
+    buf = io.BytesIO()
+    np.savez(buf, poses=track.pose.astype(np.float32),
+             betas=track.betas.mean(axis=0).astype(np.float32),
+             frame_betas=track.betas.astype(np.float32),
+             trans=track.translation.astype(np.float32), gender=np.array("neutral"),
+             body_model=np.array(reader.meta.get("body", "")),
+             mocap_framerate=np.array(session_rate(reader)),
+             frame_index=track.index.astype(np.int64), timestamps=track.timestamp)
+    write_output(path, buf.getvalue())
+    return {"path": str(path), "track": track_id, "frames": len(track)}
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Everything that can be checked before the slow model load."""
+    if args.frames < 0:
+        raise StudioError("--frames must be 0 (no limit) or more")
+    if args.threads < 0:
+        raise StudioError("--threads must be at least 0")
+    if args.max_people < 1:
+        raise StudioError("--max-people must be at least 1")
+    if min(args.min_cutoff, args.d_cutoff) <= 0 or args.beta < 0:
+        raise StudioError("--min-cutoff and --d-cutoff must be above 0, --beta 0 or more")
+    if args.export is not None:
+        check_destination(args.export, (".npz",), "--export")
+    if args.record is not None:
+        check_new_session(args.record)
+
+
+def _summary(info: dict) -> str:
+    frames, source = info["frames"], info["source"]
+    lines = [f"source {source['description']}: {source['width']}x{source['height']} at "
+             f"{source['fps']:.1f} fps; model {info['model']['name']}",
+             f"frames: {frames['read']} read, {frames['processed']} with people, "
+             f"{frames['no_person']} with nobody, {frames['skipped']} damaged and skipped "
+             f"({info['stopped']})",
+             f"{info['people']} people in {len(info['tracks'])} tracks; "
+             f"{info['fps']:.2f} frames per second over {info['elapsed_s']:.1f} s"]
+    if info["record"]:
+        lines.append(f"recorded {info['record']}")
+    if info["export"]:
+        export = info["export"]
+        lines.append(f"wrote {export['path']} (track {export['track']}, "
+                     f"{export['frames']} frames)")
+    lines.append("mean per frame: " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} ms"
+                                                for k, v in info["timings_ms"].items()))
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    _check_arguments(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = SmoothingSettings(args.smooth, args.min_cutoff, args.beta, args.d_cutoff)
+    source = parse_source(args.source, loop=args.loop, resolution=args.resolution)
+    with source, tempfile.TemporaryDirectory(prefix="studio-capture-") as scratch:
+        setup: dict[str, float] = {}
+        name = args.model or (str(args.checkpoint) if args.checkpoint else default_model())
+        with timed(setup, "load_model"):
+            model = model_registry.load_model(name, args.device,
+                                              args.checkpoint if args.model else None)
+        with timed(setup, "load_detector"):
+            finder = shared_finder()
+        folder = args.record or (Path(scratch) / "session" if args.export else None)
+        meta = {"source": source.description, "model": model.name, "body": model.body_name,
+                "image_size": list(source.size), "focal": default_focal(source.size),
+                "smoothing": asdict(settings)}
+        writer = None if folder is None else SessionWriter(folder, source.fps, meta)
+        bar = tqdm(total=args.frames or source.frame_count, unit="frame", desc="capture",
+                   file=sys.stderr, dynamic_ncols=True)
+        try:
+            stats, lost = capture(source, model, finder, PoseSmoother(settings), writer,
+                                  args.frames, args.max_people, bar)
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+        exported = None
+        if args.export is not None:
+            exported = export_track(SessionReader(folder), args.export, args.track)
+        info = {
+            "source": {"spec": args.source, "description": source.description,
+                       "width": source.size[0], "height": source.size[1],
+                       "fps": round(source.fps, 3)},
+            "model": {"name": model.name, "input_kind": model.input_kind,
+                      "body": model.body_name},
+            "frames": {"read": stats.read, "processed": stats.processed,
+                       "no_person": stats.no_person, "skipped": source.skipped},
+            "people": stats.people,
+            "tracks": [{"id": k, "frames": n} for k, n in sorted(stats.tracks.items())],
+            "stopped": stats.stopped,
+            "elapsed_s": round(stats.elapsed_s, 3),
+            "fps": round(stats.read / stats.elapsed_s, 3) if stats.elapsed_s > 0 else 0.0,
+            "smoothing": asdict(settings),
+            "record": None if args.record is None else str(args.record),
+            "export": exported,
+            "setup_ms": {k: round(v, 1) for k, v in setup.items()},
+            "timings_ms": {k: round(stats.stage_ms[k] / n, 2)
+                           for k, n in stats.stage_runs.items()},
+        }
+    print(json.dumps(info, indent=2) if args.json else _summary(info))
+    if lost is not None:
+        raise lost
+    return 0
