@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from studio.errors import StudioError
 from studio.io.export import EXPORT_TYPES, check_destination, numbered
 from studio.io.images import IMAGE_TYPES, image_bytes
 from studio.io.meshes import MESH_TYPES, mesh_bytes
-from studio.io.output import write_output
+from studio.io.output import check_creatable, write_output
 from studio.io.smpl_params import amass_npz_bytes
 from studio.nets import model_registry
 from studio.pipeline.images import read_image
@@ -197,12 +196,7 @@ def _summary(info: dict) -> str:
 
 def _check_folder(folder: Path, what: str) -> None:
     """Fail before any work when ``folder`` could not be created or written into."""
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise StudioError(f"{what} {folder}: cannot create the folder ({existing} is not a "
-                          "writable folder)")
+    check_creatable(folder, f"{what} {folder}: cannot create the folder")
 
 
 def _make_folder(folder: Path) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import bisect
 import io
 import json
-import os
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ import numpy as np
 
 from studio.body.storage import atomic_write_bytes
 from studio.errors import StudioError
+from studio.io.output import check_creatable
 from studio.pipeline.tracking import TrackedPerson
 
 FORMAT = "studio-session-1"
@@ -61,12 +61,7 @@ def check_new_session(folder: str | Path) -> None:
     folder = Path(folder)
     if (folder / MANIFEST).exists() or any(folder.glob(CHUNK_PATTERN)):
         raise StudioError(f"{folder}: already holds a recorded session; choose a new folder")
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise StudioError(f"{folder}: cannot record a session there ({existing} is not a "
-                          "writable folder)")
+    check_creatable(folder, f"{folder}: cannot record a session there")
 
 
 @dataclass
