@@ -1,7 +1,7 @@
 """``studio bench BENCHMARK``: speed measurements, JSON with ``--json``, else a table.
 
 Each benchmark is one sub-subcommand added by a function in :data:`BENCHMARKS`
-(``pymaf``, ``synth``, ``render``, ``run`` and ``gui`` now; ``live`` fits the same way).
+(``pymaf``, ``synth``, ``render``, ``run``, ``gui`` and ``live``).
 """
 from __future__ import annotations
 
@@ -191,8 +191,35 @@ def _gui(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_live(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "live", help="live capture in the studio window: fps, latency, drops, UI stalls",
+        description="Stream a source through the real studio window (a video loops) and, "
+                    "after the first result, measure processed frames per second, latency "
+                    "p50/p95 from reading a frame to its result on screen, dropped frames, "
+                    "the longest UI event-loop stall and memory growth. Needs a display: "
+                    "run under xvfb-run on a headless machine.")
+    parser.add_argument("--source", required=True, metavar="SPEC",
+                        help="video:PATH (looped), webcam:N or folder:PATH")
+    parser.add_argument("--frames", type=int, default=60, metavar="N",
+                        help="processed frames to measure (default 60)")
+    parser.add_argument("--model", metavar="NAME", default="builtin-pymaf-proxy")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    parser.set_defaults(func=_live)
+
+
+def _live(args: argparse.Namespace) -> int:
+    from studio.bench.live_speed import live_speed, live_table
+
+    if args.frames < 1:
+        raise StudioError("--frames must be at least 1")
+    doc = live_speed(args.source, args.frames, args.model)
+    print(json.dumps(doc, indent=2) if args.json else live_table(doc))
+    return 0
+
+
 BENCHMARKS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_pymaf, _add_synth, _add_render, _add_run, _add_gui)
+    _add_pymaf, _add_synth, _add_render, _add_run, _add_gui, _add_live)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

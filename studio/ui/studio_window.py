@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, QLabel,
                                QMainWindow, QMessageBox, QProgressBar, QSplitter, QToolButton,
@@ -22,6 +22,7 @@ from studio.nets.model_registry import available_models
 from studio.pipeline.samples import SAMPLES
 from studio.ui.document import StudioDocument, iteration_name
 from studio.ui.image_view import ImageView
+from studio.ui.live import LiveController
 from studio.ui.maps_panel import MapsPanel
 from studio.ui.mesh_view import BACKDROP_DEPTH, MeshView
 from studio.ui.scrubber import IterationScrubber
@@ -135,6 +136,7 @@ class StudioWindow(QMainWindow):
         self.worker.failed.connect(self._on_failed)
         self.worker.cancelled.connect(self._on_cancelled)
         self.worker_thread = WorkerThread(self.worker)
+        self.live = LiveController(self)  # Live menu and status readout; stops on close
 
     # ------------------------------------------------------------------ building
     def _dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
@@ -287,6 +289,7 @@ class StudioWindow(QMainWindow):
         self._start(image, StudioDocument(image=image, title=title))
 
     def _start(self, source: Path | np.ndarray, document: StudioDocument) -> None:
+        self.live.set_paused(True)  # a photo takes the views; Live > Pause resumes
         self._request += 1
         self.failure = None
         self._opened_at = time.perf_counter()
@@ -367,19 +370,23 @@ class StudioWindow(QMainWindow):
         self.cancel_button.hide()
         self.statusBar().showMessage(message, timeout_ms)
 
+    @Slot(int, object)
     def _on_image_ready(self, request: int, image: np.ndarray) -> None:
         if self._current(request) and self.document.image.size <= 3:
             self.document.image = image
             self.image_view.set_image(image)
 
+    @Slot(int, str, float)
     def _on_progress(self, request: int, stage: str, fraction: float) -> None:
         if self._current(request):
             self._show_progress(stage, fraction)
 
+    @Slot(str, str)
     def _on_model_ready(self, name: str, description: str) -> None:
         self.model_label.setText(f"model: {name} \N{MIDDLE DOT} {self.settings.device}")
         self.model_label.setToolTip(description)
 
+    @Slot(int, str, int)
     def _on_failed(self, request: int, message: str, exit_code: int) -> None:
         if self._current(request):
             self.failure = (message, exit_code)
@@ -388,11 +395,13 @@ class StudioWindow(QMainWindow):
             self.report_error("Could not process the image", message)
             self.request_failed.emit(message, exit_code)
 
+    @Slot(int)
     def _on_cancelled(self, request: int) -> None:
         if self._current(request):
             self._hide_progress("cancelled", 5000)
             self.info_label.setText("Cancelled. Choose a model or open a photo to run again.")
 
+    @Slot(int, object)
     def _on_finished(self, request: int, result) -> None:
         if not self._current(request):
             return

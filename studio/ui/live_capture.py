@@ -1,0 +1,172 @@
+"""Reading a live source on its own thread and keeping the pipeline worker fed.
+
+The worker drops a request as soon as a newer one is submitted (latest wins), at its
+next stage boundary. Submitting every frame of a 15 fps video while a frame takes
+130 ms would therefore cancel every request before it finished. So one frame is in
+flight at a time, and the newest frame read meanwhile waits; a newer frame replaces a
+waiting one (counted as dropped), and the waiting frame is submitted the moment the
+worker answers. Reading never waits for the worker, and the UI thread is not involved.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QThread, Signal
+
+from studio.errors import StudioError
+from studio.pipeline.sources import Frame, FrameSource, SourceLost
+from studio.ui.live_stats import LiveStats
+
+# Live request ids start here, far above the window's own (one per photo opened), so
+# the window ignores live answers and the two never share an id.
+LIVE_REQUESTS = 1 << 30
+
+Submit = Callable[[int, np.ndarray], None]  # (request id, RGB image) -> the worker
+
+
+@dataclass(frozen=True)
+class LiveFrame:
+    """A frame handed to the worker, with when it was read (``time.perf_counter``)."""
+
+    request: int
+    frame: Frame
+    read_at: float
+
+
+class CaptureThread(QThread):
+    """Reads ``source`` at its own pace (``fps``; a webcam's reads block until then) and
+    submits frames one at a time. Call :meth:`answered` whenever the worker answers a
+    request (from any thread), and :meth:`take` to get an answered request's frame."""
+
+    lost = Signal(str)  # the source stopped delivering: SourceLost's message
+    ended = Signal()  # the end of a video or folder
+    failed = Signal(str)  # the source could not be opened or read
+
+    def __init__(self, source: FrameSource, submit: Submit, requests: Iterator[int],
+                 stats: LiveStats) -> None:
+        super().__init__()
+        self.setObjectName("live-capture")
+        self.source = source
+        self._submit = submit
+        self._requests = requests
+        self._stats = stats
+        self._wake = threading.Condition()
+        self._waiting: LiveFrame | None = None
+        self._in_flight: int | None = None
+        self._sent: dict[int, LiveFrame] = {}  # submitted, not yet taken
+        self._paused = False
+        self._stopping = False
+
+    # ------------------------------------------------------------ any thread
+    @property
+    def busy(self) -> bool:
+        """A frame is in the worker or waiting for it."""
+        with self._wake:
+            return self._in_flight is not None or self._waiting is not None
+
+    def answered(self, request: int) -> None:
+        """The worker finished, failed or dropped ``request``: it is free again."""
+        with self._wake:
+            if request == self._in_flight:
+                self._in_flight = None
+                self._wake.notify()
+
+    def take(self, request: int) -> LiveFrame | None:
+        """The frame of a submitted ``request`` (once); None if it is not this thread's."""
+        with self._wake:
+            return self._sent.pop(request, None)
+
+    def set_paused(self, paused: bool) -> None:
+        """Stop or go on reading; pausing drops the waiting frame (the one in flight is
+        still answered)."""
+        with self._wake:
+            self._paused = paused
+            if paused:
+                self._drop_waiting()
+            self._wake.notify()
+
+    def stop(self) -> None:
+        """End reading, close the source and wait for the thread."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self.wait()
+
+    # ------------------------------------------------------------ the capture thread
+    def run(self) -> None:
+        try:
+            self.source.open()
+            lost = self._read_until_end()
+        except StudioError as err:
+            self.failed.emit(str(err))
+            return
+        except Exception as err:  # noqa: BLE001 (the UI must hear of it, whatever happened)
+            traceback.print_exc()
+            self.failed.emit(f"{self.source.description}: unexpected error: "
+                             f"{type(err).__name__}: {err}")
+            return
+        finally:
+            self.source.close()
+        self._drain()
+        if lost is not None:
+            self.lost.emit(lost)
+        elif not self._stopping:
+            self.ended.emit()
+
+    def _read_until_end(self) -> str | None:
+        """Read until the source ends or :meth:`stop`; SourceLost's message if it was lost."""
+        period = 1.0 / self.source.fps
+        due = time.perf_counter()
+        while True:
+            with self._wake:
+                self._send_waiting()
+                if self._stopping:
+                    return None
+                delay = due - time.perf_counter()
+                if self._paused or delay > 0:
+                    self._wake.wait(None if self._paused else delay)
+                    continue
+            try:
+                frame = self.source.read()
+            except SourceLost as err:
+                return str(err)
+            if frame is None:
+                return None
+            now = time.perf_counter()
+            with self._wake:
+                self._stats.read += 1
+                self._stats.corrupt = self.source.skipped
+                self._drop_waiting()  # a newer frame replaces it
+                if self._paused:  # paused during the read
+                    self._stats.replaced += 1
+                else:
+                    self._waiting = LiveFrame(next(self._requests), frame, now)
+            due = max(due + period, now)  # behind the source: read on at once, no burst
+
+    def _drain(self) -> None:
+        """Let the worker answer the waiting frame and the one in flight, so their
+        results reach the UI before the end or the loss is reported."""
+        with self._wake:
+            while not self._stopping and (self._waiting is not None
+                                          or self._in_flight is not None):
+                self._send_waiting()
+                self._wake.wait()
+
+    def _send_waiting(self) -> None:
+        """Submit the waiting frame if the worker is free (the lock is held)."""
+        if self._waiting is None or self._in_flight is not None or self._paused:
+            return
+        live, self._waiting = self._waiting, None
+        self._in_flight = live.request
+        self._sent[live.request] = live
+        self._submit(live.request, live.frame.image)
+
+    def _drop_waiting(self) -> None:
+        if self._waiting is not None:
+            self._waiting = None
+            self._stats.replaced += 1

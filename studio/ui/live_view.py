@@ -1,0 +1,100 @@
+"""Showing live results in the studio window's views at frame rate.
+
+The window's photo path builds the 3D scene anew for every result (new actors, a new
+backdrop, the camera framed again): about 200 ms of UI thread per result on software
+GL, and the user's 3D camera is reset each time. Live results build the scene once, for
+the first result, and after that only move the body and swap the photos in place, so
+the event loop stays responsive and the 3D camera stays where the user put it.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyvista as pv
+
+from studio.pipeline.results import FrameResult
+from studio.ui.document import StudioDocument
+from studio.ui.mesh_view import MeshView
+
+if TYPE_CHECKING:
+    from studio.ui.studio_window import StudioWindow
+
+
+@contextmanager
+def quiet_renders(view: MeshView) -> Iterator[None]:
+    """Inside, ``view`` renders only when Qt paints it: pyvista renders at once for every
+    actor added otherwise (eight renders for one new body and its backdrop)."""
+    plotter = view.plotter
+    before = plotter.suppress_rendering
+    plotter.suppress_rendering = True
+    try:
+        yield
+    finally:
+        plotter.suppress_rendering = before
+
+
+class LiveView:
+    """Puts live results into ``window``'s document and views."""
+
+    def __init__(self, window: StudioWindow) -> None:
+        self.window = window
+        self.document: StudioDocument | None = None  # the live one, once shown
+
+    @property
+    def in_window(self) -> bool:
+        """The window shows the live document (not a photo opened since)."""
+        return self.document is not None and self.window.document is self.document
+
+    def show(self, image: np.ndarray, result: FrameResult, labels: list[str],
+             title: str) -> None:
+        """Show frame ``image`` and its ``result``; ``labels`` name its people for the
+        person chooser (largest first, as the result has them)."""
+        box = self.window.people_box
+        box.blockSignals(True)
+        box.clear()
+        box.addItems(labels)
+        box.blockSignals(False)
+        if self.in_window:
+            self._update(image, result)
+        else:
+            self._build(image, result, title)
+        self.window.result_shown.emit()
+
+    def show_nobody(self, image: np.ndarray) -> None:
+        """A frame with nobody found: the photo alone in 2D; 3D keeps the last body."""
+        if self.in_window:
+            self.window.image_view.set_image(image)
+
+    def _build(self, image: np.ndarray, result: FrameResult, title: str) -> None:
+        """The first result: the window's own full path, framing the 3D view."""
+        from studio.ui.studio_window import APP_TITLE  # here: that module imports this one
+
+        win = self.window
+        doc = StudioDocument(image=image, title=title)
+        doc.set_result(result)
+        win.document = self.document = doc
+        win.timings_ms = dict(result.timings_ms)
+        win.setWindowTitle(f"{APP_TITLE} \N{EM DASH} {title}")
+        win.image_view.set_image(image)
+        with quiet_renders(win.mesh_view):
+            win._show_person(reset_camera=True)  # noqa: SLF001 (the window's one full path)
+
+    def _update(self, image: np.ndarray, result: FrameResult) -> None:
+        """A later result: same body topology, so everything is updated in place."""
+        win, doc = self.window, self.document
+        doc.image = image
+        doc.set_result(result)
+        person = doc.current_person
+        win.image_view.set_image(image)
+        win.image_view.set_people(doc.boxes(), doc.person)
+        win.image_view.set_keypoints(person.person.landmarks, person.person.visibility)
+        win.maps_panel.set_person(person.crop_rgb, person.landmark_maps, person.dense,
+                                  align_corners=person.crop.align_corners)
+        backdrop = win.mesh_view.actors.get("backdrop")
+        if backdrop is not None:
+            backdrop.texture = pv.Texture(np.ascontiguousarray(image))
+        win.scrubber.set_count(doc.iteration_count, doc.iteration)
+        win.show_iteration(doc.iteration)  # moves the body in both views, redraws once
