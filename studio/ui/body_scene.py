@@ -151,16 +151,16 @@ class BodyScene:
         actors = {
             "mesh": plotter.add_mesh(self.mesh, scalars="part_rgb", rgb=True, ambient=0.28,
                                      diffuse=0.72, specular=0.12, specular_power=18,
-                                     interpolation="gouraud", name="body_mesh",
+                                     interpolation="gouraud", name="body_mesh", render=False,
                                      opacity=SKELETON_OPACITY if skeleton else 1.0,
                                      reset_camera=False),
             "joints": plotter.add_mesh(self.joints, color=JOINT_COLOR, ambient=0.3,
-                                       name="body_joints", reset_camera=False),
+                                       name="body_joints", reset_camera=False, render=False),
             "bones": plotter.add_mesh(self.bones, color=BONE_COLOR, line_width=3,
-                                      name="body_bones", reset_camera=False),
+                                      name="body_bones", reset_camera=False, render=False),
             "ground": plotter.add_mesh(self.ground, color=GROUND_COLOR, show_edges=True,
                                        edge_color=GRID_COLOR, lighting=False,
-                                       name="ground", reset_camera=False),
+                                       name="ground", reset_camera=False, render=False),
         }
         set_skeleton_visible(actors, skeleton)
         actors["ground"].visibility = ground

@@ -182,12 +182,12 @@ class MeshView(QWidget):
                                                        np.float32)
         self.actors["backdrop"] = self.plotter.add_mesh(
             backdrop, texture=self._texture, lighting=False, name="backdrop",
-            pickable=False, reset_camera=False)
+            pickable=False, reset_camera=False, render=False)
         lines = [2, 0, 1, 2, 0, 2, 2, 0, 3, 2, 0, 4, 5, 1, 2, 3, 4, 1]
         frustum = pv.PolyData(np.vstack([np.zeros(3), corners]), lines=lines)
         self.actors["frustum"] = self.plotter.add_mesh(
             frustum, color=FRUSTUM_COLOR, line_width=1.5, lighting=False, name="frustum",
-            pickable=False, reset_camera=False)
+            pickable=False, reset_camera=False, render=False)
         self.actors["backdrop"].visibility = self._shown["backdrop"]
         self.actors["frustum"].visibility = self._shown["frustum"]
 
