@@ -1,6 +1,6 @@
 """The shipped PyMAF weights reproduce the evaluation stored next to their model card.
 
-``models/pymaf-proxy/eval/*.json`` hold `studio eval pymaf --json` outputs; a short one
+``models/pymaf-*/eval/*.json`` hold `studio eval pymaf --json` outputs; a short one
 (200 test people) is re-run here, so a changed renderer, body model or metric shows up
 as a changed figure rather than a silently stale card.
 """
@@ -13,19 +13,19 @@ import pytest
 
 from studio.cli import main
 
-EVAL_DIR = Path(__file__).resolve().parents[1] / "models" / "pymaf-proxy" / "eval"
-CHECKS = sorted(EVAL_DIR.glob("check-*.json"))
+MODELS = Path(__file__).resolve().parents[1] / "models"
+CHECKS = sorted(MODELS.glob("pymaf-*/eval/check-*.json"))
 
 
 def test_there_are_stored_checks() -> None:
     assert {p.name for p in CHECKS} >= {"check-pymaf-proxy.json", "check-maf-1600.json",
-                                         "check-ief-1600.json"}
+                                         "check-ief-1600.json", "check-pymaf-rgb.json"}
 
 
 @pytest.mark.parametrize("stored", CHECKS, ids=lambda p: p.stem)
 def test_eval_reproduces_the_stored_figures(stored: Path, capsys) -> None:
     expected = json.loads(stored.read_text())
-    model = EVAL_DIR.parent / Path(expected["source"]).name
+    model = stored.parent.parent / Path(expected["source"]).name
     assert main(["eval", "pymaf", "--model", str(model), "--samples", str(expected["samples"]),
                  "--seed", str(expected["seed"]), "--batch-size", "50", "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
