@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import resource
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from studio.bench.window_harness import bench_window, percentile, wait_until
 from studio.errors import StudioError
 from studio.pipeline.sources import parse_source
 
@@ -34,44 +33,22 @@ def rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _wait(app, done: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.perf_counter() + timeout_s
-    while not done():
-        if time.perf_counter() > deadline:
-            raise StudioError(f"live bench: no {what} within {timeout_s:.0f} s")
-        app.processEvents()
-        time.sleep(0.001)
-
-
 def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
                size: tuple[int, int] = (1440, 900), timeout_s: float = 600.0) -> dict:
     """Stream ``source`` (``video:PATH`` loops) in the studio window until ``frames``
     frames were processed after the first result; returns the measurements."""
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise StudioError("studio bench live drives the real window and needs a display; "
-                          "on a headless machine run it under xvfb-run")
-    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtCore import QTimer
 
-    from studio.ui.app import application
     from studio.ui.live import LiveController
-    from studio.ui.settings import StudioSettings
-    from studio.ui.studio_window import StudioWindow
 
-    app = application()
     stream = parse_source(source, loop=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = StudioSettings(QSettings(str(Path(tmp) / "bench.ini"),
-                                            QSettings.Format.IniFormat))
-        window = StudioWindow(settings=settings, model=model)
+    with bench_window("live", model, size) as (app, window):
         live = LiveController.of(window)
         ticks: list[float] = []
         timer = QTimer()
         timer.setInterval(TICK_MS)
         timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
         try:
-            window.resize(*size)
-            window.show()
-            app.processEvents()
             live.start(stream)
 
             stats = live.stats
@@ -82,8 +59,8 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
                                       f"({window.last_error or 'no message'})")
                 return True
 
-            _wait(app, lambda: streaming() and bool(stats.latencies_ms), timeout_s,
-                  "first result")
+            wait_until(app, lambda: streaming() and bool(stats.latencies_ms), timeout_s,
+                       "first live result")
             app.processEvents()
             stats.latencies_ms.clear()
             start = {"read": stats.read, "processed": stats.processed, "dropped": stats.dropped,
@@ -92,8 +69,9 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
             began = time.perf_counter()
             ticks.append(began)
             timer.start()
-            _wait(app, lambda: streaming() and stats.processed >= start["processed"] + frames,
-                  timeout_s, f"{frames} processed frames")
+            wait_until(app,
+                       lambda: streaming() and stats.processed >= start["processed"] + frames,
+                       timeout_s, f"{frames} processed live frames")
             timer.stop()
             elapsed = time.perf_counter() - began
             memory_after = rss_mb()
@@ -121,15 +99,10 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
             }
         finally:
             timer.stop()
-            window.close()
-            app.processEvents()
 
 
 def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q / 100.0 * len(ordered)))], 1)
+    return round(percentile(values, q), 1) if values else None
 
 
 def live_table(doc: dict) -> str:

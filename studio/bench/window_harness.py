@@ -1,0 +1,57 @@
+"""Driving the real studio window from a benchmark: a display check, a window with
+throw-away settings (a run never touches the user's), and waiting on the window without
+blocking its event loop."""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from studio.errors import StudioError
+
+
+@contextmanager
+def bench_window(benchmark: str, model: str, size: tuple[int, int]) -> Iterator[tuple]:
+    """(application, shown StudioWindow) for ``studio bench <benchmark>``; closed after."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise StudioError(f"studio bench {benchmark} drives the real window and needs a "
+                          "display; on a headless machine run it under xvfb-run")
+    from PySide6.QtCore import QSettings
+
+    from studio.ui.app import application
+    from studio.ui.settings import StudioSettings
+    from studio.ui.studio_window import StudioWindow
+
+    app = application()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = StudioSettings(QSettings(str(Path(tmp) / "bench.ini"),
+                                            QSettings.Format.IniFormat))
+        window = StudioWindow(settings=settings, model=model)
+        try:
+            window.resize(*size)
+            window.show()
+            app.processEvents()
+            yield app, window
+        finally:
+            window.close()
+            app.processEvents()
+
+
+def wait_until(app, done: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Run the event loop until ``done()``; a StudioError naming ``what`` after
+    ``timeout_s`` seconds."""
+    deadline = time.perf_counter() + timeout_s
+    while not done():
+        if time.perf_counter() > deadline:
+            raise StudioError(f"no {what} within {timeout_s:.0f} s")
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile of ``values`` (nearest rank at or above)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100.0 * len(ordered)))]
