@@ -16,7 +16,7 @@ from studio.errors import StudioError
 from studio.io.session import SessionReader, SessionWriter
 from studio.pipeline.people import NoPersonFound
 from studio.pipeline.samples import mannequin
-from studio.pipeline.smoothing import PoseSmoother
+from studio.pipeline.people_tracking import PeopleTracker
 from studio.pipeline.sources import Frame, FrameSource
 from test_session import synthetic
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
@@ -201,7 +201,7 @@ def test_ctrl_c_ends_the_capture_like_the_end_of_the_source(tmp_path, monkeypatc
     monkeypatch.setattr(capture, "run_image", nobody)
     writer = SessionWriter(tmp_path / "s", 10.0)
     with InterruptedSource() as source, capture.tqdm(disable=True) as bar:
-        stats, lost = capture.capture(source, None, None, PoseSmoother(), writer, 0, 5, bar)
+        stats, lost = capture.capture(source, None, None, PeopleTracker(), writer, 0, 5, bar)
     writer.close()
     assert stats.stopped == "interrupted" and lost is None
     assert (stats.read, stats.no_person, stats.processed) == (3, 3, 0)

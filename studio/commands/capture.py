@@ -12,7 +12,6 @@ source does too, and then exits with status 5.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import tempfile
@@ -30,12 +29,14 @@ from studio.errors import StudioError
 from studio.io.export import check_destination
 from studio.io.output import write_output
 from studio.io.session import SessionReader, SessionWriter, check_new_session
+from studio.io.smpl_params import smpl_npz_bytes
 from studio.nets import model_registry
 from studio.pipeline.people import MAX_PEOPLE, NoPersonFound, PersonFinder, shared_finder
+from studio.pipeline.people_tracking import PeopleTracker
 from studio.pipeline.single_image import run_image, timed
-from studio.pipeline.smoothing import PoseSmoother, SmoothingSettings
+from studio.pipeline.smoothing import SmoothingSettings
 from studio.pipeline.sources import SOURCE_FORMS, FrameSource, SourceLost, parse_source
-from studio.pipeline.tracking import TrackedPerson, Tracker, default_focal
+from studio.pipeline.tracking import default_focal
 
 DEFAULTS = SmoothingSettings()
 
@@ -118,12 +119,11 @@ class CaptureStats:
 
 
 def capture(source: FrameSource, model: model_registry.LoadedModel, finder: PersonFinder,
-            smoother: PoseSmoother, writer: SessionWriter | None, limit: int,
+            people_tracker: PeopleTracker, writer: SessionWriter | None, limit: int,
             max_people: int, bar: tqdm) -> tuple[CaptureStats, SourceLost | None]:
     """Run frames from the opened ``source`` until it ends, ``limit`` frames (0: no
     limit) or Ctrl-C; returns the counts and, if the source was lost, why."""
-    stats, tracker = CaptureStats(), Tracker()
-    focal = default_focal(source.size)
+    stats = CaptureStats()
     lost = None
     start = time.perf_counter()
     try:
@@ -143,20 +143,16 @@ def capture(source: FrameSource, model: model_registry.LoadedModel, finder: Pers
             except NoPersonFound:
                 people = []
                 stats.no_person += 1
-            ids = tracker.update([p.person.extent for p in people])
-            for track_id in tracker.retired:
-                smoother.forget(track_id)
-            size = frame.image.shape[1::-1]
-            tracked = [smoother(TrackedPerson.from_result(p, i, size, focal), frame.timestamp)
-                       for p, i in zip(people, ids)]
+            tracked = people_tracker.update(people, frame)
             if writer is not None:
                 writer.append(frame.index, frame.timestamp, tracked, timings)
             stats.people += len(tracked)
-            stats.tracks.update(ids)
+            stats.tracks.update(p.track_id for p in tracked)
             stats.stage_ms.update(timings)
             stats.stage_runs.update(timings.keys())
             bar.update(1)
-            bar.set_postfix(people=len(tracked), tracks=len(tracker.tracks), refresh=False)
+            bar.set_postfix(people=len(tracked), tracks=len(people_tracker.tracker.tracks),
+                            refresh=False)
         else:
             stats.stopped = "frame limit"
     except SourceLost as err:
@@ -187,15 +183,10 @@ def export_track(reader: SessionReader, path: Path, track_id: int | None) -> dic
         raise StudioError(f"--track {track_id}: no such track (tracks: "
                           f"{', '.join(map(str, counts))}); {path} not written")
     track = reader.track(track_id)
-    buf = io.BytesIO()
-    np.savez(buf, poses=track.pose.astype(np.float32),
-             betas=track.betas.mean(axis=0).astype(np.float32),
-             frame_betas=track.betas.astype(np.float32),
-             trans=track.translation.astype(np.float32), gender=np.array("neutral"),
-             body_model=np.array(reader.meta.get("body", "")),
-             mocap_framerate=np.array(session_rate(reader)),
-             frame_index=track.index.astype(np.int64), timestamps=track.timestamp)
-    write_output(path, buf.getvalue())
+    write_output(path, smpl_npz_bytes(
+        track.pose, track.betas.mean(axis=0), track.translation, session_rate(reader),
+        reader.meta.get("body", ""), frame_betas=track.betas.astype(np.float32),
+        frame_index=track.index.astype(np.int64), timestamps=track.timestamp))
     return {"path": str(path), "track": track_id, "frames": len(track)}
 
 
@@ -257,7 +248,8 @@ def _run(args: argparse.Namespace) -> int:
         bar = tqdm(total=args.frames or source.frame_count, unit="frame", desc="capture",
                    file=sys.stderr, dynamic_ncols=True)
         try:
-            stats, lost = capture(source, model, finder, PoseSmoother(settings), writer,
+            people_tracker = PeopleTracker(settings, focal=default_focal(source.size))
+            stats, lost = capture(source, model, finder, people_tracker, writer,
                                   args.frames, args.max_people, bar)
         finally:
             bar.close()

@@ -13,13 +13,13 @@ rebuilds them.
 """
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 
 import numpy as np
 
 from studio.io.meshes import mesh_bytes
 from studio.io.motion import Motion
+from studio.io.smpl_params import smpl_npz_bytes
 
 FRAME_NAME = "frame_{:06d}.obj"
 
@@ -38,9 +38,5 @@ def obj_frames(frames: Motion | Sequence[np.ndarray],
 
 def motion_npz_bytes(motion: Motion) -> bytes:
     """The motion's SMPL parameters as npz bytes with the keys the module lists."""
-    buf = io.BytesIO()
-    np.savez(buf, poses=motion.poses.astype(np.float32), betas=motion.betas.astype(np.float32),
-             trans=motion.trans.astype(np.float32),
-             mocap_framerate=np.array(float(motion.fps)),
-             gender=np.array(motion.body.gender), body_model=np.array(motion.body.name))
-    return buf.getvalue()
+    return smpl_npz_bytes(motion.poses, motion.betas, motion.trans, motion.fps,
+                          motion.body.name, gender=motion.body.gender)

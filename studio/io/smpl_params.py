@@ -27,6 +27,20 @@ from studio.pipeline.results import MeshIteration
 NOMINAL_FRAMERATE = 30.0
 
 
+def smpl_npz_bytes(poses: np.ndarray, betas: np.ndarray, trans: np.ndarray,
+                   framerate: float, body_name: str, gender: str = "neutral",
+                   **extra: np.ndarray) -> bytes:
+    """The AMASS keys for ``poses`` [N,72], one shape ``betas`` [10] and ``trans`` [N,3]
+    (float32), ``gender``, ``mocap_framerate`` and ``body_model``, plus ``extra`` arrays
+    as given: one layout for every exporter of SMPL parameters."""
+    buf = io.BytesIO()
+    np.savez(buf, poses=np.asarray(poses, np.float32).reshape(-1, 72),
+             betas=np.asarray(betas, np.float32), trans=np.asarray(trans, np.float32),
+             gender=np.array(gender), body_model=np.array(body_name),
+             mocap_framerate=np.array(float(framerate)), **extra)
+    return buf.getvalue()
+
+
 def amass_npz_bytes(frames: MeshIteration | Sequence[MeshIteration], faces: np.ndarray,
                     body_name: str, framerate: float = NOMINAL_FRAMERATE) -> bytes:
     """One iteration, or a sequence of them as frames in the order given, as npz bytes."""
@@ -34,14 +48,9 @@ def amass_npz_bytes(frames: MeshIteration | Sequence[MeshIteration], faces: np.n
     if not frames:
         raise ValueError("no frames to write")
     vertices = np.stack([f.vertices for f in frames]).astype(np.float32)
-    buf = io.BytesIO()
-    np.savez(buf,
-             poses=np.stack([f.pose.reshape(72) for f in frames]).astype(np.float32),
-             betas=frames[-1].betas.astype(np.float32),
-             frame_betas=np.stack([f.betas for f in frames]).astype(np.float32),
-             trans=np.stack([f.translation() for f in frames]).astype(np.float32),
-             gender=np.array("neutral"), body_model=np.array(body_name),
-             mocap_framerate=np.array(float(framerate)),
-             vertices=vertices[0] if len(frames) == 1 else vertices,
-             faces=np.asarray(faces).astype(np.int32))
-    return buf.getvalue()
+    return smpl_npz_bytes(
+        np.stack([f.pose.reshape(72) for f in frames]), frames[-1].betas,
+        np.stack([f.translation() for f in frames]), framerate, body_name,
+        frame_betas=np.stack([f.betas for f in frames]).astype(np.float32),
+        vertices=vertices[0] if len(frames) == 1 else vertices,
+        faces=np.asarray(faces).astype(np.int32))

@@ -23,13 +23,13 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMenu
 from studio.errors import StudioError
 from studio.io.session import SessionWriter, check_new_session
 from studio.pipeline.people import NoPersonFound
+from studio.pipeline.people_tracking import PeopleTracker
 from studio.pipeline.results import FrameResult
 from studio.pipeline.smoothing import SmoothingSettings
 from studio.pipeline.sources import FrameSource, parse_source
 from studio.pipeline.tracking import TrackedPerson, default_focal
 from studio.ui.live_capture import LIVE_REQUESTS, CaptureThread, LiveFrame
 from studio.ui.live_stats import LiveStats
-from studio.ui.live_tracking import PeopleTracker
 from studio.ui.live_view import LiveView
 from studio.ui.widgets import make_action
 from studio.ui.worker import ModelChoice
