@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pyvista as pv
 
 from studio.pipeline.results import FrameResult
 from studio.ui.document import StudioDocument
@@ -93,8 +92,6 @@ class LiveView:
         win.image_view.set_keypoints(person.person.landmarks, person.person.visibility)
         win.maps_panel.set_person(person.crop_rgb, person.landmark_maps, person.dense,
                                   align_corners=person.crop.align_corners)
-        backdrop = win.mesh_view.actors.get("backdrop")
-        if backdrop is not None:
-            backdrop.texture = pv.Texture(np.ascontiguousarray(image))
+        win.mesh_view.update_photo(image)
         win.scrubber.set_count(doc.iteration_count, doc.iteration)
         win.show_iteration(doc.iteration)  # moves the body in both views, redraws once

@@ -145,13 +145,20 @@ class MeshView(QWidget):
         self.camera = camera
         self._backdrop_depth = backdrop_depth
         self._image_size = (image_rgb.shape[1], image_rgb.shape[0])
-        self._texture = pv.Texture(np.ascontiguousarray(image_rgb[:, :, :3]))
+        self.update_photo(image_rgb)
         if self.scene is None or self._raw is None:
             return
         self.scene.update(*self._placed(*self._raw))
         self._place_marker()
         self._add_camera_actors()
         self._refresh_frame()
+
+    def update_photo(self, image_rgb: np.ndarray) -> None:
+        """Put a new photo of the same size on the backdrop (live frames of one camera)."""
+        self._texture = pv.Texture(np.ascontiguousarray(image_rgb[:, :, :3]))
+        backdrop = self.actors.get("backdrop")
+        if backdrop is not None:
+            backdrop.texture = self._texture
 
     def _placed(self, vertices: np.ndarray, joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Camera-axes points, translated by the image camera, in the display frame."""
