@@ -195,7 +195,7 @@ class InterruptedSource(FrameSource):
 
 
 def test_ctrl_c_ends_the_capture_like_the_end_of_the_source(tmp_path, monkeypatch) -> None:
-    def nobody(*_: object) -> None:
+    def nobody(*_: object, **__: object) -> None:
         raise NoPersonFound("no person found in the image")
 
     monkeypatch.setattr(capture, "run_image", nobody)

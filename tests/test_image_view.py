@@ -10,6 +10,7 @@ from PySide6.QtCore import QPointF, Qt
 
 from gui_events import send_mouse_move
 from result_fixtures import astronaut_image, astronaut_result
+from studio.ui.image_view import rasterize_faces
 
 # A second, made-up person box over the rocket, to tell boxes apart by clicks.
 ROCKET_BOX = (380.0, 10.0, 500.0, 300.0)
@@ -92,6 +93,34 @@ def test_filled_mesh_covers_the_body_far_faces_first(view, result):
     assert rgba[r, c, 3] == 255 and rgba[r, c, :3].max() > 0
     assert rgba[0, 0, 3] == 0 or rgba[-1, -1, 3] == 0  # the box's corners are off the body
     assert view.mesh_fill.opacity() == pytest.approx(0.5)
+
+
+def test_filled_mesh_shows_the_nearer_of_overlapping_faces_and_skips_unprojected_points():
+    # Two front-facing triangles over the same pixels, listed far first and near first;
+    # a third vertex set is not projected (NaN) and its face is dropped.
+    points = np.array([[2, 2], [18, 2], [2, 18], [2, 2], [18, 2], [2, 18],
+                       [np.nan, np.nan], [5, 5], [6, 6]], np.float64)
+    faces = np.array([[0, 2, 1], [3, 5, 4], [6, 7, 8]])
+    region = (0, 0, 20, 20)
+    for near in (0, 1):
+        depth = np.full(9, 5.0)
+        depth[3 * near:3 * near + 3] = 1.0
+        depth[3 * (1 - near):3 * (1 - near) + 3] = 9.0
+        # Tilt the near face so the two shade apart: its colour must be the one shown.
+        depth[3 * near + 1] += 0.5
+        rgba = rasterize_faces(points, faces, depth, region)
+        assert rgba.shape == (20, 20, 4)
+        near_only = rasterize_faces(points, faces[[near]], depth, region)
+        inside = near_only[..., 3] == 255
+        assert inside.sum() > 50 and (rgba[..., 3] == 255).sum() == inside.sum()
+        assert np.array_equal(rgba[inside], near_only[inside])
+
+
+def test_filled_mesh_of_a_huge_region_is_drawn_coarser_at_full_size():
+    points = np.array([[0, 0], [5000, 0], [0, 3000]], np.float64)
+    rgba = rasterize_faces(points, np.array([[0, 2, 1]]), np.ones(3), (0, 0, 5000, 3000))
+    assert rgba.shape == (3000, 5000, 4)
+    assert rgba[100, 100, 3] == 255 and rgba[2900, 4900, 3] == 0
 
 
 @pytest.mark.gui

@@ -174,6 +174,41 @@ def test_the_event_loop_never_waits_on_the_pipeline(qtbot, live, video, tmp_path
     assert bare < 50.0
 
 
+def test_results_that_queue_while_drawing_replace_each_other(qtbot, window, live, video,
+                                                            monkeypatch):
+    """Views slower than the worker: only the newest answer is drawn, so the window
+    never falls behind the stream; every answer is still tracked (counted)."""
+    shown: list[int] = []
+    real_show = live.view.show
+
+    def slow_show(image, *args) -> None:
+        time.sleep(0.4)
+        real_show(image, *args)
+        shown.append(live.stats.processed)
+
+    monkeypatch.setattr(live.view, "show", slow_show)
+    live.start(VideoSource(video, loop=True))
+    qtbot.waitUntil(lambda: len(shown) >= 4, timeout=WAIT_MS)
+    stats = live.stats
+    assert stats.superseded >= 1
+    assert stats.processed <= len(shown) + stats.superseded + 1  # at most one waits
+    assert max(stats.latencies_ms) < 3000
+
+
+def test_several_people_mode_searches_each_frame(qtbot, window, live, video):
+    """By default MediaPipe's video mode follows one person; the menu's "Follow several
+    people" switches to the photo search from the next frame on."""
+    live.start(VideoSource(video, loop=True))
+    _results(qtbot, live, 2)
+    assert not live.several_action.isChecked() and window.worker._tracking is not None  # noqa: SLF001
+    live.several_action.trigger()
+    assert live.several_people
+    _results(qtbot, live, 3)
+    with qtbot.waitSignal(window.result_shown, timeout=WAIT_MS):
+        pass
+    assert window.document.has_result and window.people_box.count() == 1
+
+
 def test_pause_keeps_the_last_result_scrubbable(qtbot, window, live, video):
     live.start(VideoSource(video, loop=True))
     _results(qtbot, live, 2)

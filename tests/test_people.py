@@ -19,7 +19,7 @@ from PIL import Image
 
 from studio.nets.model_registry import BUILTIN_MODELS, load_model
 from studio.pipeline.images import decode_image
-from studio.pipeline.people import DETECT_MAX_SIDE, PersonFinder
+from studio.pipeline.people import DETECT_MAX_SIDE, PersonFinder, TrackingPersonFinder
 from studio.pipeline.samples import astronaut, grace_hopper
 from studio.pipeline.samples import mannequin as mannequin_photo
 from studio.pipeline.single_image import run_image
@@ -117,6 +117,32 @@ def test_huge_photo_is_searched_downscaled_with_exact_coordinates(finder) -> Non
     error = np.linalg.norm(p.landmarks[seen] / scale - q.landmarks[seen], axis=1)
     assert seen.sum() >= 10 and np.median(error) < 4  # px of the 512 photo
     np.testing.assert_allclose(np.array(p.extent) / scale, q.extent, atol=8)
+
+
+def test_tracking_finder_follows_a_person_through_frames() -> None:
+    """MediaPipe's video mode: the mannequin walking right is found in every frame, in
+    step with the frames; nobody in an empty frame; reset starts afresh."""
+    photo = mannequin_photo(240, 320)
+    wall = np.full_like(photo, 100)
+    with TrackingPersonFinder() as finder:
+        hips = []
+        for k in range(6):
+            people = finder.find(np.roll(photo, 6 * k, axis=1))
+            assert len(people) == 1 and people[0].mask.shape == photo.shape[:2]
+            hips.append(people[0].landmarks[[23, 24], 0].mean())
+        steps = np.diff(hips)
+        assert np.all(np.abs(steps - 6) < 3), steps
+        assert finder.find(wall) == []
+        finder.reset()
+        assert len(finder.find(photo)) == 1 and finder.find(photo, max_people=0) == []
+
+
+def test_run_image_without_overlay_skips_the_silhouette(finder, proxy_model) -> None:
+    result = run_image(proxy_model, astronaut(), finder, overlay=False)
+    person = result.people[0]
+    assert person.render is None and person.mask_iou is None
+    assert "overlay" not in result.timings_ms and "overlay" not in person.timings_ms
+    assert len(person.iterations) == 4 and person.keypoint_error_px is not None
 
 
 @pytest.fixture(scope="module")

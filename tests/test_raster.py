@@ -166,6 +166,12 @@ def test_close_up_matches_brute_force(mannequin) -> None:
     np.testing.assert_array_equal(frags.face_index[0].numpy(), expected)
 
 
+def test_face_ids_are_the_rasterizers_faces(mannequin) -> None:
+    m = mannequin
+    frags = raster.rasterize(m["points"], m["faces"], 96)
+    assert torch.equal(raster.face_ids(m["points"], m["faces"], 96), frags.face_index)
+
+
 def test_candidate_chunks_do_not_change_the_result(mannequin) -> None:
     m = mannequin
     whole = raster.rasterize(m["points"], m["faces"], 48)

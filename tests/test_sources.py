@@ -211,3 +211,16 @@ def test_parse_source(tmp_path) -> None:
                          ("walk.mp4", "expected")):
         with pytest.raises(StudioError, match=message):
             parse_source(bad)
+
+
+def test_sample_clip_is_a_swaying_photo_video_of_the_asked_size(tmp_path) -> None:
+    from studio.pipeline.samples import write_sample_clip
+
+    path = write_sample_clip(tmp_path / "clip.avi", size=(160, 120), frames=8, fps=30.0)
+    source = parse_source(f"video:{path}")
+    with source:
+        frames = [source.read() for _ in range(8)]
+        assert source.read() is None
+    assert source.size == (160, 120) and source.fps == 30.0
+    assert all(f.image.shape == (120, 160, 3) for f in frames)
+    assert not np.array_equal(frames[0].image, frames[2].image)  # it sways

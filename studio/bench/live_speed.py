@@ -64,7 +64,7 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
             app.processEvents()
             stats.latencies_ms.clear()
             start = {"read": stats.read, "processed": stats.processed, "dropped": stats.dropped,
-                     "no_person": stats.no_person}
+                     "no_person": stats.no_person, "superseded": stats.superseded}
             memory_before = rss_mb()
             began = time.perf_counter()
             ticks.append(began)
@@ -85,7 +85,8 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
                 "frames": {"read": stats.read - start["read"], "processed": processed,
                            "dropped": stats.dropped - start["dropped"],
                            "corrupt": stats.corrupt,
-                           "no_person": stats.no_person - start["no_person"]},
+                           "no_person": stats.no_person - start["no_person"],
+                           "not_drawn": stats.superseded - start["superseded"]},
                 "elapsed_s": round(elapsed, 2),
                 "processed_fps": round(processed / elapsed, 2),
                 "latency_ms": {"p50": _percentile(latencies, 50),
@@ -113,7 +114,8 @@ def live_table(doc: dict) -> str:
         f"{doc['window'][0]}x{doc['window'][1]} window, model {doc['model']}",
         f"processed {frames['processed']} of {frames['read']} frames read in "
         f"{doc['elapsed_s']} s: {doc['processed_fps']} fps; dropped {frames['dropped']}, "
-        f"corrupt {frames['corrupt']}, nobody found {frames['no_person']}",
+        f"corrupt {frames['corrupt']}, nobody found {frames['no_person']}, "
+        f"processed but not drawn (a newer result came first) {frames['not_drawn']}",
         f"latency p50 {latency['p50']} ms, p95 {latency['p95']} ms; longest UI stall "
         f"{doc['max_ui_stall_ms']} ms",
         f"memory {memory['after_first_result']} -> {memory['end']} MiB "

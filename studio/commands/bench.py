@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -199,8 +200,10 @@ def _add_live(sub: argparse._SubParsersAction) -> None:
                     "p50/p95 from reading a frame to its result on screen, dropped frames, "
                     "the longest UI event-loop stall and memory growth. Needs a display: "
                     "run under xvfb-run on a headless machine.")
-    parser.add_argument("--source", required=True, metavar="SPEC",
-                        help="video:PATH (looped), webcam:N or folder:PATH")
+    parser.add_argument("--source", metavar="SPEC",
+                        help="video:PATH (looped), webcam:N or folder:PATH (default: a "
+                             "640x480, 30 fps clip of the astronaut sample swaying, made "
+                             "in a temporary folder)")
     parser.add_argument("--frames", type=int, default=60, metavar="N",
                         help="processed frames to measure (default 60)")
     parser.add_argument("--model", metavar="NAME", default="builtin-pymaf-proxy")
@@ -213,7 +216,13 @@ def _live(args: argparse.Namespace) -> int:
 
     if args.frames < 1:
         raise StudioError("--frames must be at least 1")
-    doc = live_speed(args.source, args.frames, args.model)
+    with tempfile.TemporaryDirectory(prefix="studio-bench-live-") as scratch:
+        source = args.source
+        if source is None:
+            from studio.pipeline.samples import write_sample_clip
+
+            source = f"video:{write_sample_clip(Path(scratch) / 'astronaut-640x480.avi')}"
+        doc = live_speed(source, args.frames, args.model)
     print(json.dumps(doc, indent=2) if args.json else live_table(doc))
     return 0
 

@@ -31,9 +31,9 @@ from studio.io.output import write_output
 from studio.io.session import SessionReader, SessionWriter, check_new_session
 from studio.io.smpl_params import smpl_npz_bytes
 from studio.nets import model_registry
-from studio.pipeline.people import MAX_PEOPLE, NoPersonFound, PersonFinder, shared_finder
+from studio.pipeline.people import MAX_PEOPLE, NoPersonFound, TrackingPersonFinder, shared_finder
 from studio.pipeline.people_tracking import PeopleTracker
-from studio.pipeline.single_image import run_image, timed
+from studio.pipeline.single_image import PeopleFinder, run_image, timed
 from studio.pipeline.smoothing import SmoothingSettings
 from studio.pipeline.sources import SOURCE_FORMS, FrameSource, SourceLost, parse_source
 from studio.pipeline.tracking import default_focal
@@ -75,8 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", type=Path, metavar="PATH",
                         help="weights file to use for the named model")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--max-people", type=int, default=MAX_PEOPLE, metavar="N",
-                        help=f"find at most N people per frame (default {MAX_PEOPLE})")
+    parser.add_argument("--max-people", type=int, default=1, metavar="N",
+                        help="1 (the default): MediaPipe's video mode follows one person, "
+                             "fast; more: search every frame for up to N people (at most "
+                             f"{MAX_PEOPLE} are useful), several times slower")
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="record every frame's people to this new session folder "
                              "(chunked npz files and manifest.json)")
@@ -118,7 +120,7 @@ class CaptureStats:
     elapsed_s: float = 0.0
 
 
-def capture(source: FrameSource, model: model_registry.LoadedModel, finder: PersonFinder,
+def capture(source: FrameSource, model: model_registry.LoadedModel, finder: PeopleFinder,
             people_tracker: PeopleTracker, writer: SessionWriter | None, limit: int,
             max_people: int, bar: tqdm) -> tuple[CaptureStats, SourceLost | None]:
     """Run frames from the opened ``source`` until it ends, ``limit`` frames (0: no
@@ -136,7 +138,7 @@ def capture(source: FrameSource, model: model_registry.LoadedModel, finder: Pers
             stats.read += 1
             try:
                 with timed(timings, "process"):
-                    result = run_image(model, frame.image, finder, max_people)
+                    result = run_image(model, frame.image, finder, max_people, overlay=False)
                 people = result.people
                 timings.update(result.timings_ms)
                 stats.processed += 1
@@ -239,7 +241,7 @@ def _run(args: argparse.Namespace) -> int:
             model = model_registry.load_model(name, args.device,
                                               args.checkpoint if args.model else None)
         with timed(setup, "load_detector"):
-            finder = shared_finder()
+            finder = shared_finder() if args.max_people > 1 else TrackingPersonFinder()
         folder = args.record or (Path(scratch) / "session" if args.export else None)
         meta = {"source": source.description, "model": model.name, "body": model.body_name,
                 "image_size": list(source.size), "focal": default_focal(source.size),
@@ -253,6 +255,8 @@ def _run(args: argparse.Namespace) -> int:
                                   args.frames, args.max_people, bar)
         finally:
             bar.close()
+            if finder is not shared_finder():
+                finder.close()
             if writer is not None:
                 writer.close()
         exported = None

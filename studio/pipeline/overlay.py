@@ -31,6 +31,27 @@ class RegionRender:
     shade: np.ndarray  # [h,w] float32 Lambert shading in [0, 1], 0 off the mesh
 
 
+def region_points(uv: np.ndarray, depth: np.ndarray, region: tuple[int, int, int, int],
+                  max_side: int | None = None) -> tuple[torch.Tensor, int, float]:
+    """Image points ``uv`` [V,2] with ``depth`` [V] (larger is farther, any unit) as the
+    rasterizer's points [1,V,3] for drawing over image pixels ``region`` (x0, y0, x1, y1).
+
+    Also returns the square raster's side, which has the region at its top left with one
+    raster pixel per image pixel (fewer when the region's longer side exceeds
+    ``max_side``), and the image pixels per raster pixel (1.0 unless shrunk).
+    """
+    x0, y0, x1, y1 = region
+    longest = max(x1 - x0, y1 - y0, 2)
+    side = longest if max_side is None else min(longest, max_side)
+    step = longest / side if side < longest else 1.0
+    # The rasterizer's pixel j sits at -1 + 2j/(side-1); its centre is image coordinate
+    # x0 + (j + 0.5) * step.
+    scale = 2.0 / (side - 1) / step
+    points = np.stack([(uv[:, 0] - x0 - 0.5 * step) * scale - 1,
+                       (uv[:, 1] - y0 - 0.5 * step) * scale - 1, depth], axis=1)
+    return torch.as_tensor(points, dtype=torch.float32)[None], side, step
+
+
 def render_mesh(vertices: np.ndarray, faces: np.ndarray, camera: ImageCamera,
                 image_size: tuple[int, int]) -> RegionRender | None:
     """Rasterize camera-axes ``vertices`` [V,3] as ``camera`` sees them over the image
@@ -41,15 +62,10 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, camera: ImageCamera,
     x1, y1 = min(width, math.ceil(uv[:, 0].max())), min(height, math.ceil(uv[:, 1].max()))
     if x1 <= x0 or y1 <= y0:
         return None
-    side = max(x1 - x0, y1 - y0, 2)
-    # The rasterizer's pixel j sits at -1 + 2j/(side-1); image pixel x0 + j has its centre
-    # at image coordinate x0 + j + 0.5.
-    scale = 2.0 / (side - 1)
     camera_points = np.asarray(vertices, np.float64) + np.asarray(camera.translation)
-    points = np.stack([(uv[:, 0] - 0.5 - x0) * scale - 1, (uv[:, 1] - 0.5 - y0) * scale - 1,
-                       camera_points[:, 2]], axis=1)
+    points, side, _ = region_points(uv, camera_points[:, 2], (x0, y0, x1, y1))
     faces_t = torch.as_tensor(np.asarray(faces), dtype=torch.int64)
-    frags = rasterize(torch.as_tensor(points, dtype=torch.float32)[None], faces_t, side)
+    frags = rasterize(points, faces_t, side)
     normals = vertex_normals(torch.as_tensor(camera_points, dtype=torch.float32)[None], faces_t)
     facing = interpolate_at(frags, faces_t, normals[0])[:, 2].abs()  # covered pixels only
     shade = torch.zeros(side * side)

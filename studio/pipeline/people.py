@@ -5,7 +5,8 @@ other: each found person is painted over with the photo's mean colour and the ph
 searched again, until nobody new turns up; then four overlapping tiles are searched the
 same way, where small people look larger to MediaPipe's detector. Only the "full"
 landmark model that the 0.10.21 wheel ships is used (model complexity 1); the other two
-would be downloaded.
+would be downloaded. Live streams use MediaPipe's video mode instead, which follows one
+person from frame to frame (:class:`TrackingPersonFinder`).
 """
 from __future__ import annotations
 
@@ -141,22 +142,72 @@ class PersonFinder:
         """MediaPipe's person in ``window`` of the detection image, in full-image terms."""
         x0, y0, x1, y1 = window
         result = self._pose.process(np.ascontiguousarray(work[y0:y1, x0:x1]))
-        if result.pose_landmarks is None:
-            return None
-        points = result.pose_landmarks.landmark
-        in_window = np.array([[p.x * (x1 - x0) + x0, p.y * (y1 - y0) + y0] for p in points])
-        landmarks = in_window * (np.array(image_size) / np.array(work.shape[1::-1]))
-        visibility = np.array([p.visibility for p in points], np.float64)
-        world = np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks.landmark],
-                         np.float64)
-        mask = np.zeros(work.shape[:2], np.float32)
-        if result.segmentation_mask is not None:
-            mask[y0:y1, x0:x1] = result.segmentation_mask
-        extent = _extent(mask, landmarks, visibility, image_size)
-        if extent is None:
-            return None
-        return Person(landmarks=landmarks, visibility=visibility, world_landmarks=world,
-                      mask=mask, extent=extent)
+        return _person(result, window, work.shape, image_size)
+
+
+class TrackingPersonFinder:
+    """MediaPipe Pose in its video mode, for live streams: it follows one person from
+    frame to frame, running its person detector only when it lost them, which makes a
+    frame about four times cheaper than :class:`PersonFinder`'s search (24 against
+    94 ms for a 640x480 frame on one core). Frames must come in order; :meth:`reset`
+    before another stream."""
+
+    def __init__(self) -> None:
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        from mediapipe.python.solutions import pose
+
+        self._make = lambda: pose.Pose(static_image_mode=False, model_complexity=1,
+                                       enable_segmentation=True)
+        self._pose = self._make()
+
+    def reset(self) -> None:
+        """Forget the followed person (a new stream starts)."""
+        self._pose.close()
+        self._pose = self._make()
+
+    def close(self) -> None:
+        self._pose.close()
+
+    def __enter__(self) -> TrackingPersonFinder:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def find(self, image: np.ndarray, max_people: int = 1) -> list[Person]:
+        """The followed person in the next frame, RGB uint8 [H,W,3]; empty if nobody is
+        there. ``max_people`` is accepted for :class:`PersonFinder`'s signature; MediaPipe
+        follows one person."""
+        if max_people < 1:
+            return []
+        height, width = image.shape[:2]
+        work = np.ascontiguousarray(downscaled(image, DETECT_MAX_SIDE))
+        window = (0, 0, work.shape[1], work.shape[0])
+        person = _person(self._pose.process(work), window, work.shape, (width, height))
+        return [] if person is None else [person]
+
+
+def _person(result: object, window: tuple[int, int, int, int], work_shape: tuple[int, ...],
+            image_size: tuple[int, int]) -> Person | None:
+    """A MediaPipe Pose answer for ``window`` of the detection image as a :class:`Person`
+    in full-image coordinates; None when it found nobody (or nothing of them)."""
+    if result.pose_landmarks is None:
+        return None
+    x0, y0, x1, y1 = window
+    points = result.pose_landmarks.landmark
+    in_window = np.array([[p.x * (x1 - x0) + x0, p.y * (y1 - y0) + y0] for p in points])
+    landmarks = in_window * (np.array(image_size) / np.array(work_shape[1::-1]))
+    visibility = np.array([p.visibility for p in points], np.float64)
+    world = np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks.landmark],
+                     np.float64)
+    mask = np.zeros(work_shape[:2], np.float32)
+    if result.segmentation_mask is not None:
+        mask[y0:y1, x0:x1] = result.segmentation_mask
+    extent = _extent(mask, landmarks, visibility, image_size)
+    if extent is None:
+        return None
+    return Person(landmarks=landmarks, visibility=visibility, world_landmarks=world,
+                  mask=mask, extent=extent)
 
 
 def _inside_fraction(inner: tuple[float, ...], outer: tuple[float, ...]) -> float:

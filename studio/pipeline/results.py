@@ -80,7 +80,8 @@ class PersonResult:
     keypoints: np.ndarray  # [33,2] the final body's mediapipe33 points on the image
     keypoint_error_px: float | None  # mean distance to MediaPipe's seen landmarks
     render: RegionRender | None  # the final mesh at full resolution; None if off-image
-    mask_iou: float  # final mesh silhouette vs MediaPipe's person mask
+    # or not drawn (live frames)
+    mask_iou: float | None  # final mesh silhouette vs MediaPipe's mask; None if not drawn
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property

@@ -3,6 +3,7 @@ scikit-image and matplotlib, and a full-body photo the project makes from its ma
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -48,6 +49,32 @@ def mannequin(width: int = 480, height: int = 640) -> np.ndarray:
     x0, y0 = (width - side) // 2, (height - side) // 2
     photo[y0:y0 + side, x0:x0 + side][covered] = skin[covered].astype(np.uint8)
     return photo
+
+
+def write_sample_clip(path: Path, name: str = "astronaut", size: tuple[int, int] = (640, 480),
+                      frames: int = 60, fps: float = 30.0) -> Path:
+    """A webcam stand-in: sample photo ``name`` fitted into ``size`` (width, height) on a
+    grey wall and swaying sideways (one full sway per ``frames``), as an MJPG video;
+    for ``studio bench live`` and tests, since CI has no camera."""
+    import cv2
+
+    width, height = size
+    photo = SAMPLES[name]()
+    scale = min(width / photo.shape[1], height / photo.shape[0]) * 0.9
+    picture = cv2.resize(photo, (round(photo.shape[1] * scale), round(photo.shape[0] * scale)),
+                         interpolation=cv2.INTER_AREA)
+    ph, pw = picture.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    try:
+        for k in range(frames):
+            frame = np.full((height, width, 3), 90, np.uint8)
+            x0 = (width - pw) // 2 + round(0.05 * width * np.sin(2 * np.pi * k / frames))
+            y0 = (height - ph) // 2
+            frame[y0:y0 + ph, x0:x0 + pw] = picture
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()
+    return Path(path)
 
 
 SAMPLES: dict[str, Callable[[], np.ndarray]] = {

@@ -17,10 +17,12 @@ import torch
 from studio.nets.model_registry import OFFICIAL, LoadedModel
 from studio.pipeline.crops import CropTransform, image_camera, normalised_rgb, proxy_input, square_box
 from studio.pipeline.overlay import mask_iou, render_mesh
-from studio.pipeline.people import MAX_PEOPLE, VISIBLE, NoPersonFound, Person, PersonFinder
+from studio.pipeline.people import (MAX_PEOPLE, VISIBLE, NoPersonFound, Person, PersonFinder,
+                                    TrackingPersonFinder)
 from studio.pipeline.results import DenseMaps, FrameResult, MeshIteration, PersonResult
 
 PERSON_STAGES = ("crop", "net", "body_model", "overlay")  # timed per person, in this order
+PeopleFinder = PersonFinder | TrackingPersonFinder
 
 
 @contextmanager
@@ -46,8 +48,12 @@ def keypoint_error(predicted: np.ndarray, person: Person, image_size: tuple[int,
     return float(np.linalg.norm(predicted[seen] - person.landmarks[seen], axis=1).mean())
 
 
-def run_person(model: LoadedModel, image: np.ndarray, person: Person) -> PersonResult:
-    """The model's iterations for one found person, placed back on the full image."""
+def run_person(model: LoadedModel, image: np.ndarray, person: Person,
+               overlay: bool = True) -> PersonResult:
+    """The model's iterations for one found person, placed back on the full image.
+
+    ``overlay=False`` skips the full-resolution silhouette and its mask IoU (a quarter of
+    a frame's time): live views draw their own overlays."""
     timings: dict[str, float] = {}
     height, width = image.shape[:2]
     size = (width, height)
@@ -80,10 +86,12 @@ def run_person(model: LoadedModel, image: np.ndarray, person: Person) -> PersonR
         body = model.net.body(global_orient=rotmat[:, :1], body_pose=rotmat[:, 1:],
                               betas=out.final.betas)
         keypoints = iterations[-1].image_camera.project(_numpy(body.keypoints("mediapipe33")))
-    with timed(timings, "overlay"):
-        render = render_mesh(iterations[-1].vertices, model.net.body.data.faces,
-                             iterations[-1].image_camera, size)
-        iou = mask_iou(render, person, size)
+    render, iou = None, None
+    if overlay:
+        with timed(timings, "overlay"):
+            render = render_mesh(iterations[-1].vertices, model.net.body.data.faces,
+                                 iterations[-1].image_camera, size)
+            iou = mask_iou(render, person, size)
     return PersonResult(person=person, crop=transform, crop_rgb=crop_rgb,
                         model_input=_numpy(inputs), landmark_maps=_numpy(landmark_maps),
                         iterations=iterations, dense=dense_maps, keypoints=keypoints,
@@ -91,11 +99,14 @@ def run_person(model: LoadedModel, image: np.ndarray, person: Person) -> PersonR
                         render=render, mask_iou=iou, timings_ms=timings)
 
 
-def run_image(model: LoadedModel, image: np.ndarray, finder: PersonFinder,
+def run_image(model: LoadedModel, image: np.ndarray, finder: PeopleFinder,
               max_people: int = MAX_PEOPLE,
-              progress: Callable[[str, float], None] | None = None) -> FrameResult:
+              progress: Callable[[str, float], None] | None = None,
+              overlay: bool = True) -> FrameResult:
     """Find the people in RGB uint8 ``image`` and run the model on each, largest first.
 
+    ``finder`` is a :class:`PersonFinder` for photos or a :class:`TrackingPersonFinder`
+    for a stream's frames; ``overlay`` as for :func:`run_person`.
     ``progress(stage, fraction)`` is called before each stage; it may raise to cancel (the
     GUI's worker does). Raises :class:`NoPersonFound` when nobody is there.
     """
@@ -109,9 +120,10 @@ def run_image(model: LoadedModel, image: np.ndarray, finder: PersonFinder,
     results = []
     for k, person in enumerate(people):
         report(f"person {k + 1} of {len(people)}", 0.3 + 0.7 * k / len(people))
-        results.append(run_person(model, image, person))
+        results.append(run_person(model, image, person, overlay))
     for stage in PERSON_STAGES:
-        timings[stage] = sum(r.timings_ms[stage] for r in results)
+        if overlay or stage != "overlay":
+            timings[stage] = sum(r.timings_ms[stage] for r in results)
     height, width = image.shape[:2]
     return FrameResult(model_name=model.name, body_name=model.body_name,
                        input_kind=model.input_kind, input_size=model.input_size,

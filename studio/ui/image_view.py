@@ -13,12 +13,14 @@ from collections.abc import Callable, Hashable
 import cv2
 import numpy as np
 import pyqtgraph as pg
+import torch
 from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 from scipy.spatial import cKDTree
 
-from studio.pipeline.overlay import MESH_COLOUR
+from studio.pipeline.overlay import MESH_COLOUR, region_points
+from studio.synth.raster import face_ids
 
 OVERLAYS = ("boxes", "keypoints", "mesh", "samples")
 MESH_STYLES = ("wireframe", "filled")
@@ -27,6 +29,7 @@ HOVER_RADIUS_PX = 8  # screen pixels from a vertex
 KEYPOINT_RADIUS_PX = 5  # from a landmark: about its drawn dot, so vertices stay reachable
 VISIBLE = 0.5  # landmarks seen less surely than this are drawn faded
 MESH_OPACITY = 0.5
+MAX_FILL_SIDE = 2048  # the filled mesh is drawn coarser over larger regions (huge photos)
 # MediaPipe Pose's 33-landmark skeleton as its own drawing utilities connect it: face,
 # shoulders, arms and hands, torso, legs and feet.
 MEDIAPIPE_EDGES = (
@@ -65,7 +68,10 @@ def face_shading(points: np.ndarray, faces: np.ndarray, depth: np.ndarray
     a, b = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
     flat = np.hypot(a[:, 0], a[:, 1])
     steep = np.abs(a[:, 2])
-    scale = np.percentile(flat, 95) / max(np.percentile(steep, 95), 1e-12)
+    if not np.isfinite(flat).any():
+        return np.zeros(len(faces), bool), np.ones(len(faces))
+    # nan-aware: points that did not project (NaN) must not spoil everyone's shade
+    scale = np.nanpercentile(flat, 95) / max(np.nanpercentile(steep, 95), 1e-12)
     a[:, 2] *= scale
     b[:, 2] *= scale
     normal = np.cross(a, b)
@@ -79,17 +85,23 @@ def face_shading(points: np.ndarray, faces: np.ndarray, depth: np.ndarray
 def rasterize_faces(points: np.ndarray, faces: np.ndarray, depth: np.ndarray,
                     region: tuple[int, int, int, int]) -> np.ndarray:
     """[h,w,4] uint8 RGBA of the shaded front faces over image pixels ``region``
-    (x0, y0, x1, y1), far faces painted first so near ones cover them."""
+    (x0, y0, x1, y1), the nearest face at each pixel (a z-buffer: about 5 ms for a
+    body filling a 640x480 frame, against 22 ms painting faces one by one)."""
     x0, y0, x1, y1 = region
-    rgba = np.zeros((y1 - y0, x1 - x0, 4), np.uint8)
+    w, h = x1 - x0, y1 - y0
     front, shade = face_shading(points, faces, depth)
     keep = np.flatnonzero(front & np.isfinite(points[faces]).all(axis=(1, 2)))
-    keep = keep[np.argsort(-depth[faces[keep]].mean(axis=1))]
-    # cv2 puts pixel centres on integers; 4 fraction bits keep sub-pixel corners.
-    corners = np.round((points[faces[keep]] - (x0 + 0.5, y0 + 0.5)) * 16).astype(np.int32)
-    colours = np.outer(shade[keep], MESH_COLOUR).astype(np.int64)
-    for tri, (r, g, b) in zip(corners, colours.tolist()):
-        cv2.fillConvexPoly(rgba, tri, (r, g, b, 255), cv2.LINE_8, 4)
+    if not len(keep):
+        return np.zeros((h, w, 4), np.uint8)
+    uv = np.where(np.isfinite(points), points, 0.0)
+    raster_points, side, step = region_points(uv, np.nan_to_num(depth), region, MAX_FILL_SIDE)
+    ids = face_ids(raster_points, torch.as_tensor(faces[keep]), side)[0].numpy()
+    colours = np.zeros((len(keep) + 1, 4), np.uint8)  # row 0: no face, transparent
+    colours[1:, :3] = np.outer(shade[keep], MESH_COLOUR).astype(np.uint8)
+    colours[1:, 3] = 255
+    rgba = colours[ids[:math.ceil(h / step), :math.ceil(w / step)] + 1]
+    if step > 1.0:
+        rgba = cv2.resize(rgba, (w, h), interpolation=cv2.INTER_NEAREST)
     return rgba
 
 
@@ -152,8 +164,10 @@ class ImageView(QWidget):
 
     # --- content -----------------------------------------------------------------------
 
-    def set_image(self, rgb: np.ndarray) -> None:
-        """Show a new photo [H,W,3] uint8; the old photo's overlays no longer apply."""
+    def set_image(self, rgb: np.ndarray, fit: bool = True) -> None:
+        """Show a new photo [H,W,3] uint8; the old photo's overlays no longer apply.
+        ``fit`` frames it; live frames keep the user's zoom unless their size changes."""
+        resized = self._image is None or self._image.shape != rgb.shape
         self._image = np.ascontiguousarray(rgb)
         self._drawn.clear()
         self.photo.setImage(self._image, autoLevels=False, levels=(0, 255))
@@ -162,7 +176,8 @@ class ImageView(QWidget):
         self.set_mesh(None, None, None)
         self.set_sample_points(None)
         self.mark("", -1)
-        self.fit()
+        if fit or resized:
+            self.fit()
 
     def fit(self) -> None:
         """Frame the whole photo."""
@@ -198,7 +213,7 @@ class ImageView(QWidget):
         self._keypoints = np.asarray(points, np.float64)
         self._visibility = (np.ones(len(points)) if visibility is None
                             else np.asarray(visibility, np.float64))
-        self._keypoint_tree = cKDTree(self._keypoints)
+        self._keypoint_tree = None  # built at the first hover
         edges = np.array(MEDIAPIPE_EDGES)
         seen = (self._visibility[edges] >= VISIBLE).all(axis=1)
         for item, chosen in ((self.bones, edges[seen]), (self.faded_bones, edges[~seen])):
@@ -217,12 +232,12 @@ class ImageView(QWidget):
         drawing is kept and reused when the same key comes back.
         """
         self._mesh_key = key
+        self._mesh_tree = None  # built at the first hover
         if points is None or faces is None or depth is None:
-            self._mesh = self._mesh_tree = None
+            self._mesh = None
         else:
             self._mesh = (np.asarray(points, np.float64), np.asarray(faces, np.int64),
                           np.asarray(depth, np.float64))
-            self._mesh_tree = self._kept("tree", lambda: cKDTree(self._mesh[0]))
         self._draw_mesh()
 
     def _kept(self, what: str, make: Callable[[], object]) -> object:
@@ -320,10 +335,10 @@ class ImageView(QWidget):
         screen pixels, else the nearest shown vertex within HOVER_RADIUS_PX; ("", -1) if
         none. ``hovered`` is emitted when the answer changes, and the answer is marked."""
         found = ("", -1)
-        targets = (("keypoint", self._keypoint_tree, "keypoints", KEYPOINT_RADIUS_PX),
-                   ("vertex", self._mesh_tree, "mesh", HOVER_RADIUS_PX))
-        for kind, tree, overlay, radius_px in targets:
-            if tree is None or not self._visible[overlay]:
+        for kind, overlay, radius_px in (("keypoint", "keypoints", KEYPOINT_RADIUS_PX),
+                                         ("vertex", "mesh", HOVER_RADIUS_PX)):
+            tree = self._hover_tree(kind) if self._visible[overlay] else None
+            if tree is None:
                 continue
             distance, index = tree.query((x, y), distance_upper_bound=radius_px
                                          * self._screen_pixel())
@@ -335,6 +350,16 @@ class ImageView(QWidget):
             self.mark(*found)
             self.hovered.emit(*found)
         return found
+
+    def _hover_tree(self, kind: str) -> cKDTree | None:
+        """The search tree over the landmarks or the mesh's points, made when first asked."""
+        if kind == "keypoint":
+            if self._keypoint_tree is None and self._keypoints is not None:
+                self._keypoint_tree = cKDTree(self._keypoints)
+            return self._keypoint_tree
+        if self._mesh_tree is None and self._mesh is not None:
+            self._mesh_tree = self._kept("tree", lambda: cKDTree(self._mesh[0]))
+        return self._mesh_tree
 
     def _screen_pixel(self) -> float:
         """Image units per screen pixel (1 before the view has a size)."""

@@ -32,7 +32,7 @@ from studio.ui.live_capture import LIVE_REQUESTS, CaptureThread, LiveFrame
 from studio.ui.live_stats import LiveStats
 from studio.ui.live_view import LiveView
 from studio.ui.widgets import make_action
-from studio.ui.worker import ModelChoice
+from studio.ui.worker import ModelChoice, StreamFrame
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,6 +64,11 @@ class LiveController(QObject):
         self._writer: SessionWriter | None = None  # made at the first recorded frame
         self._capture: CaptureThread | None = None
         self._requests = itertools.count(LIVE_REQUESTS)
+        self._streams = itertools.count(1)
+        self._stream = StreamFrame(0)  # what the worker is told about the frames it gets
+        self.several_people = False
+        # The newest answer waiting to be drawn: frame, result (None: nobody), people.
+        self._pending: tuple[LiveFrame, FrameResult | None, list[TrackedPerson]] | None = None
         self._choice = self._window_choice()
         self._people = PeopleTracker(self.smoothing)
         self._body = ""  # the body model of the latest result, for the session's meta
@@ -118,10 +123,14 @@ class LiveController(QObject):
         self.smooth_action = make_action(win, "S&mooth recorded poses", self.set_smoothing,
                                          checkable=True, tip="One-Euro filter over each "
                                          "track's pose, shape and position in recordings")
+        self.several_action = make_action(
+            win, "Follow se&veral people", self.set_several_people, checkable=True,
+            tip="Search every frame for everyone in view (several times slower); "
+            "otherwise MediaPipe follows the one person it found first")
         menu = QMenu("&Live", win)
         for action in (self.open_video_action, self.webcam_action, None, self.pause_action,
                        self.record_action, self.stop_action, self.reconnect_action, None,
-                       self.smooth_action):
+                       self.several_action, self.smooth_action):
             menu.addSeparator() if action is None else menu.addAction(action)
         return menu
 
@@ -165,8 +174,9 @@ class LiveController(QObject):
         self._set_state("paused" if paused else "streaming")
 
     def stop(self) -> None:
-        """Close the source and the recording; the last result stays in the window."""
+        """Close the source and the recording; the last drawn result stays in the window."""
         self._end_capture()
+        self._pending = None
         self.stop_recording()
         if self.state in ("streaming", "paused"):
             self._set_state("idle")
@@ -176,8 +186,14 @@ class LiveController(QObject):
         self.smoothing = SmoothingSettings(enabled=enabled)
         self._people.smoother.settings = self.smoothing
 
+    def set_several_people(self, enabled: bool) -> None:
+        """Search each frame for everyone (from the next frame on), or follow one person."""
+        self.several_people = enabled
+        self._stream = StreamFrame(self._stream.stream, enabled)
+
     def _start_capture(self) -> None:
         self._choice = self._window_choice()
+        self._stream = StreamFrame(next(self._streams), self.several_people)
         capture = CaptureThread(self.source, self._submit, self._requests, self.stats)
         capture.lost.connect(self._on_lost)
         capture.ended.connect(self._on_ended)
@@ -196,7 +212,7 @@ class LiveController(QObject):
 
     def _submit(self, request: int, image: np.ndarray) -> None:
         """In the capture thread: the model chosen when the last result came."""
-        self.worker.submit(request, image, self._choice)
+        self.worker.submit(request, image, self._choice, self._stream)
 
     # ------------------------------------------------------------------ recording
     def start_recording(self, folder: Path) -> None:
@@ -297,13 +313,7 @@ class LiveController(QObject):
         self._body = result.body_name
         people = self._people.update(result.people, live.frame)
         self._record(live, people, result.timings_ms)
-        if self._shows():
-            labels = [f"{k + 1}: track {p.track_id}, {p.box[2] - p.box[0]:.0f}"
-                      f"\N{MULTIPLICATION SIGN}{p.box[3] - p.box[1]:.0f} px"
-                      for k, p in enumerate(people)]
-            self.view.show(live.frame.image, result, labels,
-                           f"live: {self.source.description}")
-            self.stats.shown(live.read_at, time.perf_counter())
+        self._show_soon(live, result, people)
         self._choice = self._window_choice()
 
     @Slot(int, str, int)
@@ -315,12 +325,38 @@ class LiveController(QObject):
         if exit_code == NoPersonFound.exit_code:
             self.stats.no_person += 1
             self._record(live, self._people.update([], live.frame), {})
-            if self._shows():
-                self.view.show_nobody(live.frame.image)
+            self._show_soon(live, None, [])
             return
         self.stop()
         self._set_state("failed")
         self.window.report_error("Live capture stopped", message)
+
+    def _show_soon(self, live: LiveFrame, result: FrameResult | None,
+                   people: list[TrackedPerson]) -> None:
+        """Draw this answer at the event loop's next turn, unless a newer one comes
+        first: answers that queued up while the views were drawing replace each other,
+        so the views never fall behind the stream (every answer is still tracked and
+        recorded)."""
+        if not self._shows():
+            return
+        if self._pending is None:
+            QTimer.singleShot(0, self._show_pending)
+        else:
+            self.stats.superseded += 1
+        self._pending = (live, result, people)
+
+    def _show_pending(self) -> None:
+        if self._pending is None:
+            return
+        (live, result, people), self._pending = self._pending, None
+        if not self._shows():
+            return
+        if result is None:
+            self.view.show_nobody(live.frame.image)
+            return
+        labels = [f"{k + 1}: track {p.track_id}" for k, p in enumerate(people)]
+        self.view.show(live.frame.image, result, labels, f"live: {self.source.description}")
+        self.stats.shown(live.read_at, time.perf_counter())
 
     @Slot(int)
     def _on_cancelled(self, request: int) -> None:

@@ -28,6 +28,7 @@ class LiveStats:
     cancelled: int = 0  # frames the worker dropped for a photo opened meanwhile
     corrupt: int = 0  # damaged frames the source skipped
     no_person: int = 0
+    superseded: int = 0  # answers a newer one replaced before they were drawn
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT))
     _shown_at: deque[float] = field(default_factory=deque, repr=False)
 

@@ -52,10 +52,11 @@ class LiveView:
         """Show frame ``image`` and its ``result``; ``labels`` name its people for the
         person chooser (largest first, as the result has them)."""
         box = self.window.people_box
-        box.blockSignals(True)
-        box.clear()
-        box.addItems(labels)
-        box.blockSignals(False)
+        if [box.itemText(k) for k in range(box.count())] != labels:  # a repaint otherwise
+            box.blockSignals(True)
+            box.clear()
+            box.addItems(labels)
+            box.blockSignals(False)
         if self.in_window:
             self._update(image, result)
         else:
@@ -65,7 +66,7 @@ class LiveView:
     def show_nobody(self, image: np.ndarray) -> None:
         """A frame with nobody found: the photo alone in 2D; 3D keeps the last body."""
         if self.in_window:
-            self.window.image_view.set_image(image)
+            self.window.image_view.set_image(image, fit=False)
 
     def _build(self, image: np.ndarray, result: FrameResult, title: str) -> None:
         """The first result: the window's own full path, framing the 3D view."""
@@ -87,11 +88,11 @@ class LiveView:
         doc.image = image
         doc.set_result(result)
         person = doc.current_person
-        win.image_view.set_image(image)
+        win.image_view.set_image(image, fit=False)
         win.image_view.set_people(doc.boxes(), doc.person)
         win.image_view.set_keypoints(person.person.landmarks, person.person.visibility)
         win.maps_panel.set_person(person.crop_rgb, person.landmark_maps, person.dense,
                                   align_corners=person.crop.align_corners)
         win.mesh_view.update_photo(image)
         win.scrubber.set_count(doc.iteration_count, doc.iteration)
-        win.show_iteration(doc.iteration)  # moves the body in both views, redraws once
+        win.show_iteration(doc.iteration, announce=False)  # moves the body in both views

@@ -449,8 +449,10 @@ class StudioWindow(QMainWindow):
         self._update_info()
         self.show_iteration(doc.iteration)
 
-    def show_iteration(self, index: int) -> None:
-        """Show iteration ``index`` in every view (the scrubber calls this)."""
+    def show_iteration(self, index: int, announce: bool = True) -> None:
+        """Show iteration ``index`` in every view (the scrubber calls this); ``announce``
+        names it and its camera in the status bar (live frames do not: a message per
+        frame repaints the window once more)."""
         doc = self.document
         if doc is None or not doc.has_result:
             return
@@ -465,9 +467,10 @@ class StudioWindow(QMainWindow):
         self.mesh_view.update_body(it.vertices, it.joints, it.image_camera.translation)
         self._show_displacement()
         self.maps_panel.set_iteration(doc.iteration, it.pyramid_map, it.sample_points)
-        self.statusBar().showMessage(
-            f"{iteration_name(doc.iteration)} \N{MIDDLE DOT} camera s={it.cam[0]:.3f} "
-            f"tx={it.cam[1]:.3f} ty={it.cam[2]:.3f}", 5000)
+        if announce:
+            self.statusBar().showMessage(
+                f"{iteration_name(doc.iteration)} \N{MIDDLE DOT} camera s={it.cam[0]:.3f} "
+                f"tx={it.cam[1]:.3f} ty={it.cam[2]:.3f}", 5000)
         self.iteration_shown.emit(doc.iteration)
 
     def _show_displacement(self) -> None:
@@ -485,11 +488,12 @@ class StudioWindow(QMainWindow):
         person, result = doc.current_person, doc.result
         error = ("n/a" if person.keypoint_error_px is None
                  else f"{person.keypoint_error_px:.1f} px")
+        iou = "n/a" if person.mask_iou is None else f"{person.mask_iou:.2f}"
         timings = ", ".join(f"{k} {v:.0f}" for k, v in self.timings_ms.items())
         self.info_label.setText(
             f"<b>{doc.title}</b> ({result.image_size[0]}\N{MULTIPLICATION SIGN}"
             f"{result.image_size[1]})<br>model {result.model_name} on {result.input_kind} "
-            f"{result.input_size} px crops<br>mask IoU {person.mask_iou:.2f} \N{MIDDLE DOT} "
+            f"{result.input_size} px crops<br>mask IoU {iou} \N{MIDDLE DOT} "
             f"keypoint error {error}<br><small>ms: {timings}</small>")
 
     def _on_mesh_style(self, filled: bool) -> None:

@@ -20,7 +20,7 @@ from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
 from studio.errors import StudioError
 from studio.nets.model_registry import LoadedModel, load_model
 from studio.pipeline.images import read_image
-from studio.pipeline.people import PersonFinder
+from studio.pipeline.people import PersonFinder, TrackingPersonFinder
 from studio.pipeline.single_image import run_image
 
 ModelLoader = Callable[[str, str, str | None], LoadedModel]
@@ -28,6 +28,19 @@ ModelLoader = Callable[[str, str, str | None], LoadedModel]
 
 class Cancelled(Exception):
     """Raised inside the worker when its request was cancelled or superseded."""
+
+
+@dataclass(frozen=True)
+class StreamFrame:
+    """Marks a request as a frame of live stream ``stream`` (frames come in order).
+
+    Stream frames follow one person with MediaPipe's video mode, which a new stream id
+    restarts, unless ``several_people`` asks for the photo search on every frame (all
+    people, several times slower); and they skip the overlay the views draw anyway.
+    """
+
+    stream: int
+    several_people: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,7 +62,8 @@ class PipelineWorker(QObject):
     failed = Signal(int, str, int)  # request id, message for the user, CLI exit code
     cancelled = Signal(int)  # request id
 
-    _process = Signal(int, object, object)  # request id, Path or image, ModelChoice
+    # request id, Path or image, ModelChoice, StreamFrame or None
+    _process = Signal(int, object, object, object)
 
     def __init__(self, loader: ModelLoader | None = None,
                  finder: PersonFinder | None = None) -> None:
@@ -60,6 +74,8 @@ class PipelineWorker(QObject):
                                   load_model(name, device, checkpoint))
         self._finder = finder
         self._owns_finder = finder is None
+        self._tracking: TrackingPersonFinder | None = None
+        self._stream: int | None = None  # the stream the tracking finder follows
         self._model: LoadedModel | None = None
         self._choice: ModelChoice | None = None
         self._latest = 0
@@ -68,11 +84,13 @@ class PipelineWorker(QObject):
         self._process.connect(self._run)
 
     # ------------------------------------------------------------ called from the UI thread
-    def submit(self, request: int, source: Path | np.ndarray, choice: ModelChoice) -> None:
-        """Queue ``source`` (a file or an RGB array); older requests become stale."""
+    def submit(self, request: int, source: Path | np.ndarray, choice: ModelChoice,
+               stream: StreamFrame | None = None) -> None:
+        """Queue ``source`` (a file or an RGB array; ``stream`` if it is a live frame);
+        older requests become stale."""
         with self._lock:
             self._latest = request
-        self._process.emit(request, source, choice)
+        self._process.emit(request, source, choice, stream)
 
     def abandon(self) -> None:
         """Make every queued or running request stale (the window is closing)."""
@@ -102,8 +120,22 @@ class PipelineWorker(QObject):
                                   f"{self._model.input_size} px) from {source}")
         return self._model
 
-    @Slot(int, object, object)
-    def _run(self, request: int, source: Path | np.ndarray, choice: ModelChoice) -> None:
+    def _finder_for(self, stream: StreamFrame | None) -> PersonFinder | TrackingPersonFinder:
+        """The photo search, or MediaPipe following one person through ``stream``."""
+        if stream is None or stream.several_people:
+            if self._finder is None:
+                self._finder = PersonFinder()
+            return self._finder
+        if self._tracking is None:
+            self._tracking = TrackingPersonFinder()
+        elif self._stream != stream.stream:
+            self._tracking.reset()
+        self._stream = stream.stream
+        return self._tracking
+
+    @Slot(int, object, object, object)
+    def _run(self, request: int, source: Path | np.ndarray, choice: ModelChoice,
+             stream: StreamFrame | None) -> None:
         try:
             self._check(request)
             if isinstance(source, np.ndarray):
@@ -115,15 +147,15 @@ class PipelineWorker(QObject):
             self._check(request)
             model = self._ensure_model(choice, request)
             self._check(request)
-            if self._finder is None:
-                self._finder = PersonFinder()
+            finder = self._finder_for(stream)
 
             def report(stage: str, fraction: float) -> None:
                 self._check(request)
                 self.progress.emit(request, stage, fraction)
 
             with torch.inference_mode():
-                result = run_image(model, image, self._finder, progress=report)
+                result = run_image(model, image, finder, progress=report,
+                                   overlay=stream is None)
             self._check(request)
         except Cancelled:
             self.cancelled.emit(request)
@@ -146,6 +178,9 @@ class PipelineWorker(QObject):
         if self._finder is not None and self._owns_finder:
             self._finder.close()
             self._finder = None
+        if self._tracking is not None:
+            self._tracking.close()
+            self._tracking = None
         self._model = None
 
 
