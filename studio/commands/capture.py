@@ -241,7 +241,8 @@ def _run(args: argparse.Namespace) -> int:
             model = model_registry.load_model(name, args.device,
                                               args.checkpoint if args.model else None)
         with timed(setup, "load_detector"):
-            finder = shared_finder() if args.max_people > 1 else TrackingPersonFinder()
+            following = args.max_people == 1  # a finder of its own, closed at the end
+            finder = TrackingPersonFinder() if following else shared_finder()
         folder = args.record or (Path(scratch) / "session" if args.export else None)
         meta = {"source": source.description, "model": model.name, "body": model.body_name,
                 "image_size": list(source.size), "focal": default_focal(source.size),
@@ -255,7 +256,7 @@ def _run(args: argparse.Namespace) -> int:
                                   args.frames, args.max_people, bar)
         finally:
             bar.close()
-            if finder is not shared_finder():
+            if following:
                 finder.close()
             if writer is not None:
                 writer.close()

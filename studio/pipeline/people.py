@@ -14,6 +14,7 @@ import atexit
 import functools
 import os
 from dataclasses import dataclass
+from typing import Self
 
 import cv2
 import numpy as np
@@ -85,26 +86,36 @@ def search_windows(width: int, height: int) -> list[tuple[int, int, int, int]]:
     return [(0, 0, width, height), *tiles]
 
 
-class PersonFinder:
-    """MediaPipe Pose, created once (slow) and reused for every photo; close it when done
-    (or use it as a context manager)."""
+class _PoseGraph:
+    """One MediaPipe Pose graph (slow to make), kept and reused; close it when done (or
+    use the finder as a context manager). Only the "full" landmark model that the wheel
+    ships is asked for (model complexity 1); the others would be downloaded."""
+
+    static_image_mode = True
 
     def __init__(self) -> None:
+        self._pose = self._make_pose()
+
+    def _make_pose(self) -> object:
         os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's info lines, not errors
         from mediapipe.python.solutions import pose  # slow import, only when needed
 
-        self._pose = pose.Pose(static_image_mode=True, model_complexity=1,
-                               enable_segmentation=True)
+        return pose.Pose(static_image_mode=self.static_image_mode, model_complexity=1,
+                         enable_segmentation=True)
 
     def close(self) -> None:
         """Free MediaPipe's graph; the finder cannot be used afterwards."""
         self._pose.close()
 
-    def __enter__(self) -> PersonFinder:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+class PersonFinder(_PoseGraph):
+    """People in photos: MediaPipe Pose on single images, searched several times."""
 
     def find(self, image: np.ndarray, max_people: int = MAX_PEOPLE) -> list[Person]:
         """People in RGB uint8 ``image`` [H,W,3], largest first; may be empty.
@@ -145,34 +156,19 @@ class PersonFinder:
         return _person(result, window, work.shape, image_size)
 
 
-class TrackingPersonFinder:
+class TrackingPersonFinder(_PoseGraph):
     """MediaPipe Pose in its video mode, for live streams: it follows one person from
     frame to frame, running its person detector only when it lost them, which makes a
     frame about four times cheaper than :class:`PersonFinder`'s search (24 against
     94 ms for a 640x480 frame on one core). Frames must come in order; :meth:`reset`
     before another stream."""
 
-    def __init__(self) -> None:
-        os.environ.setdefault("GLOG_minloglevel", "2")
-        from mediapipe.python.solutions import pose
-
-        self._make = lambda: pose.Pose(static_image_mode=False, model_complexity=1,
-                                       enable_segmentation=True)
-        self._pose = self._make()
+    static_image_mode = False
 
     def reset(self) -> None:
         """Forget the followed person (a new stream starts)."""
         self._pose.close()
-        self._pose = self._make()
-
-    def close(self) -> None:
-        self._pose.close()
-
-    def __enter__(self) -> TrackingPersonFinder:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
+        self._pose = self._make_pose()
 
     def find(self, image: np.ndarray, max_people: int = 1) -> list[Person]:
         """The followed person in the next frame, RGB uint8 [H,W,3]; empty if nobody is

@@ -122,7 +122,7 @@ def run_image(model: LoadedModel, image: np.ndarray, finder: PeopleFinder,
         report(f"person {k + 1} of {len(people)}", 0.3 + 0.7 * k / len(people))
         results.append(run_person(model, image, person, overlay))
     for stage in PERSON_STAGES:
-        if overlay or stage != "overlay":
+        if stage in results[0].timings_ms:  # "overlay" only when it was drawn
             timings[stage] = sum(r.timings_ms[stage] for r in results)
     height, width = image.shape[:2]
     return FrameResult(model_name=model.name, body_name=model.body_name,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,7 +66,6 @@ class LiveController(QObject):
         self._requests = itertools.count(LIVE_REQUESTS)
         self._streams = itertools.count(1)
         self._stream = StreamFrame(0)  # what the worker is told about the frames it gets
-        self.several_people = False
         # The newest answer waiting to be drawn: frame, result (None: nobody), people.
         self._pending: tuple[LiveFrame, FrameResult | None, list[TrackedPerson]] | None = None
         self._choice = self._window_choice()
@@ -186,14 +185,18 @@ class LiveController(QObject):
         self.smoothing = SmoothingSettings(enabled=enabled)
         self._people.smoother.settings = self.smoothing
 
+    @property
+    def several_people(self) -> bool:
+        """Each frame is searched for everyone, instead of following one person."""
+        return self._stream.several_people
+
     def set_several_people(self, enabled: bool) -> None:
         """Search each frame for everyone (from the next frame on), or follow one person."""
-        self.several_people = enabled
-        self._stream = StreamFrame(self._stream.stream, enabled)
+        self._stream = replace(self._stream, several_people=enabled)
 
     def _start_capture(self) -> None:
         self._choice = self._window_choice()
-        self._stream = StreamFrame(next(self._streams), self.several_people)
+        self._stream = replace(self._stream, stream=next(self._streams))
         capture = CaptureThread(self.source, self._submit, self._requests, self.stats)
         capture.lost.connect(self._on_lost)
         capture.ended.connect(self._on_ended)
