@@ -25,7 +25,7 @@ from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 ARCH = {"backbone": "small", "pyramid_channels": 32}
 STAGES = ["decode", "load_model", "load_detector", "detect", "crop", "net", "body_model",
-          "overlay", "export"]
+          "fit", "overlay", "export"]
 
 
 
@@ -98,6 +98,7 @@ def test_run_writes_iterations_mesh_and_json(run, tmp_path, model_file, photos) 
     assert [it["sample_points"] for it in iterations] == [0, 441, 438, 438]
     for it in iterations:
         assert len(it["cam"]) == 3 and len(it["betas"]) == 10 and len(it["pose"]) == 72
+        assert it["fitted_cam"] is None or len(it["fitted_cam"]) == 3
         camera = it["image_camera"]
         assert camera["focal"] == pytest.approx(5000 * crop["size"] / 224, rel=1e-4)
         assert camera["centre"] == pytest.approx([crop["x"] + crop["size"] / 2,
@@ -105,7 +106,7 @@ def test_run_writes_iterations_mesh_and_json(run, tmp_path, model_file, photos) 
     assert iterations[0]["cam"] == pytest.approx([0.9, 0.0, 0.0], abs=1e-3)  # float16 file
     assert iterations[0]["pose"][:3] == pytest.approx([np.pi, 0.0, 0.0], abs=1e-5)
     assert list(info["timings_ms"]) == STAGES
-    assert list(person["timings_ms"]) == ["crop", "net", "body_model", "overlay"]
+    assert list(person["timings_ms"]) == ["crop", "net", "body_model", "fit", "overlay"]
     assert all(v >= 0 for v in info["timings_ms"].values())
     assert info["outputs"] == [str(folder / f"iter{i}.obj") for i in range(4)] + [str(out_obj)]
 
@@ -118,6 +119,16 @@ def test_run_writes_iterations_mesh_and_json(run, tmp_path, model_file, photos) 
 
     code, out, _ = run(photos["astronaut"], "--model", model_file)
     assert code == 0 and "1 person found" in out and "person 0: box (" in out
+
+    code, out, err = run(photos["astronaut"], "--model", model_file, "--no-fit-camera", "--json")
+    assert code == 0, err
+    plain = json.loads(out)
+    [unfitted] = plain["people"]
+    assert "fit" not in plain["timings_ms"] and "fit" not in unfitted["timings_ms"]
+    for it, net in zip(unfitted["iterations"], iterations):
+        assert it["fitted_cam"] is None and it["cam"] == net["cam"]
+        trans = geometry.weak_perspective_to_translation(torch.tensor([it["cam"]]))[0]
+        assert it["image_camera"]["translation"] == pytest.approx(trans.tolist(), rel=1e-5)
 
 
 def test_other_export_types(run, tmp_path, model_file, photos) -> None:
@@ -138,7 +149,8 @@ def test_other_export_types(run, tmp_path, model_file, photos) -> None:
         assert npz["vertices"].shape == (7000, 3) and npz["faces"].shape[1] == 3
         np.testing.assert_allclose(npz["poses"][0], final["pose"], atol=1e-5)
         np.testing.assert_allclose(npz["betas"], final["betas"], atol=1e-5)
-        trans = geometry.weak_perspective_to_translation(torch.tensor([final["cam"]]))
+        placed = final["fitted_cam"] or final["cam"]  # the camera that places the mesh
+        trans = geometry.weak_perspective_to_translation(torch.tensor([placed]))
         np.testing.assert_allclose(npz["trans"], trans.numpy(), rtol=1e-4)
         np.testing.assert_allclose(npz["trans"][0], final["image_camera"]["translation"],
                                    rtol=1e-4)
@@ -274,6 +286,6 @@ def test_bench_run_reports_every_stage(capsys, monkeypatch, model_file) -> None:
     doc = json.loads(out)
     assert doc["image"]["width"] == 1280 and doc["image"]["height"] == 720
     assert doc["people"] == 1 and doc["threads"] == 1
-    assert list(doc["stages_ms"]) == ["decode", "detect", "crop", "net", "body_model",
+    assert list(doc["stages_ms"]) == ["decode", "detect", "crop", "net", "body_model", "fit",
                                       "overlay"]
     assert doc["total_ms"] == pytest.approx(sum(doc["stages_ms"].values()), abs=0.1)

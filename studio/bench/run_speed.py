@@ -35,12 +35,13 @@ def hd_photo_jpeg() -> bytes:
     return buf.getvalue()
 
 
-def _one_run(model: LoadedModel, finder: PersonFinder, jpeg: bytes) -> tuple[dict, int]:
+def _one_run(model: LoadedModel, finder: PersonFinder, jpeg: bytes,
+             fit_camera: bool = True) -> tuple[dict, int]:
     """Stage times (ms) of one photo, the overlay including drawing and the label mask."""
     start = time.perf_counter()
     image = decode_image(jpeg, "benchmark photo")
     decode_ms = (time.perf_counter() - start) * 1000.0
-    result = run_image(model, image, finder)
+    result = run_image(model, image, finder, fit_camera=fit_camera)
     start = time.perf_counter()
     renders = [p.render for p in result.people]
     draw_overlay(image, renders)
@@ -51,17 +52,21 @@ def _one_run(model: LoadedModel, finder: PersonFinder, jpeg: bytes) -> tuple[dic
     return stages, len(result.people)
 
 
-def run_speed(model: LoadedModel, repeats: int = 5) -> dict:
-    """Median milliseconds per stage over ``repeats`` runs after one warm-up run."""
+def run_speed(model: LoadedModel, repeats: int = 5, fit_camera: bool = True) -> dict:
+    """Median milliseconds per stage over ``repeats`` runs after one warm-up run
+    (``fit_camera`` as for :func:`studio.pipeline.single_image.run_person`; its "fit"
+    stage is left out when off)."""
     jpeg = hd_photo_jpeg()
     with PersonFinder() as finder:
-        _, people = _one_run(model, finder, jpeg)
-        runs = [_one_run(model, finder, jpeg)[0] for _ in range(repeats)]
-    stages = {s: round(statistics.median(r[s] for r in runs), 2) for s in STAGES}
-    total = round(statistics.median(sum(r[s] for s in STAGES) for r in runs), 2)
+        _, people = _one_run(model, finder, jpeg, fit_camera)
+        runs = [_one_run(model, finder, jpeg, fit_camera)[0] for _ in range(repeats)]
+    ran = [s for s in STAGES if s in runs[0]]
+    stages = {s: round(statistics.median(r[s] for r in runs), 2) for s in ran}
+    total = round(statistics.median(sum(r[s] for s in ran) for r in runs), 2)
     device = next(model.net.parameters()).device
     return {"torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads(),
             "model": model.name, "input_kind": model.input_kind, "input_size": model.input_size,
             "image": {"width": WIDTH, "height": HEIGHT, "jpeg_bytes": len(jpeg)},
-            "people": people, "repeats": repeats, "stages_ms": stages, "total_ms": total,
+            "people": people, "repeats": repeats, "fit_camera": fit_camera,
+            "stages_ms": stages, "total_ms": total,
             "cpu_count": os.cpu_count()}

@@ -136,12 +136,15 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "run", help="studio run on a 1280x720 photo: milliseconds per stage",
         description="Time each stage of `studio run` (decode, detect, crop, net, body model, "
-                    "overlay) on a 1280x720 JPEG of a real photo; medians after one warm-up.")
+                    "camera fit, overlay) on a 1280x720 JPEG of a real photo; medians after "
+                    "one warm-up.")
     _common_options(parser)
     parser.add_argument("--model", metavar="NAME", default="builtin-pymaf-proxy",
                         help="registered name or .pt file (default builtin-pymaf-proxy)")
     parser.add_argument("--repeats", type=int, default=RUN_REPEATS, metavar="N",
                         help=f"timed runs after one warm-up (default {RUN_REPEATS})")
+    parser.add_argument("--no-fit-camera", dest="fit_camera", action="store_false",
+                        help="keep the net's cameras (no camera fit stage)")
     parser.set_defaults(func=_run_stages)
 
 
@@ -151,7 +154,7 @@ def _run_stages(args: argparse.Namespace) -> int:
 
     if args.repeats < 1:
         raise StudioError("--repeats must be at least 1")
-    doc = run_speed(load_model(args.model, _apply_common(args)), args.repeats)
+    doc = run_speed(load_model(args.model, _apply_common(args)), args.repeats, args.fit_camera)
     if args.json:
         print(json.dumps(doc, indent=2))
     else:

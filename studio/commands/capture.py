@@ -79,6 +79,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="1 (the default): MediaPipe's video mode follows one person, "
                              "fast; more: search every frame for up to N people (at most "
                              f"{MAX_PEOPLE} are useful), several times slower")
+    parser.add_argument("--no-fit-camera", dest="fit_camera", action="store_false",
+                        help="place the meshes with the net's own cameras instead of cameras "
+                             "refitted to MediaPipe's landmarks")
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="record every frame's people to this new session folder "
                              "(chunked npz files and manifest.json)")
@@ -122,9 +125,11 @@ class CaptureStats:
 
 def capture(source: FrameSource, model: model_registry.LoadedModel, finder: PeopleFinder,
             people_tracker: PeopleTracker, writer: SessionWriter | None, limit: int,
-            max_people: int, bar: tqdm) -> tuple[CaptureStats, SourceLost | None]:
+            max_people: int, bar: tqdm, fit_camera: bool = True
+            ) -> tuple[CaptureStats, SourceLost | None]:
     """Run frames from the opened ``source`` until it ends, ``limit`` frames (0: no
-    limit) or Ctrl-C; returns the counts and, if the source was lost, why."""
+    limit) or Ctrl-C; returns the counts and, if the source was lost, why.
+    ``fit_camera`` as for :func:`studio.pipeline.single_image.run_person`."""
     stats = CaptureStats()
     lost = None
     start = time.perf_counter()
@@ -138,7 +143,8 @@ def capture(source: FrameSource, model: model_registry.LoadedModel, finder: Peop
             stats.read += 1
             try:
                 with timed(timings, "process"):
-                    result = run_image(model, frame.image, finder, max_people, overlay=False)
+                    result = run_image(model, frame.image, finder, max_people, overlay=False,
+                                       fit_camera=fit_camera)
                 people = result.people
                 timings.update(result.timings_ms)
                 stats.processed += 1
@@ -253,7 +259,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             people_tracker = PeopleTracker(settings, focal=default_focal(source.size))
             stats, lost = capture(source, model, finder, people_tracker, writer,
-                                  args.frames, args.max_people, bar)
+                                  args.frames, args.max_people, bar, args.fit_camera)
         finally:
             bar.close()
             if following:

@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="align the 3D view with the photo's camera")
     parser.add_argument("--movement", action="store_true",
                         help="colour the mesh by how far it moved since the previous iteration")
+    parser.add_argument("--no-fit-camera", dest="fit_camera", action="store_false",
+                        help="place the meshes with the net's own cameras instead of cameras "
+                             "refitted to MediaPipe's landmarks")
     parser.add_argument("--screenshot", metavar="OUT.png", type=Path, default=None,
                         help="save a picture of the window once the result is shown")
     parser.add_argument("--quit", action="store_true",
@@ -46,4 +49,5 @@ def run(args: argparse.Namespace) -> int:
                       state=StudioState(iteration=args.iteration, person=args.person,
                                         look_through=args.look_through,
                                         movement=args.movement),
-                      script=Script(screenshot=args.screenshot, quit_after=args.quit))
+                      script=Script(screenshot=args.screenshot, quit_after=args.quit),
+                      fit_camera=args.fit_camera)

@@ -3,8 +3,9 @@
 Writes each person's final mesh (OBJ/PLY/GLB, or SMPL parameters as an AMASS-style npz),
 on request every feedback iteration, an overlay of the meshes on the photo and a label
 mask of their silhouettes, each file atomically and only once every person has run;
-``--json`` prints per person the box, keypoints, cameras and parameters of each iteration,
-and the time each stage took.
+``--json`` prints per person the box, keypoints, cameras (the net's ``cam`` and
+``fitted_cam``, the one refitted to MediaPipe's landmarks that places the mesh, null
+when not fitted) and parameters of each iteration, and the time each stage took.
 
 With several people, person 0 (the largest) gets the names as given and person k the
 stem suffixed ``_k``: ``out.glb``, ``out_1.glb``, ...; ``iter0.obj``, ``iter0_1.obj``, ...
@@ -36,7 +37,7 @@ PIXEL_DECIMALS = 2
 # Timed, in pipeline order; crop ... overlay are summed over people (each person's own
 # times are in its entry).
 STAGES = ("decode", "load_model", "load_detector", "detect", "crop", "net", "body_model",
-          "overlay", "export")
+          "fit", "overlay", "export")
 
 
 def default_model() -> str:
@@ -81,6 +82,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "steadier on a small machine that is busy with other work)")
     parser.add_argument("--max-people", type=int, default=MAX_PEOPLE, metavar="N",
                         help=f"find at most N people (default {MAX_PEOPLE})")
+    parser.add_argument("--no-fit-camera", dest="fit_camera", action="store_false",
+                        help="place the meshes with the net's own cameras instead of cameras "
+                             "refitted to MediaPipe's landmarks (the JSON lists both)")
     parser.add_argument("--json", action="store_true",
                         help="print people, parameters per iteration and timings as JSON "
                              "(image coordinates in pixels, pixel i covering [i, i+1))")
@@ -141,6 +145,7 @@ def _person_report(k: int, person: PersonResult) -> dict:
         "keypoint_error_px": None if error is None else round(error, PIXEL_DECIMALS),
         "mask_iou": round(person.mask_iou, 4),
         "iterations": [{"index": i, "cam": _rounded(it.cam),
+                        "fitted_cam": None if it.fitted_cam is None else _rounded(it.fitted_cam),
                         "image_camera": {"focal": round(it.image_camera.focal, 3),
                                          "centre": _rounded(it.image_camera.centre, 3),
                                          "translation": _rounded(it.image_camera.translation)},
@@ -181,11 +186,13 @@ def _summary(info: dict) -> str:
     ]
     for person in info["people"]:
         x0, y0, x1, y1 = person["box"]
-        s, tx, ty = person["iterations"][-1]["cam"]
+        final = person["iterations"][-1]
+        s, tx, ty = final["fitted_cam"] or final["cam"]
         error = person["keypoint_error_px"]
         lines.append(
             f"person {person['index']}: box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}), crop "
-            f"{person['crop']['size']:.0f} px, final camera s={s:.3f} tx={tx:.3f} "
+            f"{person['crop']['size']:.0f} px, final camera "
+            f"{'(fitted) ' if final['fitted_cam'] else ''}s={s:.3f} tx={tx:.3f} "
             f"ty={ty:.3f}, mask IoU {person['mask_iou']:.2f}, keypoint error "
             + ("n/a" if error is None else f"{error:.1f} px"))
     lines += [f"wrote {p}" for p in info["outputs"]]
@@ -235,12 +242,13 @@ def _run(args: argparse.Namespace) -> int:
     with timed(timings, "load_detector"):
         finder = shared_finder()
     try:
-        result = run_image(model, image, finder, args.max_people)
+        result = run_image(model, image, finder, args.max_people, fit_camera=args.fit_camera)
     except NoPersonFound as err:
         raise NoPersonFound(f"{args.image}: {err} (nothing written)") from None
     with timed(timings, "export"):
         written = write_outputs(result, image, args)
     merged = {**timings, **result.timings_ms}
-    info = report(result, args.image, model, written, {s: merged[s] for s in STAGES})
+    info = report(result, args.image, model, written,
+                  {s: merged[s] for s in STAGES if s in merged})
     print(json.dumps(info, indent=2) if args.json else _summary(info))
     return 0

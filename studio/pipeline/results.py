@@ -26,18 +26,26 @@ class MeshIteration:
 
     vertices: np.ndarray  # [V,3] float32, metres
     joints: np.ndarray  # [24,3] the body model's skeleton joints, same frame
-    cam: np.ndarray  # [3] weak perspective [s, tx, ty] of the crop
-    image_camera: ImageCamera  # the same view on the full image
+    cam: np.ndarray  # [3] weak perspective [s, tx, ty] of the crop, as the net predicted it
+    image_camera: ImageCamera  # the crop camera the mesh is placed with, on the full image
     betas: np.ndarray  # [10]
     pose: np.ndarray  # [72] axis-angle, root first
     keypoints_2d: np.ndarray  # [49,2] pymaf49 in crop coordinates [-1, 1]
     sample_points: np.ndarray | None  # [N,2] crop coordinates the step sampled; None at 0
     pyramid_map: np.ndarray | None  # [h,w] mean |activation| of the level sampled; None at 0
+    # [3] ``cam`` refitted to MediaPipe's landmarks (studio.pipeline.camera_fit), which
+    # image_camera shows; None when not fitted (turned off, or the fit was not trusted)
+    fitted_cam: np.ndarray | None = None
+
+    @property
+    def crop_camera(self) -> np.ndarray:
+        """[3] the crop camera the mesh is placed with: the fitted one, else the net's."""
+        return self.cam if self.fitted_cam is None else self.fitted_cam
 
     def translation(self) -> np.ndarray:
-        """[3] camera-frame translation of the body (focal 5000 px on a 224 px crop, the
-        virtual camera the nets project with)."""
-        cam = torch.as_tensor(self.cam, dtype=torch.float64)[None]
+        """[3] camera-frame translation of the body under :attr:`crop_camera` (focal 5000
+        px on a 224 px crop, the virtual camera the nets project with)."""
+        cam = torch.as_tensor(self.crop_camera, dtype=torch.float64)[None]
         return weak_perspective_to_translation(cam)[0].numpy()
 
 

@@ -4,6 +4,9 @@ iteration, and place the meshes back on the full-resolution photo.
 Plain numpy results and no Qt, so the ``studio run`` command and the GUI's worker share
 it. RGB models get ImageNet-normalised crops; proxy models get the maps they were trained
 on (MediaPipe's person mask and landmark heatmaps), made through the same crop transform.
+By default each iteration's crop camera is then refitted to MediaPipe's seen landmarks
+(:mod:`studio.pipeline.camera_fit`), which places the meshes on real photos better than
+the nets' own cameras do.
 """
 from __future__ import annotations
 
@@ -15,13 +18,14 @@ import numpy as np
 import torch
 
 from studio.nets.model_registry import OFFICIAL, LoadedModel
+from studio.pipeline.camera_fit import fit_crop_camera
 from studio.pipeline.crops import CropTransform, image_camera, normalised_rgb, proxy_input, square_box
 from studio.pipeline.overlay import mask_iou, render_mesh
 from studio.pipeline.people import (MAX_PEOPLE, VISIBLE, NoPersonFound, Person, PersonFinder,
                                     TrackingPersonFinder)
 from studio.pipeline.results import DenseMaps, FrameResult, MeshIteration, PersonResult
 
-PERSON_STAGES = ("crop", "net", "body_model", "overlay")  # timed per person, in this order
+PERSON_STAGES = ("crop", "net", "body_model", "fit", "overlay")  # timed per person, in this order
 PeopleFinder = PersonFinder | TrackingPersonFinder
 
 
@@ -37,23 +41,32 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
     return t[0].detach().float().cpu().numpy()
 
 
+def seen_landmarks(person: Person, image_size: tuple[int, int]) -> np.ndarray:
+    """[33] bool: MediaPipe's landmarks that count as seen (visibility >= VISIBLE) and lie
+    inside the image."""
+    return (person.visibility >= VISIBLE) & (person.landmarks >= 0).all(axis=1) \
+        & (person.landmarks < np.asarray(image_size)).all(axis=1)
+
+
 def keypoint_error(predicted: np.ndarray, person: Person, image_size: tuple[int, int]
                    ) -> float | None:
     """Mean image distance (px) from MediaPipe's seen, in-image landmarks to the model's;
     None when no landmark qualifies."""
-    seen = (person.visibility >= VISIBLE) & (person.landmarks >= 0).all(axis=1) \
-        & (person.landmarks < np.asarray(image_size)).all(axis=1)
+    seen = seen_landmarks(person, image_size)
     if not seen.any():
         return None
     return float(np.linalg.norm(predicted[seen] - person.landmarks[seen], axis=1).mean())
 
 
 def run_person(model: LoadedModel, image: np.ndarray, person: Person,
-               overlay: bool = True) -> PersonResult:
+               overlay: bool = True, fit_camera: bool = True) -> PersonResult:
     """The model's iterations for one found person, placed back on the full image.
 
     ``overlay=False`` skips the full-resolution silhouette and its mask IoU (a quarter of
-    a frame's time): live views draw their own overlays."""
+    a frame's time): live views draw their own overlays. ``fit_camera`` refits each
+    iteration's crop camera so that its body's mediapipe33 keypoints land on MediaPipe's
+    seen landmarks (:mod:`studio.pipeline.camera_fit`); the net's camera stays in
+    ``MeshIteration.cam`` and is used where the fit is not trusted."""
     timings: dict[str, float] = {}
     height, width = image.shape[:2]
     size = (width, height)
@@ -82,10 +95,23 @@ def run_person(model: LoadedModel, image: np.ndarray, person: Person,
         dense_maps = None if dense is None else DenseMaps.from_logits(
             {k: _numpy(v) for k, v in dense.items()})
     with timed(timings, "body_model"), torch.inference_mode():
-        rotmat = out.final.rotmat
+        # Every iteration's keypoints when their cameras are refitted, else the final's.
+        posed = out.iterations if fit_camera else out.iterations[-1:]
+        rotmat = torch.cat([it.rotmat for it in posed])
         body = model.net.body(global_orient=rotmat[:, :1], body_pose=rotmat[:, 1:],
-                              betas=out.final.betas)
-        keypoints = iterations[-1].image_camera.project(_numpy(body.keypoints("mediapipe33")))
+                              betas=torch.cat([it.betas for it in posed]))
+        body_keypoints = body.keypoints("mediapipe33").detach().double().cpu().numpy()
+    if fit_camera:
+        with timed(timings, "fit"):
+            seen = seen_landmarks(person, size)
+            targets = transform.to_crop(person.landmarks)
+            weights = np.where(seen, person.visibility, 0.0)
+            for it, points in zip(iterations, body_keypoints):
+                fitted = fit_crop_camera(points, targets, weights, it.cam)
+                if fitted is not None:
+                    it.fitted_cam = fitted
+                    it.image_camera = image_camera(fitted, transform.box)
+    keypoints = iterations[-1].image_camera.project(body_keypoints[-1])
     render, iou = None, None
     if overlay:
         with timed(timings, "overlay"):
@@ -102,11 +128,11 @@ def run_person(model: LoadedModel, image: np.ndarray, person: Person,
 def run_image(model: LoadedModel, image: np.ndarray, finder: PeopleFinder,
               max_people: int = MAX_PEOPLE,
               progress: Callable[[str, float], None] | None = None,
-              overlay: bool = True) -> FrameResult:
+              overlay: bool = True, fit_camera: bool = True) -> FrameResult:
     """Find the people in RGB uint8 ``image`` and run the model on each, largest first.
 
     ``finder`` is a :class:`PersonFinder` for photos or a :class:`TrackingPersonFinder`
-    for a stream's frames; ``overlay`` as for :func:`run_person`.
+    for a stream's frames; ``overlay`` and ``fit_camera`` as for :func:`run_person`.
     ``progress(stage, fraction)`` is called before each stage; it may raise to cancel (the
     GUI's worker does). Raises :class:`NoPersonFound` when nobody is there.
     """
@@ -120,9 +146,9 @@ def run_image(model: LoadedModel, image: np.ndarray, finder: PeopleFinder,
     results = []
     for k, person in enumerate(people):
         report(f"person {k + 1} of {len(people)}", 0.3 + 0.7 * k / len(people))
-        results.append(run_person(model, image, person, overlay))
+        results.append(run_person(model, image, person, overlay, fit_camera))
     for stage in PERSON_STAGES:
-        if stage in results[0].timings_ms:  # "overlay" only when it was drawn
+        if stage in results[0].timings_ms:  # "fit" and "overlay" only when they ran
             timings[stage] = sum(r.timings_ms[stage] for r in results)
     height, width = image.shape[:2]
     return FrameResult(model_name=model.name, body_name=model.body_name,

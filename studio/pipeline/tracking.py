@@ -116,7 +116,8 @@ class TrackedPerson:
     box: np.ndarray  # [4] x0, y0, x1, y1 image pixels (MediaPipe's extent)
     pose: np.ndarray  # [72] axis-angle, root first
     betas: np.ndarray  # [10]
-    cam: np.ndarray  # [3] weak perspective [s, tx, ty] of the crop
+    cam: np.ndarray  # [3] weak perspective [s, tx, ty] of the crop placing the mesh
+    # (MeshIteration.crop_camera: fitted to MediaPipe's landmarks, else the net's)
     translation: np.ndarray  # [3] metres in the fixed camera (fixed_camera_translation)
     keypoints: np.ndarray  # [33,2] the final body's mediapipe33 points on the image
     landmarks: np.ndarray  # [33,2] MediaPipe's landmarks on the image
@@ -129,7 +130,8 @@ class TrackedPerson:
         final = person.final
         return cls(track_id=track_id, box=np.asarray(person.person.extent, np.float32),
                    pose=final.pose.reshape(72).astype(np.float32),
-                   betas=final.betas.astype(np.float32), cam=final.cam.astype(np.float32),
+                   betas=final.betas.astype(np.float32),
+                   cam=final.crop_camera.astype(np.float32),
                    translation=fixed_camera_translation(final.image_camera, image_size,
                                                         focal).astype(np.float32),
                    keypoints=np.asarray(person.keypoints, np.float32),

@@ -110,17 +110,20 @@ class StudioState:
 
 def run_studio(image: Path | None = None, sample: str | None = None, model: str | None = None,
                state: StudioState | None = None, script: Script | None = None,
-               window_hook: Callable[[QMainWindow], None] | None = None) -> int:
-    """The studio window on ``image`` (else ``sample``, else the default sample).
+               window_hook: Callable[[QMainWindow], None] | None = None,
+               fit_camera: bool = True) -> int:
+    """The studio window on ``image`` (else ``sample``, else the default sample);
+    ``fit_camera`` as for :func:`studio.pipeline.single_image.run_person`.
 
     Unattended runs wait for the result, go to ``state``, and raise the worker's error
     (with its exit code) if the photo could not be processed.
     """
     from studio.ui.studio_window import StudioWindow
+    from studio.ui.worker import PipelineWorker
 
     script, state = script or Script(), state or StudioState()
     app = application()
-    window = StudioWindow(model=model)
+    window = StudioWindow(model=model, worker=PipelineWorker(fit_camera=fit_camera))
     if window_hook is not None:
         window_hook(window)
     window.show()

@@ -446,7 +446,7 @@ class StudioWindow(QMainWindow):
         if reset_camera:
             self.mesh_view.set_view("front")
         self.scrubber.set_count(doc.iteration_count, doc.iteration)
-        self._update_info()
+        self.update_info()
         self.show_iteration(doc.iteration)
 
     def show_iteration(self, index: int, announce: bool = True) -> None:
@@ -468,9 +468,11 @@ class StudioWindow(QMainWindow):
         self._show_displacement()
         self.maps_panel.set_iteration(doc.iteration, it.pyramid_map, it.sample_points)
         if announce:
+            s, tx, ty = it.crop_camera
+            fitted = "" if it.fitted_cam is None else f" (fitted; net's s={it.cam[0]:.3f})"
             self.statusBar().showMessage(
-                f"{iteration_name(doc.iteration)} \N{MIDDLE DOT} camera s={it.cam[0]:.3f} "
-                f"tx={it.cam[1]:.3f} ty={it.cam[2]:.3f}", 5000)
+                f"{iteration_name(doc.iteration)} \N{MIDDLE DOT} camera s={s:.3f} "
+                f"tx={tx:.3f} ty={ty:.3f}{fitted}", 5000)
         self.iteration_shown.emit(doc.iteration)
 
     def _show_displacement(self) -> None:
@@ -483,7 +485,8 @@ class StudioWindow(QMainWindow):
         moved = doc.displacement_mm() if wanted else None
         self.mesh_view.set_displacement(moved, doc.max_displacement_mm())
 
-    def _update_info(self) -> None:
+    def update_info(self) -> None:
+        """Describe the shown person and the timings in the info panel."""
         doc = self.document
         person, result = doc.current_person, doc.result
         error = ("n/a" if person.keypoint_error_px is None

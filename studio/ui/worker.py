@@ -66,10 +66,12 @@ class PipelineWorker(QObject):
     _process = Signal(int, object, object, object)
 
     def __init__(self, loader: ModelLoader | None = None,
-                 finder: PersonFinder | None = None) -> None:
+                 finder: PersonFinder | None = None, fit_camera: bool = True) -> None:
         """``loader(name, device, checkpoint)`` loads models (default: the registry);
-        ``finder`` is borrowed and left open, else the worker makes and closes its own."""
+        ``finder`` is borrowed and left open, else the worker makes and closes its own;
+        ``fit_camera`` as for :func:`studio.pipeline.single_image.run_person`."""
         super().__init__()
+        self.fit_camera = fit_camera
         self._loader = loader or (lambda name, device, checkpoint:
                                   load_model(name, device, checkpoint))
         self._finder = finder
@@ -155,7 +157,7 @@ class PipelineWorker(QObject):
 
             with torch.inference_mode():
                 result = run_image(model, image, finder, progress=report,
-                                   overlay=stream is None)
+                                   overlay=stream is None, fit_camera=self.fit_camera)
             self._check(request)
         except Cancelled:
             self.cancelled.emit(request)
