@@ -9,7 +9,15 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 def send_mouse_move(widget: QWidget, pos: QPoint) -> None:
     """A mouse move to widget pixel ``pos``, no button held."""
-    event = QMouseEvent(QEvent.Type.MouseMove, QPointF(pos), QPointF(widget.mapToGlobal(pos)),
-                        Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
-                        Qt.KeyboardModifier.NoModifier)
+    send_mouse(widget, "move", pos, Qt.MouseButton.NoButton)
+
+
+def send_mouse(widget: QWidget, kind: str, pos: QPoint, button: Qt.MouseButton) -> None:
+    """A "press", "move" (with ``button`` held) or "release" at widget pixel ``pos``."""
+    event_type = {"press": QEvent.Type.MouseButtonPress, "move": QEvent.Type.MouseMove,
+                  "release": QEvent.Type.MouseButtonRelease}[kind]
+    held = Qt.MouseButton.NoButton if kind == "release" else button
+    changed = Qt.MouseButton.NoButton if kind == "move" else button
+    event = QMouseEvent(event_type, QPointF(pos), QPointF(widget.mapToGlobal(pos)), changed,
+                        held, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, event)

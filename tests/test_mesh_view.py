@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gui_events import send_mouse_move
+from gui_events import send_mouse, send_mouse_move
 from result_fixtures import astronaut_image, astronaut_result
 
 VIEW_SIZE = (800, 600)
@@ -249,8 +249,58 @@ def test_mouse_moves_emit_hover(view, qtbot):
     view.set_view("front")
     middle = QPoint(view.width() // 2, view.height() // 3)  # the chest in the front view
     with qtbot.waitSignal(view.hovered, timeout=5000) as blocker:
-        send_mouse_move(view.plotter, middle)
+        send_mouse_move(view.canvas, middle)
     assert blocker.args[0] == "vertex" and blocker.args[1] >= 0
     with qtbot.waitSignal(view.hovered, timeout=5000) as blocker:
-        send_mouse_move(view.plotter, QPoint(5, 5))
+        send_mouse_move(view.canvas, QPoint(5, 5))
     assert blocker.args == ["", -1]
+
+
+
+@pytest.mark.gui
+def test_qt_grab_sees_the_3d_view(view):
+    """The view paints ordinary pixels, so Qt's own grab (screenshots) shows the body."""
+    view.set_view("front")
+    rendered = _shot(view)
+    from PySide6.QtGui import QImage
+
+    image = view.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), -1)
+    grabbed = rows[:, :3 * image.width()].reshape(image.height(), image.width(), 3)
+    assert grabbed.shape == rendered.shape
+    assert _foreground(grabbed).mean() > 0.05
+    assert np.abs(grabbed.astype(int) - rendered).max(axis=2).mean() < 2.0
+
+
+@pytest.mark.gui
+def test_half_resolution_renders_a_quarter_of_the_pixels_and_picks_alike(view):
+    view.set_view("front")
+    x, y = view.width() / 2, view.height() / 3  # the chest
+    sharp = view.hover_at(x, y)
+    view.set_render_scale(0.5)
+    assert tuple(view.plotter.render_window.GetSize()) == (view.width() // 2,
+                                                           view.height() // 2)
+    coarse = view.hover_at(x, y)
+    assert sharp[0] == coarse[0] == "vertex"
+    points = view.scene.mesh.points
+    assert np.linalg.norm(points[sharp[1]] - points[coarse[1]]) < 0.05  # metres
+    assert _foreground(_shot(view)).mean() > 0.05
+    view.set_render_scale(1.0)
+    assert tuple(view.plotter.render_window.GetSize()) == (view.width(), view.height())
+
+
+@pytest.mark.gui
+def test_a_mouse_drag_turns_the_camera_and_can_be_undone(view):
+    from PySide6.QtCore import QPoint, Qt
+
+    view.set_view("front")
+    before = np.array(view.plotter.camera.position)
+    start = QPoint(view.width() // 2, view.height() // 2)
+    send_mouse(view.canvas, "press", start, Qt.MouseButton.LeftButton)
+    for dx in (20, 60, 120):
+        send_mouse(view.canvas, "move", start + QPoint(dx, 0), Qt.MouseButton.LeftButton)
+    send_mouse(view.canvas, "release", start + QPoint(120, 0), Qt.MouseButton.LeftButton)
+    assert np.linalg.norm(np.array(view.plotter.camera.position) - before) > 0.1
+    assert view.can_undo_camera()
+    view.undo_camera()
+    np.testing.assert_allclose(view.plotter.camera.position, before)

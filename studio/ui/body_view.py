@@ -1,4 +1,4 @@
-"""The 3D view: a pyvistaqt interactor showing one :class:`BodyScene`.
+"""The 3D view: a :class:`VtkCanvas` showing one :class:`BodyScene`.
 
 It only displays what it is given (vertices, joints); the body model lives in
 :class:`studio.ui.body_state.BodyState`, outside the view.
@@ -11,7 +11,7 @@ from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QWidget
 
 from studio.ui.body_scene import BodyScene, fit_camera, set_skeleton_visible
-from studio.ui.widgets import embedded_plotter
+from studio.ui.widgets import embedded_canvas
 
 
 class BodyView(QWidget):
@@ -19,16 +19,17 @@ class BodyView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plotter = embedded_plotter(self)
+        self.canvas = embedded_canvas(self)
+        self.plotter = self.canvas.plotter
         self.scene: BodyScene | None = None
         self.actors: dict[str, pv.Actor] = {}
         self._view = "front"
         self._closed = False
         # Re-frame on resize until the user moves the camera themselves.
         self._auto_frame = True
-        if self.plotter.iren is not None:  # the style, not the interactor, announces drags
-            style = self.plotter.iren.interactor.GetInteractorStyle()
-            style.AddObserver("StartInteractionEvent", self._on_user_camera)
+        # the style, not the interactor, announces drags
+        style = self.canvas.interactor.GetInteractorStyle()
+        style.AddObserver("StartInteractionEvent", self._on_user_camera)
 
     def show_scene(self, scene: BodyScene, skeleton: bool = False, ground: bool = True) -> None:
         """Replace what is shown by ``scene`` and frame it from the front."""
@@ -62,7 +63,7 @@ class BodyView(QWidget):
         self._view = view
         self._auto_frame = True
         points = np.asarray(self.scene.mesh.points)
-        aspect = max(self.plotter.width(), 1) / max(self.plotter.height(), 1)
+        aspect = max(self.canvas.width(), 1) / max(self.canvas.height(), 1)
         fit_camera(self.plotter.camera, points, view, aspect)
         self.plotter.renderer.ResetCameraClippingRange()
         self.plotter.render()
@@ -84,4 +85,4 @@ class BodyView(QWidget):
         if not self._closed:
             self._closed = True
             self.actors = {}
-            self.plotter.close()
+            self.canvas.close_canvas()

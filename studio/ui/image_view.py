@@ -30,6 +30,7 @@ KEYPOINT_RADIUS_PX = 5  # from a landmark: about its drawn dot, so vertices stay
 VISIBLE = 0.5  # landmarks seen less surely than this are drawn faded
 MESH_OPACITY = 0.5
 MAX_FILL_SIDE = 2048  # the filled mesh is drawn coarser over larger regions (huge photos)
+STREAM_FILL_SIDE = 256  # ... and while live frames stream (a third of the time at 640x480)
 # MediaPipe Pose's 33-landmark skeleton as its own drawing utilities connect it: face,
 # shoulders, arms and hands, torso, legs and feet.
 MEDIAPIPE_EDGES = (
@@ -83,10 +84,12 @@ def face_shading(points: np.ndarray, faces: np.ndarray, depth: np.ndarray
 
 
 def rasterize_faces(points: np.ndarray, faces: np.ndarray, depth: np.ndarray,
-                    region: tuple[int, int, int, int]) -> np.ndarray:
+                    region: tuple[int, int, int, int], max_side: int = MAX_FILL_SIDE
+                    ) -> np.ndarray:
     """[h,w,4] uint8 RGBA of the shaded front faces over image pixels ``region``
     (x0, y0, x1, y1), the nearest face at each pixel (a z-buffer: about 5 ms for a
-    body filling a 640x480 frame, against 22 ms painting faces one by one)."""
+    body filling a 640x480 frame, against 22 ms painting faces one by one). Regions
+    longer than ``max_side`` are drawn coarser and scaled up."""
     x0, y0, x1, y1 = region
     w, h = x1 - x0, y1 - y0
     front, shade = face_shading(points, faces, depth)
@@ -94,7 +97,7 @@ def rasterize_faces(points: np.ndarray, faces: np.ndarray, depth: np.ndarray,
     if not len(keep):
         return np.zeros((h, w, 4), np.uint8)
     uv = np.where(np.isfinite(points), points, 0.0)
-    raster_points, side, step = region_points(uv, np.nan_to_num(depth), region, MAX_FILL_SIDE)
+    raster_points, side, step = region_points(uv, np.nan_to_num(depth), region, max_side)
     ids = face_ids(raster_points, torch.as_tensor(faces[keep]), side)[0].numpy()
     colours = np.zeros((len(keep) + 1, 4), np.uint8)  # row 0: no face, transparent
     colours[1:, :3] = np.outer(shade[keep], MESH_COLOUR).astype(np.uint8)
@@ -155,6 +158,7 @@ class ImageView(QWidget):
         self._fill: tuple[int, int, np.ndarray] | None = None  # x0, y0, RGBA
         # Drawn meshes by the caller's key and style: scrubbing revisits a few iterations.
         self._drawn: dict[tuple, object] = {}
+        self._fill_side = MAX_FILL_SIDE
         self._mesh_key: Hashable | None = None
         self._sample_points: np.ndarray | None = None
         self._hover: tuple[str, int] = ("", -1)
@@ -305,7 +309,16 @@ class ImageView(QWidget):
         x1, y1 = np.minimum(np.ceil(finite.max(axis=0)), (w, h)).astype(int)
         if x1 <= x0 or y1 <= y0:
             return None
-        return int(x0), int(y0), rasterize_faces(points, faces, depth, (x0, y0, x1, y1))
+        return int(x0), int(y0), rasterize_faces(points, faces, depth, (x0, y0, x1, y1),
+                                                 self._fill_side)
+
+    def set_streaming(self, streaming: bool) -> None:
+        """Draw the filled mesh coarser while live frames stream, sharp otherwise."""
+        side = STREAM_FILL_SIDE if streaming else MAX_FILL_SIDE
+        if side != self._fill_side:
+            self._fill_side = side
+            self._drawn.clear()
+            self._draw_mesh()
 
     # --- visibility ----------------------------------------------------------------------
 

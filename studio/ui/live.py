@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from studio.ui.studio_window import StudioWindow
 
 STATUS_INTERVAL_MS = 500
+STREAM_RENDER_SCALE = 0.5  # the 3D view's resolution while frames stream (sharp when paused)
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
 
 
@@ -390,6 +391,9 @@ class LiveController(QObject):
     # ------------------------------------------------------------------ status
     def _set_state(self, state: str) -> None:
         self.state = state
+        streaming = state == "streaming"  # coarser views while frames stream
+        self.window.mesh_view.set_render_scale(STREAM_RENDER_SCALE if streaming else 1.0)
+        self.window.image_view.set_streaming(streaming)
         if state in ("streaming", "paused"):
             self._timer.start()
         else:
@@ -408,6 +412,7 @@ class LiveController(QObject):
         self.reconnect_action.setEnabled(self.state in ("lost", "ended", "failed"))
 
     def _refresh_status(self) -> None:
+        self.view.refresh_info()
         if self.state == "idle" and not self.stats.read:
             self.status_label.hide()
             return

@@ -41,6 +41,7 @@ class LiveView:
     def __init__(self, window: StudioWindow) -> None:
         self.window = window
         self.document: StudioDocument | None = None  # the live one, once shown
+        self._info_stale = False  # results came since the info panel was written
 
     @property
     def in_window(self) -> bool:
@@ -68,6 +69,13 @@ class LiveView:
         if self.in_window:
             self.window.image_view.set_image(image, fit=False)
 
+    def refresh_info(self) -> None:
+        """Rewrite the info panel for the newest result (called a few times a second,
+        not per frame: each rewrite repaints the panel)."""
+        if self._info_stale and self.in_window:
+            self._info_stale = False
+            self.window.update_info()
+
     def _build(self, image: np.ndarray, result: FrameResult, title: str) -> None:
         """The first result: the window's own full path, framing the 3D view."""
         from studio.ui.studio_window import APP_TITLE  # here: that module imports this one
@@ -87,6 +95,8 @@ class LiveView:
         win, doc = self.window, self.document
         doc.image = image
         doc.set_result(result)
+        win.timings_ms = dict(result.timings_ms)
+        self._info_stale = True
         person = doc.current_person
         win.image_view.set_image(image, fit=False)
         win.image_view.set_people(doc.boxes(), doc.person)

@@ -18,7 +18,7 @@ from vtkmodules.vtkRenderingCore import vtkCellPicker, vtkRenderer
 
 from studio.pipeline.crops import ImageCamera
 from studio.ui.body_scene import BodyScene, fit_camera, set_skeleton_visible
-from studio.ui.widgets import embedded_plotter
+from studio.ui.widgets import embedded_canvas
 
 DISPLAY_AXES = np.array([1.0, -1.0, -1.0])  # camera axes -> display frame (180 deg about x)
 BACKDROP_DEPTH = 1.3  # the photo sits this many body depths from the camera
@@ -44,7 +44,8 @@ class MeshView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plotter = embedded_plotter(self)
+        self.canvas = embedded_canvas(self)
+        self.plotter = self.canvas.plotter
         self._stale = False  # changed since the last render (picking needs it current)
         self.plotter.render_window.AddObserver("EndEvent", self._on_rendered)
         self.scene: BodyScene | None = None
@@ -73,13 +74,12 @@ class MeshView(QWidget):
         self._hover_timer.setSingleShot(True)
         self._hover_timer.setInterval(HOVER_INTERVAL_MS)
         self._hover_timer.timeout.connect(self._hover_pending)
-        if self.plotter.iren is not None:  # the style, not the interactor, announces drags
-            interactor = self.plotter.iren.interactor
-            style = interactor.GetInteractorStyle()
-            style.AddObserver("StartInteractionEvent", self._on_drag_start)
-            style.AddObserver("EndInteractionEvent", self._on_drag_end)
-            interactor.AddObserver("MouseMoveEvent", self._on_mouse_move)
-            interactor.AddObserver("LeaveEvent", self._on_leave)
+        interactor = self.canvas.interactor
+        style = interactor.GetInteractorStyle()  # the style, not the interactor, announces drags
+        style.AddObserver("StartInteractionEvent", self._on_drag_start)
+        style.AddObserver("EndInteractionEvent", self._on_drag_end)
+        interactor.AddObserver("MouseMoveEvent", self._on_mouse_move)
+        interactor.AddObserver("LeaveEvent", self._on_leave)
 
     def _overlay_renderer(self) -> vtkRenderer:
         """A layer drawn over the scene with the same camera: the marker stays visible
@@ -383,7 +383,7 @@ class MeshView(QWidget):
 
     def hover_at(self, x: float, y: float) -> tuple[str, int]:
         """Pick what is under widget pixel (x, y), emit ``hovered`` if it changed, return it."""
-        ratio = self.plotter.devicePixelRatioF()
+        ratio = self.canvas.pixel_ratio()
         height = self.plotter.render_window.GetSize()[1]
         return self._hover_display(x * ratio, height - 1 - y * ratio)
 
@@ -403,9 +403,9 @@ class MeshView(QWidget):
         against the widget's height, which the render window's may lag behind until the
         next paint, so it goes back to widget pixels and through :meth:`hover_at`."""
         if self._pending_hover is not None and not self._closed:
-            ratio = self.plotter.devicePixelRatioF()
+            ratio = self.canvas.pixel_ratio()
             x, y = self._pending_hover
-            self.hover_at(x / ratio, self.plotter.height() - 1 - y / ratio)
+            self.hover_at(x / ratio, self.canvas.height() - 1 - y / ratio)
 
     def _hover_display(self, x: float, y: float) -> tuple[str, int]:
         hit = self._pick(x, y)
@@ -475,7 +475,12 @@ class MeshView(QWidget):
         again at the paint)."""
         if not self._closed:
             self._stale = True
-            self.plotter.update()
+            self.canvas.request_render()
+
+    def set_render_scale(self, scale: float) -> None:
+        """Render ``scale`` times the view's pixels: live streams draw a quarter of the
+        pixels at 0.5 (software GL's cost is per pixel); 1 is sharp again."""
+        self.canvas.set_render_scale(scale)
 
     def close_view(self) -> None:
         """Release VTK's window and interactor now, not at interpreter exit."""
@@ -484,4 +489,4 @@ class MeshView(QWidget):
             self._hover_timer.stop()
             self.actors = {}
             self._marker_layer.RemoveAllViewProps()
-            self.plotter.close()
+            self.canvas.close_canvas()

@@ -1,26 +1,21 @@
-"""Small builders every window shares: a quiet VTK view filling a widget, and actions."""
+"""Small builders every window shares: a VTK view filling a widget, and actions."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from pyvistaqt import QtInteractor
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from studio.ui.body_scene import BACKGROUND, plain_theme
+from studio.ui.vtk_canvas import VtkCanvas
 
 
-def embedded_plotter(host: QWidget) -> QtInteractor:
-    """A VTK interactor filling ``host``, anti-aliasing off (3-4x cheaper on software GL).
-    auto_update=False: views redraw on change; a timer would redraw for nothing."""
-    plotter = QtInteractor(host, multi_samples=1, auto_update=False, theme=plain_theme(),
-                           lighting="light kit")
-    plotter.set_background(BACKGROUND)
-    plotter.disable_anti_aliasing()
+def embedded_canvas(host: QWidget) -> VtkCanvas:
+    """A VTK canvas filling ``host``."""
+    canvas = VtkCanvas(host)
     layout = QVBoxLayout(host)
     layout.setContentsMargins(0, 0, 0, 0)
-    layout.addWidget(plotter)
-    return plotter
+    layout.addWidget(canvas)
+    return canvas
 
 
 def make_action(parent: QWidget, text: str, slot: Callable,
