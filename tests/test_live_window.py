@@ -132,6 +132,9 @@ def test_video_streams_into_both_views_and_is_counted(qtbot, window, live, video
     assert any(np.abs(a - b).max() > 0.5 for a, b in zip(seen_2d, seen_2d[1:]))
     assert any(np.abs(a - b).max() > 1e-4 for a, b in zip(seen_3d, seen_3d[1:]))
     assert window.people_box.count() == 1 and "track 0" in window.people_box.itemText(0)
+    # the info panel follows the stream (a few times a second), not the first frame
+    window.info_label.setText("")
+    qtbot.waitUntil(lambda: "net" in window.info_label.text(), timeout=WAIT_MS)
 
     _results(qtbot, live, 2)
     stats = live.stats
@@ -212,8 +215,13 @@ def test_several_people_mode_searches_each_frame(qtbot, window, live, video):
 def test_pause_keeps_the_last_result_scrubbable(qtbot, window, live, video):
     live.start(VideoSource(video, loop=True))
     _results(qtbot, live, 2)
+    canvas = window.mesh_view.canvas
+    assert canvas.render_scale() == 0.5  # streaming: a quarter of the 3D pixels
     live.pause_action.trigger()
     assert live.state == "paused"
+    assert canvas.render_scale() == 1.0  # paused: sharp again, at the view's size
+    assert tuple(window.mesh_view.plotter.render_window.GetSize()) == (canvas.width(),
+                                                                      canvas.height())
     qtbot.waitUntil(lambda: not live.busy, timeout=WAIT_MS)
     qtbot.wait(100)  # the last answer reaches the window
     processed, result = live.stats.processed, window.document.result

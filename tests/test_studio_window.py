@@ -427,3 +427,17 @@ def test_bench_gui_reports_first_result_and_scrub_speed():
     assert 0 < doc["first_result_ms"]["warm"]
     for key in ("scrub", "scrub_first_pass", "scrub_3d_only", "scrub_2d_only_uncached"):
         assert doc[key]["fps"] > 0 and doc[key]["p95_ms"] >= doc[key]["median_ms"]
+
+
+def test_fit_camera_toggle_reruns_with_the_nets_own_camera(qtbot, window, photo):
+    _open(qtbot, window, photo)
+    final = window.document.result.people[0].final
+    assert window.fit_camera_action.isChecked() and final.fitted_cam is not None
+    fitted_iou = window.document.result.people[0].mask_iou
+    with qtbot.waitSignal(window.result_shown, timeout=RESULT_TIMEOUT_MS):
+        window.fit_camera_action.trigger()  # off: the photo runs again
+    person = window.document.result.people[0]
+    assert not window.worker.fit_camera
+    assert all(it.fitted_cam is None for it in person.iterations)
+    np.testing.assert_allclose(person.final.cam, final.cam, atol=1e-5)  # same net output
+    assert person.mask_iou < fitted_iou  # the astronaut's overlay is better fitted

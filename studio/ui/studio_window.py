@@ -120,6 +120,7 @@ class StudioWindow(QMainWindow):
             widget.hide()
         self.statusBar().addPermanentWidget(self.model_label)
 
+        self.worker = worker or PipelineWorker()
         self._build_actions()
         self._build_menus()
         self._build_toolbars(model or self.settings.model or DEFAULT_MODEL)
@@ -128,7 +129,6 @@ class StudioWindow(QMainWindow):
         if self.settings.geometry is not None:
             self.restoreGeometry(self.settings.geometry)
 
-        self.worker = worker or PipelineWorker()
         self.worker.image_ready.connect(self._on_image_ready)
         self.worker.progress.connect(self._on_progress)
         self.worker.model_ready.connect(self._on_model_ready)
@@ -190,6 +190,11 @@ class StudioWindow(QMainWindow):
         self.undo_view_action = self._action("&Undo view change", self._undo_view,
                                              QKeySequence.StandardKey.Undo)
         self.fit_action = self._action("Fit &photo", self.image_view.fit, "0")
+        self.fit_camera_action = self._action(
+            "Fit camera to &landmarks", self.set_fit_camera, checkable=True,
+            checked=self.worker.fit_camera,
+            tip="Place each iteration's mesh with the camera that puts its keypoints on "
+                "MediaPipe's landmarks (off: the net's own camera)")
         self.previous_action = self._action("&Previous iteration", self.scrubber.step_back,
                                             Qt.Key.Key_Left)
         self.next_action = self._action("&Next iteration", self.scrubber.step_forward,
@@ -248,6 +253,8 @@ class StudioWindow(QMainWindow):
             action.triggered.connect(lambda _=False, n=info.name: self.set_model(n))
         self.model_menu.addSeparator()
         self.model_menu.addAction("Model &file\N{HORIZONTAL ELLIPSIS}", self._choose_model_file)
+        self.model_menu.addSeparator()
+        self.model_menu.addAction(self.fit_camera_action)
         files.addWidget(self.model_box)
         files.addAction(self.export_current_action)
         view = self.addToolBar("View")
@@ -314,6 +321,15 @@ class StudioWindow(QMainWindow):
         if self.document is not None and self.document.image.size > 3:
             self._start(self.document.image, StudioDocument(
                 image=self.document.image, path=self.document.path, title=self.document.title))
+
+    def set_fit_camera(self, enabled: bool) -> None:
+        """Refit cameras to MediaPipe's landmarks (or not) from now on; runs the open
+        photo again so the views show the change."""
+        if enabled != self.worker.fit_camera:
+            self.worker.fit_camera = enabled
+            self.rerun()
+        if self.fit_camera_action.isChecked() != enabled:
+            self.fit_camera_action.setChecked(enabled)
 
     def set_model(self, name: str, rerun: bool = True) -> None:
         """Use model ``name`` (registered name or file) from now on."""
