@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from studio.commands.run import add_fit_camera_option
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
@@ -143,8 +144,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                         help="registered name or .pt file (default builtin-pymaf-proxy)")
     parser.add_argument("--repeats", type=int, default=RUN_REPEATS, metavar="N",
                         help=f"timed runs after one warm-up (default {RUN_REPEATS})")
-    parser.add_argument("--no-fit-camera", dest="fit_camera", action="store_false",
-                        help="keep the net's cameras (no camera fit stage)")
+    add_fit_camera_option(parser, " (no camera fit stage)")
     parser.set_defaults(func=_run_stages)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from studio.commands.run import default_model
+from studio.commands.run import add_fit_camera_option, default_model
 from studio.errors import StudioError
 from studio.io.export import check_destination
 from studio.io.output import write_output
@@ -79,9 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="1 (the default): MediaPipe's video mode follows one person, "
                              "fast; more: search every frame for up to N people (at most "
                              f"{MAX_PEOPLE} are useful), several times slower")
-    parser.add_argument("--no-fit-camera", dest="fit_camera", action="store_false",
-                        help="place the meshes with the net's own cameras instead of cameras "
-                             "refitted to MediaPipe's landmarks")
+    add_fit_camera_option(parser)
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="record every frame's people to this new session folder "
                              "(chunked npz files and manifest.json)")

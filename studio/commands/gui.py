@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from studio.commands.run import add_fit_camera_option
 from studio.pipeline.samples import DEFAULT_SAMPLE, SAMPLES
 
 
@@ -28,9 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="align the 3D view with the photo's camera")
     parser.add_argument("--movement", action="store_true",
                         help="colour the mesh by how far it moved since the previous iteration")
-    parser.add_argument("--no-fit-camera", dest="fit_camera", action="store_false",
-                        help="place the meshes with the net's own cameras instead of cameras "
-                             "refitted to MediaPipe's landmarks")
+    add_fit_camera_option(parser)
     parser.add_argument("--screenshot", metavar="OUT.png", type=Path, default=None,
                         help="save a picture of the window once the result is shown")
     parser.add_argument("--quit", action="store_true",

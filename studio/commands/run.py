@@ -46,6 +46,13 @@ def default_model() -> str:
     return model_registry.OFFICIAL if found else model_registry.default_model_name("proxy")
 
 
+def add_fit_camera_option(parser: argparse.ArgumentParser, note: str = "") -> None:
+    """``--no-fit-camera`` (``args.fit_camera``), as every command running the model has it."""
+    parser.add_argument("--no-fit-camera", dest="fit_camera", action="store_false",
+                        help="place the meshes with the net's own cameras instead of cameras "
+                             f"refitted to MediaPipe's landmarks{note}")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     names = ", ".join([model_registry.OFFICIAL, *model_registry.BUILTIN_MODELS])
     parser = subparsers.add_parser(
@@ -82,9 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "steadier on a small machine that is busy with other work)")
     parser.add_argument("--max-people", type=int, default=MAX_PEOPLE, metavar="N",
                         help=f"find at most N people (default {MAX_PEOPLE})")
-    parser.add_argument("--no-fit-camera", dest="fit_camera", action="store_false",
-                        help="place the meshes with the net's own cameras instead of cameras "
-                             "refitted to MediaPipe's landmarks (the JSON lists both)")
+    add_fit_camera_option(parser, " (the JSON lists both)")
     parser.add_argument("--json", action="store_true",
                         help="print people, parameters per iteration and timings as JSON "
                              "(image coordinates in pixels, pixel i covering [i, i+1))")

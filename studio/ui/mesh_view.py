@@ -46,8 +46,6 @@ class MeshView(QWidget):
         super().__init__(parent)
         self.canvas = embedded_canvas(self)
         self.plotter = self.canvas.plotter
-        self._stale = False  # changed since the last render (picking needs it current)
-        self.plotter.render_window.AddObserver("EndEvent", self._on_rendered)
         self.scene: BodyScene | None = None
         self.actors: dict[str, pv.Actor] = {}
         self.camera: ImageCamera | None = None
@@ -422,8 +420,7 @@ class MeshView(QWidget):
         VTK display coordinates (y up)."""
         if self.scene is None:
             return "", -1
-        if self._stale:  # a change not painted yet: the picker must see what will show
-            self.plotter.render()
+        self.canvas.render_if_pending()  # a change not painted yet: pick what will show
         renderer = self.plotter.renderer
         if self._shown["skeleton"] and self._joint_picker.Pick(x, y, 0.0, renderer):
             per_joint = self.scene.joints.n_points // self.scene.bones.n_points
@@ -466,15 +463,11 @@ class MeshView(QWidget):
         if visible:
             marker.position = tuple(float(v) for v in points[index])
 
-    def _on_rendered(self, *_: object) -> None:
-        self._stale = False
-
     def _redraw(self) -> None:
         """Ask Qt to paint the view: the widget renders once when it paints, so several
         changes in one event cost one render (``plotter.render()`` would render now and
         again at the paint)."""
         if not self._closed:
-            self._stale = True
             self.canvas.request_render()
 
     def set_render_scale(self, scale: float) -> None:

@@ -46,6 +46,7 @@ class VtkCanvas(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.WheelFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(64, 64)
+        self._scale = 1.0
         self.plotter = pv.Plotter(off_screen=True, theme=plain_theme(), lighting="light kit",
                                   window_size=self._pixel_size())
         # An off-screen plotter renders only after show(); this one is shown by Qt.
@@ -57,7 +58,6 @@ class VtkCanvas(QWidget):
         self.interactor.RemoveObservers("MouseMoveEvent")
         self.plotter.enable_trackball_style()
         self.plotter.render_window.AddObserver("EndEvent", self._on_rendered)
-        self._scale = 1.0
         self._render_pending = True
         self._pixels: np.ndarray | None = None  # last read back, rows top to bottom
         self._pixels_stale = True
@@ -71,7 +71,7 @@ class VtkCanvas(QWidget):
         return self.devicePixelRatioF() * self._scale
 
     def _pixel_size(self) -> tuple[int, int]:
-        ratio = self.pixel_ratio() if hasattr(self, "_scale") else self.devicePixelRatioF()
+        ratio = self.pixel_ratio()
         return max(round(self.width() * ratio), 1), max(round(self.height() * ratio), 1)
 
     def set_render_scale(self, scale: float) -> None:
@@ -101,6 +101,12 @@ class VtkCanvas(QWidget):
             self._render_pending = True
             self.update()
 
+    def render_if_pending(self) -> None:
+        """Render now what :meth:`request_render` left for the paint: pickers must see
+        what will show."""
+        if self._render_pending and not self._closed:
+            self.plotter.render_window.Render()
+
     def _on_rendered(self, *_: object) -> None:
         self._render_pending = False
         self._pixels_stale = True
@@ -122,9 +128,8 @@ class VtkCanvas(QWidget):
                 return
             self._painting = True
             try:
-                if self._render_pending:
-                    self.plotter.render_window.Render()
-                if self._pixels_stale or self._pixels is None:
+                self.render_if_pending()
+                if self._pixels_stale:
                     self._pixels = self._read_pixels()
                     self._pixels_stale = False
             finally:
