@@ -203,7 +203,7 @@ def test_several_people_mode_searches_each_frame(qtbot, window, live, video):
     people" switches to the photo search from the next frame on."""
     live.start(VideoSource(video, loop=True))
     _results(qtbot, live, 2)
-    assert not live.several_action.isChecked() and window.worker._tracking is not None  # noqa: SLF001
+    assert not live.several_action.isChecked() and window.worker._detect is not None  # noqa: SLF001
     live.several_action.trigger()
     assert live.several_people
     _results(qtbot, live, 3)

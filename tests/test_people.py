@@ -187,7 +187,7 @@ def test_meshes_cover_the_person_on_real_and_made_photos(name, finder, proxy_mod
     assert len(p.iterations) == 4 and p.model_input.shape == (34, 64, 64)
     assert p.render is not None and p.render.silhouette.any()
     assert all(math.isfinite(it.image_camera.focal) for it in p.iterations)
-    assert set(result.timings_ms) == {"detect", "crop", "net", "body_model", "fit", "overlay"}
+    assert set(result.timings_ms) == {"detect", "crop", "net", "fit", "overlay"}
     # The cameras were refitted to MediaPipe's landmarks; the net's stay alongside.
     final = p.final
     assert final.fitted_cam is not None and not np.allclose(final.fitted_cam, final.cam)

@@ -24,7 +24,7 @@ from studio.nets.pymaf import PyMAF
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 ARCH = {"backbone": "small", "pyramid_channels": 32}
-STAGES = ["decode", "load_model", "load_detector", "detect", "crop", "net", "body_model",
+STAGES = ["decode", "load_model", "load_detector", "detect", "crop", "net",
           "fit", "overlay", "export"]
 
 
@@ -106,7 +106,7 @@ def test_run_writes_iterations_mesh_and_json(run, tmp_path, model_file, photos) 
     assert iterations[0]["cam"] == pytest.approx([0.9, 0.0, 0.0], abs=1e-3)  # float16 file
     assert iterations[0]["pose"][:3] == pytest.approx([np.pi, 0.0, 0.0], abs=1e-5)
     assert list(info["timings_ms"]) == STAGES
-    assert list(person["timings_ms"]) == ["crop", "net", "body_model", "fit", "overlay"]
+    assert list(person["timings_ms"]) == ["crop", "net", "fit", "overlay"]
     assert all(v >= 0 for v in info["timings_ms"].values())
     assert info["outputs"] == [str(folder / f"iter{i}.obj") for i in range(4)] + [str(out_obj)]
 
@@ -286,6 +286,6 @@ def test_bench_run_reports_every_stage(capsys, monkeypatch, model_file) -> None:
     doc = json.loads(out)
     assert doc["image"]["width"] == 1280 and doc["image"]["height"] == 720
     assert doc["people"] == 1 and doc["threads"] == 1
-    assert list(doc["stages_ms"]) == ["decode", "detect", "crop", "net", "body_model", "fit",
+    assert list(doc["stages_ms"]) == ["decode", "detect", "crop", "net", "fit",
                                       "overlay"]
     assert doc["total_ms"] == pytest.approx(sum(doc["stages_ms"].values()), abs=0.1)

@@ -244,6 +244,7 @@ def _run(args: argparse.Namespace) -> int:
         with timed(setup, "load_model"):
             model = model_registry.load_model(name, args.device,
                                               args.checkpoint if args.model else None)
+            model.traced = True  # every frame runs the same crop size
         with timed(setup, "load_detector"):
             following = args.max_people == 1  # a finder of its own, closed at the end
             finder = TrackingPersonFinder() if following else shared_finder()

@@ -36,7 +36,7 @@ DECIMALS = 6  # JSON numbers: float32 values rounded to what they actually carry
 PIXEL_DECIMALS = 2
 # Timed, in pipeline order; crop ... overlay are summed over people (each person's own
 # times are in its entry).
-STAGES = ("decode", "load_model", "load_detector", "detect", "crop", "net", "body_model",
+STAGES = ("decode", "load_model", "load_detector", "detect", "crop", "net",
           "fit", "overlay", "export")
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,9 @@ from studio.body.registry import ENV_VAR, REPO_ROOT, expand_search_dirs, find_bo
 from studio.body.smpl_files import PYMAF_HINT
 from studio.body.storage import atomic_write_bytes
 from studio.errors import ModelFileError, StudioError
-from studio.nets.pymaf import PyMAF
+from studio.nets.pymaf import PyMAF, PyMAFOutput
 from studio.nets.pymaf_official import load_official, mismatch_report
+from studio.nets.traced import TracedPyMAF
 
 BUILTIN_FORMAT = "human-mesh-studio/pymaf-builtin"
 BUILTIN_VERSION = 1
@@ -77,6 +79,27 @@ class LoadedModel:
     body_name: str
     source: Path
     meta: dict = field(default_factory=dict)  # the built-in file's training record
+    # Run single crops through a frozen TorchScript trace (made at the first one, about
+    # 0.3 s): long-running callers such as the GUI's worker turn this on.
+    traced: bool = False
+    _trace: TracedPyMAF | None = field(default=None, init=False, repr=False)
+    _trace_failed: bool = field(default=False, init=False, repr=False)
+
+    def infer(self, crops: torch.Tensor) -> PyMAFOutput:
+        """The net's forward on ``crops`` (on its device), traced where :attr:`traced` says
+        so and the crops fit the trace; eager otherwise, and if tracing fails (reported
+        once on stderr: a net that cannot be traced still runs)."""
+        if not self.traced or crops.shape[0] != 1 or self._trace_failed:
+            return self.net(crops)
+        if self._trace is None:
+            try:
+                self._trace = TracedPyMAF(self.net, crops)
+            except Exception as err:  # noqa: BLE001 (eager still works; say why it is slower)
+                self._trace_failed = True
+                print(f"studio: {self.name} cannot be traced, running it eagerly: "
+                      f"{type(err).__name__}: {err}", file=sys.stderr)
+                return self.net(crops)
+        return self._trace(crops) if self._trace.accepts(crops) else self.net(crops)
 
 
 @dataclass

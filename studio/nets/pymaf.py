@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from studio.body.model import NUM_BETAS, NUM_JOINTS, BodyData, BodyModel
+from studio.body.model import NUM_BETAS, NUM_JOINTS, BodyData, BodyModel, BodyOutput
 from studio.nets.backbones import build_backbone
 from studio.nets.geometry import project_to_crop, rot6d_to_rotmat, rotmat_to_axis_angle
 
@@ -44,6 +44,7 @@ class PyMAFIteration:
     sample_points: torch.Tensor | None  # [B,N,2] points sampled to make it; None at index 0
     dense: dict[str, torch.Tensor] | None  # 56x56 maps; only on the final iteration
     feature: torch.Tensor | None = None  # [B,C,h,w] pyramid level it sampled; None at 0
+    body: BodyOutput | None = None  # the posed body, for keypoints of other layouts
 
 
 @dataclass
@@ -111,19 +112,21 @@ class MAFExtractor(nn.Module):
         return y.flatten(1)
 
     def downsample(self, vertices: torch.Tensor) -> torch.Tensor:
-        """Vertices [B,V,3] -> [B,N,3] through ``Dmap``, multiplied as a sparse matrix.
+        """Vertices [B,V,3] -> [B,N,3] through ``Dmap``, as a gather of each row's few
+        non-zeros (one for farthest-point sampling, a handful for SMPL's).
 
-        Dmap has a few non-zeros per row (one for farthest-point sampling), so the dense
-        product spends almost all its time on zeros; the sparse copy is rebuilt whenever
-        the buffer changes (loading weights, moving devices).
+        The dense product spends almost all its time on zeros, and a sparse one cannot be
+        traced (:mod:`studio.nets.traced`); the gather is rebuilt whenever the buffer
+        changes (loading weights, moving devices).
         """
         key = (self.Dmap.data_ptr(), self.Dmap.device, self.Dmap._version)
-        if getattr(self, "_sparse_key", None) != key:
-            self._sparse = self.Dmap.to_sparse().coalesce()
-            self._sparse_key = key
-        b, v, _ = vertices.shape
-        flat = vertices.permute(1, 0, 2).reshape(v, 3 * b)
-        return torch.sparse.mm(self._sparse, flat).reshape(-1, b, 3).permute(1, 0, 2)
+        if getattr(self, "_gather_key", None) != key:
+            width = max(1, int((self.Dmap != 0).sum(1).max()))
+            _, columns = self.Dmap.abs().topk(width, dim=1)
+            self._gather = (columns, self.Dmap.gather(1, columns))
+            self._gather_key = key
+        columns, weights = self._gather
+        return (vertices[:, columns] * weights[None, :, :, None]).sum(2)
 
     def mesh_points(self, vertices: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
         """Downsampled vertices [B,N,3] projected by camera [B,3] -> points [B,N,2]."""
@@ -176,7 +179,8 @@ class Regressor(nn.Module):
         return PyMAFIteration(
             vertices=out.vertices, theta=torch.cat([cam, shape, axis_angle], 1), rotmat=rotmat,
             pose6d=pose, betas=shape, cam=cam, keypoints_3d=kp3d,
-            keypoints_2d=project_to_crop(kp3d, cam), sample_points=sample_points, dense=None)
+            keypoints_2d=project_to_crop(kp3d, cam), sample_points=sample_points, dense=None,
+            body=out)
 
 
 class DensePredictor(nn.Module):

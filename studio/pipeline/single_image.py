@@ -25,7 +25,7 @@ from studio.pipeline.people import (MAX_PEOPLE, VISIBLE, NoPersonFound, Person, 
                                     TrackingPersonFinder)
 from studio.pipeline.results import DenseMaps, FrameResult, MeshIteration, PersonResult
 
-PERSON_STAGES = ("crop", "net", "body_model", "fit", "overlay")  # timed per person, in this order
+PERSON_STAGES = ("crop", "net", "fit", "overlay")  # timed per person, in this order
 PeopleFinder = PersonFinder | TrackingPersonFinder
 
 
@@ -79,7 +79,7 @@ def run_person(model: LoadedModel, image: np.ndarray, person: Person,
                                     person.visibility, transform)
         inputs = landmark_maps if model.input_kind == "proxy" else normalised_rgb(crop_rgb)
     with timed(timings, "net"), torch.inference_mode():
-        out = model.net(inputs.to(device))
+        out = model.infer(inputs.to(device))
         regressor = np.asarray(model.net.body.data.J_regressor, np.float32)
         iterations = []
         for it in out.iterations:
@@ -91,16 +91,13 @@ def run_person(model: LoadedModel, image: np.ndarray, person: Person,
                 pose=_numpy(it.theta[:, 13:]), keypoints_2d=_numpy(it.keypoints_2d),
                 sample_points=None if it.sample_points is None else _numpy(it.sample_points),
                 pyramid_map=None if it.feature is None else _numpy(it.feature.abs().mean(1))))
+        # The mediapipe33 keypoints of every iteration's posed body: the camera fit's
+        # points, and the final one's are what the overlays and errors use.
+        body_keypoints = torch.cat([it.body.keypoints("mediapipe33") for it in out.iterations]
+                                   ).double().cpu().numpy()
         dense = out.final.dense
         dense_maps = None if dense is None else DenseMaps.from_logits(
             {k: _numpy(v) for k, v in dense.items()})
-    with timed(timings, "body_model"), torch.inference_mode():
-        # Every iteration's keypoints when their cameras are refitted, else the final's.
-        posed = out.iterations if fit_camera else out.iterations[-1:]
-        rotmat = torch.cat([it.rotmat for it in posed])
-        body = model.net.body(global_orient=rotmat[:, :1], body_pose=rotmat[:, 1:],
-                              betas=torch.cat([it.betas for it in posed]))
-        body_keypoints = body.keypoints("mediapipe33").detach().double().cpu().numpy()
     if fit_camera:
         with timed(timings, "fit"):
             seen = seen_landmarks(person, size)
@@ -141,6 +138,18 @@ def run_image(model: LoadedModel, image: np.ndarray, finder: PeopleFinder,
     report("finding people", 0.0)
     with timed(timings, "detect"):
         people = finder.find(image, max_people)
+    return run_people(model, image, people, timings, report, overlay, fit_camera)
+
+
+def run_people(model: LoadedModel, image: np.ndarray, people: list[Person],
+               timings: dict[str, float] | None = None,
+               progress: Callable[[str, float], None] | None = None,
+               overlay: bool = True, fit_camera: bool = True) -> FrameResult:
+    """The model on people already found in ``image`` (largest first): live streams find
+    them on another thread while the model runs on the previous frame. ``timings`` holds
+    the stages already done (``detect``); the rest as for :func:`run_image`."""
+    report = progress or (lambda stage, fraction: None)
+    timings = dict(timings or {})
     if not people:
         raise NoPersonFound("no person found in the image")
     results = []

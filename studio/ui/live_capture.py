@@ -1,11 +1,11 @@
 """Reading a live source on its own thread and keeping the pipeline worker fed.
 
-The worker drops a request as soon as a newer one is submitted (latest wins), at its
-next stage boundary. Submitting every frame of a 15 fps video while a frame takes
-130 ms would therefore cancel every request before it finished. So one frame is in
-flight at a time, and the newest frame read meanwhile waits; a newer frame replaces a
-waiting one (counted as dropped), and the waiting frame is submitted the moment the
-worker answers. Reading never waits for the worker, and the UI thread is not involved.
+The worker has two stages for stream frames, person detection and the model, each on
+its own thread, so two frames are in flight at a time: one being detected, one in the
+model. Submitting every frame instead would queue them up without end. The newest
+frame read meanwhile waits; a newer frame replaces a waiting one (counted as dropped),
+and the waiting frame is submitted the moment the worker answers one in flight.
+Reading never waits for the worker, and the UI thread is not involved.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from studio.ui.live_stats import LiveStats
 # Live request ids start here, far above the window's own (one per photo opened), so
 # the window ignores live answers and the two never share an id.
 LIVE_REQUESTS = 1 << 30
+IN_FLIGHT = 2  # frames with the worker at once: one per stage (detection, model)
 
 Submit = Callable[[int, np.ndarray], None]  # (request id, RGB image) -> the worker
 
@@ -40,8 +41,9 @@ class LiveFrame:
 
 class CaptureThread(QThread):
     """Reads ``source`` at its own pace (``fps``; a webcam's reads block until then) and
-    submits frames one at a time. Call :meth:`answered` whenever the worker answers a
-    request (from any thread), and :meth:`take` to get an answered request's frame."""
+    submits frames, :data:`IN_FLIGHT` at a time. Call :meth:`answered` whenever the
+    worker answers a request (from any thread), and :meth:`take` to get an answered
+    request's frame."""
 
     lost = Signal(str)  # the source stopped delivering: SourceLost's message
     ended = Signal()  # the end of a video or folder
@@ -57,7 +59,7 @@ class CaptureThread(QThread):
         self._stats = stats
         self._wake = threading.Condition()
         self._waiting: LiveFrame | None = None
-        self._in_flight: int | None = None
+        self._in_flight: set[int] = set()
         self._sent: dict[int, LiveFrame] = {}  # submitted, not yet taken
         self._paused = False
         self._stopping = False
@@ -67,13 +69,13 @@ class CaptureThread(QThread):
     def busy(self) -> bool:
         """A frame is in the worker or waiting for it."""
         with self._wake:
-            return self._in_flight is not None or self._waiting is not None
+            return bool(self._in_flight) or self._waiting is not None
 
     def answered(self, request: int) -> None:
         """The worker finished, failed or dropped ``request``: it is free again."""
         with self._wake:
-            if request == self._in_flight:
-                self._in_flight = None
+            if request in self._in_flight:
+                self._in_flight.discard(request)
                 self._wake.notify()
 
     def take(self, request: int) -> LiveFrame | None:
@@ -82,7 +84,7 @@ class CaptureThread(QThread):
             return self._sent.pop(request, None)
 
     def set_paused(self, paused: bool) -> None:
-        """Stop or go on reading; pausing drops the waiting frame (the one in flight is
+        """Stop or go on reading; pausing drops the waiting frame (those in flight are
         still answered)."""
         with self._wake:
             self._paused = paused
@@ -149,20 +151,19 @@ class CaptureThread(QThread):
             due = max(due + period, now)  # behind the source: read on at once, no burst
 
     def _drain(self) -> None:
-        """Let the worker answer the waiting frame and the one in flight, so their
+        """Let the worker answer the waiting frame and those in flight, so their
         results reach the UI before the end or the loss is reported."""
         with self._wake:
-            while not self._stopping and (self._waiting is not None
-                                          or self._in_flight is not None):
+            while not self._stopping and (self._waiting is not None or self._in_flight):
                 self._send_waiting()
                 self._wake.wait()
 
     def _send_waiting(self) -> None:
         """Submit the waiting frame if the worker is free (the lock is held)."""
-        if self._waiting is None or self._in_flight is not None or self._paused:
+        if self._waiting is None or len(self._in_flight) >= IN_FLIGHT or self._paused:
             return
         live, self._waiting = self._waiting, None
-        self._in_flight = live.request
+        self._in_flight.add(live.request)
         self._sent[live.request] = live
         self._submit(live.request, live.frame.image)
 

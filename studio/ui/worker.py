@@ -3,6 +3,9 @@ mesh regressor, and answers by signal, so the UI thread never waits on a model.
 
 Requests carry increasing ids. A newer request makes older ones stale: the worker drops
 them at its next stage boundary (latest wins), and a cancel does the same for one id.
+Frames of one live stream do not supersede each other (the capture thread keeps at most
+two in flight); they pass through a :class:`~studio.ui.detect_stage.DetectStage` that
+finds the person in one frame while the model runs on the one before.
 """
 from __future__ import annotations
 
@@ -20,8 +23,9 @@ from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
 from studio.errors import StudioError
 from studio.nets.model_registry import LoadedModel, load_model
 from studio.pipeline.images import read_image
-from studio.pipeline.people import PersonFinder, TrackingPersonFinder
-from studio.pipeline.single_image import run_image
+from studio.pipeline.people import PersonFinder
+from studio.pipeline.single_image import run_image, run_people
+from studio.ui.detect_stage import DetectStage, Found
 
 ModelLoader = Callable[[str, str, str | None], LoadedModel]
 
@@ -37,10 +41,12 @@ class StreamFrame:
     Stream frames follow one person with MediaPipe's video mode, which a new stream id
     restarts, unless ``several_people`` asks for the photo search on every frame (all
     people, several times slower); and they skip the overlay the views draw anyway.
+    ``found`` is set by the detect stage on the way to the model.
     """
 
     stream: int
     several_people: bool = False
+    found: Found | None = None
 
 
 @dataclass(frozen=True)
@@ -76,11 +82,10 @@ class PipelineWorker(QObject):
                                   load_model(name, device, checkpoint))
         self._finder = finder
         self._owns_finder = finder is None
-        self._tracking: TrackingPersonFinder | None = None
-        self._stream: int | None = None  # the stream the tracking finder follows
+        self._detect: DetectStage | None = None  # made at the first stream frame
         self._model: LoadedModel | None = None
         self._choice: ModelChoice | None = None
-        self._latest = 0
+        self._latest: tuple = ("photo", 0)  # what a request must be not to be stale
         self._cancelled: set[int] = set()
         self._lock = threading.Lock()
         self._process.connect(self._run)
@@ -89,32 +94,46 @@ class PipelineWorker(QObject):
     def submit(self, request: int, source: Path | np.ndarray, choice: ModelChoice,
                stream: StreamFrame | None = None) -> None:
         """Queue ``source`` (a file or an RGB array; ``stream`` if it is a live frame);
-        older requests become stale."""
+        older requests become stale, except earlier frames of the same stream."""
         with self._lock:
-            self._latest = request
-        self._process.emit(request, source, choice, stream)
+            self._latest = self._key(request, stream)
+            if stream is not None and self._detect is None:
+                self._detect = DetectStage(self._process.emit, self._stale, self.failed.emit)
+        if stream is None:
+            self._process.emit(request, source, choice, stream)
+        else:
+            self._detect.put(request, source, choice, stream)
 
     def abandon(self) -> None:
         """Make every queued or running request stale (the window is closing)."""
         with self._lock:
-            self._latest = -1
+            self._latest = ("abandoned",)
 
     def cancel(self, request: int) -> None:
         """Stop ``request`` at its next stage boundary."""
         with self._lock:
             self._cancelled.add(request)
 
-    # ------------------------------------------------------------ in the worker thread
-    def _check(self, request: int) -> None:
+    @staticmethod
+    def _key(request: int, stream: StreamFrame | None) -> tuple:
+        return ("photo", request) if stream is None else ("stream", stream.stream)
+
+    def _stale(self, request: int, stream: StreamFrame | None) -> bool:
+        """Cancelled, or superseded by a newer photo or another stream (any thread)."""
         with self._lock:
-            if request in self._cancelled or request != self._latest:
-                raise Cancelled
+            return request in self._cancelled or self._key(request, stream) != self._latest
+
+    # ------------------------------------------------------------ in the worker thread
+    def _check(self, request: int, stream: StreamFrame | None) -> None:
+        if self._stale(request, stream):
+            raise Cancelled
 
     def _ensure_model(self, choice: ModelChoice, request: int) -> LoadedModel:
         if self._model is None or self._choice != choice:
             self.progress.emit(request, f"loading {choice.name}", 0.05)
             self._model = None  # free the old weights before loading new ones
             self._model = self._loader(choice.name, choice.device, choice.checkpoint)
+            self._model.traced = True  # the worker runs many crops, next to the UI thread
             self._choice = choice
             source = self._model.source
             self.model_ready.emit(self._model.name,
@@ -122,43 +141,40 @@ class PipelineWorker(QObject):
                                   f"{self._model.input_size} px) from {source}")
         return self._model
 
-    def _finder_for(self, stream: StreamFrame | None) -> PersonFinder | TrackingPersonFinder:
-        """The photo search, or MediaPipe following one person through ``stream``."""
-        if stream is None or stream.several_people:
-            if self._finder is None:
-                self._finder = PersonFinder()
-            return self._finder
-        if self._tracking is None:
-            self._tracking = TrackingPersonFinder()
-        elif self._stream != stream.stream:
-            self._tracking.reset()
-        self._stream = stream.stream
-        return self._tracking
+    def _photo_finder(self) -> PersonFinder:
+        if self._finder is None:
+            self._finder = PersonFinder()
+        return self._finder
 
     @Slot(int, object, object, object)
     def _run(self, request: int, source: Path | np.ndarray, choice: ModelChoice,
              stream: StreamFrame | None) -> None:
         try:
-            self._check(request)
+            self._check(request, stream)
             if isinstance(source, np.ndarray):
                 image = source
             else:
                 self.progress.emit(request, f"reading {Path(source).name}", 0.0)
                 image = read_image(source)
             self.image_ready.emit(request, image)
-            self._check(request)
+            self._check(request, stream)
             model = self._ensure_model(choice, request)
-            self._check(request)
-            finder = self._finder_for(stream)
+            self._check(request, stream)
 
             def report(stage: str, fraction: float) -> None:
-                self._check(request)
+                self._check(request, stream)
                 self.progress.emit(request, stage, fraction)
 
+            options = {"progress": report, "overlay": stream is None,
+                       "fit_camera": self.fit_camera}
+            found = None if stream is None else stream.found
             with torch.inference_mode():
-                result = run_image(model, image, finder, progress=report,
-                                   overlay=stream is None, fit_camera=self.fit_camera)
-            self._check(request)
+                if found is None:
+                    result = run_image(model, image, self._photo_finder(), **options)
+                else:
+                    result = run_people(model, image, found.people,
+                                        {"detect": found.detect_ms}, **options)
+            self._check(request, stream)
         except Cancelled:
             self.cancelled.emit(request)
         except StudioError as err:
@@ -176,13 +192,14 @@ class PipelineWorker(QObject):
 
     @Slot()
     def shutdown(self) -> None:
-        """Release the models and the person finder (in the thread that made them)."""
+        """Release the models and the person finders (each in the thread that made it)."""
         if self._finder is not None and self._owns_finder:
             self._finder.close()
             self._finder = None
-        if self._tracking is not None:
-            self._tracking.close()
-            self._tracking = None
+        with self._lock:
+            detect, self._detect = self._detect, None
+        if detect is not None:
+            detect.close()
         self._model = None
 
 
