@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF, Qt
 
 from gui_events import send_mouse_move
 from result_fixtures import astronaut_image, astronaut_result
-from studio.ui.image_view import rasterize_faces
+from studio.pipeline.overlay import rasterize_faces
 
 # A second, made-up person box over the rocket, to tell boxes apart by clicks.
 ROCKET_BOX = (380.0, 10.0, 500.0, 300.0)

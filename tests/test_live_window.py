@@ -313,12 +313,17 @@ def test_vanishing_source_reports_keeps_the_recording_and_reconnects(qtbot, wind
     assert source.opened == 2
 
 
-def test_bench_live_reports_speed_stalls_and_memory(video):
+@pytest.mark.parametrize("in_flight", [1, 2])
+def test_bench_live_reports_speed_stalls_and_memory(video, in_flight):
+    """Both ways of feeding the worker: one frame at a time, and person detection of the
+    next frame overlapping the model on this one."""
     from studio.bench.live_speed import live_speed, live_table
 
-    doc = live_speed(f"video:{video}", frames=3, size=(1000, 700))
+    doc = live_speed(f"video:{video}", frames=4, size=(1000, 700), in_flight=in_flight)
     frames = doc["frames"]
-    assert frames["processed"] >= 3 and frames["read"] > 0 and frames["dropped"] >= 0
+    assert doc["in_flight"] == in_flight
+    assert frames["processed"] >= 4 and frames["read"] > 0 and frames["dropped"] >= 0
     assert doc["processed_fps"] > 0 and doc["max_ui_stall_ms"] > 0
+    assert 0 < doc["drawn_fps"] <= doc["processed_fps"]
     assert 0 < doc["latency_ms"]["p50"] <= doc["latency_ms"]["p95"]
     assert doc["rss_mb"]["end"] > 0 and "latency p50" in live_table(doc)

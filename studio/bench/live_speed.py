@@ -1,5 +1,5 @@
-"""How live capture feels in the real studio window: processed frames per second,
-latency from reading a frame to its result on screen (p50, p95), frames dropped
+"""How live capture feels in the real studio window: processed (and drawn) frames per
+second, latency from reading a frame to its result on screen (p50, p95), frames dropped
 because a newer one came first, the longest the UI event loop went without a turn
 (a 5 ms timer's largest gap), and how much the process's memory grew.
 
@@ -34,9 +34,11 @@ def rss_mb() -> float:
 
 
 def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
-               size: tuple[int, int] = (1440, 900), timeout_s: float = 600.0) -> dict:
+               size: tuple[int, int] = (1440, 900), timeout_s: float = 600.0,
+               in_flight: int | None = None) -> dict:
     """Stream ``source`` (``video:PATH`` loops) in the studio window until ``frames``
-    frames were processed after the first result; returns the measurements."""
+    frames were processed after the first result; returns the measurements.
+    ``in_flight`` overrides how many frames overlap in the worker's stages."""
     from PySide6.QtCore import QTimer
 
     from studio.ui.live import LiveController
@@ -44,6 +46,8 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
     stream = parse_source(source, loop=True)
     with bench_window("live", model, size) as (app, window):
         live = LiveController.of(window)
+        if in_flight is not None:
+            live.in_flight = in_flight
         ticks: list[float] = []
         timer = QTimer()
         timer.setInterval(TICK_MS)
@@ -89,6 +93,9 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
                            "not_drawn": stats.superseded - start["superseded"]},
                 "elapsed_s": round(elapsed, 2),
                 "processed_fps": round(processed / elapsed, 2),
+                "drawn_fps": round((processed - stats.superseded + start["superseded"])
+                                   / elapsed, 2),
+                "in_flight": live.in_flight,
                 "latency_ms": {"p50": _percentile(latencies, 50),
                                "p95": _percentile(latencies, 95)},
                 "max_ui_stall_ms": round(max(gaps) * 1000.0, 1),
@@ -113,7 +120,8 @@ def live_table(doc: dict) -> str:
         f"live capture of {doc['source_description']} ({doc['source_fps']} fps) in a "
         f"{doc['window'][0]}x{doc['window'][1]} window, model {doc['model']}",
         f"processed {frames['processed']} of {frames['read']} frames read in "
-        f"{doc['elapsed_s']} s: {doc['processed_fps']} fps; dropped {frames['dropped']}, "
+        f"{doc['elapsed_s']} s: {doc['processed_fps']} fps ({doc['drawn_fps']} drawn, "
+        f"{doc['in_flight']} in flight); dropped {frames['dropped']}, "
         f"corrupt {frames['corrupt']}, nobody found {frames['no_person']}, "
         f"processed but not drawn (a newer result came first) {frames['not_drawn']}",
         f"latency p50 {latency['p50']} ms, p95 {latency['p95']} ms; longest UI stall "

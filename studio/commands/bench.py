@@ -210,6 +210,9 @@ def _add_live(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--frames", type=int, default=60, metavar="N",
                         help="processed frames to measure (default 60)")
     parser.add_argument("--model", metavar="NAME", default="builtin-pymaf-proxy")
+    parser.add_argument("--in-flight", type=int, choices=(1, 2), metavar="N",
+                        help="frames in the worker at once: 2 overlaps person detection "
+                             "with the model (default: 2 with 4 or more cores, else 1)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     parser.set_defaults(func=_live)
 
@@ -225,7 +228,7 @@ def _live(args: argparse.Namespace) -> int:
             from studio.pipeline.samples import write_sample_clip
 
             source = f"video:{write_sample_clip(Path(scratch) / 'astronaut-640x480.avi')}"
-        doc = live_speed(source, args.frames, args.model)
+        doc = live_speed(source, args.frames, args.model, in_flight=args.in_flight)
     print(json.dumps(doc, indent=2) if args.json else live_table(doc))
     return 0
 

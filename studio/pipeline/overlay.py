@@ -14,11 +14,13 @@ import torch
 
 from studio.pipeline.crops import ImageCamera
 from studio.pipeline.people import MASK_THRESHOLD, Person
-from studio.synth.raster import interpolate_at, rasterize
+from studio.synth.raster import face_ids, interpolate_at, rasterize
 from studio.synth.shading import vertex_normals
 
 MESH_COLOUR = (150, 190, 255)
 OVERLAY_OPACITY = 0.75
+MAX_FILL_SIDE = 2048  # the filled 2D mesh is drawn coarser over larger regions (huge photos)
+STREAM_FILL_SIDE = 256  # ... and while live frames stream (a third of the time at 640x480)
 
 
 @dataclass
@@ -29,6 +31,17 @@ class RegionRender:
     y: int
     silhouette: np.ndarray  # [h,w] bool
     shade: np.ndarray  # [h,w] float32 Lambert shading in [0, 1], 0 off the mesh
+
+
+@dataclass
+class MeshFill:
+    """A filled, shaded mesh for the 2D view: RGBA over image pixels from (x, y), drawn
+    at most ``max_side`` raster pixels along its longer side."""
+
+    x: int
+    y: int
+    rgba: np.ndarray  # [h,w,4] uint8
+    max_side: int
 
 
 def region_points(uv: np.ndarray, depth: np.ndarray, region: tuple[int, int, int, int],
@@ -133,3 +146,69 @@ def mask_iou(render: RegionRender | None, person: Person, image_size: tuple[int,
             render.silhouette
     union = (mesh | person_mask).sum()
     return float((mesh & person_mask).sum() / union) if union else 0.0
+
+
+def face_shading(points: np.ndarray, faces: np.ndarray, depth: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Which faces look at the camera [F] bool, and their Lambert shade [F] in [0.35, 1].
+
+    Only image points and depths are known, so depth is brought to pixels by the ratio
+    of long 2D edges to long depth steps: a mesh's edges across the view and along it
+    are about equally long, whatever the camera or the depth's unit.
+    """
+    tri = np.concatenate([points[faces], depth[faces][..., None]], axis=2)  # [F,3,3]
+    a, b = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    flat = np.hypot(a[:, 0], a[:, 1])
+    steep = np.abs(a[:, 2])
+    if not np.isfinite(flat).any():
+        return np.zeros(len(faces), bool), np.ones(len(faces))
+    # nan-aware: points that did not project (NaN) must not spoil everyone's shade
+    scale = np.nanpercentile(flat, 95) / max(np.nanpercentile(steep, 95), 1e-12)
+    a[:, 2] *= scale
+    b[:, 2] *= scale
+    normal = np.cross(a, b)
+    # Outward normals of a counter-clockwise mesh face the camera (z away) when the
+    # image-space cross product is negative.
+    front = normal[:, 2] < 0
+    facing = np.abs(normal[:, 2]) / np.maximum(np.linalg.norm(normal, axis=1), 1e-12)
+    return front, 0.35 + 0.65 * facing
+
+
+def rasterize_faces(points: np.ndarray, faces: np.ndarray, depth: np.ndarray,
+                    region: tuple[int, int, int, int], max_side: int = MAX_FILL_SIDE
+                    ) -> np.ndarray:
+    """[h,w,4] uint8 RGBA of the shaded front faces over image pixels ``region``
+    (x0, y0, x1, y1), the nearest face at each pixel (a z-buffer: about 5 ms for a
+    body filling a 640x480 frame, against 22 ms painting faces one by one). Regions
+    longer than ``max_side`` are drawn coarser and scaled up."""
+    x0, y0, x1, y1 = region
+    w, h = x1 - x0, y1 - y0
+    front, shade = face_shading(points, faces, depth)
+    keep = np.flatnonzero(front & np.isfinite(points[faces]).all(axis=(1, 2)))
+    if not len(keep):
+        return np.zeros((h, w, 4), np.uint8)
+    uv = np.where(np.isfinite(points), points, 0.0)
+    raster_points, side, step = region_points(uv, np.nan_to_num(depth), region, max_side)
+    ids = face_ids(raster_points, torch.as_tensor(faces[keep]), side)[0].numpy()
+    colours = np.zeros((len(keep) + 1, 4), np.uint8)  # row 0: no face, transparent
+    colours[1:, :3] = np.outer(shade[keep], MESH_COLOUR).astype(np.uint8)
+    colours[1:, 3] = 255
+    rgba = colours[ids[:math.ceil(h / step), :math.ceil(w / step)] + 1]
+    if step > 1.0:
+        rgba = cv2.resize(rgba, (w, h), interpolation=cv2.INTER_NEAREST)
+    return rgba
+
+
+def mesh_fill(points: np.ndarray, faces: np.ndarray, depth: np.ndarray,
+              image_size: tuple[int, int], max_side: int = MAX_FILL_SIDE) -> MeshFill | None:
+    """The filled mesh of image points [V,2] and depths [V] over the pixels of an image of
+    ``image_size`` (width, height) it covers; None if it covers none."""
+    finite = points[np.isfinite(points).all(axis=1)]
+    if not len(finite):
+        return None
+    x0, y0 = np.maximum(np.floor(finite.min(axis=0)), 0).astype(int)
+    x1, y1 = np.minimum(np.ceil(finite.max(axis=0)), image_size).astype(int)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    rgba = rasterize_faces(points, faces, depth, (x0, y0, x1, y1), max_side)
+    return MeshFill(int(x0), int(y0), rgba, max_side)

@@ -12,7 +12,7 @@ import torch
 
 from studio.nets.geometry import weak_perspective_to_translation
 from studio.pipeline.crops import CropTransform, ImageCamera
-from studio.pipeline.overlay import RegionRender
+from studio.pipeline.overlay import MeshFill, RegionRender
 from studio.pipeline.people import Person
 
 
@@ -41,6 +41,13 @@ class MeshIteration:
     def crop_camera(self) -> np.ndarray:
         """[3] the crop camera the mesh is placed with: the fitted one, else the net's."""
         return self.cam if self.fitted_cam is None else self.fitted_cam
+
+    def projected(self) -> tuple[np.ndarray, np.ndarray]:
+        """The vertices as image points [V,2] and their depth [V] in metres from the image
+        camera, float32: what the 2D view draws."""
+        camera = self.image_camera
+        return (camera.project(self.vertices).astype(np.float32),
+                (self.vertices[:, 2] + camera.translation[2]).astype(np.float32))
 
     def translation(self) -> np.ndarray:
         """[3] camera-frame translation of the body under :attr:`crop_camera` (focal 5000
@@ -91,6 +98,9 @@ class PersonResult:
     # or not drawn (live frames)
     mask_iou: float | None  # final mesh silhouette vs MediaPipe's mask; None if not drawn
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The final mesh filled for the 2D view, when the worker drew it (live frames: the
+    # views then need not, on the UI thread)
+    fill: MeshFill | None = None
 
     @property
     def final(self) -> MeshIteration:

@@ -20,12 +20,12 @@ import torch
 from studio.nets.model_registry import OFFICIAL, LoadedModel
 from studio.pipeline.camera_fit import fit_crop_camera
 from studio.pipeline.crops import CropTransform, image_camera, normalised_rgb, proxy_input, square_box
-from studio.pipeline.overlay import mask_iou, render_mesh
+from studio.pipeline.overlay import mask_iou, mesh_fill, render_mesh
 from studio.pipeline.people import (MAX_PEOPLE, VISIBLE, NoPersonFound, Person, PersonFinder,
                                     TrackingPersonFinder)
 from studio.pipeline.results import DenseMaps, FrameResult, MeshIteration, PersonResult
 
-PERSON_STAGES = ("crop", "net", "fit", "overlay")  # timed per person, in this order
+PERSON_STAGES = ("crop", "net", "fit", "overlay", "fill")  # timed per person, in this order
 PeopleFinder = PersonFinder | TrackingPersonFinder
 
 
@@ -59,14 +59,17 @@ def keypoint_error(predicted: np.ndarray, person: Person, image_size: tuple[int,
 
 
 def run_person(model: LoadedModel, image: np.ndarray, person: Person,
-               overlay: bool = True, fit_camera: bool = True) -> PersonResult:
+               overlay: bool = True, fit_camera: bool = True,
+               fill_side: int | None = None) -> PersonResult:
     """The model's iterations for one found person, placed back on the full image.
 
     ``overlay=False`` skips the full-resolution silhouette and its mask IoU (a quarter of
     a frame's time): live views draw their own overlays. ``fit_camera`` refits each
     iteration's crop camera so that its body's mediapipe33 keypoints land on MediaPipe's
     seen landmarks (:mod:`studio.pipeline.camera_fit`); the net's camera stays in
-    ``MeshIteration.cam`` and is used where the fit is not trusted."""
+    ``MeshIteration.cam`` and is used where the fit is not trusted. ``fill_side`` draws the
+    final mesh filled for the 2D view at that resolution (``PersonResult.fill``), which
+    live frames want done here rather than on the UI thread."""
     timings: dict[str, float] = {}
     height, width = image.shape[:2]
     size = (width, height)
@@ -115,21 +118,28 @@ def run_person(model: LoadedModel, image: np.ndarray, person: Person,
             render = render_mesh(iterations[-1].vertices, model.net.body.data.faces,
                                  iterations[-1].image_camera, size)
             iou = mask_iou(render, person, size)
+    fill = None
+    if fill_side is not None:
+        with timed(timings, "fill"):
+            points, depth = iterations[-1].projected()
+            fill = mesh_fill(points, model.net.body.data.faces, depth, size, fill_side)
     return PersonResult(person=person, crop=transform, crop_rgb=crop_rgb,
                         model_input=_numpy(inputs), landmark_maps=_numpy(landmark_maps),
                         iterations=iterations, dense=dense_maps, keypoints=keypoints,
                         keypoint_error_px=keypoint_error(keypoints, person, size),
-                        render=render, mask_iou=iou, timings_ms=timings)
+                        render=render, mask_iou=iou, timings_ms=timings, fill=fill)
 
 
 def run_image(model: LoadedModel, image: np.ndarray, finder: PeopleFinder,
               max_people: int = MAX_PEOPLE,
               progress: Callable[[str, float], None] | None = None,
-              overlay: bool = True, fit_camera: bool = True) -> FrameResult:
+              overlay: bool = True, fit_camera: bool = True,
+              fill_side: int | None = None) -> FrameResult:
     """Find the people in RGB uint8 ``image`` and run the model on each, largest first.
 
     ``finder`` is a :class:`PersonFinder` for photos or a :class:`TrackingPersonFinder`
-    for a stream's frames; ``overlay`` and ``fit_camera`` as for :func:`run_person`.
+    for a stream's frames; ``overlay``, ``fit_camera`` and ``fill_side`` as for
+    :func:`run_person`.
     ``progress(stage, fraction)`` is called before each stage; it may raise to cancel (the
     GUI's worker does). Raises :class:`NoPersonFound` when nobody is there.
     """
@@ -138,13 +148,14 @@ def run_image(model: LoadedModel, image: np.ndarray, finder: PeopleFinder,
     report("finding people", 0.0)
     with timed(timings, "detect"):
         people = finder.find(image, max_people)
-    return run_people(model, image, people, timings, report, overlay, fit_camera)
+    return run_people(model, image, people, timings, report, overlay, fit_camera, fill_side)
 
 
 def run_people(model: LoadedModel, image: np.ndarray, people: list[Person],
                timings: dict[str, float] | None = None,
                progress: Callable[[str, float], None] | None = None,
-               overlay: bool = True, fit_camera: bool = True) -> FrameResult:
+               overlay: bool = True, fit_camera: bool = True,
+               fill_side: int | None = None) -> FrameResult:
     """The model on people already found in ``image`` (largest first): live streams find
     them on another thread while the model runs on the previous frame. ``timings`` holds
     the stages already done (``detect``); the rest as for :func:`run_image`."""
@@ -155,9 +166,9 @@ def run_people(model: LoadedModel, image: np.ndarray, people: list[Person],
     results = []
     for k, person in enumerate(people):
         report(f"person {k + 1} of {len(people)}", 0.3 + 0.7 * k / len(people))
-        results.append(run_person(model, image, person, overlay, fit_camera))
+        results.append(run_person(model, image, person, overlay, fit_camera, fill_side))
     for stage in PERSON_STAGES:
-        if stage in results[0].timings_ms:  # "fit" and "overlay" only when they ran
+        if stage in results[0].timings_ms:  # "fit", "overlay" and "fill" only when they ran
             timings[stage] = sum(r.timings_ms[stage] for r in results)
     height, width = image.shape[:2]
     return FrameResult(model_name=model.name, body_name=model.body_name,

@@ -93,11 +93,7 @@ class StudioDocument:
         index = self.iteration if iteration is None else iteration
         key = (self.person, index)
         if key not in self._projected:
-            it = self.current_person.iterations[index]
-            camera = it.image_camera
-            depth = it.vertices[:, 2] + camera.translation[2]
-            self._projected[key] = (camera.project(it.vertices).astype(np.float32),
-                                    depth.astype(np.float32))
+            self._projected[key] = self.current_person.iterations[index].projected()
         return self._projected[key]
 
     def project_joints(self) -> np.ndarray:

@@ -19,8 +19,8 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 from scipy.spatial import cKDTree
 
-from studio.pipeline.overlay import MESH_COLOUR, region_points
-from studio.synth.raster import face_ids
+from studio.pipeline.overlay import (MAX_FILL_SIDE, MESH_COLOUR, STREAM_FILL_SIDE, MeshFill,
+                                     face_shading, mesh_fill)
 
 OVERLAYS = ("boxes", "keypoints", "mesh", "samples")
 MESH_STYLES = ("wireframe", "filled")
@@ -29,8 +29,6 @@ HOVER_RADIUS_PX = 8  # screen pixels from a vertex
 KEYPOINT_RADIUS_PX = 5  # from a landmark: about its drawn dot, so vertices stay reachable
 VISIBLE = 0.5  # landmarks seen less surely than this are drawn faded
 MESH_OPACITY = 0.5
-MAX_FILL_SIDE = 2048  # the filled mesh is drawn coarser over larger regions (huge photos)
-STREAM_FILL_SIDE = 256  # ... and while live frames stream (a third of the time at 640x480)
 # MediaPipe Pose's 33-landmark skeleton as its own drawing utilities connect it: face,
 # shoulders, arms and hands, torso, legs and feet.
 MEDIAPIPE_EDGES = (
@@ -55,57 +53,6 @@ def unique_edges(faces: np.ndarray) -> np.ndarray:
     n = int(pairs.max()) + 1 if len(pairs) else 1
     codes = np.unique(pairs[:, 0] * n + pairs[:, 1])
     return np.stack([codes // n, codes % n], axis=1)
-
-
-def face_shading(points: np.ndarray, faces: np.ndarray, depth: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Which faces look at the camera [F] bool, and their Lambert shade [F] in [0.35, 1].
-
-    Only image points and depths are known, so depth is brought to pixels by the ratio
-    of long 2D edges to long depth steps: a mesh's edges across the view and along it
-    are about equally long, whatever the camera or the depth's unit.
-    """
-    tri = np.concatenate([points[faces], depth[faces][..., None]], axis=2)  # [F,3,3]
-    a, b = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
-    flat = np.hypot(a[:, 0], a[:, 1])
-    steep = np.abs(a[:, 2])
-    if not np.isfinite(flat).any():
-        return np.zeros(len(faces), bool), np.ones(len(faces))
-    # nan-aware: points that did not project (NaN) must not spoil everyone's shade
-    scale = np.nanpercentile(flat, 95) / max(np.nanpercentile(steep, 95), 1e-12)
-    a[:, 2] *= scale
-    b[:, 2] *= scale
-    normal = np.cross(a, b)
-    # Outward normals of a counter-clockwise mesh face the camera (z away) when the
-    # image-space cross product is negative.
-    front = normal[:, 2] < 0
-    facing = np.abs(normal[:, 2]) / np.maximum(np.linalg.norm(normal, axis=1), 1e-12)
-    return front, 0.35 + 0.65 * facing
-
-
-def rasterize_faces(points: np.ndarray, faces: np.ndarray, depth: np.ndarray,
-                    region: tuple[int, int, int, int], max_side: int = MAX_FILL_SIDE
-                    ) -> np.ndarray:
-    """[h,w,4] uint8 RGBA of the shaded front faces over image pixels ``region``
-    (x0, y0, x1, y1), the nearest face at each pixel (a z-buffer: about 5 ms for a
-    body filling a 640x480 frame, against 22 ms painting faces one by one). Regions
-    longer than ``max_side`` are drawn coarser and scaled up."""
-    x0, y0, x1, y1 = region
-    w, h = x1 - x0, y1 - y0
-    front, shade = face_shading(points, faces, depth)
-    keep = np.flatnonzero(front & np.isfinite(points[faces]).all(axis=(1, 2)))
-    if not len(keep):
-        return np.zeros((h, w, 4), np.uint8)
-    uv = np.where(np.isfinite(points), points, 0.0)
-    raster_points, side, step = region_points(uv, np.nan_to_num(depth), region, max_side)
-    ids = face_ids(raster_points, torch.as_tensor(faces[keep]), side)[0].numpy()
-    colours = np.zeros((len(keep) + 1, 4), np.uint8)  # row 0: no face, transparent
-    colours[1:, :3] = np.outer(shade[keep], MESH_COLOUR).astype(np.uint8)
-    colours[1:, 3] = 255
-    rgba = colours[ids[:math.ceil(h / step), :math.ceil(w / step)] + 1]
-    if step > 1.0:
-        rgba = cv2.resize(rgba, (w, h), interpolation=cv2.INTER_NEAREST)
-    return rgba
 
 
 def _pixel_coords(points: np.ndarray) -> np.ndarray:
@@ -155,7 +102,7 @@ class ImageView(QWidget):
         self._keypoint_tree: cKDTree | None = None
         self._mesh: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # points, faces, depth
         self._mesh_tree: cKDTree | None = None
-        self._fill: tuple[int, int, np.ndarray] | None = None  # x0, y0, RGBA
+        self._fill: MeshFill | None = None
         # Drawn meshes by the caller's key and style: scrubbing revisits a few iterations.
         self._drawn: dict[tuple, object] = {}
         self._fill_side = MAX_FILL_SIDE
@@ -228,14 +175,19 @@ class ImageView(QWidget):
         self.landmarks.setData(pos=self._keypoints, brush=brushes)
 
     def set_mesh(self, points: np.ndarray | None, faces: np.ndarray | None,
-                 depth: np.ndarray | None, key: Hashable | None = None) -> None:
+                 depth: np.ndarray | None, key: Hashable | None = None,
+                 fill: MeshFill | None = None) -> None:
         """The projected mesh: image points [V,2], faces [F,3] and each vertex's depth
         [V] (larger is farther, any unit); None clears it. Called while scrubbing.
 
         ``key`` names this mesh for the current photo (e.g. person and iteration): its
-        drawing is kept and reused when the same key comes back.
+        drawing is kept and reused when the same key comes back. ``fill`` is its filled
+        drawing made elsewhere (live frames': by the worker); used when drawn as finely
+        as this view draws now.
         """
         self._mesh_key = key
+        if fill is not None and key is not None and fill.max_side == self._fill_side:
+            self._drawn[(key, "filled")] = fill
         self._mesh_tree = None  # built at the first hover
         if points is None or faces is None or depth is None:
             self._mesh = None
@@ -284,9 +236,10 @@ class ImageView(QWidget):
         if self._mesh is not None and self._style == "filled":
             self._fill = self._kept("filled", self._rasterize)
             if self._fill is not None:
-                x0, y0, rgba = self._fill
+                rgba = self._fill.rgba
                 self.mesh_fill.setImage(rgba, autoLevels=False, levels=(0, 255))
-                self.mesh_fill.setRect(QRectF(x0, y0, rgba.shape[1], rgba.shape[0]))
+                self.mesh_fill.setRect(QRectF(self._fill.x, self._fill.y, rgba.shape[1],
+                                              rgba.shape[0]))
         elif self._mesh is not None:
             xy = self._kept("wireframe", self._wire_segments)
             self.mesh_wire.setData(xy[:, 0], xy[:, 1], connect="pairs", skipFiniteCheck=True)
@@ -298,19 +251,12 @@ class ImageView(QWidget):
         front, _ = face_shading(points, faces, depth)
         return points[unique_edges(faces[front])].reshape(-1, 2)
 
-    def _rasterize(self) -> tuple[int, int, np.ndarray] | None:
+    def _rasterize(self) -> MeshFill | None:
         """The filled mesh over the photo's pixels it covers; None if it covers none."""
+        if self._image is None:
+            return None
         points, faces, depth = self._mesh
-        finite = points[np.isfinite(points).all(axis=1)]
-        if self._image is None or not len(finite):
-            return None
-        h, w = self._image.shape[:2]
-        x0, y0 = np.maximum(np.floor(finite.min(axis=0)), 0).astype(int)
-        x1, y1 = np.minimum(np.ceil(finite.max(axis=0)), (w, h)).astype(int)
-        if x1 <= x0 or y1 <= y0:
-            return None
-        return int(x0), int(y0), rasterize_faces(points, faces, depth, (x0, y0, x1, y1),
-                                                 self._fill_side)
+        return mesh_fill(points, faces, depth, self._image.shape[1::-1], self._fill_side)
 
     def set_streaming(self, streaming: bool) -> None:
         """Draw the filled mesh coarser while live frames stream, sharp otherwise."""
@@ -449,7 +395,7 @@ class ImageView(QWidget):
             fill = self._fill
             if fill is None:
                 return
-            x0, y0, rgba = fill
+            x0, y0, rgba = fill.x, fill.y, fill.rgba
             region = out[y0:y0 + rgba.shape[0], x0:x0 + rgba.shape[1]]
             alpha = rgba[..., 3:] / 255.0 * MESH_OPACITY
             region[:] = np.round(region * (1 - alpha) + rgba[..., :3] * alpha).astype(np.uint8)

@@ -28,7 +28,7 @@ from studio.pipeline.results import FrameResult
 from studio.pipeline.smoothing import SmoothingSettings
 from studio.pipeline.sources import FrameSource, parse_source
 from studio.pipeline.tracking import TrackedPerson, default_focal
-from studio.ui.live_capture import LIVE_REQUESTS, CaptureThread, LiveFrame
+from studio.ui.live_capture import LIVE_REQUESTS, CaptureThread, LiveFrame, default_in_flight
 from studio.ui.live_stats import LiveStats
 from studio.ui.live_view import LiveView
 from studio.ui.widgets import make_action
@@ -72,6 +72,7 @@ class LiveController(QObject):
         self._choice = self._window_choice()
         self._people = PeopleTracker(self.smoothing)
         self._body = ""  # the body model of the latest result, for the session's meta
+        self.in_flight = default_in_flight()  # frames overlapping in the worker's stages
         self.view = LiveView(window)
 
         self.status_label = QLabel()
@@ -198,7 +199,8 @@ class LiveController(QObject):
     def _start_capture(self) -> None:
         self._choice = self._window_choice()
         self._stream = replace(self._stream, stream=next(self._streams))
-        capture = CaptureThread(self.source, self._submit, self._requests, self.stats)
+        capture = CaptureThread(self.source, self._submit, self._requests, self.stats,
+                                self.in_flight)
         capture.lost.connect(self._on_lost)
         capture.ended.connect(self._on_ended)
         capture.failed.connect(self._on_source_failed)
@@ -294,11 +296,13 @@ class LiveController(QObject):
         return 0 if self._writer is None else self._writer.frames
 
     # ------------------------------------------------------------------ answers
-    def _on_answered(self, request: int, *_: object) -> None:
+    def _on_answered(self, request: int, *answer: object) -> None:
         """In the worker thread, as it answers: the capture thread may submit again."""
         capture = self._capture
         if capture is not None:
-            capture.answered(request)
+            result = answer[0] if answer and isinstance(answer[0], FrameResult) else None
+            capture.answered(request, None if result is None else sum(
+                ms for stage, ms in result.timings_ms.items() if stage != "detect"))
 
     def _take(self, request: int) -> LiveFrame | None:
         return None if self._capture is None else self._capture.take(request)

@@ -1,14 +1,19 @@
 """Reading a live source on its own thread and keeping the pipeline worker fed.
 
 The worker has two stages for stream frames, person detection and the model, each on
-its own thread, so two frames are in flight at a time: one being detected, one in the
+its own thread, so up to two frames are in flight: one being detected, one in the
 model. Submitting every frame instead would queue them up without end. The newest
-frame read meanwhile waits; a newer frame replaces a waiting one (counted as dropped),
-and the waiting frame is submitted the moment the worker answers one in flight.
-Reading never waits for the worker, and the UI thread is not involved.
+frame read meanwhile waits; a newer frame replaces a waiting one (counted as dropped).
+A frame goes in at once when nothing is in flight, and otherwise one model time
+after the previous one: its detection then ends about when the model is free, so
+frames do not sit finished between the stages and go stale. Overlapping the stages
+needs spare cores: on two, both stages slowed down so much that latency doubled for
+10% more frames, so there one frame is in flight (:func:`default_in_flight`). Reading
+never waits for the worker, and the UI thread is not involved.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
@@ -25,9 +30,15 @@ from studio.ui.live_stats import LiveStats
 # Live request ids start here, far above the window's own (one per photo opened), so
 # the window ignores live answers and the two never share an id.
 LIVE_REQUESTS = 1 << 30
-IN_FLIGHT = 2  # frames with the worker at once: one per stage (detection, model)
+MODEL_TIME_WEIGHT = 0.2  # of the newest frame in the model's running mean time
 
 Submit = Callable[[int, np.ndarray], None]  # (request id, RGB image) -> the worker
+
+
+def default_in_flight() -> int:
+    """Frames with the worker at once: one per stage (detection, model) where there are
+    cores to run both stages and the UI side by side, else one."""
+    return 2 if (os.cpu_count() or 1) >= 4 else 1
 
 
 @dataclass(frozen=True)
@@ -41,17 +52,20 @@ class LiveFrame:
 
 class CaptureThread(QThread):
     """Reads ``source`` at its own pace (``fps``; a webcam's reads block until then) and
-    submits frames, :data:`IN_FLIGHT` at a time. Call :meth:`answered` whenever the
-    worker answers a request (from any thread), and :meth:`take` to get an answered
-    request's frame."""
+    submits frames, up to ``in_flight`` (1 or 2) at a time. Call :meth:`answered`
+    whenever the worker answers a request (from any thread), and :meth:`take` to get an
+    answered request's frame."""
 
     lost = Signal(str)  # the source stopped delivering: SourceLost's message
     ended = Signal()  # the end of a video or folder
     failed = Signal(str)  # the source could not be opened or read
 
     def __init__(self, source: FrameSource, submit: Submit, requests: Iterator[int],
-                 stats: LiveStats) -> None:
+                 stats: LiveStats, in_flight: int = 1) -> None:
         super().__init__()
+        if in_flight not in (1, 2):
+            raise ValueError(f"in_flight must be 1 or 2, not {in_flight}")
+        self.in_flight = in_flight
         self.setObjectName("live-capture")
         self.source = source
         self._submit = submit
@@ -60,6 +74,8 @@ class CaptureThread(QThread):
         self._wake = threading.Condition()
         self._waiting: LiveFrame | None = None
         self._in_flight: set[int] = set()
+        self._submitted_at = 0.0  # when the newest frame in flight went in
+        self._model_s: float | None = None  # running mean of the model stage's time
         self._sent: dict[int, LiveFrame] = {}  # submitted, not yet taken
         self._paused = False
         self._stopping = False
@@ -71,11 +87,17 @@ class CaptureThread(QThread):
         with self._wake:
             return bool(self._in_flight) or self._waiting is not None
 
-    def answered(self, request: int) -> None:
-        """The worker finished, failed or dropped ``request``: it is free again."""
+    def answered(self, request: int, model_ms: float | None = None) -> None:
+        """The worker finished, failed or dropped ``request``: it is free again, and the
+        waiting frame goes in now. ``model_ms``: how long its model stage took."""
         with self._wake:
+            if model_ms is not None:
+                seconds = model_ms / 1000.0
+                self._model_s = seconds if self._model_s is None else (
+                    (1 - MODEL_TIME_WEIGHT) * self._model_s + MODEL_TIME_WEIGHT * seconds)
             if request in self._in_flight:
                 self._in_flight.discard(request)
+                self._send_waiting()
                 self._wake.notify()
 
     def take(self, request: int) -> LiveFrame | None:
@@ -129,9 +151,11 @@ class CaptureThread(QThread):
                 self._send_waiting()
                 if self._stopping:
                     return None
-                delay = due - time.perf_counter()
+                now = time.perf_counter()
+                delay = due - now
                 if self._paused or delay > 0:
-                    self._wake.wait(None if self._paused else delay)
+                    self._wake.wait(None if self._paused else
+                                    min(delay, max(self._send_at() - now, 0.001)))
                     continue
             try:
                 frame = self.source.read()
@@ -158,11 +182,25 @@ class CaptureThread(QThread):
                 self._send_waiting()
                 self._wake.wait()
 
+    def _send_at(self) -> float:
+        """When the waiting frame may go in (``time.perf_counter``; the lock is held):
+        now if nothing is in flight, one model time after the newest in flight if a
+        stage is free, never while both are busy or before the model time is known."""
+        if not self._in_flight:
+            return 0.0
+        if len(self._in_flight) >= self.in_flight or self._model_s is None:
+            return float("inf")
+        return self._submitted_at + self._model_s
+
     def _send_waiting(self) -> None:
-        """Submit the waiting frame if the worker is free (the lock is held)."""
-        if self._waiting is None or len(self._in_flight) >= IN_FLIGHT or self._paused:
+        """Submit the waiting frame if its time has come (the lock is held)."""
+        if self._waiting is None or self._paused:
+            return
+        now = time.perf_counter()
+        if now < self._send_at():
             return
         live, self._waiting = self._waiting, None
+        self._submitted_at = now
         self._in_flight.add(live.request)
         self._sent[live.request] = live
         self._submit(live.request, live.frame.image)

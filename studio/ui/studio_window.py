@@ -478,7 +478,10 @@ class StudioWindow(QMainWindow):
             return  # the scrubber's signal comes back here
         it = doc.current
         points, depth = doc.projected()
-        self.image_view.set_mesh(points, doc.result.faces, depth, key=(doc.person, doc.iteration))
+        person = doc.current_person
+        final = doc.iteration == len(person.iterations) - 1
+        self.image_view.set_mesh(points, doc.result.faces, depth, key=(doc.person, doc.iteration),
+                                 fill=person.fill if final else None)
         self.image_view.set_sample_points(doc.sample_points())
         self.mesh_view.update_body(it.vertices, it.joints, it.image_camera.translation)
         self._show_displacement()
@@ -517,6 +520,7 @@ class StudioWindow(QMainWindow):
 
     def _on_mesh_style(self, filled: bool) -> None:
         self.image_view.set_mesh_style("filled" if filled else "wireframe")
+        self.worker.stream_fill = filled  # live frames come with the style's drawing
 
     def _undo_view(self) -> None:
         if self.mesh_view.can_undo_camera():

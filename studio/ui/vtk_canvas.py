@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyvista as pv
-from PySide6.QtCore import QEvent, QRect, Qt
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer
 from PySide6.QtGui import (QEnterEvent, QImage, QMouseEvent, QPainter, QPaintEvent,
                            QResizeEvent, QWheelEvent)
 from PySide6.QtWidgets import QSizePolicy, QWidget
@@ -35,8 +35,9 @@ class VtkCanvas(QWidget):
     """Shows ``self.plotter`` (an off-screen :class:`pyvista.Plotter`).
 
     ``plotter.render()`` renders now and the widget repaints with the new pixels;
-    :meth:`request_render` renders once at the next paint instead, so several changes in
-    one event cost one render.
+    :meth:`request_render` renders once at the event loop's next turn instead, so several
+    changes in one event cost one render, and the render is an event of its own: the
+    window's repaint, which waits for every dirty widget, then only copies pixels.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -59,6 +60,7 @@ class VtkCanvas(QWidget):
         self.plotter.enable_trackball_style()
         self.plotter.render_window.AddObserver("EndEvent", self._on_rendered)
         self._render_pending = True
+        self._render_queued = False  # a render waits for the event loop's next turn
         self._pixels: np.ndarray | None = None  # last read back, rows top to bottom
         self._pixels_stale = True
         self._painting = False
@@ -96,10 +98,18 @@ class VtkCanvas(QWidget):
     # -- rendering and painting --------------------------------------------------------
 
     def request_render(self) -> None:
-        """Render once when Qt next paints the widget."""
-        if not self._closed:
-            self._render_pending = True
-            self.update()
+        """Render once at the event loop's next turn (or at a paint that comes first)."""
+        if self._closed:
+            return
+        self._render_pending = True
+        if not self._render_queued:
+            self._render_queued = True
+            QTimer.singleShot(0, self, self._render_queued_now)
+
+    def _render_queued_now(self) -> None:
+        self._render_queued = False
+        if self.isVisible():  # a hidden view renders when it is painted again
+            self.render_if_pending()
 
     def render_if_pending(self) -> None:
         """Render now what :meth:`request_render` left for the paint: pickers must see

@@ -23,6 +23,7 @@ from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
 from studio.errors import StudioError
 from studio.nets.model_registry import LoadedModel, load_model
 from studio.pipeline.images import read_image
+from studio.pipeline.overlay import STREAM_FILL_SIDE
 from studio.pipeline.people import PersonFinder
 from studio.pipeline.single_image import run_image, run_people
 from studio.ui.detect_stage import DetectStage, Found
@@ -40,7 +41,8 @@ class StreamFrame:
 
     Stream frames follow one person with MediaPipe's video mode, which a new stream id
     restarts, unless ``several_people`` asks for the photo search on every frame (all
-    people, several times slower); and they skip the overlay the views draw anyway.
+    people, several times slower); they skip the full-resolution overlay, and the worker
+    draws the 2D view's filled mesh for them (coarse, as the view draws while streaming).
     ``found`` is set by the detect stage on the way to the model.
     """
 
@@ -78,6 +80,7 @@ class PipelineWorker(QObject):
         ``fit_camera`` as for :func:`studio.pipeline.single_image.run_person`."""
         super().__init__()
         self.fit_camera = fit_camera
+        self.stream_fill = True  # draw live frames' filled 2D mesh (the view shows it filled)
         self._loader = loader or (lambda name, device, checkpoint:
                                   load_model(name, device, checkpoint))
         self._finder = finder
@@ -166,7 +169,9 @@ class PipelineWorker(QObject):
                 self.progress.emit(request, stage, fraction)
 
             options = {"progress": report, "overlay": stream is None,
-                       "fit_camera": self.fit_camera}
+                       "fit_camera": self.fit_camera,
+                       "fill_side": (STREAM_FILL_SIDE if stream is not None and self.stream_fill
+                                     else None)}
             found = None if stream is None else stream.found
             with torch.inference_mode():
                 if found is None:
