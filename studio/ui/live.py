@@ -348,7 +348,10 @@ class LiveController(QObject):
         if not self._shows():
             return
         if self._pending is None:
-            QTimer.singleShot(0, self._show_pending)
+            # 1 ms, not 0: a zero timer is a posted event, and posted events (this draw,
+            # the repaint, the 3D render) would run back to back without letting timers
+            # or input in between
+            QTimer.singleShot(1, self._show_pending)
         else:
             self.stats.superseded += 1
         self._pending = (live, result, people)

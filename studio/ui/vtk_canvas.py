@@ -104,7 +104,7 @@ class VtkCanvas(QWidget):
         self._render_pending = True
         if not self._render_queued:
             self._render_queued = True
-            QTimer.singleShot(0, self, self._render_queued_now)
+            QTimer.singleShot(1, self, self._render_queued_now)  # a real timer: see live.py
 
     def _render_queued_now(self) -> None:
         self._render_queued = False
