@@ -21,6 +21,8 @@ from torch import nn
 
 from studio.nets.pymaf import PyMAF, PyMAFOutput
 
+WARM_UP_RUNS = 3
+
 
 def _flatten(value: Any, tensors: list[torch.Tensor]) -> Any:
     """``value``'s tensors appended to ``tensors``; returns its shape with each tensor
@@ -79,6 +81,10 @@ class TracedPyMAF:
             warnings.simplefilter("ignore")  # tracer warnings on Python values baked in
             graph = torch.jit.trace(flat, example, check_trace=False)
             self._graph = torch.jit.freeze(graph.eval())
+            # TorchScript profiles a graph's first runs and optimises it after them:
+            # done here, not on the first frames (slower, and memory allocated mid-stream)
+            for _ in range(WARM_UP_RUNS):
+                self._graph(example)
         self._spec = flat.spec
         self.shape = tuple(example.shape)
         self.device = example.device
