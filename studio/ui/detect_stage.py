@@ -1,6 +1,7 @@
-"""Finding the followed person in live frames on a thread of its own, one frame ahead of
-the model: MediaPipe works on frame N+1 while the worker's net works on frame N, so a
-frame costs the longer of the two stages instead of their sum.
+"""Finding the followed person in live frames on a thread of its own, so that with two
+frames in flight (:func:`~studio.ui.live_capture.default_in_flight`) MediaPipe works on
+frame N+1 while the worker's net works on frame N, and a frame costs the longer of the
+two stages instead of their sum.
 
 Qt-free: frames come in through :meth:`DetectStage.put` and leave through the
 ``deliver`` callback (the worker queues them for its model) with the people found
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -21,6 +21,7 @@ import numpy as np
 
 from studio.errors import StudioError
 from studio.pipeline.people import Person, TrackingPersonFinder
+from studio.pipeline.single_image import timed
 
 if TYPE_CHECKING:
     from studio.ui.worker import ModelChoice, StreamFrame
@@ -28,10 +29,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Found:
-    """Who the detect stage found in a frame, and how long MediaPipe took."""
+    """Who the detect stage found in a frame, and its timing (``detect``, ms)."""
 
     people: list[Person]
-    detect_ms: float
+    timings_ms: dict[str, float]
 
 
 Deliver = Callable[[int, np.ndarray, "ModelChoice", "StreamFrame"], None]
@@ -82,9 +83,10 @@ class DetectStage:
             return
         try:
             finder = self._finder_for(stream.stream)
-            start = time.perf_counter()
-            people = finder.find(image)
-            found = Found(people, (time.perf_counter() - start) * 1000.0)
+            timings: dict[str, float] = {}
+            with timed(timings, "detect"):
+                people = finder.find(image)
+            found = Found(people, timings)
         except StudioError as err:
             self._failed(request, str(err), err.exit_code)
         except Exception as err:  # noqa: BLE001 (the frame must be answered, whatever happened)

@@ -13,7 +13,6 @@ from collections.abc import Callable, Hashable
 import cv2
 import numpy as np
 import pyqtgraph as pg
-import torch
 from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget

@@ -102,10 +102,11 @@ class PipelineWorker(QObject):
             self._latest = self._key(request, stream)
             if stream is not None and self._detect is None:
                 self._detect = DetectStage(self._process.emit, self._stale, self.failed.emit)
+            detect = self._detect  # shutdown may clear it meanwhile
         if stream is None:
             self._process.emit(request, source, choice, stream)
         else:
-            self._detect.put(request, source, choice, stream)
+            detect.put(request, source, choice, stream)
 
     def abandon(self) -> None:
         """Make every queued or running request stale (the window is closing)."""
@@ -177,8 +178,8 @@ class PipelineWorker(QObject):
                 if found is None:
                     result = run_image(model, image, self._photo_finder(), **options)
                 else:
-                    result = run_people(model, image, found.people,
-                                        {"detect": found.detect_ms}, **options)
+                    result = run_people(model, image, found.people, found.timings_ms,
+                                        **options)
             self._check(request, stream)
         except Cancelled:
             self.cancelled.emit(request)
