@@ -142,7 +142,7 @@ def test_set_mesh_is_fast_enough_to_scrub(view, result, style):
 
 @pytest.mark.gui
 def test_toggles_hide_and_show_overlays(view):
-    items = {"boxes": view._box_items, "keypoints": [view.bones, view.landmarks],
+    items = {"boxes": [i for pair in view._box_items for i in pair], "keypoints": [view.bones, view.landmarks],
              "mesh": [view.mesh_wire], "samples": [view.samples]}
     for name, shown in items.items():
         assert view.overlay_visible(name) and all(i.isVisible() for i in shown)
@@ -170,6 +170,31 @@ def test_clicking_a_box_selects_that_person(view, qtbot, result):
     with qtbot.assertNotEmitted(view.person_clicked):
         qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton,
                          pos=screen_pos(view, 505, 500))
+
+
+@pytest.mark.gui
+def test_live_frames_keep_and_move_the_box_items(view, result):
+    """Live frames move the boxes they already have; the selection restyles them, and a
+    frame with fewer people removes the rest."""
+    from studio.ui.image_view import BOX_COLOUR, SELECTED_COLOUR
+
+    def pen_colours():
+        return [rect.pen().color().getRgb()[:3] for rect, _ in view._box_items]
+
+    items = list(view._box_items)
+    assert pen_colours() == [SELECTED_COLOUR, BOX_COLOUR]
+    moved = [(x0 + 5, y0 + 5, x1 + 5, y1 + 5) for x0, y0, x1, y1 in view._boxes]
+    view.set_frame(astronaut_image()[::-1].copy())
+    view.set_people(moved, 0)
+    assert view._box_items == items
+    assert view._box_items[0][0].rect().topLeft().x() == moved[0][0]
+    assert view._box_items[1][1].pos().y() == moved[1][1]
+    view.set_people(moved, 1)
+    assert pen_colours() == [BOX_COLOUR, SELECTED_COLOUR]
+    assert view._box_items[1][1].fill.color().getRgb()[:3] == SELECTED_COLOUR
+    view.set_people(moved[:1], 0)
+    assert view._box_items == items[:1] and items[1][0].scene() is None
+    assert len(view.landmarks.getData()[0]) == 33  # set_frame kept the other overlays
 
 
 def isolated_vertex(view, points: np.ndarray, landmarks: np.ndarray) -> int:

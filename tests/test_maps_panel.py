@@ -135,3 +135,27 @@ def test_screenshots(panel, person, qtbot):
         colours = {shot.pixelColor(x, y).rgb()
                    for x in range(0, shot.width(), 10) for y in range(0, shot.height(), 10)}
         assert len(colours) > 50  # the photo and the map, not a grey box
+
+
+@pytest.mark.gui
+def test_streaming_follows_new_maps_at_most_five_times_a_second(panel, person, qtbot):
+    from studio.ui.maps_panel import STREAM_REFRESH_MS
+
+    panel.set_kind(ALL_KEYPOINTS)
+    panel.set_streaming(True)
+    maps = [person.landmark_maps * (k + 2) for k in range(3)]
+
+    def shows(k: int) -> bool:
+        return np.array_equal(panel.current_image(), maps[k][1:].max(axis=0))
+
+    panel.set_person(person.crop_rgb, maps[0], person.dense, person.crop.align_corners)
+    assert shows(0)  # the first new data shows at once
+    for k in (1, 2):  # the next ones wait for the interval; the newest is shown then
+        panel.set_person(person.crop_rgb, maps[k], person.dense, person.crop.align_corners)
+    assert shows(0)
+    qtbot.waitUntil(lambda: shows(2), timeout=4 * STREAM_REFRESH_MS)
+    panel.set_person(person.crop_rgb, maps[1], person.dense, person.crop.align_corners)
+    panel.set_streaming(False)  # pausing shows what waits, and later data at once
+    assert shows(1)
+    panel.set_person(person.crop_rgb, maps[0], person.dense, person.crop.align_corners)
+    assert shows(0)

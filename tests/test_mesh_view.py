@@ -183,6 +183,31 @@ def test_look_through_puts_the_mesh_on_the_person(view, result, qtbot):
 
 
 @pytest.mark.gui
+def test_update_photo_shows_the_new_frame_in_place(view):
+    """Live frames copy into the backdrop's texture; a frame of another size makes a new
+    one. Seen through the camera, the backdrop is the photo, upright."""
+    view.look_through_camera()
+    for name in ("mesh", "joints", "bones", "ground", "frustum", "marker"):
+        view.actors[name].visibility = False
+    photo = astronaut_image()
+    h, w = photo.shape[:2]
+    frame = np.zeros_like(photo)
+    frame[: h // 2] = (250, 20, 20)  # red above, blue below
+    frame[h // 2:] = (20, 20, 250)
+    texture = view.actors["backdrop"].texture
+    view.update_photo(frame)
+    assert view.actors["backdrop"].texture is texture  # the same texture, new pixels
+    shot = _shot(view).astype(int)
+    top, bottom = _to_widget(view, np.array([[w / 2, h / 4], [w / 2, 3 * h / 4]])).astype(int)
+    assert shot[top[1], top[0], 0] > 200 and shot[top[1], top[0], 2] < 60
+    assert shot[bottom[1], bottom[0], 2] > 200 and shot[bottom[1], bottom[0], 0] < 60
+    view.update_photo(cv2.resize(frame[::-1], (w // 2, h // 2)))  # another camera size
+    assert view.actors["backdrop"].texture is not texture
+    shot = _shot(view).astype(int)
+    assert shot[top[1], top[0], 2] > 200 and shot[bottom[1], bottom[0], 0] > 200
+
+
+@pytest.mark.gui
 def test_hover_picks_vertices_joints_and_nothing(view, result):
     final = result.people[0].final
     view.update_body(final.vertices, final.joints)

@@ -85,7 +85,10 @@ class ImageView(QWidget):
         self.faded_bones = pg.PlotCurveItem(pen=pg.mkPen(FADED_COLOUR, width=1))
         self.landmarks = pg.ScatterPlotItem(size=7, pen=pg.mkPen("k"))
         self.marker = pg.ScatterPlotItem(size=16, pen=pg.mkPen(MARK_COLOUR, width=3), brush=None)
-        self._box_items: list[QGraphicsRectItem | pg.TextItem] = []
+        # One brush each for seen and faded landmarks: a brush per dot made per frame cost
+        # about 1.2 ms of a live frame's UI time.
+        self._landmark_brushes = (pg.mkBrush(FADED_COLOUR), pg.mkBrush(KEYPOINT_COLOUR))
+        self._box_items: list[tuple[QGraphicsRectItem, pg.TextItem]] = []
         for z, item in enumerate((self.photo, self.mesh_fill, self.mesh_wire, self.samples,
                                   self.faded_bones, self.bones, self.landmarks, self.marker)):
             item.setZValue(z)
@@ -117,10 +120,7 @@ class ImageView(QWidget):
     def set_image(self, rgb: np.ndarray, fit: bool = True) -> None:
         """Show a new photo [H,W,3] uint8; the old photo's overlays no longer apply.
         ``fit`` frames it; live frames keep the user's zoom unless their size changes."""
-        resized = self._image is None or self._image.shape != rgb.shape
-        self._image = np.ascontiguousarray(rgb)
-        self._drawn.clear()
-        self.photo.setImage(self._image, autoLevels=False, levels=(0, 255))
+        resized = self.set_frame(rgb)
         self.set_people([], -1)
         self.set_keypoints(None, None)
         self.set_mesh(None, None, None)
@@ -128,6 +128,16 @@ class ImageView(QWidget):
         self.mark("", -1)
         if fit or resized:
             self.fit()
+
+    def set_frame(self, rgb: np.ndarray) -> bool:
+        """Swap in the next live frame [H,W,3] uint8 and keep the overlays, which the caller
+        replaces next (clearing them first cost a live frame about 2 ms); True if the
+        frame's size changed (:meth:`set_image` then frames it)."""
+        resized = self._image is None or self._image.shape != rgb.shape
+        self._image = np.ascontiguousarray(rgb)
+        self._drawn.clear()
+        self.photo.setImage(self._image, autoLevels=False, levels=(0, 255))
+        return resized
 
     def fit(self) -> None:
         """Frame the whole photo."""
@@ -137,21 +147,29 @@ class ImageView(QWidget):
 
     def set_people(self, boxes: list[tuple[float, float, float, float]], selected: int) -> None:
         """Person boxes (x0, y0, x1, y1), numbered from 1; ``selected`` is highlighted."""
-        for item in self._box_items:
-            self.view.removeItem(item)
-        self._boxes, self._selected = [tuple(map(float, b)) for b in boxes], selected
-        self._box_items = []
-        for i, (x0, y0, x1, y1) in enumerate(self._boxes):
-            colour = SELECTED_COLOUR if i == selected else BOX_COLOUR
-            rect = QGraphicsRectItem(x0, y0, x1 - x0, y1 - y0)
-            rect.setPen(pg.mkPen(colour, width=3 if i == selected else 1.5))
-            label = pg.TextItem(str(i + 1), color="k", fill=pg.mkBrush(colour))
-            label.setPos(x0, y0)
+        boxes = [tuple(map(float, b)) for b in boxes]
+        restyle = selected != self._selected or len(boxes) != len(self._boxes)
+        self._boxes, self._selected = boxes, selected
+        # Live frames move the same boxes: items are kept and moved, not made anew.
+        while len(self._box_items) > len(boxes):
+            for item in self._box_items.pop():
+                self.view.removeItem(item)
+        while len(self._box_items) < len(boxes):
+            rect = QGraphicsRectItem()
+            label = pg.TextItem(str(len(self._box_items) + 1), color="k")
             for item in (rect, label):
                 item.setZValue(len(OVERLAYS) + 10)
                 item.setVisible(self._visible["boxes"])
                 self.view.addItem(item)
-                self._box_items.append(item)
+            self._box_items.append((rect, label))
+        for i, ((rect, label), (x0, y0, x1, y1)) in enumerate(zip(self._box_items, boxes)):
+            rect.setRect(x0, y0, x1 - x0, y1 - y0)
+            label.setPos(x0, y0)
+            if restyle:
+                colour = SELECTED_COLOUR if i == selected else BOX_COLOUR
+                rect.setPen(pg.mkPen(colour, width=3 if i == selected else 1.5))
+                label.fill = pg.mkBrush(colour)
+                label.update()
 
     def set_keypoints(self, points: np.ndarray | None, visibility: np.ndarray | None) -> None:
         """MediaPipe's 33 landmarks [33,2] with their visibility [33]; None clears them."""
@@ -169,8 +187,8 @@ class ImageView(QWidget):
         for item, chosen in ((self.bones, edges[seen]), (self.faded_bones, edges[~seen])):
             xy = self._keypoints[chosen].reshape(-1, 2)
             item.setData(xy[:, 0], xy[:, 1], connect="pairs")
-        brushes = [pg.mkBrush(KEYPOINT_COLOUR if v >= VISIBLE else FADED_COLOUR)
-                   for v in self._visibility]
+        faded, seen = self._landmark_brushes
+        brushes = [seen if v >= VISIBLE else faded for v in self._visibility]
         self.landmarks.setData(pos=self._keypoints, brush=brushes)
 
     def set_mesh(self, points: np.ndarray | None, faces: np.ndarray | None,
@@ -278,8 +296,9 @@ class ImageView(QWidget):
         return self._visible[name]
 
     def _apply_visibility(self) -> None:
-        for item in self._box_items:
-            item.setVisible(self._visible["boxes"])
+        for pair in self._box_items:
+            for item in pair:
+                item.setVisible(self._visible["boxes"])
         for item in (self.bones, self.faded_bones, self.landmarks):
             item.setVisible(self._visible["keypoints"])
         self.mesh_wire.setVisible(self._visible["mesh"] and self._style == "wireframe")

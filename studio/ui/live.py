@@ -401,6 +401,7 @@ class LiveController(QObject):
         streaming = state == "streaming"  # coarser views while frames stream
         self.window.mesh_view.set_render_scale(STREAM_RENDER_SCALE if streaming else 1.0)
         self.window.image_view.set_streaming(streaming)
+        self.window.maps_panel.set_streaming(streaming)
         if state in ("streaming", "paused"):
             self._timer.start()
         else:

@@ -98,7 +98,8 @@ class LiveView:
         win.timings_ms = dict(result.timings_ms)
         self._info_stale = True
         person = doc.current_person
-        win.image_view.set_image(image, fit=False)
+        if win.image_view.set_frame(image):  # the overlays follow, replaced in place
+            win.image_view.fit()
         win.image_view.set_people(doc.boxes(), doc.person)
         win.image_view.set_keypoints(person.person.landmarks, person.person.visibility)
         win.maps_panel.set_person(person.crop_rgb, person.landmark_maps, person.dense,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from studio.body.joint_sets import MEDIAPIPE33, PART_NAMES
@@ -28,6 +28,7 @@ DENSE_KINDS = (PART, U_MAP, V_MAP, PART_PROBABILITY)
 # Kinds that show one channel of many, and the channels' names.
 CHANNELS = {HEATMAP: MEDIAPIPE33.names, PART_PROBABILITY: ("background",) + PART_NAMES}
 MAP_OPACITY = 0.65
+STREAM_REFRESH_MS = 200  # while live frames stream the maps follow at most 5 times a second
 
 
 def crop_to_pixels(coords: np.ndarray, shape: tuple[int, int],
@@ -105,6 +106,14 @@ class MapsPanel(QWidget):
         self._channel[HEATMAP] = MEDIAPIPE33.index("left_wrist")
         self._shown: np.ndarray | None = None
         self._shape: tuple[int, int] | None = None  # the grid the view is fitted to
+        # While streaming, new data redraws at once and then at most every
+        # STREAM_REFRESH_MS: a redraw and its repaint cost about 6 ms a live frame.
+        self._streaming = False
+        self._refresh_due = False
+        self._throttle = QTimer(self)
+        self._throttle.setSingleShot(True)
+        self._throttle.setInterval(STREAM_REFRESH_MS)
+        self._throttle.timeout.connect(self._refresh_if_due)
         self.kind_box.setCurrentText(ALL_KEYPOINTS)
         self.kind_box.currentIndexChanged.connect(self._kind_changed)
         self.channel_box.currentIndexChanged.connect(self._channel_changed)
@@ -123,7 +132,7 @@ class MapsPanel(QWidget):
         self._dense = dense
         self._align_corners = align_corners
         self._iteration, self._pyramid, self._sample_points = 0, None, None
-        self._refresh()
+        self._data_changed()
 
     def set_iteration(self, index: int, pyramid_map: np.ndarray | None,
                       sample_points: np.ndarray | None) -> None:
@@ -132,7 +141,15 @@ class MapsPanel(QWidget):
         self._iteration = index
         self._pyramid = None if pyramid_map is None else np.asarray(pyramid_map)
         self._sample_points = None if sample_points is None else np.asarray(sample_points)
-        self._refresh()
+        self._data_changed()
+
+    def set_streaming(self, streaming: bool) -> None:
+        """Follow new data at most every STREAM_REFRESH_MS while live frames stream;
+        at once otherwise (a paused frame's scrubbing), showing what is waiting."""
+        self._streaming = streaming
+        if not streaming:
+            self._throttle.stop()
+            self._refresh_if_due()
 
     def set_kind(self, name: str) -> None:
         """Show a kind of map (one of KINDS), also one that is unavailable: its caption
@@ -157,6 +174,17 @@ class MapsPanel(QWidget):
         self._refresh()
 
     # --- drawing -------------------------------------------------------------------------
+
+    def _data_changed(self) -> None:
+        self._refresh_due = True
+        if not self._throttle.isActive():
+            self._refresh_if_due()
+
+    def _refresh_if_due(self) -> None:
+        if self._refresh_due:
+            self._refresh()
+            if self._streaming:
+                self._throttle.start()
 
     def _kind_changed(self) -> None:
         """Fill the channel box with the new kind's channels (or empty it) and redraw."""
@@ -213,6 +241,7 @@ class MapsPanel(QWidget):
 
     def _refresh(self) -> None:
         """Enable the kinds there is data for and show the chosen one."""
+        self._refresh_due = False
         for row, kind in enumerate(KINDS):
             self.kind_box.model().item(row).setEnabled(self._unavailable(kind) is None)
         kind = self.kind()
