@@ -16,6 +16,7 @@ from PySide6.QtCore import QSettings, QTimer
 
 from studio.body.storage import atomic_write_bytes
 from studio.io.session import SessionReader, SessionWriter
+from studio.pipeline.overlay import STREAM_FILL_SIDE
 from studio.pipeline.people import shared_finder
 from studio.pipeline.samples import mannequin
 from studio.pipeline.sources import Frame, FrameSource, SourceLost, VideoSource
@@ -127,6 +128,11 @@ def test_video_streams_into_both_views_and_is_counted(qtbot, window, live, video
         seen_2d.append(_mesh_2d(window))
         seen_3d.append(_mesh_3d(window))
         assert seen_2d[-1].shape == (doc.current.vertices.shape[0], 2)
+        # the worker drew the 2D view's filled mesh, coarse as the view draws it while
+        # streaming
+        fill = doc.current_person.fill
+        assert fill is not None and fill.max_side == STREAM_FILL_SIDE
+        assert (fill.rgba[..., 3] > 0).mean() > 0.2 and "fill" in window.timings_ms
     # new frames, and both views followed them
     assert any(not np.array_equal(a, b) for a, b in zip(frames, frames[1:]))
     assert any(np.abs(a - b).max() > 0.5 for a, b in zip(seen_2d, seen_2d[1:]))
