@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Slot
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QLabel, QMenu
 
 from studio.errors import StudioError
@@ -268,9 +269,7 @@ class LiveController(QObject):
             self.stop_recording()
 
     def _set_record_checked(self, on: bool) -> None:
-        self.record_action.blockSignals(True)
-        self.record_action.setChecked(on)
-        self.record_action.blockSignals(False)
+        _set_checked_quietly(self.record_action, on)
 
     def _record(self, live: LiveFrame, people: list[TrackedPerson],
                 timings: dict[str, float]) -> None:
@@ -406,9 +405,7 @@ class LiveController(QObject):
             self._timer.start()
         else:
             self._timer.stop()
-        self.pause_action.blockSignals(True)
-        self.pause_action.setChecked(state == "paused")
-        self.pause_action.blockSignals(False)
+        _set_checked_quietly(self.pause_action, state == "paused")
         self._update_actions()
         self._refresh_status()
 
@@ -436,3 +433,10 @@ class LiveController(QObject):
         if watched is self.window and event.type() == QEvent.Type.Close:
             self.stop()
         return False
+
+
+def _set_checked_quietly(action: QAction, on: bool) -> None:
+    """Show ``action`` checked or not without running what toggling it does."""
+    action.blockSignals(True)
+    action.setChecked(on)
+    action.blockSignals(False)
