@@ -3,7 +3,9 @@
 Both kinds are stored as a :class:`BodyData` (plain numpy arrays in SMPL's layout plus
 the metadata the studio needs) and run through :class:`BodyModel`, a subclass of
 ``smplx.SMPL``: skinning is smplx's, and the module's buffers have exactly SMPL's names,
-so a PyMAF regressor holding one as ``.smpl`` loads official checkpoints strictly.
+so a PyMAF regressor holding one as ``.smpl`` loads official checkpoints strictly. The
+forward pass composes smplx's skinning parts in :mod:`studio.body.skinning`, which skips
+the mannequin's absent pose correctives.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import torch
 from smplx.utils import Struct
 
 from studio.body import joint_sets
+from studio.body.skinning import kinematic_levels, skin
 
 NUM_BETAS = 10
 NUM_JOINTS = 24
@@ -166,6 +169,8 @@ class BodyModel(smplx.SMPL):
         self.register_buffer("J_regressor_extra", torch.as_tensor(np.asarray(extra, np.float32)))
         self._landmark_idx = torch.as_tensor(
             [data.landmarks[n] for n in joint_sets.LANDMARK_NAMES], dtype=torch.long)
+        self._levels = kinematic_levels(self.parents)
+        self._pose_correctives = data.posedirs is not None
 
     def forward(self, global_orient: torch.Tensor | None = None,
                 body_pose: torch.Tensor | None = None,
@@ -181,10 +186,18 @@ class BodyModel(smplx.SMPL):
         bp = (torch.eye(3, device=dev, dtype=dt).expand(b, NUM_JOINTS - 1, 3, 3)
               if body_pose is None else _as_rotmats(body_pose.to(dev, dt), NUM_JOINTS - 1))
         be = torch.zeros(b, NUM_BETAS, device=dev, dtype=dt) if betas is None else betas.to(dev, dt)
-        out = super().forward(betas=be, body_pose=bp, global_orient=go, transl=transl,
-                              pose2rot=False)
-        verts = out.vertices
+        rotmats = torch.cat([go, bp], dim=1)
+        if self._levels and self._levels[0][0].device != dev:  # the module moved
+            self._levels = [(j.to(dev), p.to(dev)) for j, p in self._levels]
+        verts, joints = skin(be.expand(b, -1), rotmats, self.v_template, self.shapedirs,
+                             self.posedirs if self._pose_correctives else None,
+                             self.J_regressor, self.parents, self._levels, self.lbs_weights)
+        if transl is None:
+            transl = getattr(self, "transl", None)
+        if transl is not None:
+            verts = verts + transl.to(dev, dt).unsqueeze(1)
+            joints = joints + transl.to(dev, dt).unsqueeze(1)
         extra = torch.einsum("jv,bvd->bjd", self.J_regressor_extra, verts)
         landmarks = verts[:, self._landmark_idx.to(dev)]
-        return BodyOutput(vertices=verts, joints=out.joints[:, :NUM_JOINTS], landmarks=landmarks,
-                          extra_joints=extra, rotmats=torch.cat([go, bp], dim=1))
+        return BodyOutput(vertices=verts, joints=joints, landmarks=landmarks,
+                          extra_joints=extra, rotmats=rotmats)
