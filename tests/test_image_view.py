@@ -289,3 +289,27 @@ def test_new_image_clears_overlays(view):
     assert view.hover_at(50, 50) == ("", -1)
     rect = view.view.viewRect()
     assert rect.contains(QPointF(1, 1)) and rect.contains(QPointF(199, 99))
+
+
+def test_frames_and_fills_reach_the_screen_without_a_per_pixel_rescale(view, result,
+                                                                       monkeypatch):
+    """uint8 photos and fills are shown as they are: levels would make pyqtgraph rescale
+    every pixel on every paint (0.9 ms a 640x480 frame)."""
+    import pyqtgraph.functions as fn
+
+    rescaled = []
+    rescale = fn.rescaleData
+    monkeypatch.setattr(fn, "rescaleData",
+                        lambda data, *a, **k: rescaled.append(data.shape) or rescale(data, *a, **k))
+    view.set_mesh_style("filled")
+    frame = astronaut_image()[::-1].copy()
+    view.set_frame(frame)
+    view.photo.render()
+    y, x = 123, 321
+    assert view.photo.qimage.pixelColor(x, y).getRgb()[:3] == tuple(frame[y, x])
+    view.mesh_fill.render()
+    rgba = view.mesh_fill.image
+    inside = np.argwhere(rgba[..., 3] == 255)[len(np.argwhere(rgba[..., 3] == 255)) // 2]
+    colour = view.mesh_fill.qimage.pixelColor(int(inside[1]), int(inside[0])).getRgb()
+    assert colour == tuple(rgba[inside[0], inside[1]])
+    assert rescaled == []

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyvista as pv
+import scipy.sparse as sp
 
 BACKGROUND = "#f4f5f7"
 TEXT_COLOR = "#30343b"
@@ -46,17 +47,25 @@ def plain_theme() -> pv.themes.Theme:
     return theme
 
 
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals; recomputed on every update for smooth shading."""
-    tri = vertices[faces]
-    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    # bincount sums each face's normal into its three corners, several times faster than
-    # np.add.at; this runs on every update while the user scrubs.
-    corners = np.asarray(faces).ravel()
-    normals = np.stack([np.bincount(corners, np.repeat(face_n[:, k], 3), len(vertices))
-                        for k in range(3)], axis=1)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return (normals / np.maximum(length, 1e-12)).astype(np.float32)
+class VertexNormals:
+    """Area-weighted unit vertex normals of one face list, recomputed on every update for
+    smooth shading (each live frame, each scrub step). Summing face normals into their
+    corners is one sparse product with a vertex-face incidence matrix made once: half the
+    time of summing them per update."""
+
+    def __init__(self, faces: np.ndarray, count: int) -> None:
+        faces = np.asarray(faces, np.int32)
+        self._corners = faces.T.copy()  # [3,F]: contiguous rows gather faster
+        face_ids = np.repeat(np.arange(len(faces)), 3)
+        self._incidence = sp.csr_matrix(
+            (np.ones(faces.size, np.float32), (faces.ravel(), face_ids)),
+            shape=(count, len(faces)))
+
+    def __call__(self, vertices: np.ndarray) -> np.ndarray:
+        a, b, c = (vertices[corner] for corner in self._corners)
+        normals = self._incidence @ np.cross(b - a, c - a)
+        length = np.sqrt(np.einsum("ij,ij->i", normals, normals))[:, None]
+        return (normals / np.maximum(length, 1e-12)).astype(np.float32)
 
 
 def _faces_vtk(faces: np.ndarray) -> np.ndarray:
@@ -104,6 +113,7 @@ class BodyScene:
     ground: pv.PolyData
     _ball: np.ndarray
     _ground_base: np.ndarray
+    _normals: VertexNormals
 
     @classmethod
     def build(cls, vertices: np.ndarray, joints: np.ndarray, faces: np.ndarray,
@@ -127,7 +137,8 @@ class BodyScene:
                           j_size=1.2 * height, i_resolution=10, j_resolution=10)
         scene = cls(faces=faces, parents=np.asarray(parents), part_labels=np.asarray(part_labels),
                     mesh=mesh, joints=balls, bones=bones, ground=ground, _ball=ball_pts,
-                    _ground_base=np.asarray(ground.points).copy())
+                    _ground_base=np.asarray(ground.points).copy(),
+                    _normals=VertexNormals(faces, len(vertices)))
         scene.update(vertices, joints)
         return scene
 
@@ -136,7 +147,7 @@ class BodyScene:
         vertices = np.asarray(vertices, np.float32)
         joints = np.asarray(joints, np.float32)
         self.mesh.points = vertices
-        self.mesh.point_data.active_normals = vertex_normals(vertices, self.faces)
+        self.mesh.point_data.active_normals = self._normals(vertices)
         self.joints.points = (joints[:, None, :] + self._ball[None]).reshape(-1, 3)
         self.bones.points = joints
         floor = float(vertices[:, 1].min())

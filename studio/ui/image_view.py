@@ -136,7 +136,7 @@ class ImageView(QWidget):
         resized = self._image is None or self._image.shape != rgb.shape
         self._image = np.ascontiguousarray(rgb)
         self._drawn.clear()
-        self.photo.setImage(self._image, autoLevels=False, levels=(0, 255))
+        self.photo.setImage(self._image, autoLevels=False, levels=None)
         return resized
 
     def fit(self) -> None:
@@ -254,7 +254,7 @@ class ImageView(QWidget):
             self._fill = self._kept("filled", self._rasterize)
             if self._fill is not None:
                 rgba = self._fill.rgba
-                self.mesh_fill.setImage(rgba, autoLevels=False, levels=(0, 255))
+                self.mesh_fill.setImage(rgba, autoLevels=False, levels=None)
                 self.mesh_fill.setRect(QRectF(self._fill.x, self._fill.y, rgba.shape[1],
                                               rgba.shape[0]))
         elif self._mesh is not None:

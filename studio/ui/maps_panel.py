@@ -280,7 +280,7 @@ class MapsPanel(QWidget):
                                                 self._align_corners), shape,
                                  self._align_corners)
         (x0, y0), (x1, y1) = corners
-        self.photo.setImage(self._crop, autoLevels=False, levels=(0, 255))
+        self.photo.setImage(self._crop, autoLevels=False, levels=None)
         self.photo.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         if shape != self._shape:
             self._shape = shape
