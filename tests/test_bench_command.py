@@ -16,7 +16,9 @@ from studio.nets.pymaf import PyMAF
 
 RESULT_KEYS = {"variant", "backbone", "pyramid_channels", "input_size", "batch", "body",
                "body_vertices", "sampled_vertices", "parameters_m", "ms_per_crop",
-               "reference_ms_per_crop", "ratio", "max_abs_diff", "outputs_equal"}
+               "reference_ms_per_crop", "ratio", "max_abs_diff", "outputs_equal",
+               "traced_ms_per_crop", "traced_ratio", "traced_max_abs_diff",
+               "traced_outputs_equal"}
 
 
 @pytest.fixture
@@ -52,6 +54,8 @@ def test_tiny_pymaf_bench_prints_its_schema(studio) -> None:
         assert (r["body"], r["body_vertices"], r["sampled_vertices"]) == ("mannequin", 7000, 438)
         assert r["ms_per_crop"] > 0 and r["reference_ms_per_crop"] > 0 and r["ratio"] > 0
         assert r["outputs_equal"] is True and r["max_abs_diff"] <= pymaf_speed.TOLERANCE
+        assert r["traced_ms_per_crop"] > 0 and r["traced_ratio"] > 0
+        assert r["traced_outputs_equal"] is True
     assert "bench pymaf" in err  # the progress bar goes to stderr
 
     table = bench.pymaf_table(doc)

@@ -3,7 +3,9 @@
 Each configuration (variant, input size, batch) builds the net with random weights
 (batch-norm statistics set from one random batch, so activations have realistic scale),
 checks that our forward and :class:`~studio.bench.pymaf_reference.ReferencePyMAF` give
-the same outputs, then times both alternately and keeps the medians.
+the same outputs, then times both alternately and keeps the medians. The traced graph the
+studio's worker runs (:class:`~studio.nets.traced.TracedPyMAF`) is checked and timed
+alongside.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from studio.bench.pymaf_reference import ReferencePyMAF, max_difference
 from studio.body.model import BodyData
 from studio.body.registry import find_body_model
 from studio.nets.pymaf import PYRAMID_CHANNELS, PyMAF
+from studio.nets.traced import TracedPyMAF
 
 SMPL_VERTICES = 6890
 TOLERANCE = 1e-4  # outputs count as equal below this absolute difference
@@ -96,21 +99,35 @@ def _timed_ms(fn: Callable[[], object], device: torch.device) -> float:
 
 
 def measure(net: PyMAF, config: Config, repeats: int, device: torch.device) -> dict:
-    """One configuration: equality check (doubling as warm-up), then alternating timings."""
+    """One configuration: equality checks (doubling as warm-up), then alternating timings
+    of our forward, the reference and the traced graph."""
     reference = ReferencePyMAF(net)
     generator = torch.Generator().manual_seed(1)
     size, channels = config.input_size, net.feature_extractor.conv1.in_channels
     crops = torch.randn(config.batch, channels, size, size, generator=generator).to(device)
+    traced = TracedPyMAF(net, crops)
     with torch.inference_mode():
-        difference = max_difference(net(crops), reference(crops))
-        ours, theirs = [], []
+        ours_out = net(crops)
+        difference = max_difference(ours_out, reference(crops))
+        traced_difference = max_difference(traced(crops), _as_reference(ours_out))
+        times: dict[str, list[float]] = {"ours": [], "reference": [], "traced": []}
         for _ in range(repeats):
-            ours.append(_timed_ms(lambda: net(crops), device))
-            theirs.append(_timed_ms(lambda: reference(crops), device))
-    ms, ref_ms = statistics.median(ours) / config.batch, statistics.median(theirs) / config.batch
+            times["ours"].append(_timed_ms(lambda: net(crops), device))
+            times["reference"].append(_timed_ms(lambda: reference(crops), device))
+            times["traced"].append(_timed_ms(lambda: traced(crops), device))
+    ms, ref_ms, traced_ms = (statistics.median(times[k]) / config.batch
+                             for k in ("ours", "reference", "traced"))
     return {"ms_per_crop": round(ms, 3), "reference_ms_per_crop": round(ref_ms, 3),
             "ratio": round(ms / ref_ms, 3), "max_abs_diff": difference,
-            "outputs_equal": difference <= TOLERANCE}
+            "outputs_equal": difference <= TOLERANCE,
+            "traced_ms_per_crop": round(traced_ms, 3),
+            "traced_ratio": round(traced_ms / ms, 3), "traced_max_abs_diff": traced_difference,
+            "traced_outputs_equal": traced_difference <= TOLERANCE}
+
+
+def _as_reference(out) -> tuple[list, dict | None]:
+    """Our forward's output in the reference's shape, for :func:`max_difference`."""
+    return out.iterations, None if out.final.dense is None else dict(out.final.dense)
 
 
 def bodies(variants: Iterable[str]) -> tuple[dict[str, BodyData], list[str]]:
@@ -159,7 +176,8 @@ def run(todo: list[Config], repeats: int, device: torch.device,
         "device_name": device_name(device), "threads": torch.get_num_threads(),
         "repeats": repeats,
         "method": "ms per crop = median over repeats / batch, after one warm-up run that "
-                  "also checks outputs; torch.inference_mode, eval mode; our forward and the "
-                  "straightforward reference alternate; ratio = ours / reference",
+                  "also checks outputs; torch.inference_mode, eval mode; our forward, the "
+                  "straightforward reference and the traced graph (what the studio's worker "
+                  "runs) alternate; ratio = ours / reference, traced_ratio = traced / ours",
         "notes": notes, "results": results,
     }

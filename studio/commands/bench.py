@@ -61,10 +61,12 @@ def _add_pymaf(sub: argparse._SubParsersAction) -> None:
     from studio.bench.pymaf_speed import VARIANTS
 
     parser = sub.add_parser(
-        "pymaf", help="PyMAF forward speed per crop, ours next to a straightforward forward",
+        "pymaf", help="PyMAF forward speed per crop, ours next to a straightforward forward "
+                 "and the traced graph the studio runs",
         description="Time PyMAF variants (random weights) per crop at each batch size, next "
-                    "to a straightforward reference forward of the same net, and check that "
-                    "both give the same outputs (exit status 1 if they do not).")
+                    "to a straightforward reference forward of the same net and the traced "
+                    "graph the studio's worker runs, and check that all three give the same "
+                    "outputs (exit status 1 if they do not).")
     _common_options(parser)
     parser.add_argument("--variants", default=",".join(VARIANTS), metavar="A,B",
                         help=f"which of {', '.join(VARIANTS)} (default: all)")
@@ -250,12 +252,14 @@ def pymaf_table(doc: dict) -> str:
     lines = [f"PyMAF speed: torch {doc['torch']}, {doc['device']} ({doc['device_name']}), "
              f"{doc['threads']} threads, median of {doc['repeats']} runs",
              f"{'variant':<13}{'size':>5}{'batch':>6}{'ms/crop':>10}{'reference':>11}"
-             f"{'ratio':>7}{'max|diff|':>11}  equal"]
+             f"{'ratio':>7}{'max|diff|':>11}  equal{'traced':>9}{'equal':>7}"]
     for r in doc["results"]:
         lines.append(f"{r['variant']:<13}{r['input_size']:>5}{r['batch']:>6}"
                      f"{r['ms_per_crop']:>10.1f}{r['reference_ms_per_crop']:>11.1f}"
                      f"{r['ratio']:>7.2f}{r['max_abs_diff']:>11.1e}  "
-                     f"{'yes' if r['outputs_equal'] else 'NO'}")
+                     f"{'yes' if r['outputs_equal'] else 'NO':<5}"
+                     f"{r['traced_ms_per_crop']:>9.1f}"
+                     f"{'yes' if r['traced_outputs_equal'] else 'NO':>7}")
     lines += [f"note: {n}" for n in doc["notes"]]
     return "\n".join(lines)
 
@@ -283,4 +287,5 @@ def _pymaf(args: argparse.Namespace) -> int:
 
     doc = run(todo, args.repeats, device, progress=progress)
     print(json.dumps(doc, indent=2) if args.json else pymaf_table(doc))
-    return 0 if all(r["outputs_equal"] for r in doc["results"]) else 1
+    return 0 if all(r["outputs_equal"] and r["traced_outputs_equal"]
+                    for r in doc["results"]) else 1
