@@ -298,20 +298,45 @@ def test_qt_grab_sees_the_3d_view(view):
 
 
 @pytest.mark.gui
-def test_half_resolution_renders_a_quarter_of_the_pixels_and_picks_alike(view):
+def test_streaming_draws_a_coarse_body_at_half_resolution_and_picks_alike(view, result):
+    """While live frames stream, a quarter of the pixels and of the triangles; hover,
+    marks and displacement keep the body's own vertex ids, and pausing restores all."""
+    from studio.ui.mesh_view import STREAM_REDUCTION
+
     view.set_view("front")
     x, y = view.width() / 2, view.height() / 3  # the chest
     sharp = view.hover_at(x, y)
-    view.set_render_scale(0.5)
+    full_cells = view.scene.mesh.n_cells
+    full_points = np.array(view.scene.mesh.points)
+    view.set_streaming(True)
     assert tuple(view.plotter.render_window.GetSize()) == (view.width() // 2,
                                                            view.height() // 2)
+    # about the reduction asked for (each part keeps its border, so a little more)
+    assert ((1 - STREAM_REDUCTION) * full_cells <= view.scene.mesh.n_cells
+            < 1.1 * (1 - STREAM_REDUCTION) * full_cells)
+    # the coarse surface's points are the body's own, placed the same way
+    kept = view._coarse.vertices  # noqa: SLF001
+    np.testing.assert_array_equal(np.asarray(view.scene.mesh.points), full_points[kept])
     coarse = view.hover_at(x, y)
     assert sharp[0] == coarse[0] == "vertex"
-    points = view.scene.mesh.points
-    assert np.linalg.norm(points[sharp[1]] - points[coarse[1]]) < 0.05  # metres
+    assert np.linalg.norm(full_points[sharp[1]] - full_points[coarse[1]]) < 0.05  # metres
+    view.mark("vertex", 1234)  # any vertex of the body, kept or not
+    np.testing.assert_allclose(view.actors["marker"].position, full_points[1234], atol=1e-5)
+    moved = np.arange(len(full_points), dtype=np.float32)
+    view.set_displacement(moved)
+    np.testing.assert_array_equal(view.scene.mesh.point_data["moved_mm"], moved[kept])
+    later = result.people[0].final
+    view.update_body(later.vertices, later.joints)
+    assert view.scene.mesh.n_cells < full_cells
     assert _foreground(_shot(view)).mean() > 0.05
-    view.set_render_scale(1.0)
+
+    view.set_streaming(False)
     assert tuple(view.plotter.render_window.GetSize()) == (view.width(), view.height())
+    assert view.scene.mesh.n_cells == full_cells
+    assert view.displacement_shown  # the colouring survives the switch
+    np.testing.assert_array_equal(view.scene.mesh.point_data["moved_mm"], moved)
+    np.testing.assert_allclose(view.actors["marker"].position,
+                               np.asarray(view.scene.mesh.points)[1234], atol=1e-5)
 
 
 @pytest.mark.gui

@@ -441,3 +441,21 @@ def test_fit_camera_toggle_reruns_with_the_nets_own_camera(qtbot, window, photo)
     assert all(it.fitted_cam is None for it in person.iterations)
     np.testing.assert_allclose(person.final.cam, final.cam, atol=1e-5)  # same net output
     assert person.mask_iou < fitted_iou  # the astronaut's overlay is better fitted
+
+
+def test_the_heap_is_settled_once_per_model_load_on_the_ui_thread(qtbot, settings, photo,
+                                                                   monkeypatch):
+    """A full collection deletes the Qt objects that are garbage, which PySide must do on
+    the UI thread: a worker-thread collection once deadlocked against it."""
+    import threading
+
+    from studio.ui import heap
+
+    calls = []
+    monkeypatch.setattr(heap, "settle", lambda: calls.append(threading.current_thread()))
+    win = _window(qtbot, settings)
+    _open(qtbot, win, photo)
+    assert calls == [threading.main_thread()]
+    _open(qtbot, win, photo)  # same model: nothing loaded, nothing to settle
+    assert len(calls) == 1
+    win.close()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyvista as pv
 import scipy.sparse as sp
+from scipy.spatial import cKDTree
 
 BACKGROUND = "#f4f5f7"
 TEXT_COLOR = "#30343b"
@@ -68,15 +69,60 @@ class VertexNormals:
         return (normals / np.maximum(length, 1e-12)).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class CoarseSurface:
+    """A coarser surface of a body whose vertices are some of the body's own: any pose's
+    skinned vertices show on it by indexing (``vertices``), with its own ``faces``."""
+
+    vertices: np.ndarray  # [N] indices into the body's vertices
+    faces: np.ndarray  # [F,3] indices into ``vertices``
+    face_parts: np.ndarray  # [F] the part each face was cut from (its colour)
+
+
+_coarse_cache: dict[tuple, CoarseSurface] = {}
+
+
+def coarse_surface(vertices: np.ndarray, faces: np.ndarray, part_labels: np.ndarray,
+                   reduction: float) -> CoarseSurface:
+    """The body's surface with about ``reduction`` of each part's triangles removed (made
+    once per topology, about 60 ms). Software GL's cost per render grows with the
+    triangles, so live streams draw this. Each part is decimated on its own with its
+    border kept, so the part colours meet along the same straight edges as on the full
+    body; VTK's DecimatePro removes vertices and never moves the others, so every kept
+    point is exactly one of the body's vertices."""
+    faces = np.asarray(faces, np.int64)
+    parts = face_parts(faces, part_labels)
+    key = (len(vertices), hash(faces.tobytes()), hash(parts.tobytes()), reduction)
+    if key not in _coarse_cache:
+        points = np.asarray(vertices, np.float64)
+        pieces = {part: _decimated_part(points, faces[parts == part], reduction)
+                  for part in np.unique(parts)}
+        kept, coarse = np.unique(np.concatenate(list(pieces.values())), return_inverse=True)
+        piece_parts = np.concatenate([np.full(len(f), part) for part, f in pieces.items()])
+        _coarse_cache[key] = CoarseSurface(kept, coarse.reshape(-1, 3), piece_parts)
+    return _coarse_cache[key]
+
+
+def _decimated_part(points: np.ndarray, faces: np.ndarray, reduction: float) -> np.ndarray:
+    """One part's faces [F',3] decimated, as indices into ``points``; its border stays."""
+    used, local = np.unique(faces, return_inverse=True)
+    piece = pv.PolyData(points[used], _faces_vtk(local.reshape(-1, 3))).decimate_pro(
+        reduction, preserve_topology=True, boundary_vertex_deletion=False)
+    distance, index = cKDTree(points[used]).query(np.asarray(piece.points, np.float64))
+    if distance.max() > 1e-9 or len(np.unique(index)) != len(index):
+        raise ValueError("decimation moved or merged vertices")
+    return used[index][np.asarray(piece.regular_faces, np.int64)]
+
+
 def _faces_vtk(faces: np.ndarray) -> np.ndarray:
     return np.hstack([np.full((len(faces), 1), 3, np.int64), faces]).ravel()
 
 
-def face_part_colors(faces: np.ndarray, part_labels: np.ndarray) -> np.ndarray:
-    """RGB per face from the majority part of its vertices: crisp, straight part borders."""
-    palette = part_palette(max(24, int(part_labels.max()) + 1))
+def face_parts(faces: np.ndarray, part_labels: np.ndarray) -> np.ndarray:
+    """The majority part of each face's vertices [F] (the first vertex's on a tie): faces
+    coloured by it meet along crisp, straight part borders."""
     l0, l1, l2 = np.asarray(part_labels)[faces].T
-    return palette[np.where((l1 == l2) & (l0 != l1), l1, l0)]
+    return np.where((l1 == l2) & (l0 != l1), l1, l0)
 
 
 def fit_camera(camera: pv.Camera, points: np.ndarray, view: str, aspect: float,
@@ -117,13 +163,17 @@ class BodyScene:
 
     @classmethod
     def build(cls, vertices: np.ndarray, joints: np.ndarray, faces: np.ndarray,
-              parents: np.ndarray, part_labels: np.ndarray) -> BodyScene:
-        """Scene for a body; sizes (joint balls, ground) scale with the body's height."""
+              parents: np.ndarray, part_labels: np.ndarray,
+              parts: np.ndarray | None = None) -> BodyScene:
+        """Scene for a body; sizes (joint balls, ground) scale with the body's height.
+        Faces take their part's colour: ``parts`` [F], else :func:`face_parts`."""
         vertices = np.asarray(vertices, np.float32)
         faces = np.asarray(faces, np.int64)
         height = float(np.ptp(vertices[:, 1])) or 1.0
         mesh = pv.PolyData(vertices.copy(), _faces_vtk(faces))
-        mesh.cell_data["part_rgb"] = face_part_colors(faces, part_labels)
+        palette = part_palette(max(24, int(np.max(part_labels)) + 1))
+        mesh.cell_data["part_rgb"] = palette[face_parts(faces, part_labels) if parts is None
+                                             else parts]
         ball = pv.Sphere(radius=0.018 * height, theta_resolution=12, phi_resolution=8)
         ball_pts = np.asarray(ball.points, np.float32)
         ball_faces = ball.regular_faces

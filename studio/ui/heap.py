@@ -13,9 +13,10 @@ import gc
 
 def settle() -> None:
     """Collect the garbage there is now and exempt everything left from later
-    collections. Call after a slow setup step (a model load); it takes one full
-    collection (a fifth of a second) and thaws what an earlier call froze first, so
-    that what the step replaced (an old model) can still be collected."""
+    collections. Call after a slow setup step (a model load), on the UI thread: garbage
+    can hold Qt objects, which must not be deleted on another thread. It takes one full
+    collection (a fifth of a second) and thaws what an earlier call froze first, so that
+    what the step replaced (an old model) can still be collected."""
     gc.unfreeze()
     gc.collect()
     gc.freeze()

@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from studio.ui.studio_window import StudioWindow
 
 STATUS_INTERVAL_MS = 500
-STREAM_RENDER_SCALE = 0.5  # the 3D view's resolution while frames stream (sharp when paused)
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
 
 
@@ -398,7 +397,7 @@ class LiveController(QObject):
     def _set_state(self, state: str) -> None:
         self.state = state
         streaming = state == "streaming"  # coarser views while frames stream
-        self.window.mesh_view.set_render_scale(STREAM_RENDER_SCALE if streaming else 1.0)
+        self.window.mesh_view.set_streaming(streaming)
         self.window.image_view.set_streaming(streaming)
         self.window.maps_panel.set_streaming(streaming)
         if state in ("streaming", "paused"):

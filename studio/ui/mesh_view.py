@@ -19,7 +19,8 @@ from vtkmodules.vtkCommonCore import VTK_UNSIGNED_CHAR
 from vtkmodules.vtkRenderingCore import vtkCellPicker, vtkRenderer
 
 from studio.pipeline.crops import ImageCamera
-from studio.ui.body_scene import BodyScene, fit_camera, set_skeleton_visible
+from studio.ui.body_scene import (BodyScene, CoarseSurface, coarse_surface, fit_camera,
+                                  set_skeleton_visible)
 from studio.ui.widgets import embedded_canvas
 
 DISPLAY_AXES = np.array([1.0, -1.0, -1.0])  # camera axes -> display frame (180 deg about x)
@@ -30,6 +31,10 @@ DISPLACEMENT_TITLE = "moved (mm)"
 HOVER_INTERVAL_MS = 40  # pick at most this often while the mouse moves
 MAX_UNDO = 50
 NAMED_VIEW_ANGLE = 30.0  # VTK's default vertical view angle, restored after look-through
+# While frames stream: a quarter of the pixels (software GL's cost per pixel) and a
+# quarter of the body's triangles (its cost per triangle: 6.6 -> 3.0 ms a render).
+STREAM_RENDER_SCALE = 0.5
+STREAM_REDUCTION = 0.75
 
 CameraPose = tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], float,
                    tuple[float, ...]]
@@ -54,6 +59,12 @@ class MeshView(QWidget):
         self._texture: pv.Texture | None = None
         self._image_size = (1, 1)  # width, height
         self._raw: tuple[np.ndarray, np.ndarray] | None = None  # vertices, joints as given
+        self._topology: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # faces,
+        # parents, part labels of the body shown
+        self._points = np.zeros((0, 3), np.float32)  # every vertex, placed (ids as given)
+        self._streaming = False
+        self._coarse: CoarseSurface | None = None  # drawn instead of the body while streaming
+        self._displacement: tuple[np.ndarray, float | None] | None = None  # mm, max shown
         # The shown iteration's own translation; used when looking through the camera, so
         # each iteration lines up with its own projection on the photo.
         self._own_shift: np.ndarray | None = None
@@ -106,10 +117,30 @@ class MeshView(QWidget):
         """Show a new body (any topology); without ``part_labels`` it is one colour."""
         labels = np.zeros(len(vertices), np.int64) if part_labels is None else part_labels
         self._raw = (np.asarray(vertices), np.asarray(joints))
+        self._topology = (np.asarray(faces), np.asarray(parents), np.asarray(labels))
+        self._displacement = None
+        self._build_scene()
+        self._refresh_frame()
+
+    def _build_scene(self) -> None:
+        """The body's actors anew, coarse while streaming; the camera stays."""
+        faces, parents, labels = self._topology
         if DISPLACEMENT_TITLE in self.plotter.scalar_bars:
             self.plotter.remove_scalar_bar(DISPLACEMENT_TITLE, render=False)
         self.plotter.clear_actors()
-        self.scene = BodyScene.build(*self._placed(*self._raw), faces, parents, labels)
+        self._coarse = None
+        if self._streaming:
+            try:
+                self._coarse = coarse_surface(self._raw[0], faces, labels, STREAM_REDUCTION)
+            except ValueError:  # a body whose vertices coincide: drawn whole
+                self._coarse = None
+        vertices, joints = self._placed(*self._raw)
+        self._points = vertices
+        parts = None
+        if self._coarse is not None:
+            kept, parts = self._coarse.vertices, self._coarse.face_parts
+            vertices, faces, labels = vertices[kept], self._coarse.faces, labels[kept]
+        self.scene = BodyScene.build(vertices, joints, faces, parents, labels, parts)
         self.actors = self.scene.add_to(self.plotter, skeleton=self._shown["skeleton"],
                                         ground=self._shown["ground"])
         self._add_marker()
@@ -119,7 +150,15 @@ class MeshView(QWidget):
         self._mesh_picker.AddPickList(self.actors["mesh"])
         self._joint_picker.InitializePickList()
         self._joint_picker.AddPickList(self.actors["joints"])
-        self._refresh_frame()
+        if self._displacement is not None:
+            self.set_displacement(*self._displacement)
+
+    def _update_scene(self) -> None:
+        """Move the scene's body to ``_raw``, placed (the coarse surface's share of it)."""
+        vertices, joints = self._placed(*self._raw)
+        self._points = vertices
+        self.scene.update(vertices if self._coarse is None else vertices[self._coarse.vertices],
+                          joints)
 
     def update_body(self, vertices: np.ndarray, joints: np.ndarray,
                     translation: np.ndarray | None = None) -> None:
@@ -133,7 +172,7 @@ class MeshView(QWidget):
             return
         self._raw = (np.asarray(vertices), np.asarray(joints))
         self._own_shift = None if translation is None else np.asarray(translation, np.float64)
-        self.scene.update(*self._placed(*self._raw))
+        self._update_scene()
         self._place_marker()
         self.plotter.renderer.ResetCameraClippingRange()
         self._redraw()
@@ -148,7 +187,7 @@ class MeshView(QWidget):
         self.update_photo(image_rgb)
         if self.scene is None or self._raw is None:
             return
-        self.scene.update(*self._placed(*self._raw))
+        self._update_scene()
         self._place_marker()
         self._add_camera_actors()
         self._refresh_frame()
@@ -213,6 +252,8 @@ class MeshView(QWidget):
         self.plotter.clear_actors()
         self._marker_layer.RemoveAllViewProps()
         self.scene, self.camera, self._texture, self._raw = None, None, None, None
+        self._topology, self._coarse, self._displacement = None, None, None
+        self._points = np.zeros((0, 3), np.float32)
         self.actors = {}
         self._marked = ("", -1)
         self._redraw()
@@ -229,6 +270,7 @@ class MeshView(QWidget):
         largest); None brings back the part colours."""
         if self.scene is None:
             return
+        self._displacement = None if mm is None else (np.asarray(mm, np.float32), max_mm)
         mapper = self.actors["mesh"].mapper
         if mm is None:
             if DISPLACEMENT_TITLE in self.plotter.scalar_bars:
@@ -239,7 +281,8 @@ class MeshView(QWidget):
         else:
             mm = np.asarray(mm, np.float32)
             top = float(max_mm) if max_mm is not None else max(float(mm.max()), 1e-3)
-            self.scene.mesh.point_data["moved_mm"] = mm
+            self.scene.mesh.point_data["moved_mm"] = (mm if self._coarse is None
+                                                      else mm[self._coarse.vertices])
             mapper.scalar_map_mode = "point_field"
             mapper.array_name = "moved_mm"
             mapper.color_mode = "map"
@@ -306,7 +349,7 @@ class MeshView(QWidget):
         before = self._pose()
         if (mode == "camera") != (self._mode == "camera") and self._raw is not None:
             self._mode = mode
-            self.scene.update(*self._placed(*self._raw))  # own or the camera's translation
+            self._update_scene()  # own or the camera's translation
             self._place_marker()
         self._mode = mode
         self._auto_frame = True
@@ -436,7 +479,11 @@ class MeshView(QWidget):
             per_joint = self.scene.joints.n_points // self.scene.bones.n_points
             return "joint", self._joint_picker.GetPointId() // per_joint
         if self._mesh_picker.Pick(x, y, 0.0, renderer):
-            return "vertex", self._mesh_picker.GetPointId()
+            if self._coarse is None:
+                return "vertex", self._mesh_picker.GetPointId()
+            # the body's vertex nearest the hit, not the coarse triangle's corner
+            hit = np.asarray(self._mesh_picker.GetPickPosition(), np.float32)
+            return "vertex", int(np.argmin(((self._points - hit) ** 2).sum(axis=1)))
         return "", -1
 
     def marked(self) -> tuple[str, int]:
@@ -466,7 +513,7 @@ class MeshView(QWidget):
         if self.scene is None:
             return
         kind, index = self._marked
-        points = {"vertex": self.scene.mesh.points, "joint": self.scene.bones.points}.get(kind)
+        points = {"vertex": self._points, "joint": self.scene.bones.points}.get(kind)
         visible = points is not None and 0 <= index < len(points)
         marker = self.actors["marker"]
         marker.visibility = visible
@@ -480,10 +527,20 @@ class MeshView(QWidget):
         if not self._closed:
             self.canvas.request_render()
 
-    def set_render_scale(self, scale: float) -> None:
-        """Render ``scale`` times the view's pixels: live streams draw a quarter of the
-        pixels at 0.5 (software GL's cost is per pixel); 1 is sharp again."""
-        self.canvas.set_render_scale(scale)
+    def set_streaming(self, streaming: bool) -> None:
+        """While live frames stream, draw a quarter of the pixels (scaled up) and the
+        body's coarse surface: both costs of software GL shrink. Pausing draws the whole
+        body sharp again. Hover and marks keep the body's own vertex ids."""
+        self.canvas.set_render_scale(STREAM_RENDER_SCALE if streaming else 1.0)
+        if streaming != self._streaming:
+            self._streaming = streaming
+            if self.scene is not None:
+                self._build_scene()
+                self._redraw()
+
+    @property
+    def streaming(self) -> bool:
+        return self._streaming
 
     def close_view(self) -> None:
         """Release VTK's window and interactor now, not at interpreter exit."""

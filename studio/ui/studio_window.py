@@ -20,6 +20,7 @@ from studio.errors import StudioError
 from studio.io.export import EXPORT_TYPES, export_overlay, export_person
 from studio.nets.model_registry import available_models
 from studio.pipeline.samples import SAMPLES
+from studio.ui import heap
 from studio.ui.document import StudioDocument, iteration_name
 from studio.ui.image_view import ImageView
 from studio.ui.live import LiveController
@@ -129,9 +130,12 @@ class StudioWindow(QMainWindow):
         if self.settings.geometry is not None:
             self.restoreGeometry(self.settings.geometry)
 
+        self._heap_unsettled = False  # a model was loaded since the heap was last settled
         self.worker.image_ready.connect(self._on_image_ready)
         self.worker.progress.connect(self._on_progress)
         self.worker.model_ready.connect(self._on_model_ready)
+        for signal in (self.worker.finished, self.worker.failed):  # before the live answers
+            signal.connect(self._settle_heap)
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
         self.worker.cancelled.connect(self._on_cancelled)
@@ -401,6 +405,17 @@ class StudioWindow(QMainWindow):
     def _on_model_ready(self, name: str, description: str) -> None:
         self.model_label.setText(f"model: {name} \N{MIDDLE DOT} {self.settings.device}")
         self.model_label.setToolTip(description)
+        self._heap_unsettled = True
+
+    @Slot()
+    def _settle_heap(self, *_: object) -> None:
+        """After the first answer of a newly loaded model, freeze what the load left out of
+        later full collections (:mod:`studio.ui.heap`). Here, on the UI thread, and not
+        in the worker: a collection there deleted Qt objects that were garbage, and PySide
+        then deadlocked against the UI thread deleting others."""
+        if self._heap_unsettled:
+            self._heap_unsettled = False
+            heap.settle()
 
     @Slot(int, str, int)
     def _on_failed(self, request: int, message: str, exit_code: int) -> None:

@@ -26,7 +26,6 @@ from studio.pipeline.images import read_image
 from studio.pipeline.overlay import STREAM_FILL_SIDE
 from studio.pipeline.people import PersonFinder
 from studio.pipeline.single_image import run_image, run_people
-from studio.ui import heap
 from studio.ui.detect_stage import DetectStage, Found
 
 ModelLoader = Callable[[str, str, str | None], LoadedModel]
@@ -140,7 +139,6 @@ class PipelineWorker(QObject):
             self._model = self._loader(choice.name, choice.device, choice.checkpoint)
             self._model.traced = True  # the worker runs many crops, next to the UI thread
             self._choice = choice
-            heap.settle()
             source = self._model.source
             self.model_ready.emit(self._model.name,
                                   f"{self._model.name} ({self._model.input_kind}, "
