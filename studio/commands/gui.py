@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "gui", help="open the studio window",
         description="Open the studio on IMAGE (default: a built-in sample photo). With "
                     "--screenshot the window, 3D view included, is saved once the result "
-                    "is shown, in the state the other options ask for.")
+                    "is shown, in the state the other options ask for; the window stays "
+                    "open unless --quit is given too.")
     parser.add_argument("image", nargs="?", type=Path, metavar="IMAGE", help="photo to open")
     parser.add_argument("--sample", choices=list(SAMPLES), default=None,
                         help=f"built-in sample photo to open instead (default {DEFAULT_SAMPLE})")
