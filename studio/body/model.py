@@ -195,8 +195,8 @@ class BodyModel(smplx.SMPL):
         if transl is None:
             transl = getattr(self, "transl", None)
         if transl is not None:
-            verts = verts + transl.to(dev, dt).unsqueeze(1)
-            joints = joints + transl.to(dev, dt).unsqueeze(1)
+            shift = transl.to(dev, dt).unsqueeze(1)
+            verts, joints = verts + shift, joints + shift
         extra = torch.einsum("jv,bvd->bjd", self.J_regressor_extra, verts)
         landmarks = verts[:, self._landmark_idx.to(dev)]
         return BodyOutput(vertices=verts, joints=joints, landmarks=landmarks,

@@ -133,7 +133,7 @@ class MeshView(QWidget):
             try:
                 self._coarse = coarse_surface(self._raw[0], faces, labels, STREAM_REDUCTION)
             except ValueError:  # a body whose vertices coincide: drawn whole
-                self._coarse = None
+                pass
         vertices, joints = self._placed(*self._raw)
         self._points = vertices
         parts = None
@@ -537,10 +537,6 @@ class MeshView(QWidget):
             if self.scene is not None:
                 self._build_scene()
                 self._redraw()
-
-    @property
-    def streaming(self) -> bool:
-        return self._streaming
 
     def close_view(self) -> None:
         """Release VTK's window and interactor now, not at interpreter exit."""
