@@ -201,7 +201,8 @@ def test_results_that_queue_while_drawing_replace_each_other(qtbot, window, live
     stats = live.stats
     assert stats.superseded >= 1
     assert stats.processed <= len(shown) + stats.superseded + 1  # at most one waits
-    assert max(stats.latencies_ms) < 3000
+    # after the first answer, which also waited for the model and MediaPipe to load
+    assert max(list(stats.latencies_ms)[1:]) < 3000
 
 
 def test_several_people_mode_searches_each_frame(qtbot, window, live, video):

@@ -459,3 +459,17 @@ def test_the_heap_is_settled_once_per_model_load_on_the_ui_thread(qtbot, setting
     _open(qtbot, win, photo)  # same model: nothing loaded, nothing to settle
     assert len(calls) == 1
     win.close()
+
+
+def test_while_a_window_runs_garbage_is_collected_on_the_ui_thread_only(qtbot, settings):
+    """The worker, detect and capture threads must not run the cyclic collector: it would
+    delete garbage Qt objects there (see test above)."""
+    import gc
+
+    from studio.ui import heap
+
+    assert gc.isenabled()
+    win = _window(qtbot, settings)
+    assert heap.ui_thread_collector.active and not gc.isenabled()
+    win.close()
+    assert not heap.ui_thread_collector.active and gc.isenabled()

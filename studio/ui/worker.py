@@ -26,6 +26,7 @@ from studio.pipeline.images import read_image
 from studio.pipeline.overlay import STREAM_FILL_SIDE
 from studio.pipeline.people import PersonFinder
 from studio.pipeline.single_image import run_image, run_people
+from studio.ui import heap
 from studio.ui.detect_stage import DetectStage, Found
 
 ModelLoader = Callable[[str, str, str | None], LoadedModel]
@@ -210,7 +211,8 @@ class PipelineWorker(QObject):
 
 
 class WorkerThread(QObject):
-    """Starts a :class:`PipelineWorker` in its own thread and stops it cleanly."""
+    """Starts a :class:`PipelineWorker` in its own thread and stops it cleanly. While it
+    runs, garbage is collected on the UI thread only (:mod:`studio.ui.heap`)."""
 
     def __init__(self, worker: PipelineWorker, threads: int | None = None) -> None:
         super().__init__()
@@ -220,6 +222,7 @@ class WorkerThread(QObject):
         worker.moveToThread(self.thread)
         # Leave one core to the UI; torch's thread count is process-wide.
         torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) - 1))
+        heap.ui_thread_collector.hold()
         self.thread.start()
 
     def stop(self) -> None:
@@ -232,3 +235,4 @@ class WorkerThread(QObject):
                                  Qt.ConnectionType.BlockingQueuedConnection)
         self.thread.quit()
         self.thread.wait()
+        heap.ui_thread_collector.release()
