@@ -334,3 +334,4 @@ def test_bench_live_reports_speed_stalls_and_memory(video, in_flight):
     assert 0 < doc["drawn_fps"] <= doc["processed_fps"]
     assert 0 < doc["latency_ms"]["p50"] <= doc["latency_ms"]["p95"]
     assert doc["rss_mb"]["end"] > 0 and "latency p50" in live_table(doc)
+    assert doc["garbage_collections"]["off_ui_thread"] == 0

@@ -1,7 +1,9 @@
 """How live capture feels in the real studio window: processed (and drawn) frames per
 second, latency from reading a frame to its result on screen (p50, p95), frames dropped
 because a newer one came first, the longest the UI event loop went without a turn
-(a 5 ms timer's largest gap), and how much the process's memory grew.
+(a 5 ms timer's largest gap), how much the process's memory grew, and Python's garbage
+collections meanwhile (how many, the longest, and how many ran off the UI thread, which
+the studio prevents: see :mod:`studio.ui.heap`).
 
 Everything is measured after the first result (model loading and building the 3D
 scene are one-off costs); latency percentiles cover the last 1024 results. Drives the
@@ -9,8 +11,10 @@ real window, so it needs a display (``xvfb-run`` on a headless machine).
 """
 from __future__ import annotations
 
+import gc
 import os
 import resource
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +35,37 @@ def rss_mb() -> float:
     except OSError:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class CollectionLog:
+    """Python's garbage collections while it is entered: count per generation, the
+    longest (ms) and how many ran on a thread other than the UI (main) thread."""
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0]
+        self.longest_ms = 0.0
+        self.off_ui_thread = 0
+        self._started: float | None = None
+
+    def __enter__(self) -> CollectionLog:
+        gc.callbacks.append(self._note)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self._note)
+
+    def _note(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        if self._started is not None:
+            self.longest_ms = max(self.longest_ms, (time.perf_counter() - self._started) * 1e3)
+        self.counts[info["generation"]] += 1
+        self.off_ui_thread += threading.current_thread() is not threading.main_thread()
+
+    def summary(self) -> dict:
+        return {"collections": list(self.counts), "longest_ms": round(self.longest_ms, 1),
+                "off_ui_thread": self.off_ui_thread}
 
 
 def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
@@ -73,9 +108,10 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
             began = time.perf_counter()
             ticks.append(began)
             timer.start()
-            wait_until(app,
-                       lambda: streaming() and stats.processed >= start["processed"] + frames,
-                       timeout_s, f"{frames} processed live frames")
+            with CollectionLog() as collections:
+                wait_until(app, lambda: (streaming()
+                                         and stats.processed >= start["processed"] + frames),
+                           timeout_s, f"{frames} processed live frames")
             timer.stop()
             elapsed = time.perf_counter() - began
             memory_after = rss_mb()
@@ -103,6 +139,7 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
                 "rss_mb": {"after_first_result": round(memory_before, 1),
                            "end": round(memory_after, 1),
                            "growth": round(memory_after - memory_before, 1)},
+                "garbage_collections": collections.summary(),
                 "torch_threads": torch.get_num_threads(), "platform": app.platformName(),
             }
         finally:
@@ -116,6 +153,7 @@ def _percentile(values: list[float], q: float) -> float | None:
 def live_table(doc: dict) -> str:
     """The readable form of :func:`live_speed`'s document."""
     frames, latency, memory = doc["frames"], doc["latency_ms"], doc["rss_mb"]
+    collections = doc["garbage_collections"]
     return "\n".join([
         f"live capture of {doc['source_description']} ({doc['source_fps']} fps) in a "
         f"{doc['window'][0]}x{doc['window'][1]} window, model {doc['model']}",
@@ -127,4 +165,6 @@ def live_table(doc: dict) -> str:
         f"latency p50 {latency['p50']} ms, p95 {latency['p95']} ms; longest UI stall "
         f"{doc['max_ui_stall_ms']} ms",
         f"memory {memory['after_first_result']} -> {memory['end']} MiB "
-        f"({memory['growth']:+} MiB)"])
+        f"({memory['growth']:+} MiB)",
+        f"garbage collections by generation {collections['collections']}, longest "
+        f"{collections['longest_ms']} ms, {collections['off_ui_thread']} off the UI thread"])
