@@ -74,3 +74,18 @@ def test_procrustes_undoes_a_similarity_transform() -> None:
     q = q * torch.linalg.det(q).sign()[:, None, None]  # proper rotations
     moved = 1.7 * points @ q + torch.tensor([0.1, -0.2, 0.3])
     torch.testing.assert_close(procrustes_align(moved, points), points, atol=1e-4, rtol=0)
+
+
+def test_a_resumed_run_takes_the_new_rate_and_length(tmp_path: Path) -> None:
+    """The checkpoint's scheduler holds the rate it started with; a resume with another
+    --lr or --steps follows the new ones from its first step."""
+    from studio.train.pymaf_train import _lr_factor
+
+    train(TrainConfig(steps=4, **TINY), tmp_path / "run", progress=False, stop_after=2)
+    config = TrainConfig(steps=6, **(TINY | {"lr": 1e-4}))
+    train(config, tmp_path / "run", progress=False, stop_after=1)
+    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    assert ckpt["step"] == 3 and ckpt["config"]["lr"] == 1e-4
+    group = ckpt["optimizer"]["param_groups"][0]
+    assert group["lr"] == 1e-4 * _lr_factor(3, 6) and group["initial_lr"] == 1e-4
+    assert ckpt["scheduler"]["base_lrs"] == [1e-4]

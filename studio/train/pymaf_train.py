@@ -109,6 +109,16 @@ def _lr_factor(step: int, total: int, warmup: int = 200) -> float:
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def _set_rates(opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LambdaLR,
+               config: TrainConfig, step: int) -> None:
+    """Rates from this call's ``--lr`` and ``--steps``, not the checkpoint's: a resumed
+    run may be given a new base rate or length (the same values when neither changed)."""
+    sched.base_lrs = [config.lr] * len(opt.param_groups)
+    for group in opt.param_groups:
+        group["initial_lr"] = config.lr
+        group["lr"] = config.lr * _lr_factor(step, config.steps)
+
+
 def _save_checkpoint(path: Path, net: nn.Module, opt: torch.optim.Optimizer,
                      sched: torch.optim.lr_scheduler.LRScheduler, config: TrainConfig,
                      state: RunState) -> None:
@@ -163,6 +173,10 @@ def train(config: TrainConfig, run_dir: Path, out: Path | None = None,
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         state, rng_state = RunState(step=ckpt["step"], history=ckpt["history"]), ckpt["torch_rng"]
+        if ckpt["config"]["lr"] != config.lr and rank == 0:
+            tqdm.write(f"resuming at step {state.step} with --lr {config.lr:g} "
+                       f"(the run had {ckpt['config']['lr']:g})")
+        _set_rates(opt, sched, config, state.step)
     model = net
     if world > 1:
         model = nn.parallel.DistributedDataParallel(
