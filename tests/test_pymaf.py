@@ -11,7 +11,8 @@ from pymaf_fixtures import NUM_VERTS, load_manifest, official_state_dict, save_o
 from studio.body.registry import find_body_model
 from studio.errors import ModelFileError
 from studio.nets import geometry
-from studio.nets.pymaf import MAFExtractor, PyMAF, make_points_grid, sample_features
+from studio.nets.pymaf import (KeypointReadout, MAFExtractor, PyMAF, make_points_grid,
+                               sample_features)
 from studio.nets.pymaf_official import load_official, mismatch_report
 
 
@@ -270,3 +271,61 @@ def test_sparse_downsampling_matches_the_dense_product() -> None:
     maf = MAFExtractor(dmap, 8)
     vertices = torch.randn(3, 9, 3, generator=gen)
     torch.testing.assert_close(maf.downsample(vertices), torch.matmul(dmap, vertices))
+
+
+def test_keypoint_readout_reads_the_proxy_heatmaps_positions_and_visibility() -> None:
+    """The readout gets the landmarks the heatmaps were drawn from: exact positions, a
+    visibility within a sub-pixel peak's loss, and zeros for an unseen landmark."""
+    from studio.synth.proxy import NUM_KEYPOINTS, proxy_maps
+
+    gen = torch.Generator().manual_seed(0)
+    points = torch.rand(3, NUM_KEYPOINTS, 2, generator=gen) * 1.8 - 0.9
+    visibility = 0.2 + 0.8 * torch.rand(3, NUM_KEYPOINTS, generator=gen)
+    visibility[0, :4] = 0
+    maps = proxy_maps(torch.ones(3, 64, 64), points, visibility)
+    read = KeypointReadout.read(maps[:, 1:])
+    seen = visibility > 0
+    torch.testing.assert_close(read[..., :2][seen], points[seen], atol=1e-4, rtol=0)
+    assert (read[0, :4] == 0).all()
+    peak_loss = 1 - math.exp(-0.5 ** 2)  # half a pixel off in x and y at sigma 1 px
+    assert ((visibility - read[..., 2])[seen] <= peak_loss * visibility[seen] + 1e-6).all()
+    assert (read[..., 2][seen] <= visibility[seen] + 1e-6).all()
+
+
+def test_readout_variant_feeds_every_regressor_and_skips_the_mask() -> None:
+    body = find_body_model("mannequin")
+    net = PyMAF(body, backbone="small", in_channels=34, pyramid_channels=16, hidden=64,
+                keypoint_readout=33).eval()
+    plain = PyMAF(body, backbone="small", in_channels=34, pyramid_channels=16, hidden=64)
+    extra = net.readout.out_dim
+    assert [r.fc1.in_features - extra for r in net.regressor] == \
+        [r.fc1.in_features for r in plain.regressor]
+    crops = torch.rand(2, 34, 64, 64)
+    with torch.no_grad():
+        first = net.readout(crops)
+        crops[:, 0] = 0  # the mask channel is not a heatmap
+        assert torch.equal(net.readout(crops), first)
+        assert len(net(crops).iterations) == 4
+    assert not any(k.startswith("readout") for k in plain.state_dict())
+
+
+def test_relu_regressors_have_the_same_weights_and_bend_the_map() -> None:
+    """``regressor_relu`` adds no weights (files keep their keys) but makes a regressor
+    step nonlinear in its input, where PyMAF's own is affine."""
+    body = find_body_model("mannequin")
+    args = dict(backbone="small", in_channels=34, pyramid_channels=16, hidden=64, dropout=0.0)
+    plain, bent = PyMAF(body, **args).eval(), PyMAF(body, **args, regressor_relu=True).eval()
+    assert plain.state_dict().keys() == bent.state_dict().keys()
+    bent.load_state_dict(plain.state_dict())
+    gen = torch.Generator().manual_seed(0)
+    feature = torch.randn(2, plain.regressor[0].fc1.in_features - 157, generator=gen)
+    start = plain.regressor[0].initial(2)
+
+    def residual(net: PyMAF, scale: float) -> torch.Tensor:
+        with torch.no_grad():
+            return net.regressor[0].step(scale * feature, *start)[0] - start[0]
+
+    torch.testing.assert_close(residual(plain, -1.0) + residual(plain, 1.0),
+                               2 * residual(plain, 0.0))
+    assert not torch.allclose(residual(bent, -1.0) + residual(bent, 1.0),
+                              2 * residual(bent, 0.0))

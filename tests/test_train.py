@@ -4,11 +4,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from studio.body.model import BodyModel
 from studio.body.registry import find_body_model
 from studio.cli import main
+from studio.errors import ModelFileError
 from studio.nets.model_registry import load_model
 from studio.synth.dataset import SyntheticPeople
 from studio.train.losses import pymaf_losses
@@ -89,3 +91,35 @@ def test_a_resumed_run_takes_the_new_rate_and_length(tmp_path: Path) -> None:
     group = ckpt["optimizer"]["param_groups"][0]
     assert group["lr"] == 1e-4 * _lr_factor(3, 6) and group["initial_lr"] == 1e-4
     assert ckpt["scheduler"]["base_lrs"] == [1e-4]
+
+
+def test_a_warm_start_with_a_new_readout_answers_like_its_source(tmp_path: Path) -> None:
+    """--init-from a file without the keypoint readout: the new inputs start at zero, so
+    the started net gives the file's answers; the flag round-trips through the CLI."""
+    from studio.commands.train import register
+    from studio.train.pymaf_train import warm_start
+
+    source = tmp_path / "plain.pt"
+    train(TrainConfig(steps=2, **TINY), tmp_path / "plain", source, progress=False)
+    config = TrainConfig(steps=2, keypoint_readout=True, init_from=str(source), **TINY)
+    net = build_network(config)
+    warm_start(net, source)
+    data = SyntheticPeople(net.body, "proxy", 32, 16)
+    crops = data.batch("val", 0, 0, 3).inputs
+    with torch.no_grad():
+        torch.testing.assert_close(net.eval()(crops).final.vertices,
+                                   load_model(source).net(crops).final.vertices)
+    state = train(config, tmp_path / "readout", tmp_path / "readout.pt", progress=False)
+    assert state.step == 2 and load_model(tmp_path / "readout.pt").net.readout is not None
+
+    import argparse
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["train", "pymaf", "--run-dir", "r", "--keypoint-readout"])
+    assert args.keypoint_readout is True and args.init_from == ""
+    assert parser.parse_args(["train", "pymaf", "--run-dir", "r"]).keypoint_readout is False
+    bigger = build_network(TrainConfig(**(TINY | {"hidden": 32})))
+    with pytest.raises(ModelFileError, match="fc1.weight has shape"):
+        warm_start(bigger, source)
+    with pytest.raises(ValueError, match="--input proxy"):
+        TrainConfig(input="rgb", keypoint_readout=True)

@@ -27,8 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for f in fields(TrainConfig):
         if f.name in ("input", "backbone", "feedback"):
             continue
-        pymaf.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default),
-                           default=f.default, metavar=f.name.upper())
+        flag = f"--{f.name.replace('_', '-')}"
+        if isinstance(f.default, bool):
+            pymaf.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            pymaf.add_argument(flag, type=type(f.default), default=f.default,
+                               metavar=f.name.upper())
     pymaf.add_argument("--run-dir", type=Path, required=True,
                        help="folder for the checkpoint and logs (resumed when it has one)")
     pymaf.add_argument("--out", type=Path, default=None,

@@ -23,6 +23,7 @@ GRID_SIZE = 21
 PYRAMID_CHANNELS = 256
 MAF_CHANNELS = (128, 64, 5)
 HIDDEN = 1024
+READOUT_HIDDEN = 256
 POSE_DIM = 6 * NUM_JOINTS
 PARAM_DIM = POSE_DIM + NUM_BETAS + 3
 OFFICIAL_SMPL_BATCH = 64  # the unused smplx parameters in official checkpoints have batch 64
@@ -141,12 +142,13 @@ class Regressor(nn.Module):
 
     def __init__(self, feature_dim: int, smpl: BodyModel, init_pose: torch.Tensor,
                  init_shape: torch.Tensor, init_cam: torch.Tensor, hidden: int = HIDDEN,
-                 dropout: float = 0.5) -> None:
+                 dropout: float = 0.5, relu: bool = False) -> None:
         super().__init__()
         self.register_buffer("init_pose", init_pose.reshape(1, POSE_DIM).float().clone())
         self.register_buffer("init_shape", init_shape.reshape(1, NUM_BETAS).float().clone())
         self.register_buffer("init_cam", init_cam.reshape(1, 3).float().clone())
         self.fc1 = nn.Linear(feature_dim + PARAM_DIM, hidden)
+        self.act = nn.ReLU() if relu else nn.Identity()
         self.drop1 = nn.Dropout(dropout)
         self.fc2 = nn.Linear(hidden, hidden)
         self.drop2 = nn.Dropout(dropout)
@@ -164,8 +166,8 @@ class Regressor(nn.Module):
     def step(self, feature: torch.Tensor, pose: torch.Tensor, shape: torch.Tensor,
              cam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Parameters plus the predicted residual; input order [feature, pose, shape, cam]."""
-        h = self.drop1(self.fc1(torch.cat([feature, pose, shape, cam], 1)))
-        h = self.drop2(self.fc2(h))
+        h = self.drop1(self.act(self.fc1(torch.cat([feature, pose, shape, cam], 1))))
+        h = self.drop2(self.act(self.fc2(h)))
         return pose + self.decpose(h), shape + self.decshape(h), cam + self.deccam(h)
 
     def mesh(self, pose: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor,
@@ -195,6 +197,44 @@ class DensePredictor(nn.Module):
         return {name: getattr(self, f"predict_{name}")(x) for name in DENSE_CHANNELS}
 
 
+class KeypointReadout(nn.Module):
+    """Keypoint positions read off the input's heatmap channels, embedded for the regressors.
+
+    The regressors are linear in their input (as in PyMAF), and a small backbone learns
+    only slowly to turn Gaussian blobs into coordinates; on proxy maps the coordinates are
+    known exactly, so they are read out (centroid and peak of each heatmap: position and
+    visibility) and passed through a small MLP, the same vector at every iteration.
+    """
+
+    def __init__(self, channels: int, hidden: int = READOUT_HIDDEN) -> None:
+        super().__init__()
+        self.channels = channels
+        self.mlp = nn.Sequential(nn.Linear(3 * channels, hidden), nn.ReLU(inplace=True),
+                                 nn.Linear(hidden, hidden), nn.ReLU(inplace=True))
+
+    @property
+    def out_dim(self) -> int:
+        return self.mlp[-2].out_features
+
+    @staticmethod
+    def read(heatmaps: torch.Tensor) -> torch.Tensor:
+        """Heatmaps [B,K,H,W] -> [B,K,3]: centroid in crop coordinates ([-1, 1], corners
+        aligned) and peak height; an empty map reads as (0, 0, 0)."""
+        h, w = heatmaps.shape[-2:]
+        weights = heatmaps.clamp(min=0)
+        mass = weights.sum(dim=(2, 3))
+        ys = torch.linspace(-1, 1, h, device=heatmaps.device, dtype=heatmaps.dtype)
+        xs = torch.linspace(-1, 1, w, device=heatmaps.device, dtype=heatmaps.dtype)
+        x = (weights.sum(dim=2) * xs).sum(dim=2) / mass.clamp(min=1e-6)
+        y = (weights.sum(dim=3) * ys).sum(dim=2) / mass.clamp(min=1e-6)
+        peak = weights.amax(dim=(2, 3))
+        return torch.stack([x, y, peak], dim=2)
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        points = self.read(crops[:, -self.channels:])
+        return self.mlp(points.flatten(1))
+
+
 def _deconv_block(cin: int, cout: int) -> list[nn.Module]:
     return [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
@@ -215,13 +255,16 @@ class PyMAF(nn.Module):
     ``feedback="ief"`` is the paper's baseline:
     every step regresses from the same global (pooled backbone) feature, as iterative
     error feedback does, instead of features sampled where the current mesh projects.
+    ``keypoint_readout`` > 0 says the input's last that many channels are keypoint
+    heatmaps, whose positions every regressor also gets (:class:`KeypointReadout`).
     """
 
     def __init__(self, body: BodyData, backbone: str = "resnet50", in_channels: int = 3,
                  dmap: torch.Tensor | None = None, dense_head: bool = True,
                  pyramid_channels: int = PYRAMID_CHANNELS,
                  smpl_batch_size: int = OFFICIAL_SMPL_BATCH, hidden: int = HIDDEN,
-                 feedback: str = "maf", dropout: float = 0.5) -> None:
+                 feedback: str = "maf", dropout: float = 0.5,
+                 keypoint_readout: int = 0, regressor_relu: bool = False) -> None:
         super().__init__()
         if feedback not in FEEDBACK:
             raise ValueError(f"feedback must be one of {FEEDBACK}, not {feedback!r}")
@@ -244,7 +287,11 @@ class PyMAF(nn.Module):
         else:
             self.maf_extractor = None
             dims = [self.feature_extractor.out_channels] * NUM_LEVELS
-        self.regressor = nn.ModuleList(Regressor(d, smpl, *init, hidden=hidden, dropout=dropout)
+        self.readout = KeypointReadout(keypoint_readout) if keypoint_readout else None
+        if self.readout is not None:
+            dims = [d + self.readout.out_dim for d in dims]
+        self.regressor = nn.ModuleList(Regressor(d, smpl, *init, hidden=hidden, dropout=dropout,
+                                                 relu=regressor_relu)
                                        for d in dims)
         self.dp_head = DensePredictor(pyramid_channels) if dense_head else None
 
@@ -265,6 +312,7 @@ class PyMAF(nn.Module):
         batch = crops.shape[0]
         feature = self.feature_extractor(crops)
         global_feature = feature.mean(dim=(2, 3)) if self.feedback == "ief" else None
+        readout = self.readout(crops) if self.readout is not None else None
         pose, shape, cam = self.regressor[0].initial(batch)
         current = self.regressor[0].mesh(pose, shape, cam)
         iterations = [current]
@@ -279,6 +327,8 @@ class PyMAF(nn.Module):
                 points = (self.points_grid.transpose(1, 2).expand(batch, -1, -1) if level == 0
                           else maf.mesh_points(current.vertices.detach(), cam))
                 step_input = maf.reduce(sample_features(feature, points))
+            if readout is not None:
+                step_input = torch.cat([step_input, readout], 1)
             current = reg.mesh(*reg.step(step_input, pose, shape, cam), sample_points=points)
             current.feature = feature
             iterations.append(current)

@@ -24,10 +24,11 @@ from tqdm import tqdm
 
 from studio.body.registry import find_body_model
 from studio.body.storage import atomic_write_bytes
-from studio.nets.model_registry import save_builtin
-from studio.nets.pymaf import PyMAF
+from studio.errors import ModelFileError
+from studio.nets.model_registry import load_builtin, save_builtin, stored_state_dict
+from studio.nets.pymaf import PARAM_DIM, PyMAF
 from studio.synth.dataset import SyntheticPeople
-from studio.synth.proxy import PROXY_CHANNELS
+from studio.synth.proxy import NUM_KEYPOINTS, PROXY_CHANNELS
 from studio.train.evaluate import evaluate
 from studio.train.losses import pymaf_losses
 
@@ -47,6 +48,9 @@ class TrainConfig:
     pyramid_channels: int = 32
     hidden: int = 512
     dropout: float = 0.5
+    keypoint_readout: bool = False  # proxy input: regressors also get the heatmaps' positions
+    regressor_relu: bool = False  # nonlinear regressors (HMR's; PyMAF's are linear)
+    init_from: str = ""  # built-in weights file to start from (a fresh run only)
     seed: int = 0
     val_every: int = 500
     val_samples: int = 256
@@ -54,11 +58,20 @@ class TrainConfig:
     device: str = "cpu"
     threads: int = 0  # 0 keeps torch's default
 
+    def __post_init__(self) -> None:
+        if self.keypoint_readout and self.input != "proxy":
+            raise ValueError("--keypoint-readout needs --input proxy (RGB has no heatmaps)")
+
     def arch(self) -> dict:
         """PyMAF constructor arguments (besides the body) of this run's network."""
-        return {"backbone": self.backbone, "in_channels": self.in_channels,
+        arch = {"backbone": self.backbone, "in_channels": self.in_channels,
                 "pyramid_channels": self.pyramid_channels, "hidden": self.hidden,
                 "feedback": self.feedback, "dropout": self.dropout, "smpl_batch_size": 1}
+        if self.keypoint_readout:
+            arch["keypoint_readout"] = NUM_KEYPOINTS
+        if self.regressor_relu:
+            arch["regressor_relu"] = True
+        return arch
 
     @property
     def in_channels(self) -> int:
@@ -99,6 +112,32 @@ def _distributed() -> tuple[int, int]:
 
 def build_network(config: TrainConfig) -> PyMAF:
     return PyMAF(find_body_model("mannequin"), **config.arch())
+
+
+def warm_start(net: PyMAF, path: str | os.PathLike) -> None:
+    """Start ``net`` from a built-in weights file of the same architecture, or of the same
+    one without the keypoint readout: then the regressors' new input columns start at
+    zero, so the started net gives exactly the file's answers (unless only one of the
+    two has ReLU regressors: those share weights but not answers)."""
+    source = stored_state_dict(load_builtin(path))
+    target = net.state_dict()
+    extra = net.readout.out_dim if net.readout is not None else 0
+    for key, value in source.items():
+        if key not in target:
+            raise ModelFileError(f"{path}: {key} is not in this run's network")
+        into = target[key]
+        if into.shape == value.shape:
+            into.copy_(value)
+        elif key.endswith("fc1.weight") and extra and \
+                into.shape == (value.shape[0], value.shape[1] + extra):
+            # inputs [feature, readout, pose, shape, cam]: the readout's columns are new
+            features = value.shape[1] - PARAM_DIM
+            into.zero_()
+            into[:, :features] = value[:, :features]
+            into[:, features + extra:] = value[:, features:]
+        else:
+            raise ModelFileError(f"{path}: {key} has shape {tuple(value.shape)}, this "
+                                 f"run's network {tuple(into.shape)}")
 
 
 def _lr_factor(step: int, total: int, warmup: int = 200) -> float:
@@ -161,12 +200,15 @@ def train(config: TrainConfig, run_dir: Path, out: Path | None = None,
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    net = build_network(config).to(device)
+    net = build_network(config)
+    ckpt_path = run_dir / "checkpoint.pt"
+    if config.init_from and not ckpt_path.exists():
+        warm_start(net, config.init_from)
+    net = net.to(device)
     opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=config.lr,
                             weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, config.steps))
     state, rng_state = RunState(), None
-    ckpt_path = run_dir / "checkpoint.pt"
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
         net.load_state_dict(ckpt["model"])
