@@ -123,3 +123,28 @@ def test_a_warm_start_with_a_new_readout_answers_like_its_source(tmp_path: Path)
         warm_start(bigger, source)
     with pytest.raises(ValueError, match="--input proxy"):
         TrainConfig(input="rgb", keypoint_readout=True)
+
+
+def test_batches_made_by_worker_processes_train_the_same_weights(tmp_path: Path) -> None:
+    """--data-workers only moves batch making into other processes: the same batches in
+    the same order, and the dropout masks (the global generator) untouched. Workers run
+    one torch thread, so this process does too, or float sums would round differently."""
+    from studio.synth.stream import batches
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        data = SyntheticPeople(BodyModel(find_body_model("mannequin")), "proxy", 32, 16)
+        here = list(batches(data, "train", 0, 2, range(3, 6)))
+        made = list(batches(data, "train", 0, 2, range(3, 6), workers=2))
+        for a, b in zip(here, made, strict=True):
+            assert torch.equal(b.inputs, a.inputs) and torch.equal(b.vertices, a.vertices)
+        assert torch.equal(here[0].inputs, data.batch("train", 0, 3, 2).inputs)
+        train(TrainConfig(steps=3, dropout=0.5, **TINY), tmp_path / "here", progress=False)
+        config = TrainConfig(steps=3, dropout=0.5, data_workers=1, **TINY)
+        train(config, tmp_path / "workers", progress=False, stop_after=2)
+        train(config, tmp_path / "workers", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    for key, value in _weights(tmp_path / "here").items():
+        assert torch.equal(_weights(tmp_path / "workers")[key], value), key

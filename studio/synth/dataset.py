@@ -6,7 +6,7 @@ val and test draw from disjoint seed streams.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -58,6 +58,13 @@ class Batch:
     part: torch.Tensor  # [B,D,D] long, 0 background, 1..24 parts
     coarse: torch.Tensor  # [B,D,D] long, 0 background, 1..14 coarse parts
     uv: torch.Tensor  # [B,D,D,2] per-part UV, 0 on background
+
+    def to(self, device: torch.device) -> Batch:
+        """This batch on ``device`` (itself when it is there already)."""
+        if self.inputs.device == device:
+            return self
+        return Batch(**{f.name: getattr(self, f.name).to(device, non_blocking=True)
+                        for f in fields(self)})
 
 
 def batch_generator(split: str, seed: int, index: int) -> torch.Generator:

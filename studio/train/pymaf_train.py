@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from studio.body.model import BodyModel
 from studio.body.registry import find_body_model
 from studio.body.storage import atomic_write_bytes
 from studio.errors import ModelFileError
@@ -29,6 +30,7 @@ from studio.nets.model_registry import load_builtin, save_builtin, stored_state_
 from studio.nets.pymaf import PARAM_DIM, PyMAF
 from studio.synth.dataset import SyntheticPeople
 from studio.synth.proxy import NUM_KEYPOINTS, PROXY_CHANNELS
+from studio.synth.stream import batches
 from studio.train.evaluate import evaluate
 from studio.train.losses import pymaf_losses
 
@@ -57,6 +59,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     device: str = "cpu"
     threads: int = 0  # 0 keeps torch's default
+    data_workers: int = 0  # processes making training batches ahead (0: the loop makes them)
 
     def __post_init__(self) -> None:
         if self.keypoint_readout and self.input != "proxy":
@@ -225,15 +228,19 @@ def train(config: TrainConfig, run_dir: Path, out: Path | None = None,
             net, device_ids=[device.index] if device.type == "cuda" else None)
     data = SyntheticPeople(net.body, config.input, config.size, net.dense_size(config.size),
                            device)
+    last = config.steps if stop_after is None else min(config.steps, state.step + stop_after)
+    train_data = data if not config.data_workers else SyntheticPeople(
+        BodyModel(net.body.data), config.input, config.size, net.dense_size(config.size))
+    stream = batches(train_data, "train", config.seed, config.batch_size,
+                     range(state.step, last), config.data_workers, world, rank, device)
     if rng_state is not None:
         torch.set_rng_state(rng_state)  # last, after everything start-up builds may draw
     bar = tqdm(total=config.steps, initial=state.step, disable=not progress or rank != 0,
                desc=f"train {config.input}/{config.feedback}", unit="step")
     started = time.perf_counter()
-    last = config.steps if stop_after is None else min(config.steps, state.step + stop_after)
     while state.step < last:
         net.train()
-        batch = data.batch("train", config.seed, state.step * world + rank, config.batch_size)
+        batch = next(stream)
         losses = pymaf_losses(model(batch.inputs), batch)
         opt.zero_grad(set_to_none=True)
         losses["total"].backward()
@@ -260,6 +267,7 @@ def train(config: TrainConfig, run_dir: Path, out: Path | None = None,
             _log(run_dir, record)
         if state.step % config.checkpoint_every == 0 or state.step in (last, config.steps):
             _save_checkpoint(ckpt_path, net, opt, sched, config, state)
+    stream.close()
     bar.close()
     if rank == 0 and out is not None and state.step == config.steps:
         save_builtin(out, net, config.arch(), {"kind": config.input, "size": config.size},
