@@ -18,10 +18,10 @@ from studio.nets.pymaf_official import load_official
 from studio.nets.traced import TracedPyMAF
 
 
-def _proxy_net() -> PyMAF:
+def _proxy_net(**options) -> PyMAF:
     torch.manual_seed(0)
     return PyMAF(find_body_model("mannequin"), backbone="small", in_channels=34,
-                 pyramid_channels=32, hidden=64, smpl_batch_size=1).eval()
+                 pyramid_channels=32, hidden=64, smpl_batch_size=1, **options).eval()
 
 
 def _loaded(net: PyMAF, traced: bool) -> LoadedModel:
@@ -49,8 +49,10 @@ def _assert_same(a: PyMAFOutput, b: PyMAFOutput) -> None:
                 torch.testing.assert_close(u, v, atol=1e-4, rtol=1e-4, msg=f.name)
 
 
-def test_trace_gives_the_eager_answer_on_new_inputs() -> None:
-    net = _proxy_net()
+@pytest.mark.parametrize("options", [{}, {"keypoint_readout": 33, "regressor_relu": True}],
+                         ids=["pymaf", "readout-relu"])
+def test_trace_gives_the_eager_answer_on_new_inputs(options) -> None:
+    net = _proxy_net(**options)
     traced = TracedPyMAF(net, torch.randn(1, 34, 64, 64))
     for seed in (1, 2):
         crops = torch.randn(1, 34, 64, 64, generator=torch.Generator().manual_seed(seed))
