@@ -200,10 +200,11 @@ class DensePredictor(nn.Module):
 class KeypointReadout(nn.Module):
     """Keypoint positions read off the input's heatmap channels, embedded for the regressors.
 
-    The regressors are linear in their input (as in PyMAF), and a small backbone learns
-    only slowly to turn Gaussian blobs into coordinates; on proxy maps the coordinates are
-    known exactly, so they are read out (centroid and peak of each heatmap: position and
-    visibility) and passed through a small MLP, the same vector at every iteration.
+    A small backbone learns only slowly to turn Gaussian blobs into coordinates; on proxy
+    maps the coordinates are known exactly, so they are read out (centroid and peak of
+    each heatmap: position and visibility) and passed through a small MLP, the same
+    vector at every iteration. It pays off with ``regressor_relu``: an affine regressor
+    cannot lift 2D positions to joint rotations (see the proxy model card).
     """
 
     def __init__(self, channels: int, hidden: int = READOUT_HIDDEN) -> None:
