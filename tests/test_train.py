@@ -125,6 +125,13 @@ def test_a_warm_start_with_a_new_readout_answers_like_its_source(tmp_path: Path)
         TrainConfig(input="rgb", keypoint_readout=True)
 
 
+def test_options_that_do_not_go_together_are_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert main(["train", "pymaf", "--input", "rgb", "--keypoint-readout", "--run-dir",
+                 str(tmp_path / "run")]) == 2
+    assert "studio: error: --keypoint-readout needs --input proxy" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_batches_made_by_worker_processes_train_the_same_weights(tmp_path: Path) -> None:
     """--data-workers only moves batch making into other processes: the same batches in
     the same order, and the dropout masks (the global generator) untouched. Workers run

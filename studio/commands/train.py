@@ -5,6 +5,7 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
+from studio.errors import StudioError
 from studio.train.pymaf_train import TrainConfig
 
 
@@ -48,7 +49,10 @@ def _train_pymaf(args: argparse.Namespace) -> int:
     from studio.train.pymaf_train import train
 
     resolve_device(args.device)
-    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    try:
+        config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    except ValueError as err:  # options that do not go together
+        raise StudioError(str(err)) from err
     state = train(config, args.run_dir, args.out, progress=not args.no_progress,
                   stop_after=args.stop_after)
     if state.history:
