@@ -223,11 +223,11 @@ class KeypointReadout(nn.Module):
         aligned) and peak height; an empty map reads as (0, 0, 0)."""
         h, w = heatmaps.shape[-2:]
         weights = heatmaps.clamp(min=0)
-        mass = weights.sum(dim=(2, 3))
+        mass = weights.sum(dim=(2, 3)).clamp(min=1e-6)
         ys = torch.linspace(-1, 1, h, device=heatmaps.device, dtype=heatmaps.dtype)
         xs = torch.linspace(-1, 1, w, device=heatmaps.device, dtype=heatmaps.dtype)
-        x = (weights.sum(dim=2) * xs).sum(dim=2) / mass.clamp(min=1e-6)
-        y = (weights.sum(dim=3) * ys).sum(dim=2) / mass.clamp(min=1e-6)
+        x = (weights.sum(dim=2) * xs).sum(dim=2) / mass
+        y = (weights.sum(dim=3) * ys).sum(dim=2) / mass
         peak = weights.amax(dim=(2, 3))
         return torch.stack([x, y, peak], dim=2)
 

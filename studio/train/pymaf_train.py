@@ -229,8 +229,9 @@ def train(config: TrainConfig, run_dir: Path, out: Path | None = None,
     data = SyntheticPeople(net.body, config.input, config.size, net.dense_size(config.size),
                            device)
     last = config.steps if stop_after is None else min(config.steps, state.step + stop_after)
-    train_data = data if not config.data_workers else SyntheticPeople(
-        BodyModel(net.body.data), config.input, config.size, net.dense_size(config.size))
+    train_data = data if not config.data_workers or data.device.type == "cpu" else \
+        SyntheticPeople(BodyModel(net.body.data), config.input, config.size,
+                        net.dense_size(config.size))  # workers make batches on the CPU
     stream = batches(train_data, "train", config.seed, config.batch_size,
                      range(state.step, last), config.data_workers, world, rank, device)
     if rng_state is not None:
