@@ -96,7 +96,7 @@ def test_a_resumed_run_takes_the_new_rate_and_length(tmp_path: Path) -> None:
 def test_a_warm_start_with_a_new_readout_answers_like_its_source(tmp_path: Path) -> None:
     """--init-from a file without the keypoint readout: the new inputs start at zero, so
     the started net gives the file's answers; the flag round-trips through the CLI."""
-    from studio.commands.train import register
+    from studio.cli import build_parser
     from studio.train.pymaf_train import warm_start
 
     source = tmp_path / "plain.pt"
@@ -112,9 +112,7 @@ def test_a_warm_start_with_a_new_readout_answers_like_its_source(tmp_path: Path)
     state = train(config, tmp_path / "readout", tmp_path / "readout.pt", progress=False)
     assert state.step == 2 and load_model(tmp_path / "readout.pt").net.readout is not None
 
-    import argparse
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
+    parser = build_parser()
     args = parser.parse_args(["train", "pymaf", "--run-dir", "r", "--keypoint-readout"])
     assert args.keypoint_readout is True and args.init_from == ""
     assert parser.parse_args(["train", "pymaf", "--run-dir", "r"]).keypoint_readout is False
@@ -153,5 +151,6 @@ def test_batches_made_by_worker_processes_train_the_same_weights(tmp_path: Path)
         train(config, tmp_path / "workers", progress=False)
     finally:
         torch.set_num_threads(threads)
+    workers = _weights(tmp_path / "workers")
     for key, value in _weights(tmp_path / "here").items():
-        assert torch.equal(_weights(tmp_path / "workers")[key], value), key
+        assert torch.equal(workers[key], value), key
