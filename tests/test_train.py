@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ from studio.body.model import BodyModel
 from studio.body.registry import find_body_model
 from studio.cli import main
 from studio.errors import ModelFileError
-from studio.nets.model_registry import load_model
+from studio.nets.model_registry import load_builtin, load_model, stored_state_dict
 from studio.synth.dataset import SyntheticPeople
 from studio.train.losses import pymaf_losses
 from studio.train.metrics import procrustes_align
@@ -154,3 +157,29 @@ def test_batches_made_by_worker_processes_train_the_same_weights(tmp_path: Path)
     workers = _weights(tmp_path / "workers")
     for key, value in _weights(tmp_path / "here").items():
         assert torch.equal(workers[key], value), key
+
+
+def test_torchrun_trains_through_ddp_with_the_same_command(tmp_path: Path) -> None:
+    """Under ``torchrun`` (here two CPU processes, gloo) the unchanged command trains one
+    model: rank 0 writes the run folder and the weights, and the second process's
+    batches take part, so the weights differ from a one-process run of the command."""
+    def command(name: str) -> list[str]:
+        return ["train", "pymaf", "--size", "32", "--batch-size", "4", "--hidden", "64",
+                "--pyramid-channels", "16", "--steps", "2", "--val-every", "2",
+                "--val-samples", "4", "--threads", "1", "--no-progress",
+                "--run-dir", str(tmp_path / name), "--out", str(tmp_path / f"{name}.pt")]
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node", "2", "-m", "studio", *command("ddp")],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("step 2: validation") == 1  # rank 0 alone validates
+    assert main(command("one")) == 0
+    ddp = stored_state_dict(load_builtin(tmp_path / "ddp.pt"))
+    one = stored_state_dict(load_builtin(tmp_path / "one.pt"))
+    assert ddp.keys() == one.keys()
+    assert any(not torch.equal(ddp[k], one[k]) for k in ddp)
+    log = (tmp_path / "ddp" / "log.csv").read_text().splitlines()
+    assert len(log) == 2 and log[1].startswith("2,")
