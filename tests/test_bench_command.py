@@ -93,6 +93,17 @@ def test_reference_forward_matches_ours_with_a_weighted_downsampling() -> None:
     assert pymaf_reference.max_difference(ours, theirs) < 1e-5
 
 
+def test_reference_forward_matches_ours_with_keypoint_readout_and_relu_regressors() -> None:
+    torch.manual_seed(0)
+    net = PyMAF(find_body_model("mannequin"), backbone="small", in_channels=34,
+                pyramid_channels=16, hidden=64, keypoint_readout=33,
+                regressor_relu=True).eval()
+    crops = torch.rand(2, 34, 64, 64)
+    with torch.inference_mode():
+        ours, theirs = net(crops), pymaf_reference.ReferencePyMAF(net)(crops)
+    assert pymaf_reference.max_difference(ours, theirs) < 1e-5
+
+
 def test_official_variant_notes_its_stand_in_body() -> None:
     chosen, notes = pymaf_speed.bodies(["official-r50", "small-32"])
     if chosen["official-r50"].num_vertices == pymaf_speed.SMPL_VERTICES:
