@@ -64,7 +64,8 @@ def test_left_wrist_heatmap_peaks_at_the_landmark(panel, person):
 def test_all_keypoints_is_the_max_over_joints(panel, person):
     panel.set_kind(ALL_KEYPOINTS)
     assert np.array_equal(panel.current_image(), person.landmark_maps[1:].max(axis=0))
-    assert not panel.channel_box.isEnabled()
+    assert not panel.channel_box.isEnabled() and panel.channel_box.count() == 0
+    assert panel.channel_box.placeholderText()  # says why it is empty, not a blank box
 
 
 @pytest.mark.gui

@@ -69,6 +69,7 @@ class MapsPanel(QWidget):
         self.kind_box = QComboBox()
         self.kind_box.addItems(KINDS)
         self.channel_box = QComboBox()
+        self.channel_box.setPlaceholderText("one map: no channel to pick")
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.graphics = pg.GraphicsLayoutWidget()
