@@ -18,7 +18,8 @@ RESULT_KEYS = {"variant", "backbone", "pyramid_channels", "input_size", "batch",
                "body_vertices", "sampled_vertices", "parameters_m", "ms_per_crop",
                "reference_ms_per_crop", "ratio", "max_abs_diff", "outputs_equal",
                "traced_ms_per_crop", "traced_ratio", "traced_max_abs_diff",
-               "traced_outputs_equal"}
+               "traced_outputs_equal", "busy_thread_ms_per_crop",
+               "traced_busy_thread_ms_per_crop"}
 
 
 @pytest.fixture
@@ -56,6 +57,7 @@ def test_tiny_pymaf_bench_prints_its_schema(studio) -> None:
         assert r["outputs_equal"] is True and r["max_abs_diff"] <= pymaf_speed.TOLERANCE
         assert r["traced_ms_per_crop"] > 0 and r["traced_ratio"] > 0
         assert r["traced_outputs_equal"] is True
+        assert r["busy_thread_ms_per_crop"] > 0 and r["traced_busy_thread_ms_per_crop"] > 0
     assert "bench pymaf" in err  # the progress bar goes to stderr
 
     table = bench.pymaf_table(doc)

@@ -3,9 +3,6 @@ does not fit."""
 from __future__ import annotations
 
 import dataclasses
-import sys
-import threading
-import time
 
 import pytest
 import torch
@@ -124,46 +121,6 @@ def test_a_net_that_cannot_be_traced_runs_eagerly(monkeypatch, capsys) -> None:
         _assert_same(model.infer(crops), net(crops))
         model.infer(crops)
     assert capsys.readouterr().err.count("cannot be traced, running it eagerly") == 1
-
-
-def test_traced_forward_lets_other_python_threads_run() -> None:
-    """Why the worker traces: a Python thread busy next to the eager net slows it many
-    times over (every small torch call waits for the interpreter lock), the traced one
-    hardly at all. Compared in one run, so the machine's speed cancels out."""
-    net = _proxy_net()
-    crops = torch.randn(1, 34, 64, 64)
-    traced = TracedPyMAF(net, crops)
-
-    def seconds(forward) -> float:
-        stop = threading.Event()
-        def spin() -> None:
-            count = 0
-            while not stop.is_set():
-                count += 1
-
-        busy = threading.Thread(target=spin)
-        busy.start()
-        try:
-            start = time.perf_counter()
-            with torch.no_grad():
-                forward(crops)
-            return time.perf_counter() - start
-        finally:
-            stop.set()
-            busy.join()
-
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(0.005)  # Python's default, whatever the test run set
-    try:
-        with torch.no_grad():
-            for _ in range(3):  # TorchScript optimises the graph over its first runs
-                traced(crops)
-        eager, fast = seconds(net), seconds(traced)
-    finally:
-        sys.setswitchinterval(switch)
-    print(f"one forward next to a busy Python thread: eager {eager * 1000:.0f} ms, "
-          f"traced {fast * 1000:.0f} ms")
-    assert eager > 3 * fast
 
 
 def test_a_net_in_training_mode_is_not_traced() -> None:

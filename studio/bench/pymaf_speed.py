@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import platform
 import statistics
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from studio.nets.traced import TracedPyMAF
 
 SMPL_VERTICES = 6890
 TOLERANCE = 1e-4  # outputs count as equal below this absolute difference
+BUSY_REPEATS = 5  # calls next to a spinning thread (an eager one can take seconds)
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ VARIANTS = {
     "resnet18-64": Variant({"backbone": "resnet18", "pyramid_channels": 64}, (224,)),
     # The architectures the built-in weights use (studio train pymaf defaults).
     "builtin-proxy": Variant({"backbone": "small", "in_channels": 34, "pyramid_channels": 32,
-                              "hidden": 512, "smpl_batch_size": 1}, (64,)),
+                              "hidden": 512, "keypoint_readout": 33, "regressor_relu": True,
+                              "smpl_batch_size": 1}, (64,)),
     "builtin-rgb": Variant({"backbone": "small", "pyramid_channels": 32, "hidden": 512,
                             "smpl_batch_size": 1}, (128,)),
 }
@@ -98,6 +102,28 @@ def _timed_ms(fn: Callable[[], object], device: torch.device) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
+def _next_to_busy_thread_ms(fn: Callable[[], object], device: torch.device) -> float:
+    """One call's time while another Python thread spins, as the studio's UI thread does
+    next to its worker: an eager forward waits for the interpreter lock at each of its
+    many small torch calls, the traced graph runs without it."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    busy = threading.Thread(target=spin)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # Python's default, whatever the caller set
+    busy.start()
+    try:
+        return _timed_ms(fn, device)
+    finally:
+        stop.set()
+        busy.join()
+        sys.setswitchinterval(switch)
+
+
 def measure(net: PyMAF, config: Config, repeats: int, device: torch.device) -> dict:
     """One configuration: equality checks (doubling as warm-up), then alternating timings
     of our forward, the reference and the traced graph."""
@@ -115,6 +141,10 @@ def measure(net: PyMAF, config: Config, repeats: int, device: torch.device) -> d
             times["ours"].append(_timed_ms(lambda: net(crops), device))
             times["reference"].append(_timed_ms(lambda: reference(crops), device))
             times["traced"].append(_timed_ms(lambda: traced(crops), device))
+        busy = {"ours": [], "traced": []}
+        for _ in range(min(repeats, BUSY_REPEATS)):
+            busy["ours"].append(_next_to_busy_thread_ms(lambda: net(crops), device))
+            busy["traced"].append(_next_to_busy_thread_ms(lambda: traced(crops), device))
     ms, ref_ms, traced_ms = (statistics.median(times[k]) / config.batch
                              for k in ("ours", "reference", "traced"))
     return {"ms_per_crop": round(ms, 3), "reference_ms_per_crop": round(ref_ms, 3),
@@ -122,7 +152,10 @@ def measure(net: PyMAF, config: Config, repeats: int, device: torch.device) -> d
             "outputs_equal": difference <= TOLERANCE,
             "traced_ms_per_crop": round(traced_ms, 3),
             "traced_ratio": round(traced_ms / ms, 3), "traced_max_abs_diff": traced_difference,
-            "traced_outputs_equal": traced_difference <= TOLERANCE}
+            "traced_outputs_equal": traced_difference <= TOLERANCE,
+            "busy_thread_ms_per_crop": round(statistics.median(busy["ours"]) / config.batch, 3),
+            "traced_busy_thread_ms_per_crop": round(
+                statistics.median(busy["traced"]) / config.batch, 3)}
 
 
 def _as_reference(out) -> tuple[list, dict | None]:
@@ -178,6 +211,8 @@ def run(todo: list[Config], repeats: int, device: torch.device,
         "method": "ms per crop = median over repeats / batch, after one warm-up run that "
                   "also checks outputs; torch.inference_mode, eval mode; our forward, the "
                   "straightforward reference and the traced graph (what the studio's worker "
-                  "runs) alternate; ratio = ours / reference, traced_ratio = traced / ours",
+                  "runs) alternate; ratio = ours / reference, traced_ratio = traced / ours; "
+                  "busy_thread: ours and traced, median of up to 5 calls, each while another "
+                  "Python thread spins (the lock contention the studio's worker meets)",
         "notes": notes, "results": results,
     }

@@ -250,16 +250,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def pymaf_table(doc: dict) -> str:
     """The readable form of the benchmark's JSON document."""
     lines = [f"PyMAF speed: torch {doc['torch']}, {doc['device']} ({doc['device_name']}), "
-             f"{doc['threads']} threads, median of {doc['repeats']} runs",
+             f"{doc['threads']} threads, median of {doc['repeats']} runs; busy: next "
+             f"to a spinning Python thread",
              f"{'variant':<13}{'size':>5}{'batch':>6}{'ms/crop':>10}{'reference':>11}"
-             f"{'ratio':>7}{'max|diff|':>11}  equal{'traced':>9}{'equal':>7}"]
+             f"{'ratio':>7}{'max|diff|':>11}  equal{'traced':>9}{'equal':>7}"
+             f"{'busy':>8}{'traced busy':>13}"]
     for r in doc["results"]:
         lines.append(f"{r['variant']:<13}{r['input_size']:>5}{r['batch']:>6}"
                      f"{r['ms_per_crop']:>10.1f}{r['reference_ms_per_crop']:>11.1f}"
                      f"{r['ratio']:>7.2f}{r['max_abs_diff']:>11.1e}  "
                      f"{'yes' if r['outputs_equal'] else 'NO':<5}"
                      f"{r['traced_ms_per_crop']:>9.1f}"
-                     f"{'yes' if r['traced_outputs_equal'] else 'NO':>7}")
+                     f"{'yes' if r['traced_outputs_equal'] else 'NO':>7}"
+                     f"{r['busy_thread_ms_per_crop']:>8.1f}"
+                     f"{r['traced_busy_thread_ms_per_crop']:>13.1f}")
     lines += [f"note: {n}" for n in doc["notes"]]
     return "\n".join(lines)
 
