@@ -163,10 +163,11 @@ def test_torchrun_trains_through_ddp_with_the_same_command(tmp_path: Path) -> No
     """Under ``torchrun`` (here two CPU processes, gloo) the unchanged command trains one
     model: rank 0 writes the run folder and the weights, and the second process's
     batches take part, so the weights differ from a one-process run of the command."""
+    tiny = [arg for key, value in TINY.items()
+            for arg in (f"--{key.replace('_', '-')}", str(value))]
+
     def command(name: str) -> list[str]:
-        return ["train", "pymaf", "--size", "32", "--batch-size", "4", "--hidden", "64",
-                "--pyramid-channels", "16", "--steps", "2", "--val-every", "2",
-                "--val-samples", "4", "--threads", "1", "--no-progress",
+        return ["train", "pymaf", *tiny, "--steps", "2", "--threads", "1", "--no-progress",
                 "--run-dir", str(tmp_path / name), "--out", str(tmp_path / f"{name}.pt")]
 
     env = {k: v for k, v in os.environ.items()

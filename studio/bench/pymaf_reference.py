@@ -77,7 +77,6 @@ class ReferencePyMAF:
     def readout(self, crops: torch.Tensor) -> torch.Tensor:
         """Each keypoint heatmap's centroid and peak, by a loop over the channels, through
         the readout's MLP."""
-        mlp = self.net.readout.mlp
         maps = crops[:, -self.net.readout.channels:].clamp(min=0)
         size = maps.shape[-1]
         grid = torch.linspace(-1, 1, size, dtype=maps.dtype, device=maps.device)
@@ -87,7 +86,7 @@ class ReferencePyMAF:
             mass = m.sum(dim=(1, 2)).clamp(min=1e-6)
             read += [(m * grid[None, None, :]).sum(dim=(1, 2)) / mass,
                      (m * grid[None, :, None]).sum(dim=(1, 2)) / mass, m.amax(dim=(1, 2))]
-        return F.relu(mlp[2](F.relu(mlp[0](torch.stack(read, 1)))))
+        return self.net.readout.mlp(torch.stack(read, 1))
 
     def __call__(self, crops: torch.Tensor) -> tuple[list[ReferenceIteration],
                                                       dict[str, torch.Tensor] | None]:
@@ -112,11 +111,9 @@ class ReferencePyMAF:
             y = F.leaky_relu(maf.conv1(torch.cat([y, sampled], 1)))
             y = F.relu(maf.conv2(torch.cat([y, sampled], 1))).flatten(1)
             step_input = [y] if readout is None else [y, readout]
-            h = reg.fc1(torch.cat([*step_input, pose, betas, cam], 1))  # dropout: eval only
-            if isinstance(reg.act, torch.nn.ReLU):
-                h = F.relu(reg.fc2(F.relu(h)))
-            else:
-                h = reg.fc2(h)
+            # eval mode, so no dropout; act is a ReLU or the identity
+            h = reg.act(reg.fc1(torch.cat([*step_input, pose, betas, cam], 1)))
+            h = reg.act(reg.fc2(h))
             pose, betas, cam = pose + reg.decpose(h), betas + reg.decshape(h), cam + reg.deccam(h)
             iterations.append(self.mesh(pose, betas, cam, points))
         dense = net.dp_head(feature) if net.dp_head is not None else None

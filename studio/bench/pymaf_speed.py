@@ -212,7 +212,8 @@ def run(todo: list[Config], repeats: int, device: torch.device,
                   "also checks outputs; torch.inference_mode, eval mode; our forward, the "
                   "straightforward reference and the traced graph (what the studio's worker "
                   "runs) alternate; ratio = ours / reference, traced_ratio = traced / ours; "
-                  "busy_thread: ours and traced, median of up to 5 calls, each while another "
-                  "Python thread spins (the lock contention the studio's worker meets)",
+                  f"busy_thread: ours and traced, median of up to {BUSY_REPEATS} calls, each "
+                  "while another Python thread spins (the lock contention the studio's "
+                  "worker meets)",
         "notes": notes, "results": results,
     }
