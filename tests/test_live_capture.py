@@ -38,8 +38,22 @@ def test_one_in_flight_waits_for_each_answer() -> None:
     _offer(capture, 1)
     _offer(capture, 2)
     assert sent == [1]
-    capture.answered(1, model_ms=5.0)  # the waiting frame goes in with the answer
+    capture.answered(1)  # the waiting frame goes in with the answer
     assert sent == [1, 2]
+
+
+def test_the_next_frame_goes_in_when_the_model_is_done_before_the_answer() -> None:
+    capture, sent = _capture(in_flight=1)
+    _offer(capture, 1)
+    _offer(capture, 2)
+    capture.released(1, model_ms=5.0)  # frame 1's fill is still being drawn
+    assert sent == [1, 2]
+    capture.answered(2)
+    assert capture.busy  # frame 1 is not answered yet: an end of stream waits for it
+    capture.answered(1)
+    assert not capture.busy
+    capture.answered(1)  # a second answer changes nothing
+    assert sent == [1, 2] and not capture.busy
 
 
 def test_two_in_flight_start_the_next_detection_one_model_time_later() -> None:
@@ -47,7 +61,8 @@ def test_two_in_flight_start_the_next_detection_one_model_time_later() -> None:
     _offer(capture, 1)
     _offer(capture, 2)
     assert sent == [1]  # the model's time is not known yet: nothing overlaps
-    capture.answered(1, model_ms=60.0)
+    capture.released(1, model_ms=60.0)
+    capture.answered(1)
     assert sent == [1, 2]
     _offer(capture, 3)
     assert sent == [1, 2]  # 60 ms after frame 2 went in, not before

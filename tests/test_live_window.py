@@ -12,7 +12,7 @@ import time
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 
 from studio.body.storage import atomic_write_bytes
 from studio.io.session import SessionReader, SessionWriter
@@ -149,6 +149,28 @@ def test_video_streams_into_both_views_and_is_counted(qtbot, window, live, video
     assert stats.latency_ms(50) > 0
     live._refresh_status()  # noqa: SLF001 (what its timer does twice a second)
     assert re.fullmatch(r"\d+\.\d fps · latency \d+ ms · dropped \d+", live.status_label.text())
+
+
+def test_a_frame_frees_the_pipeline_when_its_model_is_done(qtbot, live, video):
+    """The next frame is detected while this one's fill is drawn: the worker says so
+    (``released``, with the model's time) before it answers."""
+    events = []
+    direct = Qt.ConnectionType.DirectConnection
+    live.worker.released.connect(lambda request, ms: events.append((request, ms)), direct)
+    live.worker.finished.connect(
+        lambda request, result: events.append((request, result.timings_ms)), direct)
+    live.start(VideoSource(video, loop=True))
+    _results(qtbot, live, 3)
+    live.stop()
+    answered = [(k, request) for k, (request, what) in enumerate(events)
+                if isinstance(what, dict)]
+    assert len(answered) >= 3
+    for k, request in answered:
+        released = [j for j, (r, what) in enumerate(events) if r == request and j != k]
+        assert len(released) == 1 and released[0] < k
+        model_ms, timings = events[released[0]][1], events[k][1]
+        assert timings["net"] <= model_ms < timings["net"] + timings["crop"] + \
+            timings["fit"] + timings["fill"]
 
 
 def _longest_stall_ms(qtbot, live, results: int) -> float:

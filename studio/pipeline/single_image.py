@@ -59,17 +59,14 @@ def keypoint_error(predicted: np.ndarray, person: Person, image_size: tuple[int,
 
 
 def run_person(model: LoadedModel, image: np.ndarray, person: Person,
-               overlay: bool = True, fit_camera: bool = True,
-               fill_side: int | None = None) -> PersonResult:
+               overlay: bool = True, fit_camera: bool = True) -> PersonResult:
     """The model's iterations for one found person, placed back on the full image.
 
     ``overlay=False`` skips the full-resolution silhouette and its mask IoU (a quarter of
     a frame's time): live views draw their own overlays. ``fit_camera`` refits each
     iteration's crop camera so that its body's mediapipe33 keypoints land on MediaPipe's
     seen landmarks (:mod:`studio.pipeline.camera_fit`); the net's camera stays in
-    ``MeshIteration.cam`` and is used where the fit is not trusted. ``fill_side`` draws the
-    final mesh filled for the 2D view at that resolution (``PersonResult.fill``), which
-    live frames want done here rather than on the UI thread."""
+    ``MeshIteration.cam`` and is used where the fit is not trusted."""
     timings: dict[str, float] = {}
     height, width = image.shape[:2]
     size = (width, height)
@@ -118,28 +115,34 @@ def run_person(model: LoadedModel, image: np.ndarray, person: Person,
             render = render_mesh(iterations[-1].vertices, model.net.body.data.faces,
                                  iterations[-1].image_camera, size)
             iou = mask_iou(render, person, size)
-    fill = None
-    if fill_side is not None:
-        with timed(timings, "fill"):
-            points, depth = iterations[-1].projected()
-            fill = mesh_fill(points, model.net.body.data.faces, depth, size, fill_side)
     return PersonResult(person=person, crop=transform, crop_rgb=crop_rgb,
                         model_input=_numpy(inputs), landmark_maps=_numpy(landmark_maps),
                         iterations=iterations, dense=dense_maps, keypoints=keypoints,
                         keypoint_error_px=keypoint_error(keypoints, person, size),
-                        render=render, mask_iou=iou, timings_ms=timings, fill=fill)
+                        render=render, mask_iou=iou, timings_ms=timings)
+
+
+def add_fill(result: PersonResult, faces: np.ndarray, image_size: tuple[int, int],
+             side: int) -> None:
+    """Draw ``result``'s final mesh filled for the 2D view at ``side`` raster pixels
+    (``PersonResult.fill``, timed as "fill"): live frames want this done off the UI
+    thread."""
+    with timed(result.timings_ms, "fill"):
+        points, depth = result.iterations[-1].projected()
+        result.fill = mesh_fill(points, faces, depth, image_size, side)
 
 
 def run_image(model: LoadedModel, image: np.ndarray, finder: PeopleFinder,
               max_people: int = MAX_PEOPLE,
               progress: Callable[[str, float], None] | None = None,
               overlay: bool = True, fit_camera: bool = True,
-              fill_side: int | None = None) -> FrameResult:
+              fill_side: int | None = None,
+              model_done: Callable[[float], None] | None = None) -> FrameResult:
     """Find the people in RGB uint8 ``image`` and run the model on each, largest first.
 
     ``finder`` is a :class:`PersonFinder` for photos or a :class:`TrackingPersonFinder`
-    for a stream's frames; ``overlay``, ``fit_camera`` and ``fill_side`` as for
-    :func:`run_person`.
+    for a stream's frames; ``overlay``, ``fit_camera``, ``fill_side`` and ``model_done``
+    as for :func:`run_people`.
     ``progress(stage, fraction)`` is called before each stage; it may raise to cancel (the
     GUI's worker does). Raises :class:`NoPersonFound` when nobody is there.
     """
@@ -148,32 +151,46 @@ def run_image(model: LoadedModel, image: np.ndarray, finder: PeopleFinder,
     report("finding people", 0.0)
     with timed(timings, "detect"):
         people = finder.find(image, max_people)
-    return run_people(model, image, people, timings, report, overlay, fit_camera, fill_side)
+    return run_people(model, image, people, timings, report, overlay, fit_camera, fill_side,
+                      model_done)
 
 
 def run_people(model: LoadedModel, image: np.ndarray, people: list[Person],
                timings: dict[str, float] | None = None,
                progress: Callable[[str, float], None] | None = None,
                overlay: bool = True, fit_camera: bool = True,
-               fill_side: int | None = None) -> FrameResult:
+               fill_side: int | None = None,
+               model_done: Callable[[float], None] | None = None) -> FrameResult:
     """The model on people already found in ``image`` (largest first): live streams find
     them on another thread while the model runs on the previous frame. ``timings`` holds
-    the stages already done (``detect``); the rest as for :func:`run_image`."""
+    the stages already done (``detect``); ``overlay`` and ``fit_camera`` as for
+    :func:`run_person`, ``progress`` as for :func:`run_image`.
+
+    ``fill_side`` draws each final mesh filled (:func:`add_fill`) after every person's
+    model ran and ``model_done(ms)`` was called with the time that took: a live stream's
+    next frame may start while this one's fill is drawn."""
     report = progress or (lambda stage, fraction: None)
     timings = dict(timings or {})
     if not people:
         raise NoPersonFound("no person found in the image")
+    height, width = image.shape[:2]
+    faces = model.net.body.data.faces
+    started = time.perf_counter()
     results = []
     for k, person in enumerate(people):
         report(f"person {k + 1} of {len(people)}", 0.3 + 0.7 * k / len(people))
-        results.append(run_person(model, image, person, overlay, fit_camera, fill_side))
+        results.append(run_person(model, image, person, overlay, fit_camera))
+    if model_done is not None:
+        model_done((time.perf_counter() - started) * 1000.0)
+    if fill_side is not None:
+        for result in results:
+            add_fill(result, faces, (width, height), fill_side)
     for stage in PERSON_STAGES:
         if stage in results[0].timings_ms:  # "fit", "overlay" and "fill" only when they ran
             timings[stage] = sum(r.timings_ms[stage] for r in results)
-    height, width = image.shape[:2]
     return FrameResult(model_name=model.name, body_name=model.body_name,
                        input_kind=model.input_kind, input_size=model.input_size,
-                       image_size=(width, height), faces=model.net.body.data.faces,
+                       image_size=(width, height), faces=faces,
                        parents=np.asarray(model.net.body.data.parents),
                        part_labels=np.asarray(model.net.body.data.part_labels),
                        people=results, timings_ms=timings)

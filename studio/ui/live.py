@@ -94,6 +94,7 @@ class LiveController(QObject):
         # before the capture thread, woken here, can report the source's end or loss.
         for signal in (self.worker.finished, self.worker.failed, self.worker.cancelled):
             signal.connect(self._on_answered, Qt.ConnectionType.DirectConnection)
+        self.worker.released.connect(self._on_released, Qt.ConnectionType.DirectConnection)
         window.installEventFilter(self)
         self._update_actions()
 
@@ -294,13 +295,17 @@ class LiveController(QObject):
         return 0 if self._writer is None else self._writer.frames
 
     # ------------------------------------------------------------------ answers
-    def _on_answered(self, request: int, *answer: object) -> None:
+    def _on_released(self, request: int, model_ms: float) -> None:
+        """In the worker thread, as a frame's model is done: the next frame may start."""
+        capture = self._capture
+        if capture is not None:
+            capture.released(request, model_ms)
+
+    def _on_answered(self, request: int, *_: object) -> None:
         """In the worker thread, as it answers: the capture thread may submit again."""
         capture = self._capture
         if capture is not None:
-            result = answer[0] if answer and isinstance(answer[0], FrameResult) else None
-            capture.answered(request, None if result is None else sum(
-                ms for stage, ms in result.timings_ms.items() if stage != "detect"))
+            capture.answered(request)
 
     def _take(self, request: int) -> LiveFrame | None:
         return None if self._capture is None else self._capture.take(request)

@@ -8,8 +8,10 @@ A frame goes in at once when nothing is in flight, and otherwise one model time
 after the previous one: its detection then ends about when the model is free, so
 frames do not sit finished between the stages and go stale. Overlapping the stages
 needs spare cores: on two, both stages slowed down so much that latency doubled for
-10% more frames, so there one frame is in flight (:func:`default_in_flight`). Reading
-never waits for the worker, and the UI thread is not involved.
+10% more frames, so there one frame is in flight (:func:`default_in_flight`). A frame
+stops counting as in flight when its model is done (:meth:`CaptureThread.released`),
+so the next one is detected while its 2D fill is drawn. Reading never waits for the
+worker, and the UI thread is not involved.
 """
 from __future__ import annotations
 
@@ -52,9 +54,9 @@ class LiveFrame:
 
 class CaptureThread(QThread):
     """Reads ``source`` at its own pace (``fps``; a webcam's reads block until then) and
-    submits frames, up to ``in_flight`` (1 or 2) at a time. Call :meth:`answered`
-    whenever the worker answers a request (from any thread), and :meth:`take` to get an
-    answered request's frame."""
+    submits frames, up to ``in_flight`` (1 or 2) at a time. Call :meth:`released` when
+    a request's model is done and :meth:`answered` whenever the worker answers one (from
+    any thread), and :meth:`take` to get an answered request's frame."""
 
     lost = Signal(str)  # the source stopped delivering: SourceLost's message
     ended = Signal()  # the end of a video or folder
@@ -73,7 +75,8 @@ class CaptureThread(QThread):
         self._stats = stats
         self._wake = threading.Condition()
         self._waiting: LiveFrame | None = None
-        self._in_flight: set[int] = set()
+        self._in_flight: set[int] = set()  # submitted, model not done yet
+        self._unanswered: set[int] = set()  # submitted, not answered yet
         self._submitted_at = 0.0  # when the newest frame in flight went in
         self._model_s: float | None = None  # running mean of the model stage's time
         self._sent: dict[int, LiveFrame] = {}  # submitted, not yet taken
@@ -85,20 +88,31 @@ class CaptureThread(QThread):
     def busy(self) -> bool:
         """A frame is in the worker or waiting for it."""
         with self._wake:
-            return bool(self._in_flight) or self._waiting is not None
+            return bool(self._unanswered) or self._waiting is not None
 
-    def answered(self, request: int, model_ms: float | None = None) -> None:
-        """The worker finished, failed or dropped ``request``: it is free again, and the
-        waiting frame goes in now. ``model_ms``: how long its model stage took."""
+    def released(self, request: int, model_ms: float) -> None:
+        """``request``'s model stage is done (it took ``model_ms``); its answer follows.
+        The waiting frame may go in now."""
         with self._wake:
-            if model_ms is not None:
-                seconds = model_ms / 1000.0
-                self._model_s = seconds if self._model_s is None else (
-                    (1 - MODEL_TIME_WEIGHT) * self._model_s + MODEL_TIME_WEIGHT * seconds)
-            if request in self._in_flight:
-                self._in_flight.discard(request)
-                self._send_waiting()
-                self._wake.notify()
+            seconds = model_ms / 1000.0
+            self._model_s = seconds if self._model_s is None else (
+                (1 - MODEL_TIME_WEIGHT) * self._model_s + MODEL_TIME_WEIGHT * seconds)
+            self._free(request)
+
+    def answered(self, request: int) -> None:
+        """The worker finished, failed or dropped ``request``: it is free again, and the
+        waiting frame goes in now if it has not already."""
+        with self._wake:
+            self._unanswered.discard(request)
+            self._free(request)
+            self._wake.notify()  # a drain may be waiting for this answer
+
+    def _free(self, request: int) -> None:
+        """``request`` leaves the stages (the lock is held)."""
+        if request in self._in_flight:
+            self._in_flight.discard(request)
+            self._send_waiting()
+            self._wake.notify()
 
     def take(self, request: int) -> LiveFrame | None:
         """The frame of a submitted ``request`` (once); None if it is not this thread's."""
@@ -178,7 +192,7 @@ class CaptureThread(QThread):
         """Let the worker answer the waiting frame and those in flight, so their
         results reach the UI before the end or the loss is reported."""
         with self._wake:
-            while not self._stopping and (self._waiting is not None or self._in_flight):
+            while not self._stopping and (self._waiting is not None or self._unanswered):
                 self._send_waiting()
                 self._wake.wait()
 
@@ -202,6 +216,7 @@ class CaptureThread(QThread):
         live, self._waiting = self._waiting, None
         self._submitted_at = now
         self._in_flight.add(live.request)
+        self._unanswered.add(live.request)
         self._sent[live.request] = live
         self._submit(live.request, live.frame.image)
 
