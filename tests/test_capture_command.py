@@ -184,10 +184,13 @@ class InterruptedSource(FrameSource):
     def open(self) -> None:
         self.size, self.reads = (64, 48), 0
 
-    def read(self) -> Frame:
+    def grab(self) -> bool:
         self.reads += 1
         if self.reads > 3:
             raise KeyboardInterrupt
+        return True
+
+    def retrieve(self) -> Frame:
         return Frame(self.reads - 1, self.reads / 10.0, np.full((48, 64, 3), 90, np.uint8))
 
     def close(self) -> None:

@@ -76,6 +76,46 @@ def test_two_in_flight_start_the_next_detection_one_model_time_later() -> None:
     assert sent == [1, 2, 3, 4] and capture.busy
 
 
+class _CountingSource:
+    """Grabs always succeed; counts the frames decoded."""
+
+    description = "counting source"
+    fps = 30.0
+    skipped = 0
+
+    def __init__(self) -> None:
+        self.grabbed = self.decoded = 0
+
+    def grab(self) -> bool:
+        self.grabbed += 1
+        return True
+
+    def retrieve(self) -> Frame:
+        self.decoded += 1
+        return Frame(self.grabbed - 1, 0.0, np.zeros((4, 4, 3), np.uint8))
+
+
+def test_frames_the_worker_will_not_take_are_grabbed_but_not_decoded() -> None:
+    source, sent, stats = _CountingSource(), [], LiveStats()
+    capture = CaptureThread(source, lambda request, image: sent.append(request),
+                            itertools.count(), stats)
+    period = 1 / source.fps
+    capture._grab(period)  # noqa: SLF001 (the capture loop's step; no thread here)
+    assert sent == [0] and source.decoded == 1  # the worker was free: decoded, taken
+    time.sleep(0.15)
+    capture.released(0, model_ms=10.0)  # so a frame stays in flight 150 ms or more
+    capture.answered(0)
+    capture._grab(period)  # noqa: SLF001
+    assert sent == [0, 1] and source.decoded == 2
+    capture._grab(period)  # noqa: SLF001 (the worker is busy for a while yet)
+    capture._grab(period)  # noqa: SLF001 (replaces the one before)
+    assert source.decoded == 2 and stats.replaced == 1 and capture.busy
+    capture.released(1, model_ms=10.0)
+    assert capture._decode_due()  # noqa: SLF001 (the loop now decodes the grabbed frame)
+    capture._decode()  # noqa: SLF001
+    assert sent == [0, 1, 2] and source.decoded == 3 and source.grabbed == 4
+
+
 def test_only_one_or_two_in_flight() -> None:
     with pytest.raises(ValueError, match="1 or 2"):
         _capture(in_flight=3)

@@ -62,10 +62,14 @@ class VanishingSource(FrameSource):
         self.lost_after = None
         self.size = self.pictures[0].shape[1::-1]
 
-    def read(self) -> Frame:
+    def grab(self) -> bool:
         if self.lost_after is not None and self._next >= self.lost_after:
             raise SourceLost("test camera: unplugged")
-        k, self._next = self._next, self._next + 1
+        self._next += 1
+        return True
+
+    def retrieve(self) -> Frame:
+        k = self._next - 1
         return Frame(k, k / self.fps, self.pictures[k % len(self.pictures)])
 
     def close(self) -> None:

@@ -136,12 +136,15 @@ def test_folder_without_readable_images(tmp_path) -> None:
 
 
 class FakeCapture:
-    """cv2.VideoCapture's interface over a script of reads: a BGR picture, None (a read
-    that fails) or "damaged" (a read that succeeds with an unusable array)."""
+    """cv2.VideoCapture's interface over a script of frames: a BGR picture, None (a grab
+    that fails) or "damaged" (a grab that succeeds and a retrieve that gives an unusable
+    array). Counts the frames retrieved (decoded)."""
 
     def __init__(self, script: list, opened: bool = True) -> None:
         self.script, self.opened, self.released = list(script), opened, False
         self.props = {cv2.CAP_PROP_FPS: 0.0}
+        self.grabbed: np.ndarray | str | None = None
+        self.retrieved = 0
 
     def __call__(self, index: int) -> FakeCapture:
         self.index = index
@@ -157,13 +160,15 @@ class FakeCapture:
     def get(self, prop: int) -> float:
         return self.props.get(prop, 0.0)
 
-    def read(self) -> tuple[bool, np.ndarray | None]:
-        item = self.script.pop(0) if self.script else None
-        if item is None:
-            return False, None
-        if isinstance(item, str):
+    def grab(self) -> bool:
+        self.grabbed = self.script.pop(0) if self.script else None
+        return self.grabbed is not None
+
+    def retrieve(self) -> tuple[bool, np.ndarray | None]:
+        self.retrieved += 1
+        if isinstance(self.grabbed, str):
             return True, np.zeros((4, 4, 7), np.uint8)
-        return True, item
+        return True, self.grabbed
 
     def release(self) -> None:
         self.released = True
@@ -189,6 +194,38 @@ def test_webcam_frames_glitches_and_loss() -> None:
             source.read()  # the script is over: every read fails from now on
         assert source.skipped == 2 + LOST_AFTER
     assert fake.released
+
+
+def test_only_retrieved_frames_are_decoded() -> None:
+    fake = FakeCapture([bgr(10), bgr(20), "damaged", bgr(40)])
+    with WebcamSource(0, capture=fake) as source:
+        assert source.grab() and source.grab() and source.grab()  # 10 and 20 dropped
+        assert source.retrieve() is None and source.skipped == 1  # the damaged one
+        assert source.grab()
+        frame = source.retrieve()
+    assert frame.index == 3 and frame.image[0, 0, 2] == 40 and fake.retrieved == 2
+
+
+def test_a_video_frame_grabbed_late_is_that_frame(video) -> None:
+    with VideoSource(video) as source:
+        first = source.read()
+        for _ in range(5):
+            assert source.grab()
+        frame = source.retrieve()
+    assert frame.index == 5 and frame.timestamp == pytest.approx(5 / FPS)
+    assert np.abs(frame.image.astype(int) - first.image).max() > 100  # the disc moved
+
+
+def test_folder_files_passed_over_are_not_read(tmp_path) -> None:
+    for i in (1, 3):
+        Image.fromarray(np.full((40, 30, 3), 20 * i, np.uint8)).save(tmp_path / f"frame{i}.png")
+    (tmp_path / "frame2.png").write_bytes(b"damaged")
+    with FolderSource(tmp_path) as source:
+        assert source.grab() and source.grab() and source.grab()
+        frame = source.retrieve()
+        assert frame.index == 2 and frame.image[0, 0, 0] == 60
+        assert source.skipped == 0  # the damaged file was passed over, never decoded
+        assert not source.grab()
 
 
 def test_webcam_that_cannot_be_opened() -> None:

@@ -12,6 +12,12 @@ needs spare cores: on two, both stages slowed down so much that latency doubled 
 stops counting as in flight when its model is done (:meth:`CaptureThread.released`),
 so the next one is detected while its 2D fill is drawn. Reading never waits for the
 worker, and the UI thread is not involved.
+
+Every frame is grabbed at the source's pace, but decoded only when it will likely go to
+the worker, i.e. when the worker should be ready for it before the next frame replaces
+it (from how long frames stayed in flight so far); the worker then takes it at once
+when it is ready. A frame grabbed but not decoded is decoded when the worker turns
+out to be ready first (a webcam's grab, which blocks, may delay that).
 """
 from __future__ import annotations
 
@@ -32,7 +38,8 @@ from studio.ui.live_stats import LiveStats
 # Live request ids start here, far above the window's own (one per photo opened), so
 # the window ignores live answers and the two never share an id.
 LIVE_REQUESTS = 1 << 30
-MODEL_TIME_WEIGHT = 0.2  # of the newest frame in the model's running mean time
+MODEL_TIME_WEIGHT = 0.2  # of the newest frame in the running mean stage times
+DECODE_MARGIN_S = 0.005  # decode a grabbed frame if the worker may be ready this close to the next grab
 
 Submit = Callable[[int, np.ndarray], None]  # (request id, RGB image) -> the worker
 
@@ -74,11 +81,14 @@ class CaptureThread(QThread):
         self._requests = requests
         self._stats = stats
         self._wake = threading.Condition()
-        self._waiting: LiveFrame | None = None
-        self._in_flight: set[int] = set()  # submitted, model not done yet
+        self._waiting: LiveFrame | None = None  # decoded, for the worker's next turn
+        self._grabbed: float | None = None  # when a grabbed, not decoded frame came
+        self._next_grab = 0.0  # when the next frame will be grabbed
+        self._in_flight: dict[int, float] = {}  # submitted, model not done: when it went in
         self._unanswered: set[int] = set()  # submitted, not answered yet
         self._submitted_at = 0.0  # when the newest frame in flight went in
         self._model_s: float | None = None  # running mean of the model stage's time
+        self._stage_s: float | None = None  # running mean of submission to release
         self._sent: dict[int, LiveFrame] = {}  # submitted, not yet taken
         self._paused = False
         self._stopping = False
@@ -88,15 +98,17 @@ class CaptureThread(QThread):
     def busy(self) -> bool:
         """A frame is in the worker or waiting for it."""
         with self._wake:
-            return bool(self._unanswered) or self._waiting is not None
+            return (bool(self._unanswered) or self._waiting is not None
+                    or self._grabbed is not None)
 
     def released(self, request: int, model_ms: float) -> None:
         """``request``'s model stage is done (it took ``model_ms``); its answer follows.
         The waiting frame may go in now."""
         with self._wake:
-            seconds = model_ms / 1000.0
-            self._model_s = seconds if self._model_s is None else (
-                (1 - MODEL_TIME_WEIGHT) * self._model_s + MODEL_TIME_WEIGHT * seconds)
+            self._model_s = _mean(self._model_s, model_ms / 1000.0)
+            if request in self._in_flight:
+                self._stage_s = _mean(self._stage_s,
+                                      time.perf_counter() - self._in_flight[request])
             self._free(request)
 
     def answered(self, request: int) -> None:
@@ -109,8 +121,7 @@ class CaptureThread(QThread):
 
     def _free(self, request: int) -> None:
         """``request`` leaves the stages (the lock is held)."""
-        if request in self._in_flight:
-            self._in_flight.discard(request)
+        if self._in_flight.pop(request, None) is not None:
             self._send_waiting()
             self._wake.notify()
 
@@ -140,6 +151,7 @@ class CaptureThread(QThread):
         try:
             self.source.open()
             lost = self._read_until_end()
+            self._drain(lost is None)
         except StudioError as err:
             self.failed.emit(str(err))
             return
@@ -150,7 +162,6 @@ class CaptureThread(QThread):
             return
         finally:
             self.source.close()
-        self._drain()
         if lost is not None:
             self.lost.emit(lost)
         elif not self._stopping:
@@ -159,42 +170,76 @@ class CaptureThread(QThread):
     def _read_until_end(self) -> str | None:
         """Read until the source ends or :meth:`stop`; SourceLost's message if it was lost."""
         period = 1.0 / self.source.fps
-        due = time.perf_counter()
+        self._next_grab = time.perf_counter()
+        try:
+            while True:
+                with self._wake:
+                    self._send_waiting()
+                    if self._stopping:
+                        return None
+                    decode = self._decode_due()
+                    now = time.perf_counter()
+                    if not decode and (self._paused or self._next_grab > now):
+                        self._wake.wait(None if self._paused else self._next_grab - now)
+                        continue
+                if decode:
+                    self._decode()
+                elif not self._grab(period):
+                    return None
+        except SourceLost as err:
+            return str(err)
+
+    def _grab(self, period: float) -> bool:
+        """Grab the next frame and decode it if the worker will likely take it; False
+        at the source's end."""
+        if not self.source.grab():
+            return False
+        now = time.perf_counter()
+        with self._wake:
+            self._stats.read += 1
+            self._stats.corrupt = self.source.skipped
+            self._drop_waiting()  # a newer frame replaces it
+            self._next_grab = max(self._next_grab + period, now)  # behind: on at once
+            if self._paused:  # paused during the grab
+                self._stats.replaced += 1
+                return True
+            self._grabbed = now
+            likely = self._likely_taken()
+        if likely:
+            self._decode()
+        return True
+
+    def _decode(self) -> None:
+        """Decode the grabbed frame into the waiting one (the lock is not held: decoding
+        takes a millisecond or more)."""
+        frame = self.source.retrieve()
+        with self._wake:
+            grabbed_at, self._grabbed = self._grabbed, None
+            self._stats.corrupt = self.source.skipped
+            if frame is None or grabbed_at is None:  # damaged, or dropped by a pause
+                return
+            self._waiting = LiveFrame(next(self._requests), frame, grabbed_at)
+            self._send_waiting()
+
+    def _drain(self, readable: bool) -> None:
+        """Let the worker answer the waiting frame and those in flight, so their
+        results reach the UI before the end or the loss is reported. A frame grabbed
+        but not decoded is decoded if the source is still ``readable`` (not lost)."""
+        if not readable:
+            with self._wake:
+                if self._grabbed is not None:
+                    self._grabbed = None
+                    self._stats.replaced += 1
         while True:
             with self._wake:
                 self._send_waiting()
-                if self._stopping:
-                    return None
-                now = time.perf_counter()
-                delay = due - now
-                if self._paused or delay > 0:
-                    self._wake.wait(None if self._paused else
-                                    min(delay, max(self._send_at() - now, 0.001)))
+                if self._stopping or not (self._waiting is not None or self._unanswered
+                                          or self._grabbed is not None):
+                    return
+                if not self._decode_due():
+                    self._wake.wait()
                     continue
-            try:
-                frame = self.source.read()
-            except SourceLost as err:
-                return str(err)
-            if frame is None:
-                return None
-            now = time.perf_counter()
-            with self._wake:
-                self._stats.read += 1
-                self._stats.corrupt = self.source.skipped
-                self._drop_waiting()  # a newer frame replaces it
-                if self._paused:  # paused during the read
-                    self._stats.replaced += 1
-                else:
-                    self._waiting = LiveFrame(next(self._requests), frame, now)
-            due = max(due + period, now)  # behind the source: read on at once, no burst
-
-    def _drain(self) -> None:
-        """Let the worker answer the waiting frame and those in flight, so their
-        results reach the UI before the end or the loss is reported."""
-        with self._wake:
-            while not self._stopping and (self._waiting is not None or self._unanswered):
-                self._send_waiting()
-                self._wake.wait()
+            self._decode()
 
     def _send_at(self) -> float:
         """When the waiting frame may go in (``time.perf_counter``; the lock is held):
@@ -206,6 +251,19 @@ class CaptureThread(QThread):
             return float("inf")
         return self._submitted_at + self._model_s
 
+    def _decode_due(self) -> bool:
+        """A grabbed frame is not decoded and the worker is ready for it (lock held)."""
+        return (self._grabbed is not None and not self._paused
+                and time.perf_counter() >= self._send_at())
+
+    def _likely_taken(self) -> bool:
+        """Whether the worker should be ready for the grabbed frame before the next grab
+        replaces it (lock held): when a stage frees as expected from the stage times."""
+        ready = self._send_at()
+        if ready == float("inf") and self._stage_s is not None and self._in_flight:
+            ready = min(self._in_flight.values()) + self._stage_s
+        return ready < self._next_grab + DECODE_MARGIN_S
+
     def _send_waiting(self) -> None:
         """Submit the waiting frame if its time has come (the lock is held)."""
         if self._waiting is None or self._paused:
@@ -215,12 +273,18 @@ class CaptureThread(QThread):
             return
         live, self._waiting = self._waiting, None
         self._submitted_at = now
-        self._in_flight.add(live.request)
+        self._in_flight[live.request] = now
         self._unanswered.add(live.request)
         self._sent[live.request] = live
         self._submit(live.request, live.frame.image)
 
     def _drop_waiting(self) -> None:
-        if self._waiting is not None:
-            self._waiting = None
+        """Drop the waiting frame, decoded or only grabbed (the lock is held)."""
+        if self._waiting is not None or self._grabbed is not None:
+            self._waiting, self._grabbed = None, None
             self._stats.replaced += 1
+
+
+def _mean(mean: float | None, value: float) -> float:
+    """A running mean that follows the newest values (:data:`MODEL_TIME_WEIGHT`)."""
+    return value if mean is None else (1 - MODEL_TIME_WEIGHT) * mean + MODEL_TIME_WEIGHT * value
