@@ -46,7 +46,7 @@ def test_the_next_frame_goes_in_when_the_model_is_done_before_the_answer() -> No
     capture, sent = _capture(in_flight=1)
     _offer(capture, 1)
     _offer(capture, 2)
-    capture.released(1, model_ms=5.0)  # frame 1's fill is still being drawn
+    capture.released(1)  # frame 1's fill is still being drawn
     assert sent == [1, 2]
     capture.answered(2)
     assert capture.busy  # frame 1 is not answered yet: an end of stream waits for it
@@ -60,9 +60,9 @@ def test_two_in_flight_start_the_next_detection_one_model_time_later() -> None:
     capture, sent = _capture(in_flight=2)
     _offer(capture, 1)
     _offer(capture, 2)
-    assert sent == [1]  # the model's time is not known yet: nothing overlaps
-    capture.released(1, model_ms=60.0)
-    capture.answered(1)
+    assert sent == [1]  # the worker's time is not known yet: nothing overlaps
+    capture.released(1)
+    capture.answered(1, worker_ms=60.0)
     assert sent == [1, 2]
     _offer(capture, 3)
     assert sent == [1, 2]  # 60 ms after frame 2 went in, not before
@@ -103,14 +103,14 @@ def test_frames_the_worker_will_not_take_are_grabbed_but_not_decoded() -> None:
     capture._grab(period)  # noqa: SLF001 (the capture loop's step; no thread here)
     assert sent == [0] and source.decoded == 1  # the worker was free: decoded, taken
     time.sleep(0.15)
-    capture.released(0, model_ms=10.0)  # so a frame stays in flight 150 ms or more
+    capture.released(0)  # so a frame stays in flight 150 ms or more
     capture.answered(0)
     capture._grab(period)  # noqa: SLF001
     assert sent == [0, 1] and source.decoded == 2
     capture._grab(period)  # noqa: SLF001 (the worker is busy for a while yet)
     capture._grab(period)  # noqa: SLF001 (replaces the one before)
     assert source.decoded == 2 and stats.replaced == 1 and capture.busy
-    capture.released(1, model_ms=10.0)
+    capture.released(1)
     assert capture._decode_due()  # noqa: SLF001 (the loop now decodes the grabbed frame)
     capture._decode()  # noqa: SLF001
     assert sent == [0, 1, 2] and source.decoded == 3 and source.grabbed == 4

@@ -157,24 +157,20 @@ def test_video_streams_into_both_views_and_is_counted(qtbot, window, live, video
 
 def test_a_frame_frees_the_pipeline_when_its_model_is_done(qtbot, live, video):
     """The next frame is detected while this one's fill is drawn: the worker says so
-    (``released``, with the model's time) before it answers."""
+    (``released``) before it answers."""
     events = []
     direct = Qt.ConnectionType.DirectConnection
-    live.worker.released.connect(lambda request, ms: events.append((request, ms)), direct)
-    live.worker.finished.connect(
-        lambda request, result: events.append((request, result.timings_ms)), direct)
+    live.worker.released.connect(lambda request: events.append(("released", request)), direct)
+    live.worker.finished.connect(lambda request, _: events.append(("finished", request)),
+                                 direct)
     live.start(VideoSource(video, loop=True))
     _results(qtbot, live, 3)
     live.stop()
-    answered = [(k, request) for k, (request, what) in enumerate(events)
-                if isinstance(what, dict)]
-    assert len(answered) >= 3
-    for k, request in answered:
-        released = [j for j, (r, what) in enumerate(events) if r == request and j != k]
-        assert len(released) == 1 and released[0] < k
-        model_ms, timings = events[released[0]][1], events[k][1]
-        assert timings["net"] <= model_ms < timings["net"] + timings["crop"] + \
-            timings["fit"] + timings["fill"]
+    finished = [request for what, request in events if what == "finished"]
+    assert len(finished) >= 3
+    for request in finished:
+        assert [e for e in events if e[1] == request] == [("released", request),
+                                                          ("finished", request)]
 
 
 def _longest_stall_ms(qtbot, live, results: int) -> float:

@@ -137,7 +137,7 @@ def run_image(model: LoadedModel, image: np.ndarray, finder: PeopleFinder,
               progress: Callable[[str, float], None] | None = None,
               overlay: bool = True, fit_camera: bool = True,
               fill_side: int | None = None,
-              model_done: Callable[[float], None] | None = None) -> FrameResult:
+              model_done: Callable[[], None] | None = None) -> FrameResult:
     """Find the people in RGB uint8 ``image`` and run the model on each, largest first.
 
     ``finder`` is a :class:`PersonFinder` for photos or a :class:`TrackingPersonFinder`
@@ -160,28 +160,27 @@ def run_people(model: LoadedModel, image: np.ndarray, people: list[Person],
                progress: Callable[[str, float], None] | None = None,
                overlay: bool = True, fit_camera: bool = True,
                fill_side: int | None = None,
-               model_done: Callable[[float], None] | None = None) -> FrameResult:
+               model_done: Callable[[], None] | None = None) -> FrameResult:
     """The model on people already found in ``image`` (largest first): live streams find
     them on another thread while the model runs on the previous frame. ``timings`` holds
     the stages already done (``detect``); ``overlay`` and ``fit_camera`` as for
     :func:`run_person`, ``progress`` as for :func:`run_image`.
 
     ``fill_side`` draws each final mesh filled (:func:`add_fill`) after every person's
-    model ran and ``model_done(ms)`` was called with the time that took: a live stream's
-    next frame may start while this one's fill is drawn."""
+    model ran and ``model_done()`` was called: a live stream's next frame may start
+    while this one's fill is drawn."""
     report = progress or (lambda stage, fraction: None)
     timings = dict(timings or {})
     if not people:
         raise NoPersonFound("no person found in the image")
     height, width = image.shape[:2]
     faces = model.net.body.data.faces
-    started = time.perf_counter()
     results = []
     for k, person in enumerate(people):
         report(f"person {k + 1} of {len(people)}", 0.3 + 0.7 * k / len(people))
         results.append(run_person(model, image, person, overlay, fit_camera))
     if model_done is not None:
-        model_done((time.perf_counter() - started) * 1000.0)
+        model_done()
     if fill_side is not None:
         for result in results:
             add_fill(result, faces, (width, height), fill_side)

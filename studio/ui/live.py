@@ -295,17 +295,19 @@ class LiveController(QObject):
         return 0 if self._writer is None else self._writer.frames
 
     # ------------------------------------------------------------------ answers
-    def _on_released(self, request: int, model_ms: float) -> None:
+    def _on_released(self, request: int) -> None:
         """In the worker thread, as a frame's model is done: the next frame may start."""
         capture = self._capture
         if capture is not None:
-            capture.released(request, model_ms)
+            capture.released(request)
 
-    def _on_answered(self, request: int, *_: object) -> None:
+    def _on_answered(self, request: int, *answer: object) -> None:
         """In the worker thread, as it answers: the capture thread may submit again."""
         capture = self._capture
         if capture is not None:
-            capture.answered(request)
+            result = answer[0] if answer and isinstance(answer[0], FrameResult) else None
+            capture.answered(request, None if result is None else sum(
+                ms for stage, ms in result.timings_ms.items() if stage != "detect"))
 
     def _take(self, request: int) -> LiveFrame | None:
         return None if self._capture is None else self._capture.take(request)

@@ -4,9 +4,9 @@ The worker has two stages for stream frames, person detection and the model, eac
 its own thread, so up to two frames are in flight: one being detected, one in the
 model. Submitting every frame instead would queue them up without end. The newest
 frame read meanwhile waits; a newer frame replaces a waiting one (counted as dropped).
-A frame goes in at once when nothing is in flight, and otherwise one model time
-after the previous one: its detection then ends about when the model is free, so
-frames do not sit finished between the stages and go stale. Overlapping the stages
+A frame goes in at once when nothing is in flight, and otherwise one worker time
+(model and fill) after the previous one: its detection then ends about when the
+worker is free, so frames do not sit finished between the stages and go stale. Overlapping the stages
 needs spare cores: on two, both stages slowed down so much that latency doubled for
 10% more frames, so there one frame is in flight (:func:`default_in_flight`). A frame
 stops counting as in flight when its model is done (:meth:`CaptureThread.released`),
@@ -38,7 +38,7 @@ from studio.ui.live_stats import LiveStats
 # Live request ids start here, far above the window's own (one per photo opened), so
 # the window ignores live answers and the two never share an id.
 LIVE_REQUESTS = 1 << 30
-MODEL_TIME_WEIGHT = 0.2  # of the newest frame in the running mean stage times
+TIME_WEIGHT = 0.2  # of the newest frame in the running mean times
 DECODE_MARGIN_S = 0.005  # decode a grabbed frame if the worker may be ready this close to the next grab
 
 Submit = Callable[[int, np.ndarray], None]  # (request id, RGB image) -> the worker
@@ -87,7 +87,7 @@ class CaptureThread(QThread):
         self._in_flight: dict[int, float] = {}  # submitted, model not done: when it went in
         self._unanswered: set[int] = set()  # submitted, not answered yet
         self._submitted_at = 0.0  # when the newest frame in flight went in
-        self._model_s: float | None = None  # running mean of the model stage's time
+        self._worker_s: float | None = None  # running mean of the worker's time per frame
         self._stage_s: float | None = None  # running mean of submission to release
         self._sent: dict[int, LiveFrame] = {}  # submitted, not yet taken
         self._paused = False
@@ -101,20 +101,22 @@ class CaptureThread(QThread):
             return (bool(self._unanswered) or self._waiting is not None
                     or self._grabbed is not None)
 
-    def released(self, request: int, model_ms: float) -> None:
-        """``request``'s model stage is done (it took ``model_ms``); its answer follows.
-        The waiting frame may go in now."""
+    def released(self, request: int) -> None:
+        """``request``'s model is done; its answer follows. The waiting frame may go in
+        now."""
         with self._wake:
-            self._model_s = _mean(self._model_s, model_ms / 1000.0)
             if request in self._in_flight:
                 self._stage_s = _mean(self._stage_s,
                                       time.perf_counter() - self._in_flight[request])
             self._free(request)
 
-    def answered(self, request: int) -> None:
+    def answered(self, request: int, worker_ms: float | None = None) -> None:
         """The worker finished, failed or dropped ``request``: it is free again, and the
-        waiting frame goes in now if it has not already."""
+        waiting frame goes in now if it has not already. ``worker_ms``: how long the
+        worker spent on it (model and fill), when it finished it."""
         with self._wake:
+            if worker_ms is not None:
+                self._worker_s = _mean(self._worker_s, worker_ms / 1000.0)
             self._unanswered.discard(request)
             self._free(request)
             self._wake.notify()  # a drain may be waiting for this answer
@@ -243,13 +245,13 @@ class CaptureThread(QThread):
 
     def _send_at(self) -> float:
         """When the waiting frame may go in (``time.perf_counter``; the lock is held):
-        now if nothing is in flight, one model time after the newest in flight if a
-        stage is free, never while both are busy or before the model time is known."""
+        now if nothing is in flight, one worker time after the newest in flight if a
+        stage is free, never while both are busy or before the worker time is known."""
         if not self._in_flight:
             return 0.0
-        if len(self._in_flight) >= self.in_flight or self._model_s is None:
+        if len(self._in_flight) >= self.in_flight or self._worker_s is None:
             return float("inf")
-        return self._submitted_at + self._model_s
+        return self._submitted_at + self._worker_s
 
     def _decode_due(self) -> bool:
         """A grabbed frame is not decoded and the worker is ready for it (lock held)."""
@@ -286,5 +288,5 @@ class CaptureThread(QThread):
 
 
 def _mean(mean: float | None, value: float) -> float:
-    """A running mean that follows the newest values (:data:`MODEL_TIME_WEIGHT`)."""
-    return value if mean is None else (1 - MODEL_TIME_WEIGHT) * mean + MODEL_TIME_WEIGHT * value
+    """A running mean that follows the newest values (:data:`TIME_WEIGHT`)."""
+    return value if mean is None else (1 - TIME_WEIGHT) * mean + TIME_WEIGHT * value

@@ -67,9 +67,9 @@ class PipelineWorker(QObject):
     image_ready = Signal(int, object)  # request id, decoded RGB image
     progress = Signal(int, str, float)  # request id, stage, fraction done
     model_ready = Signal(str, str)  # model name, one-line description
-    # stream request id, ms its model took: its model stage is done and the next frame
-    # may start (its fill is drawn meanwhile); emitted before ``finished``
-    released = Signal(int, float)
+    # stream request id: its model is done and the next frame may start (its fill is
+    # drawn meanwhile); emitted before ``finished``
+    released = Signal(int)
     finished = Signal(int, object)  # request id, FrameResult
     failed = Signal(int, str, int)  # request id, message for the user, CLI exit code
     cancelled = Signal(int)  # request id
@@ -178,7 +178,7 @@ class PipelineWorker(QObject):
                        "fill_side": (STREAM_FILL_SIDE if stream is not None and self.stream_fill
                                      else None),
                        "model_done": (None if stream is None else
-                                      lambda ms: self.released.emit(request, ms))}
+                                      lambda: self.released.emit(request))}
             found = None if stream is None else stream.found
             with torch.inference_mode():
                 if found is None:
