@@ -121,6 +121,15 @@ def bgr_to_rgb(picture: np.ndarray | None) -> np.ndarray | None:
     return cv2.cvtColor(picture, code)
 
 
+def _retrieve_rgb(cap: Any, grabbed: bool) -> np.ndarray | None:
+    """An OpenCV capture's grabbed frame as RGB; None if nothing was grabbed or the
+    frame is damaged."""
+    if not grabbed:
+        return None
+    ok, picture = cap.retrieve()
+    return bgr_to_rgb(picture) if ok else None
+
+
 def _rate(value: float) -> float:
     """A capture's reported frame rate, or the default when it reports none (0 or NaN)."""
     return float(value) if np.isfinite(value) and value > 0 else DEFAULT_FPS
@@ -174,8 +183,7 @@ class WebcamSource(FrameSource):
 
     def retrieve(self) -> Frame | None:
         grabbed, self._grabbed = self._grabbed, None
-        ok, picture = self._cap.retrieve() if grabbed is not None else (False, None)
-        rgb = bgr_to_rgb(picture) if ok else None
+        rgb = _retrieve_rgb(self._cap, grabbed is not None)
         if rgb is None:
             self._failed()
             return None
@@ -264,8 +272,7 @@ class VideoSource(FrameSource):
 
     def retrieve(self) -> Frame | None:
         index, self._grabbed = self._grabbed, None
-        ok, picture = self._cap.retrieve() if index is not None else (False, None)
-        rgb = bgr_to_rgb(picture) if ok else None
+        rgb = _retrieve_rgb(self._cap, index is not None)
         if rgb is None:
             self.skipped += 1
             return None
