@@ -153,6 +153,7 @@ class WebcamSource(FrameSource):
         self._reads = 0
         self._failures = 0
         self._start = 0.0
+        self._grabbed: tuple[int, float] | None = None  # index and time of the grabbed frame
 
     def open(self) -> None:
         cap = self._factory(self.index)
@@ -167,7 +168,7 @@ class WebcamSource(FrameSource):
         self.fps = _rate(cap.get(cv2.CAP_PROP_FPS))
         self._cap, self._reads, self._failures = cap, 0, 0
         self._start = time.monotonic()
-        self._grabbed: tuple[int, float] | None = None  # index and time of the grabbed frame
+        self._grabbed = None
 
     def grab(self) -> bool:
         """Wait for the camera's next frame; a camera never ends, it can only be lost."""
@@ -226,6 +227,7 @@ class VideoSource(FrameSource):
         self._offset = 0  # frames consumed in earlier passes
         self._delivered = 0  # frames delivered in the current pass
         self._failures = 0
+        self._grabbed: int | None = None  # the index of the grabbed frame
 
     def open(self) -> None:
         if not self.path.is_file():
@@ -242,7 +244,7 @@ class VideoSource(FrameSource):
         self._length = int(count) if np.isfinite(count) and count > 0 else 0
         self.frame_count = None if self.loop or not self._length else self._length
         self._position = self._offset = self._delivered = self._failures = 0
-        self._grabbed: int | None = None
+        self._grabbed = None
 
     def grab(self) -> bool:
         """The next frame (OpenCV decodes a video's packet here and converts it to BGR
@@ -322,7 +324,7 @@ class FolderSource(FrameSource):
         if not self._files:
             raise StudioError(f"{self.folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
         self.frame_count = len(self._files)
-        self._next, self.skipped = 0, 0
+        self._next, self.skipped, self._first = 0, 0, None
         while self._first is None and self.grab():
             self._first = self.retrieve()
         if self._first is None:

@@ -6,12 +6,12 @@ model. Submitting every frame instead would queue them up without end. The newes
 frame read meanwhile waits; a newer frame replaces a waiting one (counted as dropped).
 A frame goes in at once when nothing is in flight, and otherwise one worker time
 (model and fill) after the previous one: its detection then ends about when the
-worker is free, so frames do not sit finished between the stages and go stale. Overlapping the stages
-needs spare cores: on two, both stages slowed down so much that latency doubled for
-10% more frames, so there one frame is in flight (:func:`default_in_flight`). A frame
-stops counting as in flight when its model is done (:meth:`CaptureThread.released`),
-so the next one is detected while its 2D fill is drawn. Reading never waits for the
-worker, and the UI thread is not involved.
+worker is free, so frames do not sit finished between the stages and go stale.
+Overlapping the stages needs spare cores: on two, both stages slowed down so much that
+latency doubled for 10% more frames, so there one frame is in flight
+(:func:`default_in_flight`). A frame stops counting as in flight when its model is
+done (:meth:`CaptureThread.released`), so the next one is detected while its 2D fill
+is drawn. Reading never waits for the worker, and the UI thread is not involved.
 
 Every frame is grabbed at the source's pace, but decoded only when it will likely go to
 the worker, i.e. when the worker should be ready for it before the next frame replaces
@@ -39,7 +39,8 @@ from studio.ui.live_stats import LiveStats
 # the window ignores live answers and the two never share an id.
 LIVE_REQUESTS = 1 << 30
 TIME_WEIGHT = 0.2  # of the newest frame in the running mean times
-DECODE_MARGIN_S = 0.005  # decode a grabbed frame if the worker may be ready this close to the next grab
+DECODE_MARGIN_S = 0.005  # decode a grabbed frame if the worker may be ready this soon
+# after the next grab
 
 Submit = Callable[[int, np.ndarray], None]  # (request id, RGB image) -> the worker
 
