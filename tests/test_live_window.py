@@ -130,6 +130,8 @@ def test_video_streams_into_both_views_and_is_counted(qtbot, window, live, video
         assert doc.has_result and np.array_equal(window.image_view.photo.image, doc.image)
         frames.append(doc.image)
         seen_2d.append(_mesh_2d(window))
+        # the 3D view renders at most every STREAM_RENDER_INTERVAL_S, the newest body
+        qtbot.waitUntil(lambda: not window.mesh_view.canvas.render_due, timeout=WAIT_MS)
         seen_3d.append(_mesh_3d(window))
         assert seen_2d[-1].shape == (doc.current.vertices.shape[0], 2)
         # the worker drew the 2D view's filled mesh, coarse as the view draws it while

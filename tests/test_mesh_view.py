@@ -2,6 +2,8 @@
 with the photo, in-place updates, displacement colours, hover picking, marker, undo."""
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -354,3 +356,44 @@ def test_a_mouse_drag_turns_the_camera_and_can_be_undone(view):
     assert view.can_undo_camera()
     view.undo_camera()
     np.testing.assert_allclose(view.plotter.camera.position, before)
+
+
+@pytest.mark.gui
+def test_streaming_renders_at_most_every_interval_showing_the_newest_body(view, result,
+                                                                         qtbot):
+    """Live frames come faster than the 3D view renders while streaming: bodies and
+    photos given between two renders wait, the next render shows the newest, and
+    pausing shows it at once."""
+    from studio.ui.mesh_view import STREAM_RENDER_INTERVAL_S, _texture_pixels
+
+    renders: list[float] = []
+    window = view.plotter.render_window
+    window.AddObserver("EndEvent", lambda *_: renders.append(time.perf_counter()))
+    view.set_streaming(True)
+    qtbot.waitUntil(lambda: not view.canvas.render_due)
+    iterations = result.people[0].iterations
+    texture = _texture_pixels(view.actors["backdrop"].texture)
+    photo = astronaut_image()
+    start = len(renders)
+    began = time.perf_counter()
+    for k in range(12):  # a body every 20 ms, about 240 ms in all
+        it = iterations[k % len(iterations)]
+        view.update_body(it.vertices, it.joints)
+        view.update_photo(np.full_like(photo, 10 * k))
+        qtbot.wait(20)
+    last = iterations[11 % len(iterations)]
+    elapsed = time.perf_counter() - began
+    drawn = renders[start:]
+    assert 1 <= len(drawn) <= elapsed / STREAM_RENDER_INTERVAL_S + 1
+    assert all(b - a >= 0.9 * STREAM_RENDER_INTERVAL_S for a, b in zip(drawn, drawn[1:]))
+    qtbot.waitUntil(lambda: not view.canvas.render_due)
+    kept = view._coarse.vertices  # noqa: SLF001
+    placed = _displayed(last.vertices, view.camera)
+    np.testing.assert_allclose(np.asarray(view.scene.mesh.points), placed[kept], atol=1e-5)
+    assert (texture == 110).all()
+    # a body given just before pausing is shown by the pause, not left waiting
+    final = result.people[0].final
+    view.update_body(final.vertices, final.joints)
+    view.set_streaming(False)
+    np.testing.assert_allclose(np.asarray(view.scene.mesh.points),
+                               _displayed(final.vertices, view.camera), atol=1e-5)

@@ -35,6 +35,10 @@ NAMED_VIEW_ANGLE = 30.0  # VTK's default vertical view angle, restored after loo
 # quarter of the body's triangles (its cost per triangle: 6.6 -> 3.0 ms a render).
 STREAM_RENDER_SCALE = 0.5
 STREAM_REDUCTION = 0.75
+# ... and at most ten renders a second, each showing the newest body and photo: the 3D
+# view's moves, render and repaint took a third of the UI thread's time per live frame,
+# which two cores share with the pipeline (the 2D view follows every frame).
+STREAM_RENDER_INTERVAL_S = 0.1
 
 CameraPose = tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], float,
                    tuple[float, ...]]
@@ -64,6 +68,11 @@ class MeshView(QWidget):
         self._points = np.zeros((0, 3), np.float32)  # every vertex, placed (ids as given)
         self._streaming = False
         self._coarse: CoarseSurface | None = None  # drawn instead of the body while streaming
+        # While streaming, the newest body and photo wait for the next render, however
+        # it comes (queued, a paint, a drag, a screenshot).
+        self._body_due = False
+        self._photo_due: np.ndarray | None = None
+        self.plotter.render_window.AddObserver("StartEvent", lambda *_: self._apply_due())
         self._displacement: tuple[np.ndarray, float | None] | None = None  # mm, max shown
         # The shown iteration's own translation; used when looking through the camera, so
         # each iteration lines up with its own projection on the photo.
@@ -172,10 +181,22 @@ class MeshView(QWidget):
             return
         self._raw = (np.asarray(vertices), np.asarray(joints))
         self._own_shift = None if translation is None else np.asarray(translation, np.float64)
-        self._update_scene()
-        self._place_marker()
-        self.plotter.renderer.ResetCameraClippingRange()
+        self._body_due = True
+        if not self._streaming:
+            self._apply_due()
         self._redraw()
+
+    def _apply_due(self) -> None:
+        """Move the body and copy the photo given since the last render (streaming keeps
+        them back until a render comes: most frames' are never drawn)."""
+        if self._photo_due is not None:
+            photo, self._photo_due = self._photo_due, None
+            self._copy_photo(photo)
+        if self._body_due and self.scene is not None:
+            self._body_due = False
+            self._update_scene()
+            self._place_marker()
+            self.plotter.renderer.ResetCameraClippingRange()
 
     def set_camera(self, camera: ImageCamera, image_rgb: np.ndarray,
                    backdrop_depth: float | None = None) -> None:
@@ -199,13 +220,23 @@ class MeshView(QWidget):
         rgb = image_rgb[:, :, :3]
         pixels = None if self._texture is None else _texture_pixels(self._texture)
         if pixels is not None and pixels.shape == (rgb.shape[0] * rgb.shape[1], 3):
-            pixels.reshape(rgb.shape)[:] = rgb[::-1]  # VTK images start at the bottom row
-            self._texture.GetInputDataObject(0, 0).Modified()
+            if self._streaming:
+                self._photo_due = rgb  # copied at the next render
+                self._redraw()
+            else:
+                self._copy_photo(rgb)
             return
+        self._photo_due = None
         self._texture = pv.Texture(np.ascontiguousarray(rgb))
         backdrop = self.actors.get("backdrop")
         if backdrop is not None:
             backdrop.texture = self._texture
+
+    def _copy_photo(self, rgb: np.ndarray) -> None:
+        """Copy ``rgb`` into the backdrop texture, which has its size."""
+        pixels = _texture_pixels(self._texture)
+        pixels.reshape(rgb.shape)[:] = rgb[::-1]  # VTK images start at the bottom row
+        self._texture.GetInputDataObject(0, 0).Modified()
 
     def _placed(self, vertices: np.ndarray, joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Camera-axes points, translated by the image camera, in the display frame."""
@@ -253,6 +284,7 @@ class MeshView(QWidget):
         self._marker_layer.RemoveAllViewProps()
         self.scene, self.camera, self._texture, self._raw = None, None, None, None
         self._topology, self._coarse, self._displacement = None, None, None
+        self._body_due, self._photo_due = False, None
         self._points = np.zeros((0, 3), np.float32)
         self.actors = {}
         self._marked = ("", -1)
@@ -532,8 +564,10 @@ class MeshView(QWidget):
         body's coarse surface: both costs of software GL shrink. Pausing draws the whole
         body sharp again. Hover and marks keep the body's own vertex ids."""
         self.canvas.set_render_scale(STREAM_RENDER_SCALE if streaming else 1.0)
+        self.canvas.min_render_interval_s = STREAM_RENDER_INTERVAL_S if streaming else 0.0
         if streaming != self._streaming:
             self._streaming = streaming
+            self._apply_due()
             if self.scene is not None:
                 self._build_scene()
                 self._redraw()

@@ -8,10 +8,14 @@ off screen and painting the pixels keeps the rest of the window on Qt's raster b
 store; ``QWidget.grab`` then also sees the 3D view, so screenshots need no special case.
 
 Mouse and wheel events are forwarded to a VTK interactor, so VTK's camera styles,
-pickers and observers work as they do in an on-screen view. :meth:`set_render_scale`
-renders fewer pixels (scaled up when painted), for live streams.
+pickers and observers work as they do in an on-screen view. For live streams,
+:meth:`set_render_scale` renders fewer pixels (scaled up when painted) and
+``min_render_interval_s`` renders less often.
 """
 from __future__ import annotations
+
+import math
+import time
 
 import numpy as np
 import pyvista as pv
@@ -61,6 +65,8 @@ class VtkCanvas(QWidget):
         self.plotter.render_window.AddObserver("EndEvent", self._on_rendered)
         self._render_pending = True
         self._render_queued = False  # a render waits for the event loop's next turn
+        self.min_render_interval_s = 0.0  # queued renders come at most this often
+        self._rendered_at = -math.inf  # time.perf_counter() of the last render
         self._pixels: np.ndarray | None = None  # last read back, rows top to bottom
         self._pixels_stale = True
         self._painting = False
@@ -98,13 +104,22 @@ class VtkCanvas(QWidget):
     # -- rendering and painting --------------------------------------------------------
 
     def request_render(self) -> None:
-        """Render once at the event loop's next turn (or at a paint that comes first)."""
+        """Render once at the event loop's next turn, or ``min_render_interval_s`` after
+        the last render if that is later (or at a paint that comes first)."""
         if self._closed:
             return
         self._render_pending = True
         if not self._render_queued:
             self._render_queued = True
-            QTimer.singleShot(1, self, self._render_queued_now)  # a real timer: see live.py
+            wait_s = self._rendered_at + self.min_render_interval_s - time.perf_counter()
+            wait_ms = max(1, math.ceil(wait_s * 1000)) if wait_s > 0 else 1
+            # at least 1 ms, a real timer: see live.py
+            QTimer.singleShot(wait_ms, self, self._render_queued_now)
+
+    @property
+    def render_due(self) -> bool:
+        """A requested render has not happened yet."""
+        return self._render_pending and not self._closed
 
     def _render_queued_now(self) -> None:
         self._render_queued = False
@@ -119,6 +134,7 @@ class VtkCanvas(QWidget):
 
     def _on_rendered(self, *_: object) -> None:
         self._render_pending = False
+        self._rendered_at = time.perf_counter()
         self._pixels_stale = True
         if not self._painting:
             self.update()
@@ -138,7 +154,10 @@ class VtkCanvas(QWidget):
                 return
             self._painting = True
             try:
-                self.render_if_pending()
+                # a paint while a throttled render waits shows the last pixels
+                if self._pixels is None or not (self._render_queued
+                                                and self.min_render_interval_s > 0):
+                    self.render_if_pending()
                 if self._pixels_stale:
                     self._pixels = self._read_pixels()
                     self._pixels_stale = False
