@@ -64,7 +64,9 @@ class VtkCanvas(QWidget):
         self.plotter.enable_trackball_style()
         self.plotter.render_window.AddObserver("EndEvent", self._on_rendered)
         self._render_pending = True
-        self._render_queued = False  # a render waits for the event loop's next turn
+        self._render_timer = QTimer(self)  # a real timer, not a posted event: see live.py
+        self._render_timer.setSingleShot(True)
+        self._render_timer.timeout.connect(self._render_queued_now)
         self.min_render_interval_s = 0.0  # queued renders come at most this often
         self._rendered_at = -math.inf  # time.perf_counter() of the last render
         self._pixels: np.ndarray | None = None  # last read back, rows top to bottom
@@ -104,17 +106,21 @@ class VtkCanvas(QWidget):
     # -- rendering and painting --------------------------------------------------------
 
     def request_render(self) -> None:
-        """Render once at the event loop's next turn, or ``min_render_interval_s`` after
-        the last render if that is later (or at a paint that comes first)."""
+        """Render once at the event loop's next turn (or at a paint that comes first).
+
+        Within ``min_render_interval_s`` of the last render, the render is left to a
+        later request, which live frames make soon; one comes anyway after twice that
+        interval. Renders then follow requests at once, in an event of their own,
+        instead of on a clock of their own that would run them back to back with the
+        window's other work for a frame, a longer wait for input."""
         if self._closed:
             return
         self._render_pending = True
-        if not self._render_queued:
-            self._render_queued = True
-            wait_s = self._rendered_at + self.min_render_interval_s - time.perf_counter()
-            wait_ms = max(1, math.ceil(wait_s * 1000)) if wait_s > 0 else 1
-            # at least 1 ms, a real timer: see live.py
-            QTimer.singleShot(wait_ms, self, self._render_queued_now)
+        since = time.perf_counter() - self._rendered_at
+        if since >= self.min_render_interval_s:
+            self._render_timer.start(1)
+        elif not self._render_timer.isActive():
+            self._render_timer.start(math.ceil((2 * self.min_render_interval_s - since) * 1000))
 
     @property
     def render_due(self) -> bool:
@@ -122,7 +128,6 @@ class VtkCanvas(QWidget):
         return self._render_pending and not self._closed
 
     def _render_queued_now(self) -> None:
-        self._render_queued = False
         if self.isVisible():  # a hidden view renders when it is painted again
             self.render_if_pending()
 
@@ -155,7 +160,7 @@ class VtkCanvas(QWidget):
             self._painting = True
             try:
                 # a paint while a throttled render waits shows the last pixels
-                if self._pixels is None or not (self._render_queued
+                if self._pixels is None or not (self._render_timer.isActive()
                                                 and self.min_render_interval_s > 0):
                     self.render_if_pending()
                 if self._pixels_stale:
