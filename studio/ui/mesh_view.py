@@ -567,7 +567,8 @@ class MeshView(QWidget):
         self.canvas.min_render_interval_s = STREAM_RENDER_INTERVAL_S if streaming else 0.0
         if streaming != self._streaming:
             self._streaming = streaming
-            self._apply_due()
+            self._body_due = False  # the scene is built anew from the newest body below
+            self._apply_due()  # the photo kept back
             if self.scene is not None:
                 self._build_scene()
                 self._redraw()
