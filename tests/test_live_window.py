@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import errno
 import functools
+import os
 import re
+import sys
+import threading
 import time
 
 import cv2
@@ -173,6 +176,38 @@ def test_a_frame_frees_the_pipeline_when_its_model_is_done(qtbot, live, video):
     for request in finished:
         assert [e for e in events if e[1] == request] == [("released", request),
                                                           ("finished", request)]
+
+
+def _thread_nice() -> dict[int, tuple[str, int]]:
+    """Each running thread's system name (Qt names its threads so) and nice value."""
+    threads = {}
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/stat") as stat:
+            text = stat.read()
+        name, rest = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:]
+        threads[int(task)] = (name, int(rest.split()[16]))
+    return threads
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice is Linux's")
+def test_the_pipeline_threads_run_below_the_ui_thread(qtbot, live, video):
+    """On few cores the window stays responsive: capture, detection (with the threads of
+    the MediaPipe graph it starts) and the model yield the CPU to the UI thread."""
+    before = _thread_nice()
+    live.start(VideoSource(video, loop=True))
+    _results(qtbot, live, 2)
+    ui = os.getpriority(os.PRIO_PROCESS, os.getpid())
+    detect = [t.native_id for t in threading.enumerate() if t.name == "live-detect"]
+    now = _thread_nice()
+    live.stop()
+    assert detect and all(os.getpriority(os.PRIO_PROCESS, tid) > ui for tid in detect)
+    # the worker thread started with the window; the test's photo finder's MediaPipe
+    # threads too, from the test's thread
+    started = [value for tid, value in now.items() if tid not in before]
+    for wanted, threads in (("pipeline-worker", now.values()), ("mediapipe", started),
+                            ("live-capture", started)):
+        nice = [n for name, n in threads if name.startswith(wanted)]
+        assert nice and min(nice) > ui, wanted
 
 
 def _longest_stall_ms(qtbot, live, results: int) -> float:
@@ -355,6 +390,9 @@ def test_bench_live_reports_speed_stalls_and_memory(video, in_flight):
     assert doc["in_flight"] == in_flight
     assert frames["processed"] >= 4 and frames["read"] > 0 and frames["dropped"] >= 0
     assert doc["processed_fps"] > 0 and doc["max_ui_stall_ms"] > 0
+    gaps = doc["ui_gaps_ms"]
+    assert 0 < gaps["p99"] <= doc["max_ui_stall_ms"]
+    assert 0 <= gaps["over_20"] < doc["ui_ticks"]
     assert 0 < doc["drawn_fps"] <= doc["processed_fps"]
     assert 0 < doc["latency_ms"]["p50"] <= doc["latency_ms"]["p95"]
     assert doc["rss_mb"]["end"] > 0 and "latency p50" in live_table(doc)

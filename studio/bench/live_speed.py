@@ -1,9 +1,10 @@
 """How live capture feels in the real studio window: processed (and drawn) frames per
 second, latency from reading a frame to its result on screen (p50, p95), frames dropped
 because a newer one came first, the longest the UI event loop went without a turn
-(a 5 ms timer's largest gap), how much the process's memory grew, and Python's garbage
-collections meanwhile (how many, the longest, and how many ran off the UI thread, which
-the studio prevents: see :mod:`studio.ui.heap`).
+(a 5 ms timer's largest gap; also the gaps' 99th percentile and how many passed 20 ms,
+steadier figures to compare runs by), how much the process's memory grew, and Python's
+garbage collections meanwhile (how many, the longest, and how many ran off the UI
+thread, which the studio prevents: see :mod:`studio.ui.heap`).
 
 Everything is measured after the first result (model loading and building the 3D
 scene are one-off costs); latency percentiles cover the last 1024 results. Drives the
@@ -25,6 +26,7 @@ from studio.errors import StudioError
 from studio.pipeline.sources import parse_source
 
 TICK_MS = 5  # the stall probe's timer interval, as the window tests use
+LONG_GAP_MS = 20  # gaps of the probe counted as noticeable (``ui_gaps_ms``)
 DEFAULT_MODEL = "builtin-pymaf-proxy"
 
 
@@ -136,6 +138,9 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
                                "p95": _percentile(latencies, 95)},
                 "max_ui_stall_ms": round(max(gaps) * 1000.0, 1),
                 "ui_ticks": len(gaps),
+                "ui_gaps_ms": {"p99": _percentile([g * 1e3 for g in gaps], 99),
+                               f"over_{LONG_GAP_MS}": sum(g * 1e3 > LONG_GAP_MS
+                                                            for g in gaps)},
                 "rss_mb": {"after_first_result": round(memory_before, 1),
                            "end": round(memory_after, 1),
                            "growth": round(memory_after - memory_before, 1)},
@@ -153,7 +158,8 @@ def _percentile(values: list[float], q: float) -> float | None:
 def live_table(doc: dict) -> str:
     """The readable form of :func:`live_speed`'s document."""
     frames, latency, memory = doc["frames"], doc["latency_ms"], doc["rss_mb"]
-    collections = doc["garbage_collections"]
+    collections, gaps = doc["garbage_collections"], doc["ui_gaps_ms"]
+    long_gaps = gaps[f"over_{LONG_GAP_MS}"]
     return "\n".join([
         f"live capture of {doc['source_description']} ({doc['source_fps']} fps) in a "
         f"{doc['window'][0]}x{doc['window'][1]} window, model {doc['model']}",
@@ -163,7 +169,8 @@ def live_table(doc: dict) -> str:
         f"corrupt {frames['corrupt']}, nobody found {frames['no_person']}, "
         f"processed but not drawn (a newer result came first) {frames['not_drawn']}",
         f"latency p50 {latency['p50']} ms, p95 {latency['p95']} ms; longest UI stall "
-        f"{doc['max_ui_stall_ms']} ms",
+        f"{doc['max_ui_stall_ms']} ms (p99 {gaps['p99']} ms, {long_gaps} over "
+        f"{LONG_GAP_MS} ms)",
         f"memory {memory['after_first_result']} -> {memory['end']} MiB "
         f"({memory['growth']:+} MiB)",
         f"garbage collections by generation {collections['collections']}, longest "

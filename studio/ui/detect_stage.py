@@ -22,6 +22,7 @@ import numpy as np
 from studio.errors import StudioError
 from studio.pipeline.people import Person, TrackingPersonFinder
 from studio.pipeline.single_image import timed
+from studio.ui.thread_priority import lower_this_thread
 
 if TYPE_CHECKING:
     from studio.ui.worker import ModelChoice, StreamFrame
@@ -69,6 +70,7 @@ class DetectStage:
         self._thread.join()
 
     def _loop(self) -> None:
+        lower_this_thread()  # before MediaPipe's graph threads start: they inherit it
         try:
             while (item := self._queue.get()) is not None:
                 self._detect(*item)

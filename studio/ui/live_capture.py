@@ -34,6 +34,7 @@ from PySide6.QtCore import QThread, Signal
 from studio.errors import StudioError
 from studio.pipeline.sources import Frame, FrameSource, SourceLost
 from studio.ui.live_stats import LiveStats
+from studio.ui.thread_priority import lower_this_thread
 
 # Live request ids start here, far above the window's own (one per photo opened), so
 # the window ignores live answers and the two never share an id.
@@ -151,6 +152,7 @@ class CaptureThread(QThread):
 
     # ------------------------------------------------------------ the capture thread
     def run(self) -> None:
+        lower_this_thread()
         try:
             self.source.open()
             lost = self._read_until_end()

@@ -28,6 +28,7 @@ from studio.pipeline.people import PersonFinder
 from studio.pipeline.single_image import run_image, run_people
 from studio.ui import heap
 from studio.ui.detect_stage import DetectStage, Found
+from studio.ui.thread_priority import lower_this_thread
 
 ModelLoader = Callable[[str, str, str | None], LoadedModel]
 
@@ -228,6 +229,7 @@ class WorkerThread(QObject):
         # Leave one core to the UI; torch's thread count is process-wide.
         torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) - 1))
         heap.ui_thread_collector.hold()
+        self.thread.started.connect(lower_this_thread, Qt.ConnectionType.DirectConnection)
         self.thread.start()
 
     def stop(self) -> None:
