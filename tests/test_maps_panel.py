@@ -160,3 +160,42 @@ def test_streaming_follows_new_maps_at_most_five_times_a_second(panel, person, q
     assert shows(1)
     panel.set_person(person.crop_rgb, maps[0], person.dense, person.crop.align_corners)
     assert shows(0)
+
+
+@pytest.mark.gui
+def test_streaming_keeps_the_colour_scale_while_the_maps_fit_it(panel, person, qtbot):
+    """Laying out the colour bar's axis anew costs milliseconds; while streaming, a map
+    whose range still fills most of the scale is drawn on it, and pausing makes the
+    scale exact again."""
+    from studio.ui.maps_panel import STEADY_SCALE, STREAM_REFRESH_MS
+
+    panel.set_kind(ALL_KEYPOINTS)
+    peak = float(person.landmark_maps[1:].max())
+    set_levels = []
+    real = panel.bar.setLevels
+    panel.bar.setLevels = lambda *a, **k: (set_levels.append(k["values"]), real(*a, **k))
+    panel.set_streaming(True)
+
+    def stream(scale: float) -> None:
+        maps = person.landmark_maps * scale
+        panel.set_person(person.crop_rgb, maps, person.dense, person.crop.align_corners)
+        qtbot.waitUntil(lambda: np.array_equal(panel.current_image(), maps[1:].max(axis=0)),
+                        timeout=4 * STREAM_REFRESH_MS)
+
+    def scale() -> tuple[float, float]:
+        levels = panel.map_item.getLevels()
+        assert tuple(panel.bar.levels()) == pytest.approx(tuple(levels))  # bar and map agree
+        return tuple(levels)
+
+    stream(1.0)  # the scale the panel already shows
+    assert scale() == pytest.approx((0.0, peak)) and not set_levels
+    stream(0.5 * (1 + STEADY_SCALE))  # fits: the scale stays
+    assert scale() == pytest.approx((0.0, peak)) and not set_levels
+    stream(0.5 * STEADY_SCALE)  # too faint for it: a new scale
+    assert scale() == pytest.approx((0.0, 0.5 * STEADY_SCALE * peak)) and len(set_levels) == 1
+    stream(1.2)  # beyond it
+    assert scale() == pytest.approx((0.0, 1.2 * peak)) and len(set_levels) == 2
+    stream(1.1)
+    assert scale() == pytest.approx((0.0, 1.2 * peak)) and len(set_levels) == 2
+    panel.set_streaming(False)
+    assert scale() == pytest.approx((0.0, 1.1 * peak))
