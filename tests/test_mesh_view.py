@@ -397,3 +397,37 @@ def test_streaming_renders_at_most_every_interval_showing_the_newest_body(view, 
     view.set_streaming(False)
     np.testing.assert_allclose(np.asarray(view.scene.mesh.points),
                                _displayed(final.vertices, view.camera), atol=1e-5)
+
+
+def test_a_streaming_render_moves_the_body_in_an_event_before_it(view, result, qtbot):
+    """Moving the body and copying the photo kept back for a render, then the render: two
+    events of the UI thread, with a turn of the event loop between them, not one."""
+    events: list[str] = []
+    canvas = view.canvas
+    view.plotter.render_window.AddObserver("StartEvent", lambda *_: events.append("render"))
+    prepare, queued = canvas.prepare, canvas._render_queued_now  # noqa: SLF001
+
+    def logged_prepare() -> bool:
+        moved = prepare()
+        events.append("moved" if moved else "nothing due")
+        return moved
+
+    def logged_event() -> None:
+        events.append("event")
+        queued()
+
+    canvas.prepare = logged_prepare
+    canvas._render_timer.timeout.disconnect()  # noqa: SLF001
+    canvas._render_timer.timeout.connect(logged_event)  # noqa: SLF001
+    view.set_streaming(True)
+    qtbot.waitUntil(lambda: not canvas.render_due)
+    final = result.people[0].final
+    qtbot.wait(200)  # past the streaming render interval
+    events.clear()
+    view.update_body(final.vertices, final.joints)
+    view.update_photo(astronaut_image())
+    qtbot.waitUntil(lambda: not canvas.render_due)
+    assert events == ["event", "moved", "event", "render"]
+    kept = view._coarse.vertices  # noqa: SLF001
+    np.testing.assert_allclose(np.asarray(view.scene.mesh.points),
+                               _displayed(final.vertices, view.camera)[kept], atol=1e-5)

@@ -102,6 +102,9 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
 
             wait_until(app, lambda: streaming() and bool(stats.latencies_ms), timeout_s,
                        "first live result")
+            # the 3D view's first render of it builds the streaming scene (one-off)
+            canvas = window.mesh_view.canvas
+            wait_until(app, lambda: not canvas.render_due, timeout_s, "first live 3D render")
             app.processEvents()
             stats.latencies_ms.clear()
             start = {"read": stats.read, "processed": stats.processed, "dropped": stats.dropped,

@@ -73,6 +73,7 @@ class MeshView(QWidget):
         self._body_due = False
         self._photo_due: np.ndarray | None = None
         self.plotter.render_window.AddObserver("StartEvent", lambda *_: self._apply_due())
+        self.canvas.prepare = self._apply_due
         self._displacement: tuple[np.ndarray, float | None] | None = None  # mm, max shown
         # The shown iteration's own translation; used when looking through the camera, so
         # each iteration lines up with its own projection on the photo.
@@ -186,17 +187,21 @@ class MeshView(QWidget):
             self._apply_due()
         self._redraw()
 
-    def _apply_due(self) -> None:
+    def _apply_due(self) -> bool:
         """Move the body and copy the photo given since the last render (streaming keeps
-        them back until a render comes: most frames' are never drawn)."""
+        them back until a render comes: most frames' are never drawn); True if any was."""
+        applied = False
         if self._photo_due is not None:
             photo, self._photo_due = self._photo_due, None
             self._copy_photo(photo)
+            applied = True
         if self._body_due and self.scene is not None:
             self._body_due = False
             self._update_scene()
             self._place_marker()
             self.plotter.renderer.ResetCameraClippingRange()
+            applied = True
+        return applied
 
     def set_camera(self, camera: ImageCamera, image_rgb: np.ndarray,
                    backdrop_depth: float | None = None) -> None:

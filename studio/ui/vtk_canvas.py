@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pyvista as pv
@@ -68,6 +69,10 @@ class VtkCanvas(QWidget):
         self._render_timer.setSingleShot(True)
         self._render_timer.timeout.connect(self._render_queued_now)
         self.min_render_interval_s = 0.0  # queued renders come at most this often
+        # Scene updates kept back for the next render (a view's own; True if it did any):
+        # a queued render runs them in an event of their own first.
+        self.prepare: Callable[[], bool] | None = None
+        self._prepared = False
         self._rendered_at = -math.inf  # time.perf_counter() of the last render
         self._pixels: np.ndarray | None = None  # last read back, rows top to bottom
         self._pixels_stale = True
@@ -128,8 +133,17 @@ class VtkCanvas(QWidget):
         return self._render_pending and not self._closed
 
     def _render_queued_now(self) -> None:
-        if self.isVisible():  # a hidden view renders when it is painted again
-            self.render_if_pending()
+        """Render what was requested; scene updates kept back for it (``prepare``) run
+        first, in an event of their own, so that input gets a turn between the two."""
+        if not self.isVisible():  # a hidden view renders when it is painted again
+            return
+        if self.prepare is not None and not self._prepared and self._render_pending:
+            self._prepared = True
+            if self.prepare():
+                self._render_timer.start(1)
+                return
+        self._prepared = False
+        self.render_if_pending()
 
     def render_if_pending(self) -> None:
         """Render now what :meth:`request_render` left for the paint: pickers must see
