@@ -74,3 +74,21 @@ def test_person_choice(doc):
 def test_iteration_names():
     assert iteration_name(0) == "initial estimate"
     assert iteration_name(3) == "feedback iteration 3"
+
+
+def test_an_iteration_projects_once_for_its_camera_and_vertices():
+    """A live frame's fill (drawn by the worker) and the 2D view share one projection;
+    a new camera (the camera fit assigns one) or new vertices make a new one."""
+    import dataclasses
+
+    it = dataclasses.replace(astronaut_result().people[0].iterations[-1])  # a fresh one
+    points, depth = it.projected()
+    assert it.projected()[0] is points and not points.flags.writeable
+    np.testing.assert_allclose(points, it.image_camera.project(it.vertices), atol=1e-3)
+    moved = dataclasses.replace(it.image_camera, translation=(0.1, 0.0, 10.0))
+    it.image_camera = moved
+    again, deeper = it.projected()
+    np.testing.assert_allclose(again, moved.project(it.vertices), atol=1e-3)
+    np.testing.assert_allclose(deeper, it.vertices[:, 2] + 10.0, atol=1e-5)
+    it.vertices = it.vertices * 1.1
+    np.testing.assert_allclose(it.projected()[0], moved.project(it.vertices), atol=1e-3)

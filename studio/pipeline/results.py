@@ -36,6 +36,9 @@ class MeshIteration:
     # [3] ``cam`` refitted to MediaPipe's landmarks (studio.pipeline.camera_fit), which
     # image_camera shows; None when not fitted (turned off, or the fit was not trusted)
     fitted_cam: np.ndarray | None = None
+    # projected()'s answer and the camera and vertices it was made from
+    _projection: tuple[ImageCamera, np.ndarray, tuple[np.ndarray, np.ndarray]] | None = \
+        field(default=None, init=False, repr=False, compare=False)
 
     @property
     def crop_camera(self) -> np.ndarray:
@@ -44,10 +47,17 @@ class MeshIteration:
 
     def projected(self) -> tuple[np.ndarray, np.ndarray]:
         """The vertices as image points [V,2] and their depth [V] in metres from the image
-        camera, float32: what the 2D view draws."""
-        camera = self.image_camera
-        return (camera.project(self.vertices).astype(np.float32),
-                (self.vertices[:, 2] + camera.translation[2]).astype(np.float32))
+        camera, float32: what the 2D view draws. Made once for a camera and vertices
+        (assign new ones, do not change them in place): a live frame's fill, drawn by the
+        worker, and the 2D view both need it."""
+        camera, vertices = self.image_camera, self.vertices
+        kept = self._projection
+        if kept is None or kept[0] is not camera or kept[1] is not vertices:
+            points = camera.project(vertices).astype(np.float32)
+            depth = (vertices[:, 2] + camera.translation[2]).astype(np.float32)
+            points.flags.writeable = depth.flags.writeable = False  # shared: read only
+            kept = self._projection = (camera, vertices, (points, depth))
+        return kept[2]
 
     def translation(self) -> np.ndarray:
         """[3] camera-frame translation of the body under :attr:`crop_camera` (focal 5000
