@@ -143,7 +143,7 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
                 "ui_ticks": len(gaps),
                 "ui_gaps_ms": {"p99": _percentile([g * 1e3 for g in gaps], 99),
                                f"over_{LONG_GAP_MS}": sum(g * 1e3 > LONG_GAP_MS
-                                                            for g in gaps)},
+                                                          for g in gaps)},
                 "rss_mb": {"after_first_result": round(memory_before, 1),
                            "end": round(memory_after, 1),
                            "growth": round(memory_after - memory_before, 1)},

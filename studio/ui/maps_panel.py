@@ -114,7 +114,7 @@ class MapsPanel(QWidget):
         self._channel[HEATMAP] = MEDIAPIPE33.index("left_wrist")
         self._shown: np.ndarray | None = None
         self._shape: tuple[int, int] | None = None  # the grid the view is fitted to
-        self._scale: tuple[object, tuple[float, float]] | None = None  # the bar's map, levels
+        self._scale: tuple[pg.ColorMap, tuple[float, float]] | None = None  # the bar's
         # While streaming, new data redraws at once and then at most every
         # STREAM_REFRESH_MS: a redraw and its repaint cost about 6 ms a live frame.
         self._streaming = False

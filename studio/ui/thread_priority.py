@@ -5,9 +5,11 @@ busy while frames stream. At equal priority the UI thread, and the software-GL t
 it waits on during a 3D render, queue behind them and the window stutters: on two
 cores the event loop went more than 20 ms without a turn 70-84 times in 1,000 live
 frames, and 25 times with the background at nice +10 (``studio bench live``), at the
-same frame rate. The background still gets every cycle the UI leaves. Linux only: there each thread has a nice value of its own, inherited by
-the threads it starts (MediaPipe's graph threads); elsewhere ``setpriority`` would lower
-the whole process.
+same frame rate. The background still gets every cycle the UI leaves.
+
+Linux only: there each thread has a nice value of its own, inherited by the threads it
+starts (MediaPipe's graph threads); elsewhere ``setpriority`` would lower the whole
+process.
 """
 from __future__ import annotations
 
