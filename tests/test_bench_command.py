@@ -76,6 +76,9 @@ def test_bad_bench_arguments(studio) -> None:
         studio("bench", "pymaf", "--batch-sizes", "0")
     assert exc.value.code == 2
     assert studio("bench")[0] == 2  # no benchmark named: help and a usage exit code
+    if not torch.cuda.is_available():  # said before any window opens
+        code, _, err = studio("bench", "live", "--device", "cuda", "--frames", "2")
+        assert code == 2 and "CUDA is not available" in err
 
 
 def test_reference_forward_matches_ours_with_a_weighted_downsampling() -> None:

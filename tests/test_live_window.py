@@ -390,6 +390,9 @@ def test_bench_live_reports_speed_stalls_and_memory(video, in_flight):
     assert doc["in_flight"] == in_flight
     assert frames["processed"] >= 4 and frames["read"] > 0 and frames["dropped"] >= 0
     assert doc["processed_fps"] > 0 and doc["max_ui_stall_ms"] > 0
+    assert doc["device"] == "cpu"
+    assert {"detect", "crop", "net", "fill"} <= set(doc["stage_ms_p50"])
+    assert all(ms > 0 for ms in doc["stage_ms_p50"].values())
     gaps = doc["ui_gaps_ms"]
     assert 0 < gaps["p99"] <= doc["max_ui_stall_ms"]
     assert 0 <= gaps["over_20"] < doc["ui_ticks"]

@@ -1,10 +1,11 @@
 """How live capture feels in the real studio window: processed (and drawn) frames per
-second, latency from reading a frame to its result on screen (p50, p95), frames dropped
-because a newer one came first, the longest the UI event loop went without a turn
-(a 5 ms timer's largest gap; also the gaps' 99th percentile and how many passed 20 ms,
-steadier figures to compare runs by), how much the process's memory grew, and Python's
-garbage collections meanwhile (how many, the longest, and how many ran off the UI
-thread, which the studio prevents: see :mod:`studio.ui.heap`).
+second, latency from reading a frame to its result on screen (p50, p95), each stage's
+median time (detection, crop, net, camera fit, 2D fill), frames dropped because a newer
+one came first, the longest the UI event loop went without a turn (a 5 ms timer's
+largest gap; also the gaps' 99th percentile and how many passed 20 ms, steadier figures
+to compare runs by), how much the process's memory grew, and Python's garbage
+collections meanwhile (how many, the longest, and how many ran off the UI thread, which
+the studio prevents: see :mod:`studio.ui.heap`).
 
 Everything is measured after the first result (model loading and building the 3D
 scene are one-off costs); latency percentiles cover the last 1024 results. Drives the
@@ -72,19 +73,29 @@ class CollectionLog:
 
 def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
                size: tuple[int, int] = (1440, 900), timeout_s: float = 600.0,
-               in_flight: int | None = None) -> dict:
+               in_flight: int | None = None, device: str = "cpu") -> dict:
     """Stream ``source`` (``video:PATH`` loops) in the studio window until ``frames``
-    frames were processed after the first result; returns the measurements.
-    ``in_flight`` overrides how many frames overlap in the worker's stages."""
-    from PySide6.QtCore import QTimer
+    frames were processed after the first result, the models on ``device``; returns
+    the measurements. ``in_flight`` overrides how many frames overlap in the worker's
+    stages."""
+    from PySide6.QtCore import Qt, QTimer
 
     from studio.ui.live import LiveController
 
     stream = parse_source(source, loop=True)
-    with bench_window("live", model, size) as (app, window):
+    with bench_window("live", model, size, device) as (app, window):
         live = LiveController.of(window)
         if in_flight is not None:
             live.in_flight = in_flight
+        stages: dict[str, list[float]] = {}  # each measured frame's stage times (ms)
+        measuring = threading.Event()
+
+        def note_stages(_request: int, result: object) -> None:
+            if measuring.is_set():
+                for stage, ms in getattr(result, "timings_ms", {}).items():
+                    stages.setdefault(stage, []).append(ms)
+
+        live.worker.finished.connect(note_stages, Qt.ConnectionType.DirectConnection)
         ticks: list[float] = []
         timer = QTimer()
         timer.setInterval(TICK_MS)
@@ -113,11 +124,13 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
             began = time.perf_counter()
             ticks.append(began)
             timer.start()
+            measuring.set()
             with CollectionLog() as collections:
                 wait_until(app, lambda: (streaming()
                                          and stats.processed >= start["processed"] + frames),
                            timeout_s, f"{frames} processed live frames")
             timer.stop()
+            measuring.clear()
             elapsed = time.perf_counter() - began
             memory_after = rss_mb()
             latencies = list(stats.latencies_ms)
@@ -126,7 +139,8 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
             return {
                 "benchmark": "live", "source": source,
                 "source_description": stream.description, "source_fps": round(stream.fps, 2),
-                "frame_size": list(stream.size), "model": model, "window": list(size),
+                "frame_size": list(stream.size), "model": model, "device": device,
+                "window": list(size),
                 "frames": {"read": stats.read - start["read"], "processed": processed,
                            "dropped": stats.dropped - start["dropped"],
                            "corrupt": stats.corrupt,
@@ -140,6 +154,8 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
                 "latency_ms": {"p50": _percentile(latencies, 50),
                                "p95": _percentile(latencies, 95)},
                 "max_ui_stall_ms": round(max(gaps) * 1000.0, 1),
+                "stage_ms_p50": {stage: _percentile(times, 50)
+                                 for stage, times in stages.items()},
                 "ui_ticks": len(gaps),
                 "ui_gaps_ms": {"p99": _percentile([g * 1e3 for g in gaps], 99),
                                f"over_{LONG_GAP_MS}": sum(g * 1e3 > LONG_GAP_MS
@@ -165,12 +181,15 @@ def live_table(doc: dict) -> str:
     long_gaps = gaps[f"over_{LONG_GAP_MS}"]
     return "\n".join([
         f"live capture of {doc['source_description']} ({doc['source_fps']} fps) in a "
-        f"{doc['window'][0]}x{doc['window'][1]} window, model {doc['model']}",
+        f"{doc['window'][0]}x{doc['window'][1]} window, model {doc['model']} on "
+        f"{doc['device']}",
         f"processed {frames['processed']} of {frames['read']} frames read in "
         f"{doc['elapsed_s']} s: {doc['processed_fps']} fps ({doc['drawn_fps']} drawn, "
         f"{doc['in_flight']} in flight); dropped {frames['dropped']}, "
         f"corrupt {frames['corrupt']}, nobody found {frames['no_person']}, "
         f"processed but not drawn (a newer result came first) {frames['not_drawn']}",
+        "median stage times: " + ", ".join(f"{stage} {ms} ms"
+                                           for stage, ms in doc["stage_ms_p50"].items()),
         f"latency p50 {latency['p50']} ms, p95 {latency['p95']} ms; longest UI stall "
         f"{doc['max_ui_stall_ms']} ms (p99 {gaps['p99']} ms, {long_gaps} over "
         f"{LONG_GAP_MS} ms)",

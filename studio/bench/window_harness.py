@@ -14,8 +14,10 @@ from studio.errors import StudioError
 
 
 @contextmanager
-def bench_window(benchmark: str, model: str, size: tuple[int, int]) -> Iterator[tuple]:
-    """(application, shown StudioWindow) for ``studio bench <benchmark>``; closed after."""
+def bench_window(benchmark: str, model: str, size: tuple[int, int],
+                 device: str = "cpu") -> Iterator[tuple]:
+    """(application, shown StudioWindow) for ``studio bench <benchmark>``, running models
+    on ``device`` (check it with ``resolve_device`` first); closed after."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise StudioError(f"studio bench {benchmark} drives the real window and needs a "
                           "display; on a headless machine run it under xvfb-run")
@@ -29,6 +31,7 @@ def bench_window(benchmark: str, model: str, size: tuple[int, int]) -> Iterator[
     with tempfile.TemporaryDirectory() as tmp:
         settings = StudioSettings(QSettings(str(Path(tmp) / "bench.ini"),
                                             QSettings.Format.IniFormat))
+        settings.device = device
         window = StudioWindow(settings=settings, model=model)
         try:
             window.resize(*size)

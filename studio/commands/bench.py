@@ -212,6 +212,8 @@ def _add_live(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--frames", type=int, default=60, metavar="N",
                         help="processed frames to measure (default 60)")
     parser.add_argument("--model", metavar="NAME", default="builtin-pymaf-proxy")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where the models run (default cpu)")
     parser.add_argument("--in-flight", type=int, choices=(1, 2), metavar="N",
                         help="frames in the worker at once: 2 overlaps person detection "
                              "with the model (default: 2 with 4 or more cores, else 1)")
@@ -221,16 +223,19 @@ def _add_live(sub: argparse._SubParsersAction) -> None:
 
 def _live(args: argparse.Namespace) -> int:
     from studio.bench.live_speed import live_speed, live_table
+    from studio.nets.model_registry import resolve_device
 
     if args.frames < 1:
         raise StudioError("--frames must be at least 1")
+    resolve_device(args.device)
     with tempfile.TemporaryDirectory(prefix="studio-bench-live-") as scratch:
         source = args.source
         if source is None:
             from studio.pipeline.samples import write_sample_clip
 
             source = f"video:{write_sample_clip(Path(scratch) / 'astronaut-640x480.avi')}"
-        doc = live_speed(source, args.frames, args.model, in_flight=args.in_flight)
+        doc = live_speed(source, args.frames, args.model, in_flight=args.in_flight,
+                         device=args.device)
     print(json.dumps(doc, indent=2) if args.json else live_table(doc))
     return 0
 
