@@ -194,3 +194,16 @@ def test_meshes_cover_the_person_on_real_and_made_photos(name, finder, proxy_mod
     assert final.fitted_cam is not None and not np.allclose(final.fitted_cam, final.cam)
     np.testing.assert_allclose(final.image_camera.translation,
                                image_camera(final.fitted_cam, p.crop.box).translation)
+
+
+def test_extent_is_the_box_of_the_mask_and_the_seen_landmarks():
+    from studio.pipeline.people import _extent
+
+    mask = np.zeros((48, 64), np.float32)
+    mask[10:20, 30:41] = 0.9
+    mask[25, 5] = 0.6  # one pixel over the threshold
+    mask[40, 60] = 0.4  # under it
+    landmarks = np.array([[200.0, 30.0], [250.0, 300.0]])  # image pixels: twice the mask's
+    x0, y0, x1, y1 = _extent(mask, landmarks, np.array([1.0, 0.1]), (128, 96))
+    assert (x0, y0, x1, y1) == (10.0, 20.0, 200.0, 52.0)  # the second landmark is not seen
+    assert _extent(np.zeros_like(mask), landmarks, np.zeros(2), (128, 96)) is None
