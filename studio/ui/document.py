@@ -31,8 +31,6 @@ class StudioDocument:
     result: FrameResult | None = None
     person: int = 0
     iteration: int = 0
-    _projected: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(
-        default_factory=dict, repr=False)
     _largest_step: dict[int, float] = field(default_factory=dict, repr=False)
 
     def set_result(self, result: FrameResult) -> None:
@@ -40,7 +38,6 @@ class StudioDocument:
         self.result = result
         self.person = 0
         self.iteration = len(result.people[0].iterations) - 1
-        self._projected.clear()
         self._largest_step.clear()
 
     @property
@@ -89,12 +86,10 @@ class StudioDocument:
 
     def projected(self, iteration: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Vertices of ``iteration`` (default: the current one) as image points [V,2] and
-        their depth [V] in metres from the image camera; cached, as scrubbing revisits."""
+        their depth [V] in metres from the image camera; each iteration keeps its own, as
+        scrubbing revisits (:meth:`MeshIteration.projected`)."""
         index = self.iteration if iteration is None else iteration
-        key = (self.person, index)
-        if key not in self._projected:
-            self._projected[key] = self.current_person.iterations[index].projected()
-        return self._projected[key]
+        return self.current_person.iterations[index].projected()
 
     def project_joints(self) -> np.ndarray:
         """The current iteration's skeleton joints [24,2] on the image."""
