@@ -141,7 +141,7 @@ def test_snapshot_calls_renderer(capsys, tmp_path, monkeypatch, model_path) -> N
     calls = []
     module = types.SimpleNamespace(
         render_body_grid=lambda data, out_path, size: calls.append((data.name, out_path, size)))
-    monkeypatch.setitem(sys.modules, "studio.ui.snapshot", module)
+    monkeypatch.setitem(sys.modules, "studio.ui.body.snapshot", module)
     out = str(tmp_path / "grid.png")
     assert run(capsys, "body", "snapshot", out, "--model", str(model_path))[0] == 0
     assert calls == [("synthetic", out, (1600, 1200))]

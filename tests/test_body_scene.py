@@ -5,7 +5,7 @@ import numpy as np
 
 from studio.body.registry import MANNEQUIN_PATH
 from studio.body.storage import load_body_npz
-from studio.ui.body_scene import VertexNormals
+from studio.ui.views.body_scene import VertexNormals
 
 
 def test_vertex_normals_are_the_area_weighted_sums_of_their_faces():
@@ -26,7 +26,7 @@ def test_vertex_normals_are_the_area_weighted_sums_of_their_faces():
 def test_coarse_surface_keeps_the_body_s_own_vertices_its_part_borders_and_stays_closed():
     import pyvista as pv
 
-    from studio.ui.body_scene import coarse_surface, face_parts
+    from studio.ui.views.body_scene import coarse_surface, face_parts
 
     data = load_body_npz(MANNEQUIN_PATH)
     coarse = coarse_surface(data.v_template, data.faces, data.part_labels, 0.75)

@@ -21,7 +21,7 @@ def body():
 
 @pytest.fixture
 def window(qtbot, body):
-    from studio.ui.body_window import BodyWindow
+    from studio.ui.body.window import BodyWindow
 
     win = BodyWindow(body)
     qtbot.addWidget(win)
@@ -87,7 +87,7 @@ def test_joint_toggle(window):
 def test_screenshot_shows_the_3d_view(window, tmp_path):
     from PySide6.QtCore import QPoint
 
-    from studio.ui.window_capture import save_window_png
+    from studio.ui.views.window_capture import save_window_png
 
     window.joints_action.trigger()
     out = save_window_png(window, tmp_path / "window.png")
@@ -175,7 +175,7 @@ def test_missing_registry_is_a_model_file_error(monkeypatch):
 
 @pytest.mark.parametrize("suffix", [".obj", ".ply", ".glb"])
 def test_export_mesh_round_trips(body, tmp_path, suffix):
-    from studio.ui.mesh_export import export_mesh
+    from studio.ui.body.mesh_export import export_mesh
 
     out = export_mesh(tmp_path / f"body{suffix}", body.v_template, body.faces, body.part_labels)
     loaded = trimesh.load(out, force="mesh", process=False)

@@ -1,10 +1,10 @@
-"""Freezing what the studio loaded out of Python's full collections (studio.ui.heap)."""
+"""Freezing what the studio loaded out of Python's full collections (studio.ui.worker.heap)."""
 from __future__ import annotations
 
 import gc
 import weakref
 
-from studio.ui import heap
+from studio.ui.worker import heap
 
 
 class _Node:

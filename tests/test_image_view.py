@@ -29,7 +29,7 @@ def projected(result, index: int = -1) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture
 def view(qtbot, result):
-    from studio.ui.image_view import ImageView
+    from studio.ui.views.image_view import ImageView
 
     person = result.people[0]
     widget = ImageView()
@@ -176,7 +176,7 @@ def test_clicking_a_box_selects_that_person(view, qtbot, result):
 def test_live_frames_keep_and_move_the_box_items(view, result):
     """Live frames move the boxes they already have; the selection restyles them, and a
     frame with fewer people removes the rest."""
-    from studio.ui.image_view import BOX_COLOUR, SELECTED_COLOUR
+    from studio.ui.views.image_view import BOX_COLOUR, SELECTED_COLOUR
 
     def pen_colours():
         return [rect.pen().color().getRgb()[:3] for rect, _ in view._box_items]

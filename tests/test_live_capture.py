@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from studio.pipeline.sources import Frame
-from studio.ui.live_capture import CaptureThread, LiveFrame
-from studio.ui.live_stats import LiveStats
+from studio.ui.live.capture import CaptureThread, LiveFrame
+from studio.ui.live.stats import LiveStats
 
 
 class _NoSource:

@@ -85,9 +85,9 @@ class VanishingSource(FrameSource):
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from studio.ui.settings import StudioSettings
-    from studio.ui.studio_window import StudioWindow
-    from studio.ui.worker import PipelineWorker
+    from studio.ui.window.settings import StudioSettings
+    from studio.ui.window.studio_window import StudioWindow
+    from studio.ui.worker.worker import PipelineWorker
 
     settings = StudioSettings(QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
     win = StudioWindow(settings=settings, worker=PipelineWorker(finder=shared_finder()))
@@ -101,7 +101,7 @@ def window(qtbot, tmp_path):
 
 @pytest.fixture
 def live(window):
-    from studio.ui.live import LiveController
+    from studio.ui.live.controller import LiveController
 
     return LiveController.of(window)
 

@@ -7,7 +7,7 @@ import pytest
 
 from result_fixtures import astronaut_result
 from studio.body.joint_sets import MEDIAPIPE33
-from studio.ui.maps_panel import (ALL_KEYPOINTS, HEATMAP, KINDS, PART, PART_PROBABILITY,
+from studio.ui.tools.maps.panel import (ALL_KEYPOINTS, HEATMAP, KINDS, PART, PART_PROBABILITY,
                                   PYRAMID, U_MAP, crop_to_pixels, pixels_to_crop)
 
 
@@ -18,7 +18,7 @@ def person():
 
 @pytest.fixture
 def panel(qtbot, person):
-    from studio.ui.maps_panel import MapsPanel
+    from studio.ui.tools.maps.panel import MapsPanel
 
     widget = MapsPanel()
     qtbot.addWidget(widget)
@@ -140,7 +140,7 @@ def test_screenshots(panel, person, qtbot):
 
 @pytest.mark.gui
 def test_streaming_follows_new_maps_at_most_five_times_a_second(panel, person, qtbot):
-    from studio.ui.maps_panel import STREAM_REFRESH_MS
+    from studio.ui.tools.maps.panel import STREAM_REFRESH_MS
 
     panel.set_kind(ALL_KEYPOINTS)
     panel.set_streaming(True)
@@ -167,7 +167,7 @@ def test_streaming_keeps_the_colour_scale_while_the_maps_fit_it(panel, person, q
     """Laying out the colour bar's axis anew costs milliseconds; while streaming, a map
     whose range still fills most of the scale is drawn on it, and pausing makes the
     scale exact again."""
-    from studio.ui.maps_panel import STEADY_SCALE, STREAM_REFRESH_MS
+    from studio.ui.tools.maps.panel import STEADY_SCALE, STREAM_REFRESH_MS
 
     panel.set_kind(ALL_KEYPOINTS)
     peak = float(person.landmark_maps[1:].max())

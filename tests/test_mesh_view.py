@@ -30,7 +30,7 @@ def part_labels():
 @pytest.fixture
 def view(qtbot, result, part_labels):
     """The view showing the first feedback iteration with the final camera and photo."""
-    from studio.ui.mesh_view import MeshView
+    from studio.ui.views.mesh_view import MeshView
 
     person = result.people[0]
     first = person.iterations[1]
@@ -63,7 +63,7 @@ def _shot(view) -> np.ndarray:
 
 
 def _foreground(image: np.ndarray) -> np.ndarray:
-    from studio.ui.body_scene import BACKGROUND
+    from studio.ui.views.body_scene import BACKGROUND
 
     background = np.array([int(BACKGROUND[i:i + 2], 16) for i in (1, 3, 5)])
     return np.abs(image.astype(int) - background).max(axis=2) > 12
@@ -303,7 +303,7 @@ def test_qt_grab_sees_the_3d_view(view):
 def test_streaming_draws_a_coarse_body_at_half_resolution_and_picks_alike(view, result):
     """While live frames stream, a quarter of the pixels and of the triangles; hover,
     marks and displacement keep the body's own vertex ids, and pausing restores all."""
-    from studio.ui.mesh_view import STREAM_REDUCTION
+    from studio.ui.views.mesh_view import STREAM_REDUCTION
 
     view.set_view("front")
     x, y = view.width() / 2, view.height() / 3  # the chest
@@ -364,7 +364,7 @@ def test_streaming_renders_at_most_every_interval_showing_the_newest_body(view, 
     """Live frames come faster than the 3D view renders while streaming: bodies and
     photos given between two renders wait, the next render shows the newest, and
     pausing shows it at once."""
-    from studio.ui.mesh_view import STREAM_RENDER_INTERVAL_S, _texture_pixels
+    from studio.ui.views.mesh_view import STREAM_RENDER_INTERVAL_S, _texture_pixels
 
     renders: list[float] = []
     window = view.plotter.render_window

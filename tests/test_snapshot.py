@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from body_fixtures import make_stick_body
-from studio.ui.snapshot import render_body_grid, silhouette_fraction
+from studio.ui.body.snapshot import render_body_grid, silhouette_fraction
 
 
 def _quadrants(width: int, height: int) -> list[tuple[int, int, int, int]]:
@@ -57,6 +57,6 @@ def test_silhouette_fraction_counts_non_background(tmp_path):
 
 
 def test_snapshot_needs_no_qt():
-    code = ("import sys, studio.ui.snapshot, studio.ui.mesh_export; "
+    code = ("import sys, studio.ui.body.snapshot, studio.ui.body.mesh_export; "
             "sys.exit('PySide6' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -24,14 +24,14 @@ RESULT_TIMEOUT_MS = 120_000
 
 @pytest.fixture
 def settings(tmp_path):
-    from studio.ui.settings import StudioSettings
+    from studio.ui.window.settings import StudioSettings
 
     return StudioSettings(QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
 
 
 def _window(qtbot, settings, loader=None):
-    from studio.ui.studio_window import StudioWindow
-    from studio.ui.worker import PipelineWorker
+    from studio.ui.window.studio_window import StudioWindow
+    from studio.ui.worker.worker import PipelineWorker
 
     win = StudioWindow(settings=settings, worker=PipelineWorker(loader=loader,
                                                                 finder=shared_finder()))
@@ -349,7 +349,7 @@ def test_newer_request_wins(qtbot, settings, photo):
 
 def test_settings_dialog_sets_model_folders_and_device(qtbot, settings, tmp_path, monkeypatch):
     from studio.body.registry import ENV_VAR
-    from studio.ui.settings import SettingsDialog
+    from studio.ui.window.settings import SettingsDialog
 
     monkeypatch.delenv(ENV_VAR, raising=False)
     dialog = SettingsDialog(settings)
@@ -449,7 +449,7 @@ def test_the_heap_is_settled_once_per_model_load_on_the_ui_thread(qtbot, setting
     the UI thread: a worker-thread collection once deadlocked against it."""
     import threading
 
-    from studio.ui import heap
+    from studio.ui.worker import heap
 
     calls = []
     monkeypatch.setattr(heap, "settle", lambda: calls.append(threading.current_thread()))
@@ -466,7 +466,7 @@ def test_while_a_window_runs_garbage_is_collected_on_the_ui_thread_only(qtbot, s
     delete garbage Qt objects there (see test above)."""
     import gc
 
-    from studio.ui import heap
+    from studio.ui.worker import heap
 
     assert gc.isenabled()
     win = _window(qtbot, settings)

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from studio.ui.thread_priority import BACKGROUND_NICENESS, lower_this_thread
+from studio.ui.worker.thread_priority import BACKGROUND_NICENESS, lower_this_thread
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice is Linux's")
 

@@ -5,7 +5,7 @@ one came first, the longest the UI event loop went without a turn (a 5 ms timer'
 largest gap; also the gaps' 99th percentile and how many passed 20 ms, steadier figures
 to compare runs by), how much the process's memory grew, and Python's garbage
 collections meanwhile (how many, the longest, and how many ran off the UI thread, which
-the studio prevents: see :mod:`studio.ui.heap`).
+the studio prevents: see :mod:`studio.ui.worker.heap`).
 
 Everything is measured after the first result (model loading and building the 3D
 scene are one-off costs); latency percentiles cover the last 1024 results. Drives the
@@ -80,7 +80,7 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
     stages."""
     from PySide6.QtCore import Qt, QTimer
 
-    from studio.ui.live import LiveController
+    from studio.ui.live.controller import LiveController
 
     stream = parse_source(source, loop=True)
     with bench_window("live", model, size, device) as (app, window):

@@ -24,8 +24,8 @@ def bench_window(benchmark: str, model: str, size: tuple[int, int],
     from PySide6.QtCore import QSettings
 
     from studio.ui.app import application
-    from studio.ui.settings import StudioSettings
-    from studio.ui.studio_window import StudioWindow
+    from studio.ui.window.settings import StudioSettings
+    from studio.ui.window.studio_window import StudioWindow
 
     app = application()
     with tempfile.TemporaryDirectory() as tmp:

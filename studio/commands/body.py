@@ -177,7 +177,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _snapshot(args: argparse.Namespace) -> int:
     try:
-        from studio.ui.snapshot import render_body_grid
+        from studio.ui.body.snapshot import render_body_grid
     except ImportError as err:
         raise StudioError(f"snapshots need the studio's 3D view, which failed to load: {err}") \
             from err

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 from studio.body.model import BodyData
 from studio.errors import ModelFileError, StudioError
 from studio.pipeline.samples import DEFAULT_SAMPLE
-from studio.ui.window_capture import save_window_png
+from studio.ui.views.window_capture import save_window_png
 
 STYLE_SHEET = Path(__file__).resolve().parents[2] / "resources" / "style.qss"
 # Time for the window to be exposed and drawn once before it is captured.
@@ -79,7 +79,7 @@ def _exec(app: QApplication, window: QMainWindow) -> None:
 def run_body_viewer(model: str | None = None, script: Script | None = None) -> int:
     """The body model explorer. Unattended runs raise model errors for the CLI to print;
     interactive runs show them in a message box."""
-    from studio.ui.body_window import BodyWindow
+    from studio.ui.body.window import BodyWindow
 
     script = script or Script()
     app = application()
@@ -118,8 +118,8 @@ def run_studio(image: Path | None = None, sample: str | None = None, model: str 
     Unattended runs wait for the result, go to ``state``, and raise the worker's error
     (with its exit code) if the photo could not be processed.
     """
-    from studio.ui.studio_window import StudioWindow
-    from studio.ui.worker import PipelineWorker
+    from studio.ui.window.studio_window import StudioWindow
+    from studio.ui.worker.worker import PipelineWorker
 
     script, state = script or Script(), state or StudioState()
     app = application()

@@ -1,6 +1,6 @@
 """Pictures of a whole window, 3D views included.
 
-The 3D views paint ordinary pixels (:class:`studio.ui.vtk_canvas.VtkCanvas`), so Qt's own
+The 3D views paint ordinary pixels (:class:`studio.ui.views.vtk_canvas.VtkCanvas`), so Qt's own
 ``grab`` sees everything; this adds the atomic PNG write.
 """
 from __future__ import annotations

@@ -44,6 +44,7 @@ KEYPOINT_COLOUR = (80, 255, 120)
 FADED_COLOUR = (80, 255, 120, 110)
 SAMPLE_COLOUR = (0, 230, 255)
 MARK_COLOUR = (255, 60, 200)
+TOOL_MARKS_Z = 6.5  # tools' marks: over the landmarks, under the hover marker
 
 
 def unique_edges(faces: np.ndarray) -> np.ndarray:
@@ -89,6 +90,7 @@ class ImageView(QWidget):
         # about 1.2 ms of a live frame's UI time.
         self._landmark_brushes = (pg.mkBrush(FADED_COLOUR), pg.mkBrush(KEYPOINT_COLOUR))
         self._box_items: list[tuple[QGraphicsRectItem, pg.TextItem]] = []
+        self.marks: dict[str, pg.ScatterPlotItem] = {}  # tools' marks by key
         for z, item in enumerate((self.photo, self.mesh_fill, self.mesh_wire, self.samples,
                                   self.faded_bones, self.bones, self.landmarks, self.marker)):
             item.setZValue(z)
@@ -244,6 +246,22 @@ class ImageView(QWidget):
         """Image points [N,2] the current iteration sampled features at; None clears."""
         self._sample_points = None if points is None else np.asarray(points, np.float64)
         self.samples.setData(pos=np.zeros((0, 2)) if points is None else self._sample_points)
+
+    def set_marks(self, key: str, points: np.ndarray | None,
+                  colour: tuple[int, ...] = MARK_COLOUR, size: float = 10.0) -> None:
+        """A tool's 2D marks: image points [N,2] drawn as dots under ``key`` (one item
+        per key, made on first use, kept until removed); None removes them."""
+        item = self.marks.get(key)
+        if points is None:
+            if item is not None:
+                self.view.removeItem(self.marks.pop(key))
+            return
+        if item is None:
+            item = self.marks[key] = pg.ScatterPlotItem(pen=pg.mkPen("k"))
+            item.setZValue(TOOL_MARKS_Z)
+            self.view.addItem(item)
+        item.setData(pos=np.asarray(points, np.float64).reshape(-1, 2), size=size,
+                     brush=pg.mkBrush(colour))
 
     def _draw_mesh(self) -> None:
         """Build only the current style's item: the other costs time while scrubbing."""

@@ -7,8 +7,6 @@ through that camera puts the mesh on the person in the photo backdrop.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyvista as pv
 from PySide6.QtCore import QTimer, Signal
@@ -19,18 +17,16 @@ from vtkmodules.vtkCommonCore import VTK_UNSIGNED_CHAR
 from vtkmodules.vtkRenderingCore import vtkCellPicker, vtkRenderer
 
 from studio.pipeline.crops import ImageCamera
-from studio.ui.body_scene import (BodyScene, CoarseSurface, coarse_surface, fit_camera,
-                                  set_skeleton_visible)
-from studio.ui.widgets import embedded_canvas
+from studio.ui.views.body_scene import (BodyScene, CoarseSurface, coarse_surface,
+                                        set_skeleton_visible)
+from studio.ui.views.mesh_camera import CameraPose, MeshCamera
+from studio.ui.views.mesh_hover import HOVER_INTERVAL_MS, MeshHover
+from studio.ui.views.widgets import embedded_canvas
 
 DISPLAY_AXES = np.array([1.0, -1.0, -1.0])  # camera axes -> display frame (180 deg about x)
 BACKDROP_DEPTH = 1.3  # the photo sits this many body depths from the camera
 FRUSTUM_COLOR = "#5b6472"
-MARKER_COLOR = "#ffc21a"
 DISPLACEMENT_TITLE = "moved (mm)"
-HOVER_INTERVAL_MS = 40  # pick at most this often while the mouse moves
-MAX_UNDO = 50
-NAMED_VIEW_ANGLE = 30.0  # VTK's default vertical view angle, restored after look-through
 # While frames stream: a quarter of the pixels (software GL's cost per pixel) and a
 # quarter of the body's triangles (its cost per triangle: 6.6 -> 3.0 ms a render).
 STREAM_RENDER_SCALE = 0.5
@@ -40,11 +36,8 @@ STREAM_REDUCTION = 0.75
 # which two cores share with the pipeline (the 2D view follows every frame).
 STREAM_RENDER_INTERVAL_S = 0.1
 
-CameraPose = tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], float,
-                   tuple[float, ...]]
 
-
-class MeshView(QWidget):
+class MeshView(MeshCamera, MeshHover, QWidget):
     """A VTK view of one result's mesh, skeleton, image camera and photo backdrop.
 
     ``hovered`` tells linked views what is under the mouse: ("vertex", i), ("joint", j)
@@ -87,6 +80,7 @@ class MeshView(QWidget):
         self._marked = ("", -1)
         self._hover = ("", -1)
         self._closed = False
+        self._tool_meshes: dict[str, tuple[pv.PolyData, dict]] = {}  # tools' actors by key
         self._marker_layer = self._overlay_renderer()
         self._mesh_picker = self._picker()
         self._joint_picker = self._picker()
@@ -154,6 +148,8 @@ class MeshView(QWidget):
         self.actors = self.scene.add_to(self.plotter, skeleton=self._shown["skeleton"],
                                         ground=self._shown["ground"])
         self._add_marker()
+        for key in self._tool_meshes:
+            self._add_tool_mesh(key)
         if self._texture is not None:
             self._add_camera_actors()
         self._mesh_picker.InitializePickList()
@@ -281,6 +277,28 @@ class MeshView(QWidget):
         self.actors["backdrop"].visibility = self._shown["backdrop"]
         self.actors["frustum"].visibility = self._shown["frustum"]
 
+    def set_tool_mesh(self, key: str, mesh: pv.PolyData | None, **style: object) -> None:
+        """A tool's 3D actor: ``mesh`` in the body's camera frame (as an iteration's
+        vertices), placed where the body is, drawn with ``plotter.add_mesh``'s ``style``;
+        kept until removed (None) or the view is cleared."""
+        if mesh is None:
+            self._tool_meshes.pop(key, None)
+            actor = self.actors.pop(f"tool:{key}", None)
+            if actor is not None:
+                self.plotter.remove_actor(actor, render=False)
+        else:
+            self._tool_meshes[key] = (mesh, style)
+            self._add_tool_mesh(key)
+        self._redraw()
+
+    def _add_tool_mesh(self, key: str) -> None:
+        mesh, style = self._tool_meshes[key]
+        placed = mesh.copy()
+        placed.points = self._placed(np.asarray(mesh.points), np.zeros((0, 3)))[0]
+        self.actors[f"tool:{key}"] = self.plotter.add_mesh(
+            placed, name=f"tool:{key}", pickable=False, reset_camera=False, render=False,
+            **style)
+
     def clear(self) -> None:
         """Show nothing (a new photo is on its way); toggles and camera mode stay."""
         if DISPLACEMENT_TITLE in self.plotter.scalar_bars:
@@ -292,6 +310,7 @@ class MeshView(QWidget):
         self._body_due, self._photo_due = False, None
         self._points = np.zeros((0, 3), np.float32)
         self.actors = {}
+        self._tool_meshes.clear()
         self._marked = ("", -1)
         self._redraw()
 
@@ -354,208 +373,10 @@ class MeshView(QWidget):
             self.actors[name].visibility = visible
             self._redraw()
 
-    # -- camera ----------------------------------------------------------------------
-
-    def set_view(self, view: str) -> None:
-        """Frame the body from ``front`` (towards the image camera) or ``side``."""
-        self._change_camera(view)
-
-    def look_through_camera(self) -> None:
-        """See the scene exactly as the image camera did, the photo filling the view."""
-        if self.camera is not None:
-            self._change_camera("camera")
-
-    def reset_camera(self) -> None:
-        """Frame the body again the last named way (front, side or through the camera)."""
-        self._change_camera(self._mode)
-
-    def can_undo_camera(self) -> bool:
-        return bool(self._undo)
-
-    def undo_camera(self) -> None:
-        """Go back to the camera pose before the last view change or drag."""
-        if self._undo:
-            self._set_pose(self._undo.pop())
-            self._auto_frame = False
-            self._redraw()
-
-    def _change_camera(self, mode: str) -> None:
-        """Frame by ``mode`` as the user asked: remembered for undo when it moved."""
-        if self.scene is None:
-            return
-        before = self._pose()
-        if (mode == "camera") != (self._mode == "camera") and self._raw is not None:
-            self._mode = mode
-            self._update_scene()  # own or the camera's translation
-            self._place_marker()
-        self._mode = mode
-        self._auto_frame = True
-        self._apply_mode()
-        self._push_pose(before)
-        self._redraw()
-
-    def _refresh_frame(self) -> None:
-        """After new content: re-frame unless the user has placed the camera."""
-        if self._auto_frame:
-            self._apply_mode()
-        self.plotter.renderer.ResetCameraClippingRange()
-        self._redraw()
-
-    def _apply_mode(self) -> None:
-        if self._mode == "camera" and self.camera is not None:
-            self._look_through()
-        else:
-            camera = self.plotter.camera
-            camera.SetWindowCenter(0.0, 0.0)
-            camera.view_angle = NAMED_VIEW_ANGLE
-            view = "front" if self._mode == "camera" else self._mode
-            fit_camera(camera, np.asarray(self.scene.mesh.points), view, self._aspect())
-        self.plotter.renderer.ResetCameraClippingRange()
-
-    def _aspect(self) -> float:
-        return max(self.width(), 1) / max(self.height(), 1)
-
-    def _look_through(self) -> None:
-        """VTK camera = image camera. The whole photo fits the widget (letterboxed); the
-        principal point is shifted off the view's centre by the window centre."""
-        assert self.camera is not None
-        w, h = self._image_size
-        cx, cy = self.camera.centre
-        view_w, view_h = max(self.width(), 1), max(self.height(), 1)
-        shown_h = max(h, w * view_h / view_w)  # image pixels across the view's height
-        scale = view_h / shown_h  # view pixels per image pixel
-        camera = self.plotter.camera
-        camera.position = (0.0, 0.0, 0.0)
-        camera.focal_point = (0.0, 0.0, -float(self.camera.translation[2]))
-        camera.up = (0.0, 1.0, 0.0)
-        camera.view_angle = math.degrees(2.0 * math.atan(shown_h / 2.0 / self.camera.focal))
-        # The optical axis lands at normalised (-wx, -wy); image y runs down, display y up.
-        camera.SetWindowCenter(-2.0 * (cx - w / 2.0) * scale / view_w,
-                               2.0 * (cy - h / 2.0) * scale / view_h)
-
-    def _pose(self) -> CameraPose:
-        camera = self.plotter.camera
-        return (camera.GetPosition(), camera.GetFocalPoint(), camera.GetViewUp(),
-                camera.GetViewAngle(), camera.GetWindowCenter())
-
-    def _set_pose(self, pose: CameraPose) -> None:
-        position, focal_point, up, angle, centre = pose
-        camera = self.plotter.camera
-        camera.SetPosition(position)
-        camera.SetFocalPoint(focal_point)
-        camera.SetViewUp(up)
-        camera.SetViewAngle(angle)
-        camera.SetWindowCenter(*centre)
-        self.plotter.renderer.ResetCameraClippingRange()
-
-    def _push_pose(self, before: CameraPose) -> None:
-        if not np.allclose(np.hstack(before), np.hstack(self._pose())):
-            self._undo = [*self._undo[-(MAX_UNDO - 1):], before]
-
-    def _on_drag_start(self, *_: object) -> None:
-        self._drag_start = self._pose()
-        self._hover_timer.stop()
-
-    def _on_drag_end(self, *_: object) -> None:
-        if self._drag_start is not None:
-            before, self._drag_start = self._drag_start, None
-            self._auto_frame = False
-            self._push_pose(before)
-
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
         super().resizeEvent(event)
         if self._auto_frame and not self._closed and self.scene is not None:
             self._apply_mode()
-
-    # -- hover and marker --------------------------------------------------------------
-
-    def hover_at(self, x: float, y: float) -> tuple[str, int]:
-        """Pick what is under widget pixel (x, y), emit ``hovered`` if it changed, return it."""
-        ratio = self.canvas.pixel_ratio()
-        height = self.plotter.render_window.GetSize()[1]
-        return self._hover_display(x * ratio, height - 1 - y * ratio)
-
-    def _on_mouse_move(self, interactor: object, _event: str) -> None:
-        """Remember where the mouse is; pick there when the throttle timer fires."""
-        if self._drag_start is None:
-            self._pending_hover = interactor.GetEventPosition()
-            if not self._hover_timer.isActive():
-                self._hover_timer.start()
-
-    def _on_leave(self, *_: object) -> None:
-        self._hover_timer.stop()
-        self._emit_hover(("", -1))
-
-    def _hover_pending(self) -> None:
-        """Pick at the last mouse position. The interactor's event position is measured
-        against the widget's height, which the render window's may lag behind until the
-        next paint, so it goes back to widget pixels and through :meth:`hover_at`."""
-        if self._pending_hover is not None and not self._closed:
-            ratio = self.canvas.pixel_ratio()
-            x, y = self._pending_hover
-            self.hover_at(x / ratio, self.canvas.height() - 1 - y / ratio)
-
-    def _hover_display(self, x: float, y: float) -> tuple[str, int]:
-        hit = self._pick(x, y)
-        self._emit_hover(hit)
-        return hit
-
-    def _emit_hover(self, hit: tuple[str, int]) -> None:
-        if hit != self._hover:
-            self._hover = hit
-            self.hovered.emit(*hit)
-
-    def _pick(self, x: float, y: float) -> tuple[str, int]:
-        """Joints first while the skeleton shows (they sit inside the mesh), then the mesh;
-        VTK display coordinates (y up)."""
-        if self.scene is None:
-            return "", -1
-        self.canvas.render_if_pending()  # a change not painted yet: pick what will show
-        renderer = self.plotter.renderer
-        if self._shown["skeleton"] and self._joint_picker.Pick(x, y, 0.0, renderer):
-            per_joint = self.scene.joints.n_points // self.scene.bones.n_points
-            return "joint", self._joint_picker.GetPointId() // per_joint
-        if self._mesh_picker.Pick(x, y, 0.0, renderer):
-            if self._coarse is None:
-                return "vertex", self._mesh_picker.GetPointId()
-            # the body's vertex nearest the hit, not the coarse triangle's corner
-            hit = np.asarray(self._mesh_picker.GetPickPosition(), np.float32)
-            return "vertex", int(np.argmin(((self._points - hit) ** 2).sum(axis=1)))
-        return "", -1
-
-    def marked(self) -> tuple[str, int]:
-        """What :meth:`mark` last highlighted."""
-        return self._marked
-
-    def mark(self, kind: str, index: int) -> None:
-        """Highlight a vertex or joint (what a linked view hovers); ("", -1) hides it."""
-        self._marked = (kind, index)
-        self._place_marker()
-        self._redraw()
-
-    def _add_marker(self) -> None:
-        assert self.scene is not None
-        height = float(np.ptp(self.scene.mesh.points[:, 1])) or 1.0
-        ball = pv.Sphere(radius=0.022 * height, theta_resolution=16, phi_resolution=12)
-        marker = pv.Actor(mapper=pv.DataSetMapper(ball))
-        marker.prop.color = MARKER_COLOR
-        marker.prop.ambient = 0.4
-        self._marker_layer.RemoveAllViewProps()
-        self._marker_layer.AddActor(marker)
-        self.actors["marker"] = marker
-        self._place_marker()
-
-    def _place_marker(self) -> None:
-        """Put the marker on the marked vertex or joint (following the body as it moves)."""
-        if self.scene is None:
-            return
-        kind, index = self._marked
-        points = {"vertex": self._points, "joint": self.scene.bones.points}.get(kind)
-        visible = points is not None and 0 <= index < len(points)
-        marker = self.actors["marker"]
-        marker.visibility = visible
-        if visible:
-            marker.position = tuple(float(v) for v in points[index])
 
     def _redraw(self) -> None:
         """Ask Qt to paint the view: the widget renders once when it paints, so several

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from studio.ui.vtk_canvas import VtkCanvas
+from studio.ui.views.vtk_canvas import VtkCanvas
 
 
 def embedded_canvas(host: QWidget) -> VtkCanvas:

@@ -4,7 +4,7 @@ mesh regressor, and answers by signal, so the UI thread never waits on a model.
 Requests carry increasing ids. A newer request makes older ones stale: the worker drops
 them at its next stage boundary (latest wins), and a cancel does the same for one id.
 Frames of one live stream do not supersede each other (the capture thread keeps at most
-two in flight); they pass through a :class:`~studio.ui.detect_stage.DetectStage` that
+two in flight); they pass through a :class:`~studio.ui.worker.detect_stage.DetectStage` that
 finds the person in one frame while the model runs on the one before.
 """
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,40 +25,16 @@ from studio.pipeline.images import read_image
 from studio.pipeline.overlay import STREAM_FILL_SIDE
 from studio.pipeline.people import PersonFinder
 from studio.pipeline.single_image import run_image, run_people
-from studio.ui import heap
-from studio.ui.detect_stage import DetectStage, Found
-from studio.ui.thread_priority import lower_this_thread
+from studio.ui.worker import heap
+from studio.ui.worker.detect_stage import DetectStage
+from studio.ui.worker.jobs import ModelChoice, StreamFrame, ToolJob
+from studio.ui.worker.thread_priority import lower_this_thread
 
 ModelLoader = Callable[[str, str, str | None], LoadedModel]
 
 
 class Cancelled(Exception):
     """Raised inside the worker when its request was cancelled or superseded."""
-
-
-@dataclass(frozen=True)
-class StreamFrame:
-    """Marks a request as a frame of live stream ``stream`` (frames come in order).
-
-    Stream frames follow one person with MediaPipe's video mode, which a new stream id
-    restarts, unless ``several_people`` asks for the photo search on every frame (all
-    people, several times slower); they skip the full-resolution overlay, and the worker
-    draws the 2D view's filled mesh for them (coarse, as the view draws while streaming).
-    ``found`` is set by the detect stage on the way to the model.
-    """
-
-    stream: int
-    several_people: bool = False
-    found: Found | None = None
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """Which model the worker should use, and where."""
-
-    name: str
-    device: str = "cpu"
-    checkpoint: str | None = None
 
 
 class PipelineWorker(QObject):
@@ -74,9 +49,12 @@ class PipelineWorker(QObject):
     finished = Signal(int, object)  # request id, FrameResult
     failed = Signal(int, str, int)  # request id, message for the user, CLI exit code
     cancelled = Signal(int)  # request id
+    job_finished = Signal(int, object)  # job request id, the ToolJob's result
+    job_failed = Signal(int, str)  # job request id, message for the user
 
     # request id, Path or image, ModelChoice, StreamFrame or None
     _process = Signal(int, object, object, object)
+    _job = Signal(int, object, str)  # job request id, ToolJob, device
 
     def __init__(self, loader: ModelLoader | None = None,
                  finder: PersonFinder | None = None, fit_camera: bool = True) -> None:
@@ -93,10 +71,12 @@ class PipelineWorker(QObject):
         self._detect: DetectStage | None = None  # made at the first stream frame
         self._model: LoadedModel | None = None
         self._choice: ModelChoice | None = None
+        self._job_models: dict[ModelChoice, LoadedModel] = {}  # tools' jobs' models
         self._latest: tuple = ("photo", 0)  # what a request must be not to be stale
         self._cancelled: set[int] = set()
         self._lock = threading.Lock()
         self._process.connect(self._run)
+        self._job.connect(self._run_job)
 
     # ------------------------------------------------------------ called from the UI thread
     def submit(self, request: int, source: Path | np.ndarray, choice: ModelChoice,
@@ -112,6 +92,11 @@ class PipelineWorker(QObject):
             self._process.emit(request, source, choice, stream)
         else:
             detect.put(request, source, choice, stream)
+
+    def submit_job(self, request: int, job: ToolJob, device: str = "cpu") -> None:
+        """Run a tool's ``job`` after the requests queued before it; it answers with
+        ``job_finished`` or ``job_failed``. Jobs never make photo or live requests stale."""
+        self._job.emit(request, job, device)
 
     def abandon(self) -> None:
         """Make every queued or running request stale (the window is closing)."""
@@ -203,6 +188,31 @@ class PipelineWorker(QObject):
             with self._lock:
                 self._cancelled.discard(request)
 
+    @Slot(int, object, str)
+    def _run_job(self, request: int, job: ToolJob, device: str) -> None:
+        try:
+            models = {name: self._job_model(ModelChoice(name, device)) for name in job.models}
+            with torch.inference_mode():
+                result = job.run(models)
+            if not isinstance(result, job.result_type):
+                raise StudioError(f"{job.label} gave a {type(result).__name__}, not the "
+                                  f"{job.result_type.__name__} it promised")
+        except StudioError as err:
+            self.job_failed.emit(request, str(err))
+        except Exception as err:  # noqa: BLE001 (a worker must answer, whatever happened)
+            traceback.print_exc()
+            self.job_failed.emit(request, f"{job.label}: {type(err).__name__}: {err}")
+        else:
+            self.job_finished.emit(request, result)
+
+    def _job_model(self, choice: ModelChoice) -> LoadedModel:
+        """The photo's model when it is the one asked for, else one loaded for jobs."""
+        if self._model is not None and self._choice == choice:
+            return self._model
+        if choice not in self._job_models:
+            self._job_models[choice] = self._loader(choice.name, choice.device, None)
+        return self._job_models[choice]
+
     @Slot()
     def shutdown(self) -> None:
         """Release the models and the person finders (each in the thread that made it)."""
@@ -214,11 +224,12 @@ class PipelineWorker(QObject):
         if detect is not None:
             detect.close()
         self._model = None
+        self._job_models.clear()
 
 
 class WorkerThread(QObject):
     """Starts a :class:`PipelineWorker` in its own thread and stops it cleanly. While it
-    runs, garbage is collected on the UI thread only (:mod:`studio.ui.heap`)."""
+    runs, garbage is collected on the UI thread only (:mod:`studio.ui.worker.heap`)."""
 
     def __init__(self, worker: PipelineWorker, threads: int | None = None) -> None:
         super().__init__()

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from vtkmodules.util.numpy_support import vtk_to_numpy
 from vtkmodules.vtkCommonCore import vtkUnsignedCharArray
 
-from studio.ui.body_scene import BACKGROUND, plain_theme
+from studio.ui.views.body_scene import BACKGROUND, plain_theme
 
 _BUTTON_EVENTS = {
     Qt.MouseButton.LeftButton: "LeftButton",

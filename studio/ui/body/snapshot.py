@@ -16,8 +16,8 @@ from PIL import Image
 
 from studio.body.model import BodyData
 from studio.body.storage import atomic_write_bytes
-from studio.ui.body_scene import BodyScene, fit_camera, plain_theme
-from studio.ui.body_state import BodyState, Pose, pose_presets
+from studio.ui.views.body_scene import BodyScene, fit_camera, plain_theme
+from studio.ui.body.state import BodyState, Pose, pose_presets
 
 VIEWS = ("front", "side")
 

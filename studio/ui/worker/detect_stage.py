@@ -1,5 +1,5 @@
 """Finding the followed person in live frames on a thread of its own, so that with two
-frames in flight (:func:`~studio.ui.live_capture.default_in_flight`) MediaPipe works on
+frames in flight (:func:`~studio.ui.live.capture.default_in_flight`) MediaPipe works on
 frame N+1 while the worker's net works on frame N, and a frame costs the longer of the
 two stages instead of their sum.
 
@@ -14,29 +14,18 @@ import queue
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 import numpy as np
 
 from studio.errors import StudioError
-from studio.pipeline.people import Person, TrackingPersonFinder
+from studio.pipeline.people import TrackingPersonFinder
 from studio.pipeline.single_image import timed
-from studio.ui.thread_priority import lower_this_thread
-
-if TYPE_CHECKING:
-    from studio.ui.worker import ModelChoice, StreamFrame
+from studio.ui.worker.jobs import Found, ModelChoice, StreamFrame
+from studio.ui.worker.thread_priority import lower_this_thread
 
 
-@dataclass(frozen=True)
-class Found:
-    """Who the detect stage found in a frame, and its timing (``detect``, ms)."""
-
-    people: list[Person]
-    timings_ms: dict[str, float]
-
-
-Deliver = Callable[[int, np.ndarray, "ModelChoice", "StreamFrame"], None]
+Deliver = Callable[[int, np.ndarray, ModelChoice, StreamFrame], None]
 Failed = Callable[[int, str, int], None]  # request, message for the user, exit code
 
 

@@ -16,10 +16,10 @@ import numpy as np
 
 from studio.pipeline.results import FrameResult
 from studio.ui.document import StudioDocument
-from studio.ui.mesh_view import MeshView
+from studio.ui.views.mesh_view import MeshView
 
 if TYPE_CHECKING:
-    from studio.ui.studio_window import StudioWindow
+    from studio.ui.tools.contract import ToolHost
 
 
 @contextmanager
@@ -38,7 +38,7 @@ def quiet_renders(view: MeshView) -> Iterator[None]:
 class LiveView:
     """Puts live results into ``window``'s document and views."""
 
-    def __init__(self, window: StudioWindow) -> None:
+    def __init__(self, window: ToolHost) -> None:
         self.window = window
         self.document: StudioDocument | None = None  # the live one, once shown
         self._info_stale = False  # results came since the info panel was written
@@ -78,17 +78,14 @@ class LiveView:
 
     def _build(self, image: np.ndarray, result: FrameResult, title: str) -> None:
         """The first result: the window's own full path, framing the 3D view."""
-        from studio.ui.studio_window import APP_TITLE  # here: that module imports this one
-
         win = self.window
         doc = StudioDocument(image=image, title=title)
         doc.set_result(result)
-        win.document = self.document = doc
-        win.timings_ms = dict(result.timings_ms)
-        win.setWindowTitle(f"{APP_TITLE} \N{EM DASH} {title}")
+        self.document = doc
+        win.take_document(doc)
         win.image_view.set_image(image)
         with quiet_renders(win.mesh_view):
-            win._show_person(reset_camera=True)  # noqa: SLF001 (the window's one full path)
+            win.show_person(reset_camera=True)  # the window's one full path
 
     def _update(self, image: np.ndarray, result: FrameResult) -> None:
         """A later result: same body topology, so everything is updated in place."""
@@ -102,8 +99,7 @@ class LiveView:
             win.image_view.fit()
         win.image_view.set_people(doc.boxes(), doc.person)
         win.image_view.set_keypoints(person.person.landmarks, person.person.visibility)
-        win.maps_panel.set_person(person.crop_rgb, person.landmark_maps, person.dense,
-                                  align_corners=person.crop.align_corners)
+        win.tell_tools("person_shown", doc)
         win.mesh_view.update_photo(image)
         win.scrubber.set_count(doc.iteration_count, doc.iteration)
         win.show_iteration(doc.iteration, announce=False)  # moves the body in both views

@@ -1,7 +1,7 @@
 """The 3D view: a :class:`VtkCanvas` showing one :class:`BodyScene`.
 
 It only displays what it is given (vertices, joints); the body model lives in
-:class:`studio.ui.body_state.BodyState`, outside the view.
+:class:`studio.ui.body.state.BodyState`, outside the view.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pyvista as pv
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QWidget
 
-from studio.ui.body_scene import BodyScene, fit_camera, set_skeleton_visible
-from studio.ui.widgets import embedded_canvas
+from studio.ui.views.body_scene import BodyScene, fit_camera, set_skeleton_visible
+from studio.ui.views.widgets import embedded_canvas
 
 
 class BodyView(QWidget):

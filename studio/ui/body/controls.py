@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QGroupBox, Q
                                QPushButton, QSlider, QVBoxLayout, QWidget)
 
 from studio.body.model import NUM_BETAS
-from studio.ui.body_state import BETA_RANGE
+from studio.ui.body.state import BETA_RANGE
 
 SLIDER_STEPS_PER_UNIT = 100  # sliders are integer; 0.01 per step
 

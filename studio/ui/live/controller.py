@@ -3,9 +3,13 @@ pipeline worker and shown as results arrive; pause (the last result stays and ca
 scrubbed), recording to a session folder, and reconnecting a source that vanished.
 
 Three threads, none waiting on another: the capture thread reads frames at the
-source's pace and keeps the worker fed (:mod:`studio.ui.live_capture`), the worker runs
+source's pace and keeps the worker fed (:mod:`studio.ui.live.capture`), the worker runs
 the models, and the UI thread tracks, records and shows each answer. Live requests
 have ids of their own, so the window ignores their answers and progress.
+
+Live capture is a tool (:mod:`studio.ui.tools.contract`): it contributes the Live menu
+and a status-bar readout, pauses when a photo is opened, and shows its frames through
+the window's host methods.
 """
 from __future__ import annotations
 
@@ -29,22 +33,23 @@ from studio.pipeline.results import FrameResult
 from studio.pipeline.smoothing import SmoothingSettings
 from studio.pipeline.sources import FrameSource, parse_source
 from studio.pipeline.tracking import TrackedPerson, default_focal
-from studio.ui.live_capture import LIVE_REQUESTS, CaptureThread, LiveFrame, default_in_flight
-from studio.ui.live_stats import LiveStats
-from studio.ui.live_view import LiveView
-from studio.ui.widgets import make_action
-from studio.ui.worker import ModelChoice, StreamFrame
+from studio.ui.live.capture import LIVE_REQUESTS, CaptureThread, LiveFrame, default_in_flight
+from studio.ui.live.stats import LiveStats
+from studio.ui.live.view import LiveView
+from studio.ui.tools.contract import Tool, ToolHost
+from studio.ui.views.widgets import make_action
+from studio.ui.worker.jobs import ModelChoice, StreamFrame
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from studio.ui.studio_window import StudioWindow
+    from studio.ui.document import StudioDocument
 
 STATUS_INTERVAL_MS = 500
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
 
 
-class LiveController(QObject):
+class LiveController(QObject, Tool):
     """Adds a Live menu and a status-bar readout to ``window`` and runs live capture in
     its views. Stops with the window (it watches the window's close event).
 
@@ -52,7 +57,9 @@ class LiveController(QObject):
     ``session_writer`` makes the recording's writer (tests give one whose disk fills).
     """
 
-    def __init__(self, window: StudioWindow) -> None:
+    name = "live"
+
+    def __init__(self, window: ToolHost) -> None:
         super().__init__(window)
         self.window = window
         self.worker = window.worker
@@ -84,8 +91,7 @@ class LiveController(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(STATUS_INTERVAL_MS)
         self._timer.timeout.connect(self._refresh_status)
-        self.menu = self._build_menu()
-        window.menuBar().insertMenu(window.model_menu.menuAction(), self.menu)
+        self.live_menu = self._build_menu()
 
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
@@ -99,10 +105,16 @@ class LiveController(QObject):
         self._update_actions()
 
     @classmethod
-    def of(cls, window: StudioWindow) -> LiveController:
+    def of(cls, window: ToolHost) -> LiveController:
         """``window``'s controller, made and attached on first use."""
-        found = window.findChild(cls, options=Qt.FindChildOption.FindDirectChildrenOnly)
-        return found if found is not None else cls(window)
+        return window.tool(cls)
+
+    # ------------------------------------------------------------------ as a tool
+    def menu(self) -> QMenu:
+        return self.live_menu
+
+    def photo_opened(self, document: StudioDocument) -> None:
+        self.set_paused(True)  # a photo takes the views; Live > Pause resumes
 
     def _build_menu(self) -> QMenu:
         win = self.window
@@ -404,9 +416,7 @@ class LiveController(QObject):
     def _set_state(self, state: str) -> None:
         self.state = state
         streaming = state == "streaming"  # coarser views while frames stream
-        self.window.mesh_view.set_streaming(streaming)
-        self.window.image_view.set_streaming(streaming)
-        self.window.maps_panel.set_streaming(streaming)
+        self.window.set_streaming(streaming)
         if state in ("streaming", "paused"):
             self._timer.start()
         else:

@@ -33,8 +33,8 @@ from PySide6.QtCore import QThread, Signal
 
 from studio.errors import StudioError
 from studio.pipeline.sources import Frame, FrameSource, SourceLost
-from studio.ui.live_stats import LiveStats
-from studio.ui.thread_priority import lower_this_thread
+from studio.ui.live.stats import LiveStats
+from studio.ui.worker.thread_priority import lower_this_thread
 
 # Live request ids start here, far above the window's own (one per photo opened), so
 # the window ignores live answers and the two never share an id.

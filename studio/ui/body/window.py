@@ -9,12 +9,12 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 
 from studio.body.model import BodyData
 from studio.errors import StudioError
-from studio.ui.body_controls import BodyControls
-from studio.ui.body_scene import BodyScene
-from studio.ui.body_state import BodyState, pose_presets
-from studio.ui.body_view import BodyView
-from studio.ui.mesh_export import MESH_FORMATS, export_mesh
-from studio.ui.widgets import make_action
+from studio.ui.body.controls import BodyControls
+from studio.ui.views.body_scene import BodyScene
+from studio.ui.body.state import BodyState, pose_presets
+from studio.ui.body.view import BodyView
+from studio.ui.body.mesh_export import MESH_FORMATS, export_mesh
+from studio.ui.views.widgets import make_action
 
 APP_TITLE = "Human Mesh Studio: body model"
 

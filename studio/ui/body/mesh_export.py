@@ -9,7 +9,7 @@ import numpy as np
 from studio.body.storage import atomic_write_bytes
 from studio.errors import StudioError
 from studio.io.meshes import mesh_bytes
-from studio.ui.body_scene import part_palette
+from studio.ui.views.body_scene import part_palette
 
 MESH_FORMATS = {".obj": "Wavefront OBJ", ".ply": "Stanford PLY", ".glb": "glTF binary"}
 

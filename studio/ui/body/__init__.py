@@ -1,0 +1,1 @@
+"""The body model explorer: shape sliders, pose presets, exports and snapshots."""

@@ -1,0 +1,9 @@
+"""The tools the studio window is assembled with, in order (:mod:`studio.ui.tools.contract`):
+adding a method's tool adds a line here, not code in the window."""
+from __future__ import annotations
+
+from studio.ui.live.controller import LiveController
+from studio.ui.tools.maps.tool import MapsTool
+
+# Live first: a photo being opened pauses live frames before the other tools hear of it.
+TOOLS = (LiveController, MapsTool)
