@@ -120,14 +120,21 @@ def test_build_and_check(capsys, tmp_path, monkeypatch, body, fake_mannequin) ->
     assert run(capsys, "body", "build")[0] == 0
     assert registry.MANNEQUIN_PATH.read_bytes() == storage.encode_body_npz(body)
     code, out, _ = run(capsys, "body", "build", "--check")
-    assert code == 0 and out.strip() == "identical"
+    assert code == 0 and out.startswith("identical") and "numpy dispatch" in out
     assert registry.find_body_model("mannequin").num_vertices == body.num_vertices
 
     changed = storage.load_body_npz(registry.MANNEQUIN_PATH)
     changed.v_template = changed.v_template + 0.01
     storage.save_body_npz(changed, registry.MANNEQUIN_PATH)
-    code, _, err = run(capsys, "body", "build", "--check")
-    assert code == 1 and "v_template" in err and "weights" not in err
+    code, out, _ = run(capsys, "body", "build", "--check")
+    differ = next(line for line in out.splitlines() if line.startswith("arrays that differ"))
+    assert code == 1 and "v_template" in differ and "weights" not in differ
+    assert "NOT equivalent" in out and "height 0.00 mm" in out
+    code, out, _ = run(capsys, "body", "build", "--check", "--json")
+    report = json.loads(out)
+    assert code == 1 and not report["identical"] and not report["geometry"]["equivalent"]
+    assert report["geometry"]["joints_m"] == pytest.approx(0.01, abs=1e-4)
+    assert set(report["environment"]["packages"]) >= {"numpy", "vtk", "pyvista"}
 
 
 def test_build_out_path(capsys, tmp_path, body, fake_mannequin) -> None:

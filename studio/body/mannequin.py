@@ -1,9 +1,21 @@
 """Builds the built-in mannequin body model (`studio body build`) from its design.
 
-Everything here is deterministic: rebuilding reproduces ``models/mannequin/mannequin.npz``
-byte for byte (checked by ``studio body build --check`` and the test suite).
+Everything here is deterministic: with the locked package versions, rebuilding reproduces
+``models/mannequin/mannequin.npz`` byte for byte on any x86-64 CPU (checked by
+``studio body build --check`` and the test suite).
+
+Why a recorded face order: quadric decimation depends on the order of its input faces, and
+the shipped file was built when the faces came out of ``trimesh``'s component split, which
+ordered them with numpy's unstable argsort of tied labels. numpy 1.26 sorts with AVX-512
+code on CPUs that have it and with introsort elsewhere, and the two break ties differently,
+so the shipped mannequin could only be rebuilt on AVX-512 machines. The build now keeps the
+marching-cubes order (``meshing.largest_component``) and applies the order the shipped file
+was built from, stored as ``build_face_order.npz`` (1.6 KB); every built-in weight file
+depends on the shipped vertices, so the shipped file stays the source of truth.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -12,12 +24,14 @@ from studio.body.downsample import build_downsampling
 from studio.body.mannequin_design import HEAD_TOP_Y, body_sdf, mirror, nearest_part_joint, rest_joints
 from studio.body.meshing import decimate, polygonise, relax
 from studio.body.model import BodyData
+from studio.body.registry import MANNEQUIN_PATH
 from studio.body.rigging import closest_on_segments, part_uv, skinning_weights, vertex_regressor
 
 TARGET_VERTICES = 7000
 GRID_STEP = 0.007
 BOUNDS = (np.array([-0.92, -1.20, -0.20]), np.array([0.92, 0.60, 0.25]))
 WEIGHT_DIFFUSION_STEPS = 25
+FACE_ORDER_PATH = MANNEQUIN_PATH.with_name("build_face_order.npz")
 
 NAMES = js.SMPL24_NAMES
 PARENTS = np.asarray(js.SMPL24_PARENTS)
@@ -196,10 +210,28 @@ def shape_components(verts: np.ndarray, weights: np.ndarray, joints: np.ndarray)
     return np.stack(dirs, axis=-1)
 
 
+def recorded_face_order(count: int, path: Path = FACE_ORDER_PATH) -> np.ndarray:
+    """The order [count] of the marching-cubes faces that the shipped mannequin was built from.
+
+    Stored as steps between successive indices (it is mostly runs of consecutive faces).
+    A design change that alters the face count makes the record stale: delete the file,
+    rebuild, and retrain the built-in weights, since they depend on the vertices.
+    """
+    if not path.is_file():
+        return np.arange(count)
+    with np.load(path, allow_pickle=False) as f:
+        order = np.cumsum(f["steps"].astype(np.int64))
+    if len(order) != count or not np.array_equal(np.sort(order), np.arange(count)):
+        raise ValueError(f"{path} orders {len(order)} faces but the design gives {count}; "
+                         "delete it when the mannequin's design changes")
+    return order
+
+
 def build_mannequin() -> BodyData:
     """Generate the mannequin from its design (about a minute on two cores)."""
     joints = rest_joints(NAMES)
     verts, faces = polygonise(body_sdf, *BOUNDS, GRID_STEP)
+    faces = faces[recorded_face_order(len(faces))]
     verts, faces = decimate(verts, faces, TARGET_VERTICES)
     verts = relax(verts, faces, body_sdf, iterations=30)
     verts = verts.astype(np.float32).astype(np.float64)

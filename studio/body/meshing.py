@@ -3,7 +3,9 @@
 Marching cubes on a fine grid captures thin parts (fingers, ears); quadric decimation
 brings the mesh to the target vertex count; tangential relaxation with projection back
 onto the implicit surface evens out the triangles and removes the voxel staircase.
-Every step is deterministic, so the mannequin can be rebuilt bit for bit.
+Every step is deterministic and independent of the CPU: no step orders faces or vertices
+by an unstable sort of tied keys (numpy's default sort breaks ties differently with and
+without AVX-512, and quadric decimation depends on the face order).
 """
 from __future__ import annotations
 
@@ -25,9 +27,24 @@ def polygonise(field: Field, lo: np.ndarray, hi: np.ndarray, step: float) -> tup
         raise ValueError("the surface touches the sampling box; enlarge the bounds")
     verts, faces, _, _ = marching_cubes(values, 0.0, spacing=(step,) * 3, allow_degenerate=False)
     mesh = trimesh.Trimesh(verts + np.array([a[0] for a in axes]), faces, process=True)
-    parts = mesh.split(only_watertight=False)
-    mesh = max(parts, key=lambda m: len(m.vertices))
-    return np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    return largest_component(np.asarray(mesh.vertices), np.asarray(mesh.faces))
+
+
+def largest_component(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The edge-connected component with the most faces, faces and vertices in input order.
+
+    ``trimesh.Trimesh.split`` would do, but it groups faces with numpy's unstable argsort
+    of their component labels, so the faces of one component come out in an order that
+    depends on the CPU (AVX-512 or not); here a boolean mask keeps the input order, and
+    equal-sized components go to the lowest label.
+    """
+    adjacency = trimesh.graph.face_adjacency(faces)
+    labels = trimesh.graph.connected_component_labels(adjacency, node_count=len(faces))
+    keep = labels == np.argmax(np.bincount(labels))
+    used = np.zeros(len(verts), bool)
+    used[faces[keep]] = True
+    index = np.cumsum(used) - 1
+    return verts[used], index[faces[keep]]
 
 
 def decimate(verts: np.ndarray, faces: np.ndarray, target_vertices: int) -> tuple[np.ndarray, np.ndarray]:

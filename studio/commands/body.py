@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build = sub.add_parser("build", help="generate the built-in mannequin model")
     build.add_argument("--out", metavar="PATH", help=f"default: {registry.MANNEQUIN_PATH}")
     build.add_argument("--check", action="store_true",
-                       help="regenerate and compare with the existing file instead of writing")
+                       help="regenerate and compare with the existing file instead of writing: "
+                            "byte identity, else which arrays differ and by how much (exit 1)")
+    build.add_argument("--json", action="store_true", help="with --check: the report as JSON")
     build.set_defaults(func=_build)
 
     snap = sub.add_parser("snapshot", help="render a grid of views of a body model to PNG")
@@ -138,34 +138,23 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _differences(expected: bytes, actual_path: Path) -> list[str]:
-    """Names of the arrays that differ between an encoded model and a file on disk."""
-    with np.load(io.BytesIO(expected), allow_pickle=False) as new, \
-            np.load(actual_path, allow_pickle=False) as old:
-        keys = sorted(set(new.files) | set(old.files))
-        return [k for k in keys if k not in new.files or k not in old.files
-                or new[k].dtype != old[k].dtype or not np.array_equal(new[k], old[k])]
-
-
 def _build(args: argparse.Namespace) -> int:
-    from studio.body import mannequin
+    from studio.body import build_check, mannequin
 
     out = Path(args.out) if args.out else registry.MANNEQUIN_PATH
+    if args.check and not out.is_file():
+        raise ModelFileError(f"{out}: nothing to check against; run `studio body build`")
     payload = storage.encode_body_npz(mannequin.build_mannequin())
     if args.check:
-        if not out.is_file():
-            raise ModelFileError(f"{out}: nothing to check against; run `studio body build`")
-        if out.read_bytes() == payload:
-            print("identical")
-            return 0
         try:
-            changed = _differences(payload, out)
-        except (OSError, ValueError) as err:
+            report = build_check.check_rebuild(payload, out.read_bytes())
+        except (OSError, ValueError, KeyError) as err:
             raise ModelFileError(f"{out}: the existing file is unreadable ({err})") from err
-        detail = ("arrays differ: " + ", ".join(changed)) if changed else \
-            "the arrays are equal but the file bytes differ"
-        print(f"studio: {out} does not match the regenerated model: {detail}", file=sys.stderr)
-        return 1
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            print("\n".join(build_check.describe(report)))
+        return 0 if report["identical"] else 1
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
