@@ -18,7 +18,8 @@ from studio.body.registry import find_body_model
 from studio.io.animation_glb import animation_glb_bytes, continuous_quaternions, skin_influences
 from studio.io.bvh import bvh_bytes, read_bvh
 from studio.io.frames import obj_frames, motion_npz_bytes
-from studio.io.motion import TURN_X, Motion
+from studio.io.axes import TURN_X
+from studio.io.motion import Motion
 from studio.pipeline.results import MeshIteration
 
 FRAMES, FPS = 20, 25.0
@@ -300,13 +301,13 @@ def test_read_bvh_refuses_a_short_motion(motion) -> None:
 # ---------------------------------------------------------------- OBJ frames and npz
 
 def test_obj_frames_hold_each_posed_mesh(motion, posed) -> None:
-    files = obj_frames(motion)
+    files = list(obj_frames(motion))
     assert [name for name, _ in files] == [f"frame_{k:06d}.obj" for k in range(FRAMES)]
-    for k in (0, FRAMES - 1):
+    for k in (0, FRAMES - 1):  # y up, as the GLB and BVH
         mesh = trimesh.load(io.BytesIO(files[k][1]), file_type="obj", process=False)
-        np.testing.assert_allclose(mesh.vertices, posed[0][k], atol=1e-5)
+        np.testing.assert_allclose(mesh.vertices, posed[0][k] @ TURN_X.T, atol=1e-5)
         np.testing.assert_array_equal(mesh.faces, motion.body.faces)
-    arrays = obj_frames(list(posed[0][:2]), motion.body.faces)
+    arrays = list(obj_frames(list(posed[0][:2]), motion.body.faces))
     assert [name for name, _ in arrays] == ["frame_000000.obj", "frame_000001.obj"]
     with pytest.raises(ValueError):
         obj_frames(list(posed[0][:2]))

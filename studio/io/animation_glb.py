@@ -11,6 +11,12 @@ Layout (node indices):
   skeleton (:meth:`Motion.rest_shape`), metres.
 - 25 ``body``: the skinned mesh, a scene root without a transform (glTF ignores a skinned
   mesh node's own transform).
+- 26 ``image camera`` (when the capture's camera is given): the fixed camera the motion
+  was filmed by, at the world origin looking down -z, as :mod:`studio.io.camera_glb`
+  writes it; ``trans`` is relative to it, so looking through it shows the body where the
+  video did.
+
+World axes are glTF's (+y up, +z towards the viewer): a body filmed upright stands upright.
 
 Bind pose: every joint unrotated except the pelvis, whose rest rotation is half a turn
 about x, undoing the root's; its rest translation puts it at the rest pelvis. The bind
@@ -40,8 +46,10 @@ import trimesh
 from scipy.spatial.transform import Rotation
 
 from studio.body.joint_sets import SMPL24_NAMES
-from studio.io.camera_glb import HALF_TURN_ABOUT_X
-from studio.io.motion import TURN_X, Motion
+from studio.io.axes import HALF_TURN_ABOUT_X, TURN_X
+from studio.io.camera_glb import add_image_camera
+from studio.io.motion import Motion
+from studio.pipeline.crops import ImageCamera
 
 INFLUENCES = 4  # joints per vertex in JOINTS_0 / WEIGHTS_0
 ROOT, FIRST_JOINT = 0, 1  # node indices; the mesh node follows the joints
@@ -106,8 +114,11 @@ def _channel(sampler: int, node: int, path: str) -> pygltflib.AnimationChannel:
         sampler=sampler, target=pygltflib.AnimationChannelTarget(node=node, path=path))
 
 
-def animation_glb_bytes(motion: Motion) -> bytes:
-    """The motion as a skinned, animated GLB laid out as the module says."""
+def animation_glb_bytes(motion: Motion, camera: ImageCamera | None = None,
+                        image_size: tuple[int, int] | None = None) -> bytes:
+    """The motion as a skinned, animated GLB laid out as the module says; with ``camera``
+    (the fixed camera of the capture, translation zero) and ``image_size`` (width, height
+    pixels), the image camera too."""
     body = motion.body
     vertices, joints = motion.rest_shape()
     parents = body.parents
@@ -127,7 +138,12 @@ def animation_glb_bytes(motion: Motion) -> bytes:
         gltf.nodes.append(node)
     mesh_node = len(gltf.nodes)
     gltf.nodes.append(pygltflib.Node(name="body", mesh=0, skin=0))
-    gltf.scenes = [pygltflib.Scene(name="capture", nodes=[ROOT, mesh_node])]
+    scene = [ROOT, mesh_node]
+    if camera is not None:
+        if image_size is None:
+            raise ValueError("the image camera needs the image size")
+        scene.append(add_image_camera(gltf, camera, image_size))
+    gltf.scenes = [pygltflib.Scene(name="capture", nodes=scene)]
     gltf.scene = 0
 
     faces = np.asarray(body.faces)

@@ -29,7 +29,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from studio.body.joint_sets import SMPL24_NAMES
-from studio.io.motion import TURN_X, Motion
+from studio.io.axes import TURN_X
+from studio.io.motion import Motion
 
 CENTIMETRES = 100.0  # per metre
 EULER = "ZXY"  # scipy's intrinsic order matching the rotation channels below

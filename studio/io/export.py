@@ -17,12 +17,14 @@ File names for :func:`export_person`:
   with it (``body`` -> ``body.glb``, ``body.v2`` -> ``body.v2.glb``).
 
 OBJ and PLY hold camera-axes vertices without the translation (x right, y down, z away);
-GLB holds the same vertices placed in front of a camera matching the photo's
-(:mod:`studio.io.camera_glb`); npz holds SMPL parameters, the translation and the mesh.
+GLB holds the same vertices turned into glTF's y-up axes and placed in front of a camera
+matching the photo's, which it holds too (:mod:`studio.io.camera_glb`); npz holds SMPL
+parameters, the translation and the mesh.
 """
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,6 +57,11 @@ def check_destination(path: Path, types: Sequence[str], what: str = "") -> None:
         raise StudioError(f"{name}: {folder} is not a writable folder")
     if path.is_dir():
         raise StudioError(f"{name}: cannot write the file (a folder has that name)")
+    try:  # tried for real: permission bits say yes to root in /proc
+        tempfile.NamedTemporaryFile(dir=folder, prefix=".studio-check-").close()
+    except OSError as err:
+        raise StudioError(f"{name}: {folder} is not a writable folder "
+                          f"({err.strerror or err})") from None
 
 
 def export_person(result: FrameResult, person: int, path: Path, iterations: Sequence[int],
@@ -86,15 +93,17 @@ def export_person(result: FrameResult, person: int, path: Path, iterations: Sequ
                  for k in chosen]
     for target, _ in files:
         check_destination(target, EXPORT_TYPES)
-    payloads = [(target, _encode(result, chosen_frames, suffix))
+    payloads = [(target, encode_iterations(result, chosen_frames, suffix))
                 for target, chosen_frames in files]
     for target, payload in payloads:
         write_output(target, payload)
     return [target for target, _ in payloads]
 
 
-def _encode(result: FrameResult, frames: list[MeshIteration], suffix: str) -> bytes:
-    """The file content: all ``frames`` for npz, the only one for a mesh."""
+def encode_iterations(result: FrameResult, frames: Sequence[MeshIteration],
+                      suffix: str) -> bytes:
+    """The content of one file of type ``suffix`` (obj, ply, glb, npz, with the dot):
+    all ``frames`` for npz, the only one for a mesh; GLB with the image camera, y up."""
     if suffix == ".npz":
         return amass_npz_bytes(frames, result.faces, result.body_name)
     [it] = frames

@@ -9,7 +9,7 @@ the mesh in the camera frame, frame by frame, as ``vertices + trans`` is for one
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,9 +18,6 @@ import torch
 from studio.body.model import NUM_BETAS, NUM_JOINTS, BodyData, BodyModel
 from studio.pipeline.results import MeshIteration
 
-# Half a turn about x: camera axes (y down, z away) <-> y-up axes with z towards the viewer
-# (glTF's, BVH's), in which a body filmed upright stands upright. Its own inverse.
-TURN_X = np.diag([1.0, -1.0, -1.0])
 BATCH = 256  # frames posed at once by Motion.vertices; bounds memory on long captures
 
 
@@ -77,12 +74,16 @@ class Motion:
     def vertices(self) -> np.ndarray:
         """[N,V,3] float32 posed meshes plus translation, camera axes, metres: the body
         model's output, pose correctives included where the body has them."""
+        return np.concatenate(list(self.vertex_batches()))
+
+    def vertex_batches(self) -> Iterator[np.ndarray]:
+        """:meth:`vertices` :data:`BATCH` frames at a time ([B,V,3] float32, in order), so a
+        long motion is written frame by frame in bounded memory."""
         model = BodyModel(self.body)
-        out = []
         with torch.no_grad():
             for start in range(0, self.num_frames, BATCH):
                 pose = torch.as_tensor(self.poses[start:start + BATCH], dtype=torch.float32)
                 betas = torch.as_tensor(self.betas, dtype=torch.float32).expand(len(pose), -1)
                 posed = model(global_orient=pose[:, :3], body_pose=pose[:, 3:], betas=betas)
-                out.append(posed.vertices.numpy() + self.trans[start:start + BATCH, None])
-        return np.concatenate(out).astype(np.float32)
+                yield (posed.vertices.numpy()
+                       + self.trans[start:start + BATCH, None]).astype(np.float32)
