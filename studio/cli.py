@@ -1,4 +1,6 @@
-"""The ``studio`` command. Each subcommand lives in a module of ``studio.commands``.
+"""The ``studio`` command. Each subcommand lives in a module of ``studio.commands``,
+imported only when that subcommand runs (see :mod:`studio.commands.lazy`), so
+``studio --help`` and usage errors need neither torch nor Qt.
 
 Exit codes: 0 success, 2 bad input or usage, 3 model file missing or mismatched,
 4 no person found in an image (``studio run``), 5 the frame source was lost mid-stream
@@ -11,18 +13,45 @@ import argparse
 import importlib
 import sys
 
+from studio.commands.lazy import LazySubcommands
 from studio.errors import StudioError
 
-# Modules under studio.commands, each with ``register(subparsers)``.
+# Modules under studio.commands, each with ``register(subparsers)``, and the line
+# ``studio --help`` shows for each.
 COMMAND_MODULES = ("body", "gui", "train", "evaluate", "run", "bench", "capture")
+SUMMARIES = {
+    "body": "inspect, export and build body models",
+    "gui": "open the studio window",
+    "train": "train built-in models",
+    "evaluate": "evaluate models on synthetic test data",
+    "run": "find the people in a photo and recover a 3D mesh for each",
+    "bench": "measure speed (JSON with --json)",
+    "capture": "recover meshes frame by frame from a webcam, video or image folder",
+}
+COMMAND_NAMES = {"evaluate": "eval"}  # module -> command, where they differ
+
+
+def version() -> str:
+    """The installed package's version (the source tree's when not installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("human-mesh-studio")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _register(module: str) -> object:
+    return lambda sub: importlib.import_module(f"studio.commands.{module}").register(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="studio", description="Human Mesh Studio: 3D human pose and shape research studio.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"studio.commands.{name}").register(sub)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=LazySubcommands)
+    for module in COMMAND_MODULES:
+        sub.add_lazy(COMMAND_NAMES.get(module, module), SUMMARIES[module], _register(module))
     return parser
 
 

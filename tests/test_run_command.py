@@ -82,7 +82,8 @@ def test_run_writes_iterations_mesh_and_json(run, tmp_path, model_file, photos) 
     info = json.loads(out)
     assert info["model"] == {"name": "small", "source": str(model_file), "input_kind": "rgb",
                              "input_size": 96, "body": "mannequin"}
-    assert info["image"] == {"path": str(photos["astronaut"]), "width": 512, "height": 512}
+    assert info["image"] == {"path": str(photos["astronaut"]), "width": 512, "height": 512,
+                             "width_on_disk": 512, "height_on_disk": 512, "scale": 1.0}
     [person] = info["people"]
     x0, y0, x1, y1 = person["box"]
     assert 0 <= x0 < 60 and 0 <= y0 < 60 and 330 < x1 <= 512 and y1 > 480
@@ -231,7 +232,7 @@ def test_unwritable_destinations_leave_nothing(run, tmp_path, model_file, photos
     blocker.write_text("a file, not a folder")
     image = photos["astronaut"]
     code, _, err = run(image, "--model", model_file, "--export", blocker / "out.obj")
-    assert code == 2 and "not a writable folder" in err
+    assert code == 2 and "is not a folder" in err
     code, _, err = run(image, "--model", model_file, "--iterations-dir", blocker / "iters")
     assert code == 2 and "cannot create the folder" in err
     code, _, err = run(image, "--model", model_file, "--export", tmp_path / "a.stl")
@@ -242,7 +243,7 @@ def test_unwritable_destinations_leave_nothing(run, tmp_path, model_file, photos
     assert code == 2 and "--overlay" in err and "unsupported type" in err
     code, _, err = run(image, "--model", model_file, "--max-people", "0")
     assert code == 2 and "--max-people" in err
-    # The write itself fails (the name is taken by a folder) after the net has run.
+    # The name is taken by a folder: refused before the net runs.
     taken = tmp_path / "taken.obj"
     taken.mkdir()
     code, _, err = run(image, "--model", model_file, "--export", taken)

@@ -15,23 +15,26 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from studio.errors import StudioError
-from studio.io.export import EXPORT_TYPES, check_destination, numbered
-from studio.io.images import IMAGE_TYPES, image_bytes
-from studio.io.meshes import MESH_TYPES, mesh_bytes
-from studio.io.output import check_creatable, write_output
-from studio.io.smpl_params import amass_npz_bytes
-from studio.nets import model_registry
-from studio.pipeline.images import read_image
-from studio.pipeline.overlay import draw_overlay, label_mask
-from studio.pipeline.people import MAX_PEOPLE, NoPersonFound, shared_finder
-from studio.pipeline.results import FrameResult, PersonResult
-from studio.pipeline.single_image import run_image, timed
+from studio.io.meshes import MESH_TYPES
+from studio.io.output import check_output_file, check_output_folder, write_outputs
+from studio.nets.model_names import OFFICIAL, model_names
 
+if TYPE_CHECKING:
+    from studio.nets.model_registry import LoadedModel
+    from studio.pipeline.results import FrameResult, PersonResult
+
+# Torch, OpenCV and MediaPipe load when the command runs, not for its help or usage errors.
+# The values of studio.pipeline.people.MAX_PEOPLE, studio.io.export.EXPORT_TYPES and
+# studio.io.images.IMAGE_TYPES (tests/test_cli_first_hour.py keeps them equal):
+MAX_PEOPLE = 5
+EXPORT_TYPES = (*MESH_TYPES, ".npz")
+IMAGE_TYPES = (".png", ".jpg", ".jpeg")
+OVERLAY_MAX_SIDE = 2048  # overlays are written at most this long unless --overlay-full-size
 DECIMALS = 6  # JSON numbers: float32 values rounded to what they actually carry
 PIXEL_DECIMALS = 2
 # Timed, in pipeline order; crop ... overlay are summed over people (each person's own
@@ -42,8 +45,10 @@ STAGES = ("decode", "load_model", "load_detector", "detect", "crop", "net",
 
 def default_model() -> str:
     """Official weights when present, else the built-in net made for real photos."""
+    from studio.nets import model_registry
+
     found = model_registry.find_official_checkpoint()
-    return model_registry.OFFICIAL if found else model_registry.default_model_name("proxy")
+    return OFFICIAL if found else model_registry.default_model_name("proxy")
 
 
 def add_fit_camera_option(parser: argparse.ArgumentParser, note: str = "") -> None:
@@ -53,26 +58,38 @@ def add_fit_camera_option(parser: argparse.ArgumentParser, note: str = "") -> No
                              f"refitted to MediaPipe's landmarks{note}")
 
 
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device`` as every command running a model has it."""
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where the mesh regressor runs (default cpu; cuda needs a GPU "
+                             "build of torch)")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    names = ", ".join([model_registry.OFFICIAL, *model_registry.BUILTIN_MODELS])
     parser = subparsers.add_parser(
-        "run", help="find the people in a photo and recover a 3D mesh for each",
+        "run",
         description="Find the people in a photo (MediaPipe Pose), crop each, run a mesh "
                     "regressor and export the final meshes and, optionally, every feedback "
-                    "iteration, an overlay and a silhouette label mask. Meshes are in the "
-                    "camera's axes (x right, y down, z away from the camera) without the "
-                    "camera translation; the npz holds the translation as 'trans'. With "
+                    "iteration, an overlay and a silhouette label mask. OBJ and PLY meshes are "
+                    "in the camera's axes (x right, y down, z away from the camera) without "
+                    "the camera translation; the npz holds the translation as 'trans'; a GLB "
+                    "is y up (glTF's axes) and holds the photo's camera with the body in "
+                    "front of it. With "
                     "several people (largest first) person k>0 gets file names with the "
-                    "suffix _k (out.glb, out_1.glb, ...). Exit status 4: no person found "
-                    "(nothing is written).")
+                    "suffix _k (out.glb, out_1.glb, ...). Every output path is checked "
+                    "before the work starts, and the files are written together: all or "
+                    "none. Photos of more than 50 megapixels are read downscaled (the JSON "
+                    "gives both sizes; its pixel coordinates are the downscaled photo's). "
+                    "Exit status 4: no person found (nothing is written).")
     parser.add_argument("image", type=Path, metavar="IMAGE", help="image file (JPEG, PNG, ...)")
     parser.add_argument("--model", metavar="NAME",
-                        help=f"{names}, or a path to a .pt model file (default: official-pymaf "
-                             "if its checkpoint is found, else builtin-pymaf-proxy)")
+                        help=f"{model_names()}, or a path to a .pt model file (default: "
+                             "official-pymaf if its checkpoint is found, else "
+                             "builtin-pymaf-proxy)")
     parser.add_argument("--checkpoint", type=Path, metavar="PATH",
                         help="weights file to use for the named model (e.g. the official "
                              "PyMAF checkpoint kept outside the search folders)")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    add_device_option(parser)
     parser.add_argument("--export", type=Path, metavar="OUT",
                         help=f"final result per person: {', '.join(MESH_TYPES)} mesh, or .npz "
                              "with SMPL parameters (poses 1x72, betas, trans 1x3, gender) plus "
@@ -80,7 +97,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--iterations-dir", type=Path, metavar="DIR",
                         help="also write iter0.obj (mean-parameter start) ... iter3.obj here")
     parser.add_argument("--overlay", type=Path, metavar="OUT.png",
-                        help="the photo with the final meshes drawn over it (.png or .jpg)")
+                        help="the photo with the final meshes drawn over it (.png or .jpg), "
+                             f"at most {OVERLAY_MAX_SIDE} px along its longer side")
+    parser.add_argument("--overlay-full-size", action="store_true",
+                        help="write the overlay at the photo's own size")
     parser.add_argument("--mask", type=Path, metavar="OUT.png",
                         help="8-bit PNG at the photo's size: 0 background, k+1 where person "
                              "k's final mesh is")
@@ -96,33 +116,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run)
 
 
-def write_outputs(result: FrameResult, image: np.ndarray, args: argparse.Namespace
-                  ) -> list[Path]:
-    """Write the requested files, each atomically; returns their paths."""
-    written = []
+def output_files(result: FrameResult, image: np.ndarray, args: argparse.Namespace
+                 ) -> list[tuple[Path, bytes]]:
+    """The requested files, encoded: (path, payload) pairs."""
+    from studio.io.export import encode_iterations, numbered
+    from studio.io.images import image_bytes
+    from studio.io.meshes import mesh_bytes
+    from studio.pipeline.images import downscaled
+    from studio.pipeline.overlay import draw_overlay, label_mask
 
-    def write(path: Path, payload: bytes) -> None:
-        write_output(path, payload)
-        written.append(path)
-
-    if args.iterations_dir is not None:
-        _make_folder(args.iterations_dir)
+    files = []
     for k, person in enumerate(result.people):
         if args.iterations_dir is not None:
-            for i, it in enumerate(person.iterations):
-                write(numbered(args.iterations_dir / f"iter{i}.obj", k),
-                      mesh_bytes(it.vertices, result.faces, ".obj"))
+            files += [(numbered(args.iterations_dir / f"iter{i}.obj", k),
+                       mesh_bytes(it.vertices, result.faces, ".obj"))
+                      for i, it in enumerate(person.iterations)]
         if args.export is not None:
-            suffix = args.export.suffix.lower()
-            write(numbered(args.export, k),
-                  amass_npz_bytes(person.final, result.faces, result.body_name)
-                  if suffix == ".npz" else mesh_bytes(person.final.vertices, result.faces, suffix))
+            files.append((numbered(args.export, k),
+                          encode_iterations(result, [person.final],
+                                            args.export.suffix.lower())))
     renders = [person.render for person in result.people]
     if args.overlay is not None:
-        write(args.overlay, image_bytes(draw_overlay(image, renders), args.overlay.suffix))
+        overlay = draw_overlay(image, renders)
+        if not args.overlay_full_size:
+            overlay = downscaled(overlay, OVERLAY_MAX_SIDE)
+        files.append((args.overlay, image_bytes(overlay, args.overlay.suffix)))
     if args.mask is not None:
-        write(args.mask, image_bytes(label_mask(result.image_size, renders), ".png"))
-    return written
+        files.append((args.mask, image_bytes(label_mask(result.image_size, renders), ".png")))
+    return files
+
+
+def write_all(result: FrameResult, image: np.ndarray, args: argparse.Namespace) -> list[Path]:
+    """Write the requested files, all or none (:func:`studio.io.output.write_outputs`);
+    returns their paths. ``--iterations-dir`` is made when missing (and removed again
+    if nothing could be written into it)."""
+    files = output_files(result, image, args)
+    folder = args.iterations_dir
+    made = folder is not None and not folder.exists()
+    if folder is not None:
+        _make_folder(folder)
+    try:
+        return write_outputs(files)
+    except StudioError:
+        if made and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
 
 
 def _rounded(values: np.ndarray, decimals: int = DECIMALS) -> list[float]:
@@ -162,15 +200,20 @@ def _person_report(k: int, person: PersonResult) -> dict:
     }
 
 
-def report(result: FrameResult, image: Path, model: model_registry.LoadedModel,
-           written: list[Path], timings: dict[str, float]) -> dict:
-    """What ``--json`` prints."""
+def report(result: FrameResult, image: Path, model: LoadedModel,
+           written: list[Path], timings: dict[str, float],
+           size_on_disk: tuple[int, int] | None = None) -> dict:
+    """What ``--json`` prints; ``size_on_disk``: the photo's own size when it was read
+    downscaled (the JSON's pixels are the downscaled picture's)."""
+    width, height = result.image_size
+    on_disk = size_on_disk or (width, height)
     return {
         "model": {"name": model.name, "source": str(model.source),
                   "input_kind": model.input_kind, "input_size": model.input_size,
                   "body": model.body_name},
-        "image": {"path": str(image), "width": result.image_size[0],
-                  "height": result.image_size[1]},
+        "image": {"path": str(image), "width": width, "height": height,
+                  "width_on_disk": on_disk[0], "height_on_disk": on_disk[1],
+                  "scale": round(width / on_disk[0], DECIMALS)},
         "people": [_person_report(k, p) for k, p in enumerate(result.people)],
         "outputs": [str(p) for p in written],
         "timings_ms": {k: round(v, 2) for k, v in timings.items()},
@@ -186,8 +229,10 @@ def _summary(info: dict) -> str:
     lines = [
         f"model {model['name']} ({model['input_kind']} {model['input_size']} px, body "
         f"{model['body']}) from {model['source']}",
-        f"image {image['path']}: {image['width']}x{image['height']}, "
-        f"{_people_count(len(info['people']))} found",
+        f"image {image['path']}: {image['width']}x{image['height']}"
+        + (f" (read downscaled from {image['width_on_disk']}x{image['height_on_disk']})"
+           if image["scale"] != 1 else "")
+        + f", {_people_count(len(info['people']))} found",
     ]
     for person in info["people"]:
         x0, y0, x1, y1 = person["box"]
@@ -206,11 +251,6 @@ def _summary(info: dict) -> str:
     return "\n".join(lines)
 
 
-def _check_folder(folder: Path, what: str) -> None:
-    """Fail before any work when ``folder`` could not be created or written into."""
-    check_creatable(folder, f"{what} {folder}: cannot create the folder")
-
-
 def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -219,29 +259,39 @@ def _make_folder(folder: Path) -> None:
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
-    """Every output type and destination, checked before the slow work starts."""
-    for flag, path, types in (("--export", args.export, EXPORT_TYPES),
-                              ("--overlay", args.overlay, IMAGE_TYPES),
-                              ("--mask", args.mask, (".png",))):
-        if path is not None:
-            check_destination(path, types, flag)
-    if args.iterations_dir is not None:
-        _check_folder(args.iterations_dir, "--iterations-dir")
+    """Every option and output destination, checked before the slow work starts."""
     if args.max_people < 1:
         raise StudioError("--max-people must be at least 1")
     if args.threads < 0:
         raise StudioError("--threads must be at least 0")
+    for flag, path, types in (("--export", args.export, EXPORT_TYPES),
+                              ("--overlay", args.overlay, IMAGE_TYPES),
+                              ("--mask", args.mask, (".png",))):
+        if path is not None:
+            check_output_file(path, types, flag)
+    if args.iterations_dir is not None:
+        check_output_folder(args.iterations_dir, "--iterations-dir")
+    if not args.image.is_file():
+        raise StudioError(f"{args.image}: cannot read the image ("
+                          + ("a folder" if args.image.is_dir() else "no such file") + ")")
 
 
 def _run(args: argparse.Namespace) -> int:
     _check_arguments(args)
+    import torch
+
+    from studio.nets import model_registry
+    from studio.pipeline.images import read_image_sized
+    from studio.pipeline.people import NoPersonFound, shared_finder
+    from studio.pipeline.single_image import run_image, timed
+
     if args.threads:
         torch.set_num_threads(args.threads)
     name = args.model or (str(args.checkpoint) if args.checkpoint else default_model())
     checkpoint = args.checkpoint if args.model else None
     timings: dict[str, float] = {}
     with timed(timings, "decode"):  # first, so a bad image fails before a slow model load
-        image = read_image(args.image)
+        image, size_on_disk = read_image_sized(args.image)
     with timed(timings, "load_model"):
         model = model_registry.load_model(name, args.device, checkpoint)
     with timed(timings, "load_detector"):
@@ -251,9 +301,9 @@ def _run(args: argparse.Namespace) -> int:
     except NoPersonFound as err:
         raise NoPersonFound(f"{args.image}: {err} (nothing written)") from None
     with timed(timings, "export"):
-        written = write_outputs(result, image, args)
+        written = write_all(result, image, args)
     merged = {**timings, **result.timings_ms}
     info = report(result, args.image, model, written,
-                  {s: merged[s] for s in STAGES if s in merged})
+                  {s: merged[s] for s in STAGES if s in merged}, size_on_disk)
     print(json.dumps(info, indent=2) if args.json else _summary(info))
     return 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import pickle
 import re
 import sys
 from collections.abc import Mapping
@@ -25,13 +24,15 @@ from studio.body.registry import ENV_VAR, REPO_ROOT, expand_search_dirs, find_bo
 from studio.body.smpl_files import PYMAF_HINT
 from studio.body.storage import atomic_write_bytes
 from studio.errors import ModelFileError, StudioError
+from studio.nets.model_names import (  # noqa: F401 (BuiltinModel: the registry's API)
+    BUILTIN_MODELS, OFFICIAL, OFFICIAL_DESCRIPTION, BuiltinModel)
 from studio.nets.pymaf import PyMAF, PyMAFOutput
-from studio.nets.pymaf_official import load_official, mismatch_report
+from studio.nets.pymaf_official import (OFFICIAL_FILE, load_official, mismatch_report,
+                                        read_torch_file)
 from studio.nets.traced import TracedPyMAF
 
 BUILTIN_FORMAT = "human-mesh-studio/pymaf-builtin"
 BUILTIN_VERSION = 1
-OFFICIAL = "official-pymaf"
 OFFICIAL_FILE_NAMES = ("PyMAF_model_checkpoint.pt", "pymaf.pt")
 OFFICIAL_INPUT_SIZE = 224
 # Where the official checkpoint is looked for, in order; "$STUDIO_MODELS" stands for each
@@ -48,24 +49,6 @@ INPUT_KINDS = ("rgb", "proxy")
 _REBUILT_KEY = re.compile(r"^(regressor\.\d+\.smpl\.|maf_extractor\.\d+\.Dmap$)")
 
 
-@dataclass(frozen=True)
-class BuiltinModel:
-    """A built-in model: where its weights file lives and what it was trained on."""
-
-    path: Path
-    input_kind: str
-    description: str
-
-
-BUILTIN_MODELS = {
-    "builtin-pymaf-proxy": BuiltinModel(
-        REPO_ROOT / "models" / "pymaf-proxy" / "pymaf-proxy.pt", "proxy",
-        "built-in PyMAF on person-mask and keypoint maps (real photos via MediaPipe)"),
-    "builtin-pymaf-rgb": BuiltinModel(
-        REPO_ROOT / "models" / "pymaf-rgb" / "pymaf-rgb.pt", "rgb",
-        "built-in PyMAF on RGB crops, trained on synthetic mannequin renders"),
-}
-OFFICIAL_DESCRIPTION = "official PyMAF checkpoint (ResNet-50, RGB crops, SMPL)"
 
 
 @dataclass
@@ -196,12 +179,13 @@ def save_builtin(path: str | os.PathLike, net: PyMAF, arch: dict, input_spec: di
     return path
 
 
+MODEL_FILES = (f"a built-in weights file ({BUILTIN_FORMAT}, written by `studio train pymaf "
+               f"--out`) or {OFFICIAL_FILE}")
+
+
 def _torch_file(path: Path) -> object:
-    """A torch file's content (tensors and plain data only)."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
-        raise ModelFileError(f"{path}: not a readable torch file ({err})") from err
+    """A model file's content (tensors and plain data only)."""
+    return read_torch_file(path, MODEL_FILES)
 
 
 def _is_builtin(content: object) -> bool:
@@ -301,8 +285,7 @@ def _load_path(path: Path, device: torch.device) -> LoadedModel:
     if isinstance(content, Mapping) and "model" in content:
         del content  # load_official reads the file itself; do not hold two copies
         return _official(path, device)
-    raise ModelFileError(f"{path}: neither a built-in weights file ({BUILTIN_FORMAT}) nor an "
-                         "official PyMAF checkpoint (a dict with the state dict under 'model')")
+    raise ModelFileError(f"{path}: not a model checkpoint; expected {MODEL_FILES}")
 
 
 def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu",

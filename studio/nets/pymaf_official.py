@@ -7,6 +7,7 @@ SMPL file is required. A file that does not fit says how, in a few grouped lines
 from __future__ import annotations
 
 import pickle
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -39,13 +40,46 @@ def mismatch_report(expected: Mapping[str, tuple[int, ...]],
     return "\n".join(lines) if lines else None
 
 
+OFFICIAL_FILE = "the official PyMAF checkpoint (a torch file with the state dict under 'model')"
+
+
+def _unreadable(path: Path, err: BaseException) -> str:
+    """Why torch could not read ``path``, in a few words (torch's own message advises
+    options that do not apply to a file that is no checkpoint at all)."""
+    if isinstance(err, OSError):
+        return f"cannot read the file: {err.strerror or err}"
+    if "Unsupported global" in str(err):
+        return "it holds Python objects, not only tensors and plain data"
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(4)
+    except OSError as read_err:
+        return f"cannot read the file: {read_err.strerror or read_err}"
+    if not start:
+        return "the file is empty"
+    if start == b"PK\x03\x04" or isinstance(err, EOFError):  # torch files are zip archives
+        return "the file is damaged or cut short"
+    return "not a torch file"
+
+
+def read_torch_file(path: Path, expected: str) -> object:
+    """The content of the torch file ``path`` (tensors and plain data only, never code);
+    anything else is a ModelFileError saying that the file is not a model checkpoint
+    and that ``expected`` was."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, KeyError,
+            TypeError, AttributeError, IndexError) as err:
+        raise ModelFileError(f"{path}: not a model checkpoint ({_unreadable(path, err)}); "
+                             f"expected {expected}") from err
+
+
 def _read_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
     if not path.is_file():
         raise ModelFileError(f"{path}: PyMAF checkpoint not found; {PYMAF_HINT}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
-        raise ModelFileError(f"{path}: not a readable torch checkpoint ({err})") from err
+    ckpt = read_torch_file(path, OFFICIAL_FILE)
     state = ckpt.get("model") if isinstance(ckpt, Mapping) else None
     if not isinstance(state, Mapping):
         raise ModelFileError(f"{path}: not a PyMAF checkpoint (expected a dict with the state "
