@@ -13,6 +13,7 @@ import pytest
 from studio import cli
 from studio.commands import capture
 from studio.errors import StudioError
+from studio.io import motion_export
 from studio.io.session import SessionReader, SessionWriter
 from studio.pipeline.people import NoPersonFound
 from studio.pipeline.samples import mannequin
@@ -84,7 +85,8 @@ def test_capture_tracks_records_and_exports(run, clips, tmp_path) -> None:
                               "width": SIZE[0], "height": SIZE[1], "fps": FPS}
     assert info["fps"] == pytest.approx(8 / info["elapsed_s"], rel=0.01)
     assert info["smoothing"]["enabled"] and info["model"]["name"] == MODEL
-    assert info["export"] == {"path": str(out), "track": 0, "frames": 7}
+    assert info["export"] == {"path": str(out), "format": "npz", "track": 0, "frames": 7,
+                              "fps": pytest.approx(FPS)}
     assert {"read", "process", "detect", "net"} <= set(info["timings_ms"])
     assert "capture" in stderr  # the progress bar
 
@@ -164,16 +166,17 @@ def test_export_picks_the_longest_track_at_the_recorded_rate(tmp_path) -> None:
                       if i in frames]
             writer.append(i, i / 8.0 + (0.01 if i == 2 else 0.0), people)
     reader = SessionReader(tmp_path / "s")
-    assert capture.session_rate(reader) == pytest.approx(8.0)
-    info = capture.export_track(reader, tmp_path / "a.npz", None)
-    assert info == {"path": str(tmp_path / "a.npz"), "track": 1, "frames": 5}
+    assert motion_export.session_rate(reader) == pytest.approx(8.0)
+    info = motion_export.export_track(reader, tmp_path / "a.npz", None)
+    assert info == {"path": str(tmp_path / "a.npz"), "format": "npz", "track": 1,
+                    "frames": 5, "fps": pytest.approx(8.0)}
     with np.load(tmp_path / "a.npz") as npz:
         assert npz["frame_index"].tolist() == [1, 2, 3, 4, 5]
         assert npz["betas"] == pytest.approx(-(np.arange(1, 6) + 0.1).mean())
         assert npz["trans"][:, 0].tolist() == [1, 2, 3, 4, 5]
-    assert capture.export_track(reader, tmp_path / "b.npz", 0)["frames"] == 3
+    assert motion_export.export_track(reader, tmp_path / "b.npz", 0)["frames"] == 3
     with pytest.raises(StudioError, match="--track 7: no such track"):
-        capture.export_track(reader, tmp_path / "c.npz", 7)
+        motion_export.export_track(reader, tmp_path / "c.npz", 7)
 
 
 class InterruptedSource(FrameSource):

@@ -15,7 +15,8 @@ from scipy.spatial.transform import Rotation
 
 from result_fixtures import astronaut_result
 from studio.errors import StudioError
-from studio.io.export import check_destination, export_overlay, export_person, numbered
+from studio.io.export import export_overlay, export_person, numbered
+from studio.io.output import check_output_file
 from studio.io.smpl_params import NOMINAL_FRAMERATE, amass_npz_bytes
 
 ALL = [0, 1, 2, 3]
@@ -206,7 +207,7 @@ def test_bad_destinations_are_refused_before_writing(result, tmp_path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     cases = [
-        (out / "missing" / "body.obj", None, "is not a writable folder"),
+        (out / "missing" / "body.obj", None, "folder .*missing does not exist"),
         (out / "body.stl", None, "unsupported type"),
         (out / "body", "stl", "unsupported export format 'stl'"),
         (out / "body.npz.gz", None, "unsupported type"),
@@ -216,7 +217,7 @@ def test_bad_destinations_are_refused_before_writing(result, tmp_path) -> None:
             export_person(result, 0, path, ALL, fmt)
     with pytest.raises(StudioError, match="unsupported type"):
         export_overlay(out / "o.gif", np.zeros((4, 4, 3), np.uint8))
-    with pytest.raises(StudioError, match="is not a writable folder"):
+    with pytest.raises(StudioError, match="does not exist"):
         export_overlay(out / "missing" / "o.png", np.zeros((4, 4, 3), np.uint8))
     # One of several names taken by a folder: no iteration is written.
     (out / "body_iter2.ply").mkdir()
@@ -237,12 +238,12 @@ def test_read_only_folder_is_refused(result, tmp_path) -> None:
     locked.chmod(0o555)
     try:
         for suffix in (".obj", ".glb", ".npz"):
-            with pytest.raises(StudioError, match="is not a writable folder"):
+            with pytest.raises(StudioError, match="cannot write into"):
                 export_person(result, 0, locked / f"body{suffix}", ALL)
-        with pytest.raises(StudioError, match="is not a writable folder"):
+        with pytest.raises(StudioError, match="cannot write into"):
             export_overlay(locked / "o.png", np.zeros((4, 4, 3), np.uint8))
-        with pytest.raises(StudioError, match="is not a writable folder"):
-            check_destination(locked / "o.png", (".png",), "--overlay")
+        with pytest.raises(StudioError, match="cannot write into"):
+            check_output_file(locked / "o.png", (".png",), "--overlay")
         assert _files(locked) == []
     finally:
         locked.chmod(0o755)

@@ -3,7 +3,10 @@
 Each frame goes through the single-image pipeline (MediaPipe people, the mesh regressor),
 people are followed across frames by track ids, optionally smoothed, and streamed into a
 session folder (:mod:`studio.io.session`), so an hour-long capture keeps memory flat. One
-track is exported at the end as an AMASS-style npz read back from the session.
+track is exported at the end, read back from the session, as an AMASS-style npz, a BVH, a
+skinned animated GLB or a folder of OBJ frames (:mod:`studio.io.motion_export`).
+``--session DIR`` exports a recorded session (``--record``'s, or the window's Record)
+the same way without capturing.
 
 Frames with nobody in them and damaged frames are counted, never fatal. Ctrl-C ends the
 capture like the end of the source (the session is closed and the export written); a lost
@@ -17,19 +20,18 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from studio.commands.run import add_fit_camera_option, default_model
 from studio.errors import StudioError
-from studio.io.export import check_destination
-from studio.io.output import write_output
+from studio.io.motion_export import (FORMS, check_motion_destination, export_session,
+                                     export_track)
 from studio.io.session import SessionReader, SessionWriter, check_new_session
-from studio.io.smpl_params import smpl_npz_bytes
 from studio.nets import model_registry
 from studio.pipeline.people import MAX_PEOPLE, NoPersonFound, TrackingPersonFinder, shared_finder
 from studio.pipeline.people_tracking import PeopleTracker
@@ -54,13 +56,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Read frames from a source, find the people in each (MediaPipe Pose), "
                     "run a mesh regressor, follow each person across frames by a track id, "
                     "optionally smooth the parameters (One-Euro filter), record every frame "
-                    "to a session folder and export one track as an AMASS-style npz. Frames "
+                    "to a session folder and export one track (an AMASS-style npz, a BVH, a "
+                    "skinned animated GLB or a folder of OBJ frames; BVH, GLB and OBJ y up). "
+                    "With --session DIR instead of --source, export a recorded session "
+                    "without capturing. Frames "
                     "with nobody in them are counted and recorded empty. Ctrl-C stops the "
                     "capture and still writes the session and the export. Exit status 5: "
                     "the source was lost (camera unplugged, file cut short) after what was "
                     "captured so far was written.")
-    parser.add_argument("--source", required=True, metavar="SPEC",
+    parser.add_argument("--source", metavar="SPEC",
                         help=f"{SOURCE_FORMS} (e.g. webcam:0, video:walk.mp4, folder:frames/)")
+    parser.add_argument("--session", type=Path, metavar="DIR",
+                        help="instead of capturing, export a recorded session folder (from "
+                             "--record or the window's Live > Record) with --export")
     parser.add_argument("--frames", type=int, default=0, metavar="N",
                         help="stop after N frames (default 0: at the end of the source, or "
                              "on Ctrl-C for a webcam)")
@@ -83,10 +91,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="record every frame's people to this new session folder "
                              "(chunked npz files and manifest.json)")
-    parser.add_argument("--export", type=Path, metavar="OUT.npz",
-                        help="write one track as an AMASS-style npz: poses Nx72, betas (the "
-                             "track's mean), frame_betas Nx10, trans Nx3 in one fixed camera, "
-                             "mocap_framerate, gender, frame_index and timestamps")
+    parser.add_argument("--export", metavar="OUT",
+                        help="write one track, its N frames at the recorded rate, as the name "
+                             "says: OUT.npz (AMASS-style: poses Nx72, betas (the track's "
+                             "mean), frame_betas Nx10, trans Nx3 in one fixed camera, "
+                             "mocap_framerate, gender, frame_index, timestamps), OUT.bvh "
+                             "(SMPL skeleton, centimetres), OUT.glb (skinned, animated, with "
+                             "the camera), or a folder, new or empty, of OBJ frames: a name "
+                             "ending in / or without a suffix (frames/ -> "
+                             "frames/frame_000000.obj, ...)")
     parser.add_argument("--track", type=int, metavar="ID",
                         help="track to export (default: the one seen in most frames, the "
                              "earliest on ties)")
@@ -169,35 +182,17 @@ def capture(source: FrameSource, model: model_registry.LoadedModel, finder: Peop
     return stats, lost
 
 
-def session_rate(reader: SessionReader) -> float:
-    """Frames per second the session was recorded at: its timestamps' rate (a webcam's
-    real rate is the processing rate), or the source's rate for a single frame."""
-    if len(reader) < 2:
-        return reader.fps
-    span = reader.frame(-1).timestamp - reader.frame(0).timestamp
-    return (len(reader) - 1) / span if span > 0 else reader.fps
-
-
-def export_track(reader: SessionReader, path: Path, track_id: int | None) -> dict:
-    """Write one track as an AMASS-style npz; returns what the summary says about it."""
-    counts = reader.track_ids()
-    if not counts:
-        raise NoPersonFound(f"nobody was found in {len(reader)} frames; {path} not written")
-    if track_id is None:
-        track_id = max(counts, key=lambda k: (counts[k], -k))
-    elif track_id not in counts:
-        raise StudioError(f"--track {track_id}: no such track (tracks: "
-                          f"{', '.join(map(str, counts))}); {path} not written")
-    track = reader.track(track_id)
-    write_output(path, smpl_npz_bytes(
-        track.pose, track.betas.mean(axis=0), track.translation, session_rate(reader),
-        reader.meta.get("body", ""), frame_betas=track.betas.astype(np.float32),
-        frame_index=track.index.astype(np.int64), timestamps=track.timestamp))
-    return {"path": str(path), "track": track_id, "frames": len(track)}
-
-
 def _check_arguments(args: argparse.Namespace) -> None:
     """Everything that can be checked before the slow model load."""
+    if args.session is not None:
+        if args.source is not None or args.record is not None:
+            raise StudioError("--session exports a recorded session; --source and --record "
+                              "are for capturing")
+        if args.export is None:
+            raise StudioError(f"--session needs --export ({FORMS})")
+    elif args.source is None:
+        raise StudioError("give --source SPEC to capture, or --session DIR with --export "
+                          "to export a recorded session")
     if args.frames < 0:
         raise StudioError("--frames must be 0 (no limit) or more")
     if args.threads < 0:
@@ -207,7 +202,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if min(args.min_cutoff, args.d_cutoff) <= 0 or args.beta < 0:
         raise StudioError("--min-cutoff and --d-cutoff must be above 0, --beta 0 or more")
     if args.export is not None:
-        check_destination(args.export, (".npz",), "--export")
+        check_motion_destination(args.export, "--export")
     if args.record is not None:
         check_new_session(args.record)
 
@@ -224,16 +219,46 @@ def _summary(info: dict) -> str:
     if info["record"]:
         lines.append(f"recorded {info['record']}")
     if info["export"]:
-        export = info["export"]
-        lines.append(f"wrote {export['path']} (track {export['track']}, "
-                     f"{export['frames']} frames)")
+        lines.append(_export_line(info["export"]))
     lines.append("mean per frame: " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} ms"
                                                 for k, v in info["timings_ms"].items()))
     return "\n".join(lines)
 
 
+def _export_line(export: dict) -> str:
+    return (f"wrote {export['path']} ({export['format']}, track {export['track']}, "
+            f"{export['frames']} frames at {export['fps']:.2f} fps)")
+
+
+def _export(export: Callable[..., dict], *args: object, **options: object) -> dict:
+    """``export(*args, **options, progress=...)`` with a progress bar on stderr, shown
+    from the export's first frame (a refusal before it prints only its message)."""
+    bars: list[tqdm] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit="frame", desc="export", file=sys.stderr,
+                             dynamic_ncols=True))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        return export(*args, **options, progress=progress)
+    finally:
+        for bar in bars:
+            bar.close()
+
+
+def _export_session(args: argparse.Namespace) -> int:
+    info = _export(export_session, args.session, args.export, args.track)
+    print(json.dumps({"session": str(args.session), "export": info}, indent=2) if args.json
+          else _export_line(info))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     _check_arguments(args)
+    if args.session is not None:
+        return _export_session(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     settings = SmoothingSettings(args.smooth, args.min_cutoff, args.beta, args.d_cutoff)
@@ -267,7 +292,8 @@ def _run(args: argparse.Namespace) -> int:
                 writer.close()
         exported = None
         if args.export is not None:
-            exported = export_track(SessionReader(folder), args.export, args.track)
+            exported = _export(export_track, SessionReader(folder), args.export, args.track,
+                               body=model.net.body.data)
         info = {
             "source": {"spec": args.source, "description": source.description,
                        "width": source.size[0], "height": source.size[1],

@@ -23,8 +23,6 @@ parameters, the translation and the mesh.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,7 +32,7 @@ from studio.errors import StudioError
 from studio.io.camera_glb import camera_glb_bytes
 from studio.io.images import IMAGE_TYPES, image_bytes
 from studio.io.meshes import MESH_TYPES, mesh_bytes
-from studio.io.output import write_output
+from studio.io.output import check_output_file, write_output
 from studio.io.smpl_params import amass_npz_bytes
 from studio.pipeline.results import FrameResult, MeshIteration
 
@@ -44,24 +42,6 @@ EXPORT_TYPES = (*MESH_TYPES, ".npz")
 def numbered(path: Path, k: int) -> Path:
     """Person ``k``'s file for ``path``: the path itself for person 0, else stem + ``_k``."""
     return path if k == 0 else path.with_name(f"{path.stem}_{k}{path.suffix}")
-
-
-def check_destination(path: Path, types: Sequence[str], what: str = "") -> None:
-    """Raise a StudioError, before any work, if ``path`` could not be written as one of
-    ``types``; ``what`` (e.g. a command-line flag) starts the message."""
-    name = f"{what} {path}" if what else str(path)
-    if path.suffix.lower() not in types:
-        raise StudioError(f"{name}: unsupported type (use {', '.join(types)})")
-    folder = path.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise StudioError(f"{name}: {folder} is not a writable folder")
-    if path.is_dir():
-        raise StudioError(f"{name}: cannot write the file (a folder has that name)")
-    try:  # tried for real: permission bits say yes to root in /proc
-        tempfile.NamedTemporaryFile(dir=folder, prefix=".studio-check-").close()
-    except OSError as err:
-        raise StudioError(f"{name}: {folder} is not a writable folder "
-                          f"({err.strerror or err})") from None
 
 
 def export_person(result: FrameResult, person: int, path: Path, iterations: Sequence[int],
@@ -92,7 +72,7 @@ def export_person(result: FrameResult, person: int, path: Path, iterations: Sequ
         files = [(path.with_name(f"{path.stem}_iter{k}{path.suffix}"), [frames[k]])
                  for k in chosen]
     for target, _ in files:
-        check_destination(target, EXPORT_TYPES)
+        check_output_file(target, EXPORT_TYPES)
     payloads = [(target, encode_iterations(result, chosen_frames, suffix))
                 for target, chosen_frames in files]
     for target, payload in payloads:
@@ -116,6 +96,6 @@ def export_overlay(path: Path, rgb: np.ndarray) -> Path:
     """Write an overlay or screenshot (uint8 RGB, RGBA or grey) as PNG or JPEG, as
     ``path``'s suffix says."""
     path = Path(path)
-    check_destination(path, IMAGE_TYPES)
+    check_output_file(path, IMAGE_TYPES)
     write_output(path, image_bytes(rgb, path.suffix))
     return path

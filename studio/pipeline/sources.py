@@ -34,6 +34,7 @@ DEFAULT_RESOLUTION = (640, 480)  # what webcams are asked for unless told otherw
 LOST_AFTER = 10  # consecutive failed reads that mean the source is gone, not one bad frame
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 SOURCE_FORMS = "webcam:N, video:PATH or folder:PATH"
+TEXT_FOURCC = int.from_bytes(b"ansi", "little")  # FFmpeg's codec for text shown as video
 
 
 class SourceLost(StudioError):
@@ -236,6 +237,9 @@ class VideoSource(FrameSource):
         if not cap.isOpened():
             cap.release()
             raise StudioError(f"{self.path}: not a video this studio can decode")
+        if int(cap.get(cv2.CAP_PROP_FOURCC)) == TEXT_FOURCC:
+            cap.release()  # FFmpeg renders .txt, .nfo, ... files as text "videos"
+            raise StudioError(f"{self.path}: not a video (it holds text)")
         self._cap = cap
         self.fps = _rate(cap.get(cv2.CAP_PROP_FPS))
         self.size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
