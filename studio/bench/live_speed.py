@@ -22,12 +22,10 @@ from pathlib import Path
 
 import torch
 
-from studio.bench.window_harness import bench_window, percentile, wait_until
+from studio.bench.window_harness import LONG_GAP_MS, TickProbe, bench_window, percentile, wait_until
 from studio.errors import StudioError
 from studio.pipeline.sources import parse_source
 
-TICK_MS = 5  # the stall probe's timer interval, as the window tests use
-LONG_GAP_MS = 20  # gaps of the probe counted as noticeable (``ui_gaps_ms``)
 DEFAULT_MODEL = "builtin-pymaf-proxy"
 
 
@@ -73,12 +71,13 @@ class CollectionLog:
 
 def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
                size: tuple[int, int] = (1440, 900), timeout_s: float = 600.0,
-               in_flight: int | None = None, device: str = "cpu") -> dict:
+               in_flight: int | None = None, device: str = "cpu", draw: bool = True) -> dict:
     """Stream ``source`` (``video:PATH`` loops) in the studio window until ``frames``
     frames were processed after the first result, the models on ``device``; returns
     the measurements. ``in_flight`` overrides how many frames overlap in the worker's
-    stages."""
-    from PySide6.QtCore import Qt, QTimer
+    stages; without ``draw`` results are not drawn after the first, which leaves the
+    pipeline's own cost to the UI thread (reading, tracking, hand-offs)."""
+    from PySide6.QtCore import Qt
 
     from studio.ui.live.controller import LiveController
 
@@ -96,78 +95,71 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
                     stages.setdefault(stage, []).append(ms)
 
         live.worker.finished.connect(note_stages, Qt.ConnectionType.DirectConnection)
-        ticks: list[float] = []
-        timer = QTimer()
-        timer.setInterval(TICK_MS)
-        timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-        try:
-            live.start(stream)
+        probe = TickProbe()
+        live.start(stream)
 
-            stats = live.stats
+        stats = live.stats
 
-            def streaming() -> bool:
-                if live.state != "streaming":
-                    raise StudioError(f"live bench: the source {live.state} "
-                                      f"({window.last_error or 'no message'})")
-                return True
+        def streaming() -> bool:
+            if live.state != "streaming":
+                raise StudioError(f"live bench: the source {live.state} "
+                                  f"({window.last_error or 'no message'})")
+            return True
 
-            wait_until(app, lambda: streaming() and bool(stats.latencies_ms), timeout_s,
-                       "first live result")
-            # the 3D view's first render of it builds the streaming scene (one-off)
-            canvas = window.mesh_view.canvas
-            wait_until(app, lambda: not canvas.render_due, timeout_s, "first live 3D render")
-            app.processEvents()
-            stats.latencies_ms.clear()
-            start = {"read": stats.read, "processed": stats.processed, "dropped": stats.dropped,
-                     "no_person": stats.no_person, "superseded": stats.superseded}
-            memory_before = rss_mb()
-            began = time.perf_counter()
-            ticks.append(began)
-            timer.start()
-            measuring.set()
-            with CollectionLog() as collections:
-                wait_until(app, lambda: (streaming()
-                                         and stats.processed >= start["processed"] + frames),
-                           timeout_s, f"{frames} processed live frames")
-            timer.stop()
-            measuring.clear()
-            elapsed = time.perf_counter() - began
-            memory_after = rss_mb()
-            latencies = list(stats.latencies_ms)
-            gaps = [b - a for a, b in zip(ticks, ticks[1:])]
-            processed = stats.processed - start["processed"]
-            return {
-                "benchmark": "live", "source": source,
-                "source_description": stream.description, "source_fps": round(stream.fps, 2),
-                "frame_size": list(stream.size), "model": model, "device": device,
-                "window": list(size),
-                "frames": {"read": stats.read - start["read"], "processed": processed,
-                           "dropped": stats.dropped - start["dropped"],
-                           "corrupt": stats.corrupt,
-                           "no_person": stats.no_person - start["no_person"],
-                           "not_drawn": stats.superseded - start["superseded"]},
-                "elapsed_s": round(elapsed, 2),
-                "processed_fps": round(processed / elapsed, 2),
-                "drawn_fps": round((processed - stats.superseded + start["superseded"])
-                                   / elapsed, 2),
-                "in_flight": live.in_flight,
-                "latency_ms": {"p50": _percentile(latencies, 50),
-                               "p95": _percentile(latencies, 95)},
-                "max_ui_stall_ms": round(max(gaps) * 1000.0, 1),
-                "stage_ms_p50": {stage: _percentile(times, 50)
-                                 for stage, times in stages.items()},
-                "ui_ticks": len(gaps),
-                "ui_gaps_ms": {"p99": _percentile([g * 1e3 for g in gaps], 99),
-                               f"over_{LONG_GAP_MS}": sum(g * 1e3 > LONG_GAP_MS
-                                                          for g in gaps)},
-                "rss_mb": {"after_first_result": round(memory_before, 1),
-                           "end": round(memory_after, 1),
-                           "growth": round(memory_after - memory_before, 1)},
-                "garbage_collections": collections.summary(),
-                "torch_threads": torch.get_num_threads(), "platform": app.platformName(),
-            }
-        finally:
-            timer.stop()
+        wait_until(app, lambda: streaming() and bool(stats.latencies_ms), timeout_s,
+                   "first live result")
+        # the 3D view's first render of it builds the streaming scene (one-off)
+        canvas = window.mesh_view.canvas
+        wait_until(app, lambda: not canvas.render_due, timeout_s, "first live 3D render")
+        app.processEvents()
+        if not draw:
+            live.view.show = lambda *_: None
+            wait_until(app, lambda: not canvas.render_due, timeout_s, "last drawn result")
+        stats.latencies_ms.clear()
+        start = {"read": stats.read, "processed": stats.processed, "dropped": stats.dropped,
+                 "no_person": stats.no_person, "superseded": stats.superseded}
+        memory_before = rss_mb()
+        began = time.perf_counter()
+        measuring.set()
+        with CollectionLog() as collections, probe:
+            wait_until(app, lambda: (streaming()
+                                     and stats.processed >= start["processed"] + frames),
+                       timeout_s, f"{frames} processed live frames")
+        measuring.clear()
+        elapsed = time.perf_counter() - began
+        memory_after = rss_mb()
+        latencies = list(stats.latencies_ms)
+        gaps = probe.summary()
+        processed = stats.processed - start["processed"]
+        return {
+            "benchmark": "live", "source": source,
+            "source_description": stream.description, "source_fps": round(stream.fps, 2),
+            "frame_size": list(stream.size), "model": model, "device": device,
+            "window": list(size),
+            "frames": {"read": stats.read - start["read"], "processed": processed,
+                       "dropped": stats.dropped - start["dropped"],
+                       "corrupt": stats.corrupt,
+                       "no_person": stats.no_person - start["no_person"],
+                       "not_drawn": stats.superseded - start["superseded"]},
+            "elapsed_s": round(elapsed, 2),
+            "processed_fps": round(processed / elapsed, 2),
+            "drawn_fps": round((processed - stats.superseded + start["superseded"])
+                               / elapsed, 2) if draw else 0.0,
+            "in_flight": live.in_flight, "drawing": draw,
+            "latency_ms": {"p50": _percentile(latencies, 50),
+                           "p95": _percentile(latencies, 95)},
+            "max_ui_stall_ms": gaps["longest"],
+            "stage_ms_p50": {stage: _percentile(times, 50)
+                             for stage, times in stages.items()},
+            "ui_ticks": gaps["ticks"],
+            "ui_gaps_ms": {"p99": gaps["p99"],
+                           f"over_{LONG_GAP_MS}": gaps[f"over_{LONG_GAP_MS}"]},
+            "rss_mb": {"after_first_result": round(memory_before, 1),
+                       "end": round(memory_after, 1),
+                       "growth": round(memory_after - memory_before, 1)},
+            "garbage_collections": collections.summary(),
+            "torch_threads": torch.get_num_threads(), "platform": app.platformName(),
+        }
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -182,7 +174,7 @@ def live_table(doc: dict) -> str:
     return "\n".join([
         f"live capture of {doc['source_description']} ({doc['source_fps']} fps) in a "
         f"{doc['window'][0]}x{doc['window'][1]} window, model {doc['model']} on "
-        f"{doc['device']}",
+        f"{doc['device']}" + ("" if doc["drawing"] else " (results not drawn)"),
         f"processed {frames['processed']} of {frames['read']} frames read in "
         f"{doc['elapsed_s']} s: {doc['processed_fps']} fps ({doc['drawn_fps']} drawn, "
         f"{doc['in_flight']} in flight); dropped {frames['dropped']}, "

@@ -44,6 +44,39 @@ def bench_window(benchmark: str, model: str, size: tuple[int, int],
 
 
 CHECK_MS = 10  # how often wait_until asks whether it is done
+TICK_MS = 5  # the stall probe's timer interval, as the window tests use
+LONG_GAP_MS = 20  # gaps of the probe counted as noticeable
+
+
+class TickProbe:
+    """How long the UI event loop goes without a turn: the gaps of a ``TICK_MS`` timer
+    between entering and leaving the ``with`` block (the loop must run inside it)."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.ticks: list[float] = []
+        self._timer = QTimer()
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+
+    def __enter__(self) -> TickProbe:
+        self.ticks = [time.perf_counter()]
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.stop()
+        self.ticks.append(time.perf_counter())
+
+    def gaps_ms(self) -> list[float]:
+        return [(b - a) * 1000.0 for a, b in zip(self.ticks, self.ticks[1:])]
+
+    def summary(self) -> dict[str, float | int]:
+        """Longest gap, the gaps' 99th percentile (ms), how many passed LONG_GAP_MS."""
+        gaps = self.gaps_ms()
+        return {"longest": round(max(gaps), 1), "p99": round(percentile(gaps, 99), 1),
+                f"over_{LONG_GAP_MS}": sum(g > LONG_GAP_MS for g in gaps), "ticks": len(gaps)}
 
 
 def wait_until(app, done: Callable[[], bool], timeout_s: float, what: str) -> None:
