@@ -41,12 +41,14 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 from studio.ui.worker.jobs import ToolJob
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import SignalInstance
     from PySide6.QtWidgets import QComboBox, QMenu, QMenuBar, QStatusBar, QWidget
 
     from studio.ui.document import StudioDocument
     from studio.ui.views.image_view import ImageView
     from studio.ui.views.mesh_view import MeshView
     from studio.ui.views.scrubber import IterationScrubber
+    from studio.ui.window.settings import StudioSettings
     from studio.ui.worker.worker import PipelineWorker
 
 __all__ = ["Export", "Tool", "ToolHost", "ToolJob"]
@@ -74,19 +76,23 @@ class ToolHost(Protocol):
     scrubber: IterationScrubber
     people_box: QComboBox
     worker: PipelineWorker
+    settings: StudioSettings  # the device models run on, among others
     model_name: str
     timings_ms: dict[str, float]
+    result_shown: SignalInstance  # emitted once the views show a new result
 
     def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt's name)
 
     def menuBar(self) -> QMenuBar: ...  # noqa: N802 (Qt's name)
 
-    def report_error(self, title: str, message: str) -> None: ...
+    def report_error(self, title: str, message: str) -> None: ...  # tell the user, not blocking
 
-    def run_job(self, tool: Tool, job: ToolJob) -> int: ...
+    def run_job(self, tool: Tool, job: ToolJob) -> int: ...  # queue a job; its id
 
     def tool(self, kind: type[T]) -> T: ...  # the window's tool of that class (made if none)
 
+    # Show results of the tool's own (live frames): make ``document`` the window's, show its
+    # person in full (3D scene built anew) or one iteration, rewrite the info panel.
     def take_document(self, document: StudioDocument) -> None: ...
 
     def show_person(self, reset_camera: bool) -> None: ...
@@ -95,9 +101,9 @@ class ToolHost(Protocol):
 
     def update_info(self) -> None: ...
 
-    def set_streaming(self, streaming: bool) -> None: ...
+    def set_streaming(self, streaming: bool) -> None: ...  # views and tools draw coarser
 
-    def tell_tools(self, hook: str, *args: object) -> None: ...
+    def tell_tools(self, hook: str, *args: object) -> None: ...  # call a hook on every tool
 
 
 class Tool:
