@@ -175,7 +175,7 @@ def test_export_picks_the_longest_track_at_the_recorded_rate(tmp_path) -> None:
         assert npz["betas"] == pytest.approx(-(np.arange(1, 6) + 0.1).mean())
         assert npz["trans"][:, 0].tolist() == [1, 2, 3, 4, 5]
     assert motion_export.export_track(reader, tmp_path / "b.npz", 0)["frames"] == 3
-    with pytest.raises(StudioError, match="--track 7: no such track"):
+    with pytest.raises(StudioError, match="track 7: no such track"):
         motion_export.export_track(reader, tmp_path / "c.npz", 7)
 
 

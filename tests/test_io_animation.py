@@ -274,12 +274,12 @@ def test_bvh_rotations_are_the_poses(motion, bvh) -> None:
     assert error.max() < 1e-6
 
 
-def test_bvh_forward_kinematics_gives_the_body_model_joints(motion, bvh, posed) -> None:
-    """Joint positions from the file alone (offsets, channels) equal the body model's
-    joints plus translation, turned into the file's y-up axes, in centimetres."""
+def bvh_joint_positions(bvh) -> np.ndarray:
+    """Forward kinematics from the file alone (offsets, channels): every joint's position
+    [N,J,3] per frame, in file order and units."""
     rotations, root = _bvh_local(bvh)
     world_rot = np.zeros_like(rotations)
-    world_pos = np.zeros((FRAMES, len(bvh.names), 3))
+    world_pos = np.zeros((len(bvh.frames), len(bvh.names), 3))
     for j, parent in enumerate(bvh.parents):
         if parent < 0:
             world_rot[:, j], world_pos[:, j] = rotations[:, j], root + bvh.offsets[j]
@@ -287,6 +287,13 @@ def test_bvh_forward_kinematics_gives_the_body_model_joints(motion, bvh, posed) 
             world_rot[:, j] = world_rot[:, parent] @ rotations[:, j]
             world_pos[:, j] = (world_pos[:, parent]
                                + np.einsum("nij,j->ni", world_rot[:, parent], bvh.offsets[j]))
+    return world_pos
+
+
+def test_bvh_forward_kinematics_gives_the_body_model_joints(motion, bvh, posed) -> None:
+    """Joint positions from the file alone (offsets, channels) equal the body model's
+    joints plus translation, turned into the file's y-up axes, in centimetres."""
+    world_pos = bvh_joint_positions(bvh)
     smpl = [SMPL24_NAMES.index(n) for n in bvh.names]
     expected = posed[1][:, smpl] @ TURN_X.T * 100
     np.testing.assert_allclose(world_pos, expected, atol=1e-2)  # 0.1 mm

@@ -33,9 +33,16 @@ from pathlib import Path
 import numpy as np
 
 from studio.body.model import BodyData
+from studio.body.registry import find_body_model
 from studio.errors import ModelFileError, StudioError
+from studio.io.animation_glb import animation_glb_bytes
+from studio.io.bvh import bvh_bytes
+from studio.io.frames import obj_frames
+from studio.io.motion import Motion
 from studio.io.output import check_creatable, check_output_file, write_output
 from studio.io.session import SessionReader, TrackArrays
+from studio.io.smpl_params import smpl_npz_bytes
+from studio.pipeline.crops import ImageCamera
 from studio.pipeline.people import NoPersonFound
 
 MOTION_TYPES = (".npz", ".bvh", ".glb")
@@ -93,7 +100,7 @@ def chosen_track(reader: SessionReader, track_id: int | None, path: Path) -> int
     if track_id is None:
         return max(counts, key=lambda k: (counts[k], -k))
     if track_id not in counts:
-        raise StudioError(f"--track {track_id}: no such track (tracks: "
+        raise StudioError(f"track {track_id}: no such track (tracks: "
                           f"{', '.join(map(str, counts))}); {path} not written")
     return track_id
 
@@ -102,8 +109,6 @@ def session_body(name: str) -> BodyData:
     """The body model a session was recorded with, by its name (``mannequin``,
     ``smpl-neutral``, ...); an SMPL body comes from its SMPL file or, failing that, the
     official PyMAF checkpoint that embeds it."""
-    from studio.body.registry import find_body_model
-
     try:
         return find_body_model(name or "mannequin")
     except ModelFileError:
@@ -130,8 +135,6 @@ def export_track(reader: SessionReader, out: str | Path, track_id: int | None = 
     report = progress or (lambda done, total: None)
     report(0, frames)
     if fmt == ".npz":
-        from studio.io.smpl_params import smpl_npz_bytes
-
         write_output(path, smpl_npz_bytes(
             track.pose, track.betas.mean(axis=0), track.translation, fps,
             reader.meta.get("body", ""), frame_betas=track.betas.astype(np.float32),
@@ -157,21 +160,15 @@ def export_session(session: str | Path, out: str | Path, track_id: int | None = 
     return export_track(SessionReader(session), out, track_id, progress, body)
 
 
-def track_motion(track: TrackArrays, fps: float, body: BodyData):
-    """The track's frames as a :class:`~studio.io.motion.Motion` (one shape: the mean)."""
-    from studio.io.motion import Motion
-
+def track_motion(track: TrackArrays, fps: float, body: BodyData) -> Motion:
+    """The track's frames as a motion (one shape: the mean of the frames')."""
     return Motion(track.pose, track.betas.mean(axis=0), track.translation, fps, body)
 
 
-def _motion_file_bytes(motion, fmt: str, meta: dict) -> bytes:
+def _motion_file_bytes(motion: Motion, fmt: str, meta: dict) -> bytes:
+    """BVH, or GLB with the session's camera when its meta says what it was."""
     if fmt == ".bvh":
-        from studio.io.bvh import bvh_bytes
-
         return bvh_bytes(motion)
-    from studio.io.animation_glb import animation_glb_bytes
-    from studio.pipeline.crops import ImageCamera
-
     size, focal = meta.get("image_size"), meta.get("focal")
     if not (size and focal):
         return animation_glb_bytes(motion)
@@ -180,10 +177,8 @@ def _motion_file_bytes(motion, fmt: str, meta: dict) -> bytes:
     return animation_glb_bytes(motion, camera, (width, height))
 
 
-def _write_obj_folder(motion, folder: Path, report: Progress) -> None:
+def _write_obj_folder(motion: Motion, folder: Path, report: Progress) -> None:
     """OBJ frames into a hidden folder beside ``folder``, renamed to it when complete."""
-    from studio.io.frames import obj_frames
-
     staging = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.studio-part"
     try:
         staging.mkdir(parents=True)
