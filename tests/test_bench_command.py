@@ -134,7 +134,8 @@ def test_synth_bench_reports_samples_per_second(studio) -> None:
 
 
 def test_render_bench_reports_each_size(studio) -> None:
-    code, out, _ = studio("bench", "render", "--sizes", "32", "--batch", "2", "--repeats", "1")
+    code, out, _ = studio("bench", "render", "--sizes", "32", "--batch", "2", "--repeats", "1",
+                          "--json")
     assert code == 0
     doc = json.loads(out)
     assert doc["32"]["wall"]["samples_per_s"] > 0

@@ -93,7 +93,7 @@ def test_unwritable_path(capsys, tmp_path, model_path) -> None:
     (tmp_path / "file.txt").write_text("in the way")
     out = tmp_path / "file.txt" / "body.obj"
     code, _, err = run(capsys, "body", "export", str(out), "--model", str(model_path))
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot write" in err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "file.txt is not a folder" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
 
 

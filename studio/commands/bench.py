@@ -1,7 +1,8 @@
 """``studio bench BENCHMARK``: speed measurements, JSON with ``--json``, else a table.
 
-Each benchmark is one sub-subcommand added by a function in :data:`BENCHMARKS`
-(``pymaf``, ``synth``, ``render``, ``run``, ``gui`` and ``live``).
+Each benchmark is one sub-subcommand listed in :data:`BENCHMARKS` (``pymaf``, ``synth``,
+``render``, ``run``, ``gui`` and ``live``) with the function that adds its parser, called
+only when that benchmark is chosen (torch loads then, not for ``studio bench --help``).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from studio.commands.lazy import LazySubcommands
 from studio.commands.run import add_fit_camera_option
 from studio.errors import StudioError
 
@@ -34,13 +36,17 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
-def _common_options(parser: argparse.ArgumentParser, json_flag: bool = True) -> None:
-    """--device, --threads (and --json) as every benchmark takes them."""
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    """--device, --threads and --json as every benchmark takes them."""
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where the benchmark runs (default cpu)")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="CPU threads for torch (default 0: torch's own choice)")
-    if json_flag:
-        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _json_option(parser)
 
 
 def _apply_common(args: argparse.Namespace) -> torch.device:
@@ -61,8 +67,7 @@ def _add_pymaf(sub: argparse._SubParsersAction) -> None:
     from studio.bench.pymaf_speed import VARIANTS
 
     parser = sub.add_parser(
-        "pymaf", help="PyMAF forward speed per crop, ours next to a straightforward forward "
-                 "and the traced graph the studio runs",
+        "pymaf",
         description="Time PyMAF variants (random weights) per crop at each batch size, next "
                     "to a straightforward reference forward of the same net and the traced "
                     "graph the studio's worker runs, and check that all three give the same "
@@ -82,7 +87,7 @@ def _add_pymaf(sub: argparse._SubParsersAction) -> None:
 
 def _add_synth(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "synth", help="synthetic training data: samples per second",
+        "synth",
         description="Time whole synthetic training batches (pose, camera, render, proxy "
                     "noise, dense targets) for proxy and RGB inputs at several sizes.")
     _common_options(parser)
@@ -95,10 +100,10 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
 
 def _add_render(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "render", help="the rasterizer's stages: ms per batch and samples per second",
+        "render",
         description="Time rasterizing, part labels, IUV, 33 heatmaps, shading and "
-                    "backgrounds for randomly posed mannequins (JSON).")
-    _common_options(parser, json_flag=False)
+                    "backgrounds for randomly posed mannequins: a table, or JSON with --json.")
+    _common_options(parser)
     parser.add_argument("--sizes", type=_int_list, default=[128, 224], metavar="128,224")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
@@ -110,9 +115,24 @@ def _render(args: argparse.Namespace) -> int:
     from studio.nets.model_registry import resolve_device
 
     resolve_device(args.device)
-    print(json.dumps(render_speed(args.batch, tuple(args.sizes), args.device, args.repeats,
-                                  args.threads or None), indent=2))
+    doc = render_speed(args.batch, tuple(args.sizes), args.device, args.repeats,
+                       args.threads or None)
+    print(json.dumps(doc, indent=2) if args.json else render_table(doc))
     return 0
+
+
+def render_table(doc: dict) -> str:
+    """The readable form of ``bench render``'s JSON document (wall-clock times)."""
+    sizes = [k for k in doc if k.isdigit()]
+    stages = list(doc[sizes[0]]["wall"]["ms_per_batch"]) if sizes else []
+    lines = [f"rasterizer: batch {doc['batch']}, {doc['device']}, {doc['threads']} threads, "
+             "best of the repeats, ms per batch (wall clock)",
+             f"{'size':>5}{'samples/s':>11}" + "".join(f"{s:>12}" for s in stages)]
+    for size in sizes:
+        wall = doc[size]["wall"]
+        lines.append(f"{size:>5}{wall['samples_per_s']:>11.1f}"
+                     + "".join(f"{wall['ms_per_batch'][s]:>12.2f}" for s in stages))
+    return "\n".join(lines)
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -137,7 +157,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "run", help="studio run on a 1280x720 photo: milliseconds per stage",
+        "run",
         description="Time each stage of `studio run` (decode, detect, crop, net, body model, "
                     "camera fit, overlay) on a 1280x720 JPEG of a real photo; medians after "
                     "one warm-up.")
@@ -173,16 +193,18 @@ def _add_gui(sub: argparse._SubParsersAction) -> None:
     from studio.pipeline.samples import DEFAULT_SAMPLE, SAMPLES
 
     parser = sub.add_parser(
-        "gui", help="the studio window: time to first result, scrubbing frames per second",
+        "gui",
         description="Open a photo in the real studio window twice (cold, then warm) and time "
                     "it until the result is drawn; then scrub the iterations and time each "
                     "step until both views have drawn it (anti-aliasing off). Needs a "
-                    "display: run under xvfb-run on a headless machine. Prints JSON.")
+                    "display: run under xvfb-run on a headless machine. A summary, or JSON "
+                    "with --json.")
     parser.add_argument("image", nargs="?", type=Path, default=None, metavar="IMAGE")
     parser.add_argument("--sample", choices=list(SAMPLES), default=DEFAULT_SAMPLE)
     parser.add_argument("--model", metavar="NAME", default="builtin-pymaf-proxy")
     parser.add_argument("--rounds", type=int, default=10, metavar="N",
                         help="times to scrub over all iterations (default 10)")
+    _json_option(parser)
     parser.set_defaults(func=_gui)
 
 
@@ -193,13 +215,26 @@ def _gui(args: argparse.Namespace) -> int:
         raise StudioError("--rounds must be at least 1")
     if args.image is not None and not args.image.is_file():
         raise StudioError(f"{args.image}: no such file")
-    print(json.dumps(gui_speed(args.image, args.sample, args.model, args.rounds), indent=2))
+    doc = gui_speed(args.image, args.sample, args.model, args.rounds)
+    print(json.dumps(doc, indent=2) if args.json else gui_table(doc))
     return 0
+
+
+def gui_table(doc: dict) -> str:
+    """The readable form of ``bench gui``'s JSON document."""
+    first, scrub = doc["first_result_ms"], doc["scrub"]
+    return "\n".join([
+        f"studio window {doc['window'][0]}x{doc['window'][1]} on {doc['image']} "
+        f"({doc['image_size'][0]}x{doc['image_size'][1]}), model {doc['model']}, "
+        f"{doc['torch_threads']} torch threads",
+        f"first result: cold {first['cold']:.0f} ms, warm {first['warm']:.0f} ms",
+        f"scrubbing {doc['iterations']} iterations: {scrub['fps']:.1f} fps (median "
+        f"{scrub['median_ms']:.1f} ms, p95 {scrub['p95_ms']:.1f} ms per step)"])
 
 
 def _add_live(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "live", help="live capture in the studio window: fps, latency, drops, UI stalls",
+        "live",
         description="Stream a source through the real studio window (a video loops) and, "
                     "after the first result, measure processed frames per second, latency "
                     "p50/p95 from reading a frame to its result on screen, dropped frames, "
@@ -217,6 +252,9 @@ def _add_live(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--in-flight", type=int, choices=(1, 2), metavar="N",
                         help="frames in the worker at once: 2 overlaps person detection "
                              "with the model (default: 2 with 4 or more cores, else 1)")
+    parser.add_argument("--no-draw", dest="draw", action="store_false",
+                        help="leave results undrawn after the first, so the UI stall figures "
+                             "measure the pipeline's own cost to the UI thread")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     parser.set_defaults(func=_live)
 
@@ -235,21 +273,29 @@ def _live(args: argparse.Namespace) -> int:
 
             source = f"video:{write_sample_clip(Path(scratch) / 'astronaut-640x480.avi')}"
         doc = live_speed(source, args.frames, args.model, in_flight=args.in_flight,
-                         device=args.device)
+                         device=args.device, draw=args.draw)
     print(json.dumps(doc, indent=2) if args.json else live_table(doc))
     return 0
 
 
-BENCHMARKS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_pymaf, _add_synth, _add_render, _add_run, _add_gui, _add_live)
+# name -> (the line `studio bench --help` shows, the function adding its parser)
+BENCHMARKS: dict[str, tuple[str, Callable[[argparse._SubParsersAction], None]]] = {
+    "pymaf": ("PyMAF forward speed per crop, ours next to a straightforward forward "
+              "and the traced graph the studio runs", _add_pymaf),
+    "synth": ("synthetic training data: samples per second", _add_synth),
+    "render": ("the rasterizer's stages: ms per batch and samples per second", _add_render),
+    "run": ("studio run on a 1280x720 photo: milliseconds per stage", _add_run),
+    "gui": ("the studio window: time to first result, scrubbing frames per second", _add_gui),
+    "live": ("live capture in the studio window: fps, latency, drops, UI stalls", _add_live),
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    bench = subparsers.add_parser("bench", help="measure speed (JSON with --json)")
+    bench = subparsers.add_parser("bench")
     bench.set_defaults(func=lambda _args: bench.print_help() or 2)
-    sub = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK")
-    for add in BENCHMARKS:
-        add(sub)
+    sub = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK", action=LazySubcommands)
+    for name, (summary, add) in BENCHMARKS.items():
+        sub.add_lazy(name, summary, add)
 
 
 def pymaf_table(doc: dict) -> str:

@@ -72,7 +72,7 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
 
 def _add_snapshot(sub: argparse._SubParsersAction) -> None:
     snap = sub.add_parser("snapshot")
-    snap.add_argument("out", metavar="OUT.png", type=Path, help="the PNG to write")
+    snap.add_argument("out", metavar="OUT.png", help="the PNG to write")
     snap.add_argument("--model", metavar="SPEC", help=MODEL_HELP)
     snap.set_defaults(func=_snapshot)
 
@@ -171,11 +171,11 @@ def posed_vertices(data: BodyData, pose: np.ndarray, betas: np.ndarray) -> np.nd
 
 
 def _export(args: argparse.Namespace) -> int:
+    out = args.out
+    check_output_file(out, MESH_TYPES)
     from studio.body import registry
     from studio.io.meshes import mesh_bytes
 
-    out = args.out
-    check_output_file(out, MESH_TYPES)
     betas, pose = _parse_betas(args.betas), _parse_pose(args.pose)
     data = registry.find_body_model(args.model)
     write_output(out, mesh_bytes(posed_vertices(data, pose, betas), data.faces, out.suffix))
@@ -210,9 +210,9 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _snapshot(args: argparse.Namespace) -> int:
+    check_output_file(Path(args.out), (".png",), make_folders=True)
     from studio.body import registry
 
-    check_output_file(args.out, (".png",), make_folders=True)
     try:
         from studio.ui.body.snapshot import render_body_grid
     except ImportError as err:

@@ -5,20 +5,28 @@ import argparse
 import json
 import time
 
+from studio.commands.run import add_device_option
+from studio.nets.model_names import model_names
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("eval", help="evaluate models on synthetic test data")
+    parser = subparsers.add_parser("eval")
     sub = parser.add_subparsers(dest="what", metavar="MODEL", required=True)
     pymaf = sub.add_parser(
         "pymaf", help="MPJPE, PA-MPJPE and PVE (mm) for every feedback iteration",
         description="Generate test people from --seed (the test split never overlaps "
                     "training or validation) and report errors per iteration.")
-    pymaf.add_argument("--model", default="builtin-pymaf-proxy",
-                       help="registered model name or a built-in weights file")
-    pymaf.add_argument("--samples", type=int, default=1000)
-    pymaf.add_argument("--seed", type=int, default=0)
-    pymaf.add_argument("--batch-size", type=int, default=50)
-    pymaf.add_argument("--device", default="cpu")
+    pymaf.add_argument("--model", default="builtin-pymaf-proxy", metavar="NAME",
+                       help=f"{model_names()} or a built-in weights file "
+                            "(default: %(default)s)")
+    pymaf.add_argument("--samples", type=int, default=1000, metavar="N",
+                       help="synthetic test people to evaluate on (default: %(default)s)")
+    pymaf.add_argument("--seed", type=int, default=0, metavar="S",
+                       help="seed of the test people; the same seed gives the same people "
+                            "(default: %(default)s)")
+    pymaf.add_argument("--batch-size", type=int, default=50, metavar="N",
+                       help="people per forward pass (default: %(default)s)")
+    add_device_option(pymaf)
     pymaf.add_argument("--json", action="store_true", help="print JSON")
     pymaf.set_defaults(func=_eval_pymaf)
 
@@ -26,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _eval_pymaf(args: argparse.Namespace) -> int:
     from studio.errors import StudioError
     from studio.nets.model_registry import load_model
+
+    if args.samples < 1 or args.batch_size < 1:
+        raise StudioError("--samples and --batch-size must be at least 1")
     from studio.synth.dataset import SyntheticPeople
     from studio.train.evaluate import evaluate
 

@@ -5,54 +5,93 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
+from studio.commands.lazy import LazySubcommands
 from studio.errors import StudioError
-from studio.train.pymaf_train import TrainConfig
+from studio.io.output import check_output_file, check_output_folder
+
+# What each TrainConfig field means, for --help (the defaults are added from TrainConfig).
+FIELD_HELP = {
+    "input": "what the net sees: proxy (person mask + 33 keypoint maps, for real photos "
+             "through MediaPipe) or rgb (synthetic RGB crops)",
+    "backbone": "feature extractor",
+    "feedback": "maf: mesh-aligned features (PyMAF); ief: the global-feature baseline "
+                "(iterative error feedback)",
+    "steps": "optimizer steps in all",
+    "batch_size": "synthetic people per step",
+    "lr": "AdamW learning rate (peak of the schedule)",
+    "weight_decay": "AdamW weight decay",
+    "size": "crop side in pixels",
+    "pyramid_channels": "channels of the feature pyramid the feedback samples",
+    "hidden": "width of the regressors' hidden layers",
+    "dropout": "dropout in the regressors",
+    "keypoint_readout": "proxy input: the regressors also get the keypoint maps' positions",
+    "regressor_relu": "nonlinear regressors (HMR's; PyMAF's are linear)",
+    "init_from": "built-in weights file to start a fresh run from",
+    "seed": "seed of the synthetic data and the initial weights",
+    "val_every": "validate every N steps",
+    "val_samples": "synthetic people per validation",
+    "checkpoint_every": "save the run's checkpoint every N steps",
+    "device": "cpu or cuda",
+    "threads": "CPU threads for torch (0: torch's own choice)",
+    "data_workers": "processes making training batches ahead (0: the training loop makes "
+                    "them)",
+}
+CHOICES = {"input": ("proxy", "rgb"), "backbone": ("small", "resnet18", "resnet50"),
+           "feedback": ("maf", "ief")}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("train", help="train built-in models")
-    sub = parser.add_subparsers(dest="what", metavar="MODEL", required=True)
+    parser = subparsers.add_parser("train")
+    sub = parser.add_subparsers(dest="what", metavar="MODEL", required=True,
+                                action=LazySubcommands)
+    sub.add_lazy("pymaf", "train a PyMAF variant on synthetic people", _add_pymaf)
+
+
+def _add_pymaf(sub: argparse._SubParsersAction) -> None:
+    from studio.train.pymaf_train import TrainConfig  # torch: only for `train pymaf`
+
     pymaf = sub.add_parser(
-        "pymaf", help="train a PyMAF variant on synthetic people",
+        "pymaf",
         description="Train PyMAF on mannequin people rendered on the fly. The run folder "
                     "keeps a checkpoint (re-running the same command resumes it) and "
                     "CSV/JSON logs; --out receives the built-in weights file at the end. "
                     "Under torchrun every process trains on its own batches (DDP).")
-    defaults = TrainConfig()
-    pymaf.add_argument("--input", choices=("proxy", "rgb"), default=defaults.input)
-    pymaf.add_argument("--backbone", choices=("small", "resnet18", "resnet50"),
-                       default=defaults.backbone)
-    pymaf.add_argument("--feedback", choices=("maf", "ief"), default=defaults.feedback,
-                       help="maf: mesh-aligned features (PyMAF); ief: the global-feature "
-                            "baseline (iterative error feedback)")
     for f in fields(TrainConfig):
-        if f.name in ("input", "backbone", "feedback"):
-            continue
         flag = f"--{f.name.replace('_', '-')}"
+        text = FIELD_HELP.get(f.name, f.name.replace("_", " "))
         if isinstance(f.default, bool):
-            pymaf.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+            shown = flag if f.default else f"--no-{flag[2:]}"
+            pymaf.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default,
+                               help=f"{text} (default: {shown})")
         else:
             pymaf.add_argument(flag, type=type(f.default), default=f.default,
-                               metavar=f.name.upper())
+                               choices=CHOICES.get(f.name),
+                               metavar=None if f.name in CHOICES else f.name.upper(),
+                               help=f"{text} (default: %(default)s)")
     pymaf.add_argument("--run-dir", type=Path, required=True,
                        help="folder for the checkpoint and logs (resumed when it has one)")
     pymaf.add_argument("--out", type=Path, default=None,
-                       help="write the built-in weights file here when training ends")
+                       help="write the built-in weights file here when training ends "
+                            "(default: none)")
     pymaf.add_argument("--stop-after", type=int, default=None, metavar="N",
-                       help="stop (with a checkpoint) after N steps of this call")
+                       help="stop (with a checkpoint) after N steps of this call (default: "
+                            "run to --steps)")
     pymaf.add_argument("--no-progress", action="store_true", help="no progress bar")
     pymaf.set_defaults(func=_train_pymaf)
 
 
 def _train_pymaf(args: argparse.Namespace) -> int:
     from studio.nets.model_registry import resolve_device
-    from studio.train.pymaf_train import train
+    from studio.train.pymaf_train import TrainConfig, train
 
-    resolve_device(args.device)
     try:
         config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     except ValueError as err:  # options that do not go together
         raise StudioError(str(err)) from err
+    check_output_folder(args.run_dir, "--run-dir")  # before hours of training, not after
+    if args.out is not None:
+        check_output_file(args.out, None, "--out", make_folders=True)
+    resolve_device(args.device)
     state = train(config, args.run_dir, args.out, progress=not args.no_progress,
                   stop_after=args.stop_after)
     if state.history:

@@ -8,6 +8,7 @@ the files together. Nothing here imports torch or OpenCV (the command line stays
 """
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Sequence
@@ -38,8 +39,9 @@ def _probe(folder: Path, name: str) -> None:
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".studio-probe-")
     except OSError as err:
-        raise StudioError(f"{name}: cannot write into {folder} "
-                          f"({err.strerror or err})") from None
+        reason = ("it takes no new files" if err.errno == errno.ENOENT  # /proc, /sys
+                  else err.strerror or str(err))
+        raise StudioError(f"{name}: cannot write into {folder} ({reason})") from None
     os.close(fd)
     Path(probe).unlink(missing_ok=True)
 

@@ -111,9 +111,12 @@ class StudioState:
 def run_studio(image: Path | None = None, sample: str | None = None, model: str | None = None,
                state: StudioState | None = None, script: Script | None = None,
                window_hook: Callable[[QMainWindow], None] | None = None,
-               fit_camera: bool = True) -> int:
+               fit_camera: bool = True, checkpoint: Path | None = None,
+               max_people: int | None = None, threads: int | None = None) -> int:
     """The studio window on ``image`` (else ``sample``, else the default sample);
-    ``fit_camera`` as for :func:`studio.pipeline.single_image.run_person`.
+    ``fit_camera`` as for :func:`studio.pipeline.single_image.run_person`; ``checkpoint``:
+    a weights file for the named ``model``; ``max_people`` and ``threads`` (torch's CPU
+    threads) as :class:`~studio.ui.worker.worker.PipelineWorker` takes them.
 
     Unattended runs wait for the result, go to ``state``, and raise the worker's error
     (with its exit code) if the photo could not be processed.
@@ -123,7 +126,10 @@ def run_studio(image: Path | None = None, sample: str | None = None, model: str 
 
     script, state = script or Script(), state or StudioState()
     app = application()
-    window = StudioWindow(model=model, worker=PipelineWorker(fit_camera=fit_camera))
+    options = {"max_people": max_people} if max_people else {}
+    window = StudioWindow(model=model, checkpoint=str(checkpoint) if checkpoint else None,
+                          worker=PipelineWorker(fit_camera=fit_camera, threads=threads,
+                                                **options))
     if window_hook is not None:
         window_hook(window)
     window.show()

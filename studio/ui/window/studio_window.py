@@ -52,7 +52,7 @@ class StudioWindow(ExportCommands, WorkerAnswers):
 
     def __init__(self, settings: StudioSettings | None = None,
                  worker: PipelineWorker | None = None, model: str | None = None,
-                 parent: QWidget | None = None,
+                 parent: QWidget | None = None, checkpoint: str | None = None,
                  tools: Sequence[Callable[[StudioWindow], Tool]] = TOOLS) -> None:
         super().__init__(parent)
         self.setWindowTitle(APP_TITLE)
@@ -87,6 +87,9 @@ class StudioWindow(ExportCommands, WorkerAnswers):
 
         building.build_status_bar(self)
         self.worker = worker or PipelineWorker()
+        # A weights file for the model named by ``model`` (``studio gui --checkpoint``),
+        # used while that model is chosen; not remembered.
+        self._checkpoint = (model, checkpoint) if model and checkpoint else None
         building.build_actions(self)
         building.build_menus(self)
         building.build_toolbars(self)
@@ -178,7 +181,10 @@ class StudioWindow(ExportCommands, WorkerAnswers):
         self.worker.submit(self._request, source, self._choice())
 
     def _choice(self) -> ModelChoice:
-        return ModelChoice(name=self.model_name, device=self.settings.device)
+        checkpoint = (self._checkpoint[1] if self._checkpoint is not None
+                      and self._checkpoint[0] == self.model_name else None)
+        return ModelChoice(name=self.model_name, device=self.settings.device,
+                           checkpoint=checkpoint)
 
     def rerun(self) -> None:
         """Run the open photo again (after a model or device change)."""

@@ -23,7 +23,7 @@ from studio.errors import StudioError
 from studio.nets.model_registry import LoadedModel, load_model
 from studio.pipeline.images import read_image
 from studio.pipeline.overlay import STREAM_FILL_SIDE
-from studio.pipeline.people import PersonFinder
+from studio.pipeline.people import MAX_PEOPLE, PersonFinder
 from studio.pipeline.single_image import run_image, run_people
 from studio.ui.worker import heap
 from studio.ui.worker.detect_stage import DetectStage
@@ -57,12 +57,17 @@ class PipelineWorker(QObject):
     _job = Signal(int, object, str)  # job request id, ToolJob, device
 
     def __init__(self, loader: ModelLoader | None = None,
-                 finder: PersonFinder | None = None, fit_camera: bool = True) -> None:
+                 finder: PersonFinder | None = None, fit_camera: bool = True,
+                 max_people: int = MAX_PEOPLE, threads: int | None = None) -> None:
         """``loader(name, device, checkpoint)`` loads models (default: the registry);
         ``finder`` is borrowed and left open, else the worker makes and closes its own;
-        ``fit_camera`` as for :func:`studio.pipeline.single_image.run_person`."""
+        ``fit_camera`` as for :func:`studio.pipeline.single_image.run_person`;
+        ``max_people``: at most this many people per photo; ``threads``: torch's CPU
+        threads (None: :class:`WorkerThread` chooses)."""
         super().__init__()
         self.fit_camera = fit_camera
+        self.max_people = max_people
+        self.threads = threads
         self.stream_fill = True  # draw live frames' filled 2D mesh (the view shows it filled)
         self._loader = loader or (lambda name, device, checkpoint:
                                   load_model(name, device, checkpoint))
@@ -168,7 +173,8 @@ class PipelineWorker(QObject):
             found = None if stream is None else stream.found
             with torch.inference_mode():
                 if found is None:
-                    result = run_image(model, image, self._photo_finder(), **options)
+                    result = run_image(model, image, self._photo_finder(), self.max_people,
+                                       **options)
                 else:
                     result = run_people(model, image, found.people, found.timings_ms,
                                         **options)
@@ -238,7 +244,7 @@ class WorkerThread(QObject):
         self.thread.setObjectName("pipeline-worker")
         worker.moveToThread(self.thread)
         # Leave one core to the UI; torch's thread count is process-wide.
-        torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) - 1))
+        torch.set_num_threads(threads or worker.threads or max(1, (os.cpu_count() or 2) - 1))
         heap.ui_thread_collector.hold()
         self.thread.started.connect(lower_this_thread, Qt.ConnectionType.DirectConnection)
         self.thread.start()
