@@ -34,6 +34,7 @@ from studio.pipeline.smoothing import SmoothingSettings
 from studio.pipeline.sources import FrameSource, parse_source
 from studio.pipeline.tracking import TrackedPerson, default_focal
 from studio.ui.live.capture import LIVE_REQUESTS, CaptureThread, LiveFrame, default_in_flight
+from studio.ui.live.recording_export import RecordingExport
 from studio.ui.live.stats import LiveStats
 from studio.ui.live.view import LiveView
 from studio.ui.tools.contract import Tool, ToolHost
@@ -144,8 +145,10 @@ class LiveController(QObject, Tool):
         menu = QMenu("&Live", win)
         for action in (self.open_video_action, self.webcam_action, None, self.pause_action,
                        self.record_action, self.stop_action, self.reconnect_action, None,
-                       self.several_action, self.smooth_action):
+                       self.several_action, self.smooth_action, None):
             menu.addSeparator() if action is None else menu.addAction(action)
+        self.exporter = RecordingExport(win)  # recordings out as npz, BVH, GLB, OBJ frames
+        self.exporter.add_to(menu)
         return menu
 
     # ------------------------------------------------------------------ control
@@ -259,6 +262,7 @@ class LiveController(QObject, Tool):
             else:
                 self.window.statusBar().showMessage(
                     f"recorded {writer.frames} frames in {folder}", 10000)
+                self.exporter.recorded(folder)
         self._refresh_status()
         return folder
 
@@ -382,7 +386,7 @@ class LiveController(QObject, Tool):
         if result is None:
             self.view.show_nobody(live.frame.image)
             return
-        labels = [f"{k + 1}: track {p.track_id}" for k, p in enumerate(people)]
+        labels = [f"{k}: track {p.track_id}" for k, p in enumerate(people)]
         self.view.show(live.frame.image, result, labels, f"live: {self.source.description}")
         self.stats.shown(live.read_at, time.perf_counter())
 
@@ -448,6 +452,7 @@ class LiveController(QObject, Tool):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         if watched is self.window and event.type() == QEvent.Type.Close:
             self.stop()
+            self.exporter.cancel()
         return False
 
 
