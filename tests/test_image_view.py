@@ -144,6 +144,8 @@ def test_set_mesh_is_fast_enough_to_scrub(view, result, style):
 def test_toggles_hide_and_show_overlays(view):
     items = {"boxes": [i for pair in view._box_items for i in pair], "keypoints": [view.bones, view.landmarks],
              "mesh": [view.mesh_wire], "samples": [view.samples]}
+    assert not view.overlay_visible("samples") and not view.samples.isVisible()  # at first
+    view.set_overlay_visible("samples", True)
     for name, shown in items.items():
         assert view.overlay_visible(name) and all(i.isVisible() for i in shown)
         view.set_overlay_visible(name, False)

@@ -148,8 +148,8 @@ def test_video_streams_into_both_views_and_is_counted(qtbot, window, live, video
     assert any(np.abs(a - b).max() > 1e-4 for a, b in zip(seen_3d, seen_3d[1:]))
     assert window.people_box.count() == 1 and "track 0" in window.people_box.itemText(0)
     # the info panel follows the stream (a few times a second), not the first frame
-    window.info_label.setText("")
-    qtbot.waitUntil(lambda: "net" in window.info_label.text(), timeout=WAIT_MS)
+    window.timings_label.set_full_text("")
+    qtbot.waitUntil(lambda: "net" in window.timings_label.full_text, timeout=WAIT_MS)
 
     _results(qtbot, live, 2)
     stats = live.stats

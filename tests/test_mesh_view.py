@@ -126,6 +126,8 @@ def test_toggles(view):
     view.set_skeleton_visible(True)
     assert actors["joints"].visibility and actors["bones"].visibility
     assert actors["mesh"].prop.opacity < 1.0
+    assert not actors["backdrop"].visibility and not actors["frustum"].visibility  # front
+    view.look_through_camera()  # the photo and the frustum show through the camera
     for name, toggle in (("ground", view.set_ground_visible),
                          ("backdrop", view.set_backdrop_visible),
                          ("frustum", view.set_frustum_visible)):

@@ -159,13 +159,15 @@ def test_hover_links_3d_to_2d_and_back(qtbot, window, photo):
 def test_overlay_toggles(qtbot, window, photo):
     _open(qtbot, window, photo)
     for name, action in window.overlay_actions.items():
-        assert window.image_view.overlay_visible(name)
+        shown = name != "samples"  # the sampled points start hidden
+        assert window.image_view.overlay_visible(name) == shown == action.isChecked()
         action.trigger()
-        assert not window.image_view.overlay_visible(name)
+        assert window.image_view.overlay_visible(name) != shown
         action.trigger()
-        assert window.image_view.overlay_visible(name)
+        assert window.image_view.overlay_visible(name) == shown
     window.filled_action.trigger()
     assert window.image_view.mesh_style == "wireframe"
+    window.mesh_view.look_through_camera()  # where the photo backdrop shows
     for action, visible in ((window.skeleton_action, lambda: window.mesh_view.actors["joints"].visibility),
                             (window.backdrop_action, lambda: window.mesh_view.actors["backdrop"].visibility)):
         before = visible()
@@ -256,15 +258,18 @@ def test_drop_an_image_file_opens_it(qtbot, window, photo):
     assert window.document.path == photo
 
 
-def test_model_choice_is_remembered(qtbot, settings):
+def test_model_choice_is_remembered_once_it_has_loaded(qtbot, settings, photo):
     win = _window(qtbot, settings)
     names = [win.model_box.itemData(i) for i in range(win.model_box.count())]
     assert names[0] == "official-pymaf" and "builtin-pymaf-proxy" in names
     assert win.model_name == "builtin-pymaf-proxy"
     win.set_model("some/file.pt", rerun=False)
+    assert settings.model is None  # chosen, not loaded: not remembered
     win.close()
     again = _window(qtbot, settings)
-    assert again.model_name == "some/file.pt"
+    assert again.model_name == "builtin-pymaf-proxy"
+    _open(qtbot, again, photo)
+    assert settings.model == "builtin-pymaf-proxy"  # loaded: remembered
     again.close()
 
 
@@ -363,15 +368,21 @@ def test_settings_dialog_sets_model_folders_and_device(qtbot, settings, tmp_path
 
 
 def test_recent_files_menu(qtbot, window, photo, tmp_path):
+    from studio.ui.window.remembered import fill_recent_menu, open_recent
+
     _open(qtbot, window, photo)
     gone = tmp_path / "gone.png"
+    gone.write_bytes(b"")
     window.settings.add_recent(gone)
-    window._fill_recent()  # noqa: SLF001 (what showing the menu does)
+    fill_recent_menu(window)  # what showing the menu does
     entries = [a.text() for a in window.recent_menu.actions()]
     assert entries[0] == str(gone.resolve()) and entries[1] == str(photo.resolve())
+    gone.unlink()  # gone while the menu is open
     window.recent_menu.actions()[0].trigger()
     assert "no longer there" in window.last_error
     assert str(gone.resolve()) not in window.settings.recent_files
+    open_recent(window, str(gone))
+    assert "no longer there" in window.last_error
 
 
 def test_scripted_run_saves_the_window_in_the_asked_state(qtbot, tmp_path, monkeypatch,

@@ -58,11 +58,22 @@ class Script:
         return self.screenshot is not None or self.quit_after
 
 
-def _finish(app: QApplication, window: QMainWindow, script: Script) -> None:
-    """After one more render, save the picture and quit, as the script asks."""
+def _finish(app: QApplication, window: QMainWindow, script: Script,
+            failure: list[StudioError]) -> None:
+    """After one more render, save the picture and quit, as the script asks. A picture
+    that cannot be written ends a ``quit_after`` run with the error in ``failure``
+    (raised once the event loop is over); otherwise it is said in one line."""
     def done() -> None:
         if script.screenshot is not None:
-            print(f"wrote {save_window_png(window, script.screenshot)}")
+            try:
+                print(f"wrote {save_window_png(window, script.screenshot)}")
+            except (StudioError, OSError) as err:
+                error = err if isinstance(err, StudioError) else StudioError(
+                    f"{script.screenshot}: cannot write the screenshot ({err})")
+                if script.quit_after:
+                    failure.append(error)
+                else:  # the window stays open
+                    print(f"studio: error: {error}", file=sys.stderr)
         if script.quit_after:
             window.close()
             app.quit()
@@ -70,10 +81,14 @@ def _finish(app: QApplication, window: QMainWindow, script: Script) -> None:
     QTimer.singleShot(FIRST_RENDER_DELAY_MS, done)
 
 
-def _exec(app: QApplication, window: QMainWindow) -> None:
+def _exec(app: QApplication, window: QMainWindow, failure: list[StudioError]) -> None:
+    """Run the event loop until the window closes; then raise the first of ``failure``
+    (what ended an unattended run)."""
     app.exec()
     window.close()
     window.deleteLater()
+    if failure:
+        raise failure[0]
 
 
 def run_body_viewer(model: str | None = None, script: Script | None = None) -> int:
@@ -92,9 +107,10 @@ def run_body_viewer(model: str | None = None, script: Script | None = None) -> i
         return err.exit_code
     window = BodyWindow(data)
     window.show()
+    failure: list[StudioError] = []
     if script.unattended:
-        _finish(app, window, script)
-    _exec(app, window)
+        _finish(app, window, script, failure)
+    _exec(app, window, failure)
     return 0
 
 
@@ -106,6 +122,17 @@ class StudioState:
     person: int = 0
     look_through: bool = False
     movement: bool = False
+
+    def missing(self, people: int, iterations: int) -> str:
+        """What of this state a result of ``people`` people with ``iterations``
+        iterations each does not have, in one line ('' when it has it all)."""
+        if not 0 <= self.person < people:
+            found = "1 person was" if people == 1 else f"{people} people were"
+            return f"--person {self.person}: {found} found (numbered from 0)"
+        if self.iteration is not None and not 0 <= self.iteration < iterations:
+            return (f"--iteration {self.iteration}: the result has iterations 0 to "
+                    f"{iterations - 1}")
+        return ""
 
 
 def run_studio(image: Path | None = None, sample: str | None = None, model: str | None = None,
@@ -119,7 +146,8 @@ def run_studio(image: Path | None = None, sample: str | None = None, model: str 
     threads) as :class:`~studio.ui.worker.worker.PipelineWorker` takes them.
 
     Unattended runs wait for the result, go to ``state``, and raise the worker's error
-    (with its exit code) if the photo could not be processed.
+    (with its exit code) if the photo could not be processed, or a StudioError when the
+    result has no such person or iteration (interactive runs show the nearest, and say so).
     """
     from studio.ui.window.studio_window import StudioWindow
     from studio.ui.worker.worker import PipelineWorker
@@ -133,21 +161,31 @@ def run_studio(image: Path | None = None, sample: str | None = None, model: str 
     if window_hook is not None:
         window_hook(window)
     window.show()
-    failure: list[tuple[str, int]] = []
+    failure: list[StudioError] = []
 
     def on_result() -> None:
-        window.select_person(state.person)
+        window.result_shown.disconnect(on_result)  # the state is the first result's
+        doc = window.document
+        missing = state.missing(doc.people_count, doc.iteration_count)
+        if missing and script.unattended:
+            on_failure(missing, StudioError.exit_code)
+            return
+        if missing:
+            window.notify("Not in this result", f"{missing}; the nearest is shown.")
+        window.select_person(min(max(state.person, 0), doc.people_count - 1))
         if state.iteration is not None:
-            window.scrubber.set_value(state.iteration)
+            window.scrubber.set_value(state.iteration)  # clamped
         window.scrubber.movement_box.setChecked(state.movement)
         if state.look_through:
             window.mesh_view.look_through_camera()
         if script.unattended:
-            _finish(app, window, script)
+            _finish(app, window, script, failure)
 
     def on_failure(message: str, exit_code: int) -> None:
-        failure.append((message, exit_code))
         if script.unattended:
+            error = StudioError(message)
+            error.exit_code = exit_code
+            failure.append(error)
             window.close()
             app.quit()
 
@@ -157,10 +195,5 @@ def run_studio(image: Path | None = None, sample: str | None = None, model: str 
         window.open_file(image)
     else:
         window.open_sample(sample or DEFAULT_SAMPLE)
-    _exec(app, window)
-    if failure and script.unattended:
-        message, exit_code = failure[0]
-        error = StudioError(message)
-        error.exit_code = exit_code
-        raise error
+    _exec(app, window, failure)
     return 0

@@ -22,6 +22,9 @@ from studio.pipeline.overlay import (MAX_FILL_SIDE, MESH_COLOUR, STREAM_FILL_SID
                                      face_shading, mesh_fill)
 
 OVERLAYS = ("boxes", "keypoints", "mesh", "samples")
+# Shown until toggled off; the sampled points are not: on a small person the grid of dots
+# buries the mesh (View > Sampled points shows them).
+SHOWN_AT_FIRST = ("boxes", "keypoints", "mesh")
 MESH_STYLES = ("wireframe", "filled")
 MAX_KEPT = 64  # kept drawings (3 per mesh key) before the cache starts over
 HOVER_RADIUS_PX = 8  # screen pixels from a vertex
@@ -96,7 +99,7 @@ class ImageView(QWidget):
             item.setZValue(z)
             self.view.addItem(item)
 
-        self._visible = dict.fromkeys(OVERLAYS, True)
+        self._visible = {name: name in SHOWN_AT_FIRST for name in OVERLAYS}
         self._style = "wireframe"
         self._image: np.ndarray | None = None
         self._boxes: list[tuple[float, float, float, float]] = []
@@ -148,7 +151,8 @@ class ImageView(QWidget):
             self.view.setRange(QRectF(0, 0, w, h), padding=0.02)
 
     def set_people(self, boxes: list[tuple[float, float, float, float]], selected: int) -> None:
-        """Person boxes (x0, y0, x1, y1), numbered from 1; ``selected`` is highlighted."""
+        """Person boxes (x0, y0, x1, y1), numbered from 0 as ``--person`` counts;
+        ``selected`` is highlighted."""
         boxes = [tuple(map(float, b)) for b in boxes]
         restyle = selected != self._selected or len(boxes) != len(self._boxes)
         self._boxes, self._selected = boxes, selected
@@ -158,7 +162,7 @@ class ImageView(QWidget):
                 self.view.removeItem(item)
         while len(self._box_items) < len(boxes):
             rect = QGraphicsRectItem()
-            label = pg.TextItem(str(len(self._box_items) + 1), color="k")
+            label = pg.TextItem(str(len(self._box_items)), color="k")
             for item in (rect, label):
                 item.setZValue(len(OVERLAYS) + 10)
                 item.setVisible(self._visible["boxes"])
@@ -422,7 +426,7 @@ class ImageView(QWidget):
                 colour = SELECTED_COLOUR if i == self._selected else BOX_COLOUR
                 x0, y0, x1, y1 = (round(v) for v in box)
                 cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), colour, 2)
-                cv2.putText(out, str(i + 1), (x0 + 3, y0 + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
+                cv2.putText(out, str(i), (x0 + 3, y0 + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
                             colour, 2, cv2.LINE_AA)
         return out
 

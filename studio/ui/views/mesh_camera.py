@@ -10,6 +10,8 @@ import numpy as np
 
 from studio.ui.views.body_scene import fit_camera
 
+BAR_SPACE_PX = 100  # the colour bar's room at the view's right edge: bar, labels, title
+
 MAX_UNDO = 50
 NAMED_VIEW_ANGLE = 30.0  # VTK's default vertical view angle, restored after look-through
 
@@ -53,6 +55,7 @@ class MeshCamera:
             self._update_scene()  # own or the camera's translation
             self._place_marker()
         self._mode = mode
+        self._show_camera_actors()
         self._auto_frame = True
         self._apply_mode()
         self._push_pose(before)
@@ -69,11 +72,15 @@ class MeshCamera:
         if self._mode == "camera" and self.camera is not None:
             self._look_through()
         else:
+            # Shown, the colour bar keeps the right edge: the body is framed left of it.
+            aspect, bar = self._aspect(), 0.0
+            if self.displacement_shown:
+                bar = min(0.4, BAR_SPACE_PX / max(self.width(), 1))
             camera = self.plotter.camera
-            camera.SetWindowCenter(0.0, 0.0)
+            camera.SetWindowCenter(bar, 0.0)  # the view's centre lands at -bar
             camera.view_angle = NAMED_VIEW_ANGLE
             view = "front" if self._mode == "camera" else self._mode
-            fit_camera(camera, np.asarray(self.scene.mesh.points), view, self._aspect())
+            fit_camera(camera, self.framed_points(), view, aspect * (1.0 - bar))
         self.plotter.renderer.ResetCameraClippingRange()
 
     def _aspect(self) -> float:

@@ -27,6 +27,12 @@ DISPLAY_AXES = np.array([1.0, -1.0, -1.0])  # camera axes -> display frame (180 
 BACKDROP_DEPTH = 1.3  # the photo sits this many body depths from the camera
 FRUSTUM_COLOR = "#5b6472"
 DISPLACEMENT_TITLE = "moved (mm)"
+# The colour bar, in view pixels: its left edge this far from the view's right edge, and
+# its width (framing keeps the body out of mesh_camera.BAR_SPACE_PX there).
+BAR_LEFT_PX, BAR_WIDTH_PX = 78, 22
+# The photo and the camera's frustum show when looking through the image camera; in the
+# front and side views (framed on the body) the far photo was a thumbnail over the head.
+CAMERA_ACTORS = ("backdrop", "frustum")
 # While frames stream: a quarter of the pixels (software GL's cost per pixel) and a
 # quarter of the body's triangles (its cost per triangle: 6.6 -> 3.0 ms a render).
 STREAM_RENDER_SCALE = 0.5
@@ -59,6 +65,7 @@ class MeshView(MeshCamera, MeshHover, QWidget):
         self._topology: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # faces,
         # parents, part labels of the body shown
         self._points = np.zeros((0, 3), np.float32)  # every vertex, placed (ids as given)
+        self._framed: np.ndarray | None = None  # more points (as given) framing keeps in view
         self._streaming = False
         self._coarse: CoarseSurface | None = None  # drawn instead of the body while streaming
         # While streaming, the newest body and photo wait for the next render, however
@@ -117,10 +124,14 @@ class MeshView(MeshCamera, MeshHover, QWidget):
     # -- content ---------------------------------------------------------------------
 
     def set_body(self, vertices: np.ndarray, faces: np.ndarray, joints: np.ndarray,
-                 parents: np.ndarray, part_labels: np.ndarray | None = None) -> None:
-        """Show a new body (any topology); without ``part_labels`` it is one colour."""
+                 parents: np.ndarray, part_labels: np.ndarray | None = None,
+                 framed: np.ndarray | None = None) -> None:
+        """Show a new body (any topology); without ``part_labels`` it is one colour.
+        ``framed``: more points (as ``vertices`` are given, e.g. every iteration's
+        vertices) that the front and side views keep in frame with the body."""
         labels = np.zeros(len(vertices), np.int64) if part_labels is None else part_labels
         self._raw = (np.asarray(vertices), np.asarray(joints))
+        self._framed = None if framed is None else np.asarray(framed).reshape(-1, 3)
         self._topology = (np.asarray(faces), np.asarray(parents), np.asarray(labels))
         self._displacement = None
         self._build_scene()
@@ -274,8 +285,21 @@ class MeshView(MeshCamera, MeshHover, QWidget):
         self.actors["frustum"] = self.plotter.add_mesh(
             frustum, color=FRUSTUM_COLOR, line_width=1.5, lighting=False, name="frustum",
             pickable=False, reset_camera=False, render=False)
-        self.actors["backdrop"].visibility = self._shown["backdrop"]
-        self.actors["frustum"].visibility = self._shown["frustum"]
+        self._show_camera_actors()
+
+    def _show_camera_actors(self) -> None:
+        """The photo and the frustum as toggled, when looking through the image camera."""
+        for name in CAMERA_ACTORS:
+            if name in self.actors:
+                self.actors[name].visibility = self._shown[name] and self._mode == "camera"
+
+    def framed_points(self) -> np.ndarray:
+        """Display-frame points the front and side views keep in frame: the body shown
+        and the ``framed`` points given with it."""
+        points = np.asarray(self.scene.mesh.points)
+        if self._framed is None:
+            return points
+        return np.vstack([points, self._placed(self._framed, np.zeros((0, 3)))[0]])
 
     def set_tool_mesh(self, key: str, mesh: pv.PolyData | None, **style: object) -> None:
         """A tool's 3D actor: ``mesh`` in the body's camera frame (as an iteration's
@@ -306,6 +330,7 @@ class MeshView(MeshCamera, MeshHover, QWidget):
         self.plotter.clear_actors()
         self._marker_layer.RemoveAllViewProps()
         self.scene, self.camera, self._texture, self._raw = None, None, None, None
+        self._framed = None
         self._topology, self._coarse, self._displacement = None, None, None
         self._body_due, self._photo_due = False, None
         self._points = np.zeros((0, 3), np.float32)
@@ -345,12 +370,24 @@ class MeshView(MeshCamera, MeshHover, QWidget):
             if DISPLACEMENT_TITLE not in self.plotter.scalar_bars:
                 mapper.lookup_table = pv.LookupTable(cmap="YlOrRd")
                 self.plotter.add_scalar_bar(DISPLACEMENT_TITLE, mapper=mapper, n_labels=3,
-                                            fmt="%.0f", vertical=True, position_x=0.84,
-                                            position_y=0.1, height=0.5, width=0.06,
-                                            title_font_size=14, label_font_size=12,
+                                            fmt="%.0f", vertical=True, position_y=0.1,
+                                            height=0.5, title_font_size=14,
+                                            label_font_size=12,
                                             unconstrained_font_size=True)
+                self._place_bar()
             mapper.scalar_range = (0.0, top)
+        if self._auto_frame and self._mode != "camera":
+            self._apply_mode()  # the body makes room for the bar, or takes it back
         self._redraw()
+
+    def _place_bar(self) -> None:
+        """The colour bar at the view's right edge, a fixed size in pixels (its title
+        and labels fit whatever the view's width)."""
+        if DISPLACEMENT_TITLE in self.plotter.scalar_bars:
+            width = max(self.width(), 1)
+            bar = self.plotter.scalar_bars[DISPLACEMENT_TITLE]
+            bar.SetPosition(max(0.5, 1.0 - BAR_LEFT_PX / width), 0.1)
+            bar.SetWidth(min(0.2, BAR_WIDTH_PX / width))
 
     def set_skeleton_visible(self, visible: bool) -> None:
         self._shown["skeleton"] = visible
@@ -369,12 +406,16 @@ class MeshView(MeshCamera, MeshHover, QWidget):
 
     def _set_shown(self, name: str, visible: bool) -> None:
         self._shown[name] = visible
-        if name in self.actors:
+        if name in CAMERA_ACTORS:
+            self._show_camera_actors()
+            self._redraw()
+        elif name in self.actors:
             self.actors[name].visibility = visible
             self._redraw()
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
         super().resizeEvent(event)
+        self._place_bar()
         if self._auto_frame and not self._closed and self.scene is not None:
             self._apply_mode()
 

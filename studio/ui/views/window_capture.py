@@ -12,7 +12,8 @@ from PySide6.QtCore import QBuffer, QIODevice
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QWidget
 
-from studio.body.storage import atomic_write_bytes
+from studio.errors import StudioError
+from studio.io.output import write_output
 
 
 def grab_window(window: QWidget) -> QImage:
@@ -21,12 +22,16 @@ def grab_window(window: QWidget) -> QImage:
 
 
 def save_window_png(window: QWidget, path: str | os.PathLike) -> Path:
-    """Write :func:`grab_window` to a PNG, replacing any old file atomically."""
+    """Write :func:`grab_window` to a PNG, replacing any old file atomically (missing
+    folders are made); a StudioError naming the file when it cannot be written."""
     path = Path(path)
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     if not grab_window(window).save(buffer, "PNG"):
-        raise OSError(f"could not encode the window picture for {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, bytes(buffer.data()))
+        raise StudioError(f"{path}: could not encode the window picture")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StudioError(f"{path}: cannot make its folder ({err.strerror or err})") from err
+    write_output(path, bytes(buffer.data()))
     return path

@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QMainWindow
 
+from studio.errors import ModelFileError
 from studio.ui.worker import heap
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class WorkerAnswers(QMainWindow):
         self.model_label.setText(f"model: {name} \N{MIDDLE DOT} {self.settings.device}")
         self.model_label.setToolTip(description)
         self._heap_unsettled = True
+        self.model_memory.loaded()
 
     @Slot()
     def _settle_heap(self, *_: object) -> None:
@@ -77,6 +79,10 @@ class WorkerAnswers(QMainWindow):
     @Slot(int, str, int)
     def _on_failed(self, request: int, message: str, exit_code: int) -> None:
         if self._current(request):
+            if exit_code == ModelFileError.exit_code and self.model_memory.failed(message):
+                return  # the remembered model is broken: the default runs instead
+            if self.document.path is not None and self.document.image.size <= 3:
+                self.settings.remove_recent(self.document.path)  # it could not be read
             self.failure = (message, exit_code)
             self._hide_progress(f"{self.document.title}: {message}")
             self.info_label.setText(message)
@@ -101,7 +107,7 @@ class WorkerAnswers(QMainWindow):
         self.people_box.clear()
         for k, person in enumerate(result.people):
             x0, y0, x1, y1 = person.person.extent
-            self.people_box.addItem(f"{k + 1}: {x1 - x0:.0f}\N{MULTIPLICATION SIGN}{y1 - y0:.0f} px")
+            self.people_box.addItem(f"{k}: {x1 - x0:.0f}\N{MULTIPLICATION SIGN}{y1 - y0:.0f} px")
         self.people_box.blockSignals(False)
         self.show_person(reset_camera=True)
         people = f"{doc.people_count} {'person' if doc.people_count == 1 else 'people'}"

@@ -10,7 +10,8 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFormLayout, QLabel, QMai
 
 from studio.nets.model_registry import available_models
 from studio.pipeline.samples import SAMPLES
-from studio.ui.views.widgets import make_action
+from studio.ui.views.widgets import ElidedLabel, WrappingLabel, make_action, narrow
+from studio.ui.window.remembered import fill_recent_menu
 
 
 OVERLAYS = (("boxes", "Person &boxes", "B"), ("keypoints", "&Keypoints", "K"),
@@ -40,13 +41,18 @@ def build_result_dock(win: QMainWindow) -> QDockWidget:
     win.people_box.setToolTip("The person shown (largest first); click a box in the "
                               "photo to choose too")
     win.people_box.currentIndexChanged.connect(win.select_person)
-    win.info_label = QLabel("Open a photo to start.")
-    win.info_label.setWordWrap(True)
+    narrow(win.people_box)
+    win.info_label = WrappingLabel("Open a photo to start.")
     win.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    win.timings_label = ElidedLabel()  # one line, the whole of it in its tooltip
+    font = win.timings_label.font()
+    font.setPointSizeF(font.pointSizeF() * 0.85)
+    win.timings_label.setFont(font)
     info = QWidget()
     form = QFormLayout(info)
     form.addRow("Person", win.people_box)
     form.addRow(win.info_label)
+    form.addRow(win.timings_label)
     return add_dock(win, "Result", "result_dock", info)
 
 
@@ -91,7 +97,7 @@ def build_actions(win: QMainWindow) -> None:
     win.quit_action = _action(win, "&Quit", win.close, QKeySequence.StandardKey.Quit)
     win.overlay_actions = {
         name: _action(win, text, lambda on, n=name: image.set_overlay_visible(n, on), key,
-                      checkable=True, checked=True)
+                      checkable=True, checked=image.overlay_visible(name))
         for name, text, key in OVERLAYS}
     win.filled_action = _action(win, "&Filled mesh", win.set_mesh_style, "W", checkable=True,
                                 checked=True, tip="Filled, see-through mesh (off: wireframe)")
@@ -137,7 +143,7 @@ def build_menus(win: QMainWindow) -> None:
     win.file_menu = file_menu = win.menuBar().addMenu("&File")
     file_menu.addAction(win.open_action)
     win.recent_menu = file_menu.addMenu("Open &recent")
-    win.recent_menu.aboutToShow.connect(win._fill_recent)  # noqa: SLF001 (the window's own)
+    win.recent_menu.aboutToShow.connect(lambda: fill_recent_menu(win))
     samples = file_menu.addMenu("Open sa&mple")
     for name in SAMPLES:
         samples.addAction(name, lambda n=name: win.open_sample(n))

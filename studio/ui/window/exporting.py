@@ -1,12 +1,12 @@
 """The studio window's File menu writes: meshes and parameters of the shown person, the
-overlay image, a screenshot, and what tools export; and how it reports an error without
-blocking."""
+overlay image, a screenshot, and what tools export; and how it reports an error or a
+notice without blocking."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QMetaObject, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from studio.errors import StudioError
@@ -28,6 +28,17 @@ class ExportCommands:
                           self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+    def notify(self, title: str, message: str) -> None:
+        """Tell the user something that needs no answer: in the status bar and a box
+        that blocks nothing (shown once the event loop runs, after the window)."""
+        self.last_notice = message
+        self.statusBar().showMessage(message, 20000)
+        box = QMessageBox(QMessageBox.Icon.Information, title, message,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        QMetaObject.invokeMethod(box, "show", Qt.ConnectionType.QueuedConnection)
 
     def export(self, path: Path, all_iterations: bool) -> list[Path]:
         """Write the current person's current (or every) iteration to ``path``."""
@@ -67,10 +78,14 @@ class ExportCommands:
             self._written(lambda: write(Path(path)))
 
     def _written(self, write) -> None:
+        """Run ``write`` (it returns the paths written); any failure is an error box."""
         try:
             paths = write()
         except (StudioError, OSError) as err:
             self.report_error("Export failed", str(err))
+            return
+        except Exception as err:  # noqa: BLE001 (a menu action answers with a box, whatever)
+            self.report_error("Export failed", f"unexpected error: {type(err).__name__}: {err}")
             return
         names = ", ".join(p.name for p in paths[:4]) + (" \N{HORIZONTAL ELLIPSIS}" if len(paths) > 4 else "")
         self.statusBar().showMessage(f"saved {names}", 8000)

@@ -43,8 +43,12 @@ class StudioSettings:
         return str(value) if value else None
 
     @model.setter
-    def model(self, name: str) -> None:
-        self.store.setValue("model/name", name)
+    def model(self, name: str | None) -> None:
+        """Remember ``name``; None forgets it (the default is used)."""
+        if name:
+            self.store.setValue("model/name", name)
+        else:
+            self.store.remove("model/name")
 
     @property
     def device(self) -> str:
@@ -81,8 +85,13 @@ class StudioSettings:
         recent = [entry, *[p for p in self.recent_files if p != entry]][:MAX_RECENT]
         self.store.setValue("files/recent", recent)
 
-    def remove_recent(self, path: str) -> None:
-        self.store.setValue("files/recent", [p for p in self.recent_files if p != path])
+    def remove_recent(self, path: str | Path) -> None:
+        """Forget ``path`` (as listed, or a path that resolves to it)."""
+        entries = {str(path), str(Path(path).resolve())}
+        self.store.setValue("files/recent", [p for p in self.recent_files if p not in entries])
+
+    def clear_recent(self) -> None:
+        self.store.setValue("files/recent", [])
 
     @property
     def geometry(self) -> QByteArray | None:

@@ -29,6 +29,7 @@ from studio.ui.views.scrubber import IterationScrubber
 from studio.ui.window import building
 from studio.ui.window.answers import WorkerAnswers
 from studio.ui.window.exporting import ExportCommands
+from studio.ui.window.remembered import ModelMemory
 from studio.ui.window.settings import SettingsDialog, StudioSettings
 from studio.ui.window.tool_list import TOOLS
 from studio.ui.window.toolset import ToolSet
@@ -36,11 +37,10 @@ from studio.ui.worker.jobs import ModelChoice
 from studio.ui.worker.worker import PipelineWorker, WorkerThread
 
 APP_TITLE = "Human Mesh Studio"
-DEFAULT_MODEL = "builtin-pymaf-proxy"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;All files (*)"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MIN_VIEW_WIDTH = 320
-DOCK_WIDTH = 360
+DOCK_WIDTH = 280  # the docks' first width: the 2D and 3D views share the rest evenly
 
 
 class StudioWindow(ExportCommands, WorkerAnswers):
@@ -61,6 +61,7 @@ class StudioWindow(ExportCommands, WorkerAnswers):
         self.settings = settings or StudioSettings()
         self.document: StudioDocument | None = None
         self.last_error = ""
+        self.last_notice = ""
         self.failure: tuple[str, int] | None = None  # the last request's error and exit code
         self.timings_ms: dict[str, float] = {}
         self._request = 0
@@ -76,6 +77,7 @@ class StudioWindow(ExportCommands, WorkerAnswers):
             view.setMinimumWidth(MIN_VIEW_WIDTH)
             splitter.setStretchFactor(k, 1)
         splitter.setChildrenCollapsible(False)
+        splitter.setSizes([1 << 16, 1 << 16])  # half each, whatever the window's width
         self.splitter = splitter
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -93,7 +95,8 @@ class StudioWindow(ExportCommands, WorkerAnswers):
         building.build_actions(self)
         building.build_menus(self)
         building.build_toolbars(self)
-        self.set_model(model or self.settings.model or DEFAULT_MODEL, rerun=False)
+        self.model_memory = ModelMemory(self)
+        self.set_model(self.model_memory.starting_model(model), rerun=False)
         self.model_box.currentIndexChanged.connect(
             lambda row: self.set_model(self.model_box.itemData(row)))
         self._connect_views()
@@ -202,9 +205,9 @@ class StudioWindow(ExportCommands, WorkerAnswers):
             self.fit_camera_action.setChecked(enabled)
 
     def set_model(self, name: str, rerun: bool = True) -> None:
-        """Use model ``name`` (registered name or file) from now on."""
+        """Use model ``name`` (registered name or file) from now on; it is remembered
+        once it has loaded (:class:`~studio.ui.window.remembered.ModelMemory`)."""
         self.model_name = name
-        self.settings.model = name
         row = self.model_box.findData(name)
         if row < 0:
             self.model_box.addItem(Path(name).name, name)
@@ -222,20 +225,6 @@ class StudioWindow(ExportCommands, WorkerAnswers):
         path, _ = QFileDialog.getOpenFileName(self, "Model file", "", "Model files (*.pt *.pth)")
         if path:
             self.set_model(path)
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for entry in self.settings.recent_files:
-            self.recent_menu.addAction(entry, lambda p=entry: self._open_recent(p))
-        if self.recent_menu.isEmpty():
-            self.recent_menu.addAction("(none)").setEnabled(False)
-
-    def _open_recent(self, entry: str) -> None:
-        if not Path(entry).is_file():
-            self.settings.remove_recent(entry)
-            self.report_error("Open recent", f"{entry} is no longer there.")
-            return
-        self.open_file(Path(entry))
 
     def cancel(self) -> None:
         """Stop the running request; the photo stays, the last result is dropped."""
@@ -259,7 +248,8 @@ class StudioWindow(ExportCommands, WorkerAnswers):
         self.tell_tools("person_shown", doc)
         it, final = doc.current, person.final
         self.mesh_view.set_body(it.vertices, doc.result.faces, it.joints, doc.result.parents,
-                                doc.result.part_labels)
+                                doc.result.part_labels,  # every iteration's body in frame
+                                framed=np.vstack([i.vertices for i in person.iterations]))
         # The photo goes behind every iteration's body (their depths differ a lot).
         farthest = max(i.image_camera.translation[2] for i in person.iterations)
         self.mesh_view.set_camera(final.image_camera, doc.image,
@@ -321,7 +311,8 @@ class StudioWindow(ExportCommands, WorkerAnswers):
             f"<b>{doc.title}</b> ({result.image_size[0]}\N{MULTIPLICATION SIGN}"
             f"{result.image_size[1]})<br>model {result.model_name} on {result.input_kind} "
             f"{result.input_size} px crops<br>mask IoU {iou} \N{MIDDLE DOT} "
-            f"keypoint error {error}<br><small>ms: {timings}</small>")
+            f"keypoint error {error}")
+        self.timings_label.set_full_text(f"ms: {timings}")
 
     def set_mesh_style(self, filled: bool) -> None:
         self.image_view.set_mesh_style("filled" if filled else "wireframe")

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from studio.body.joint_sets import MEDIAPIPE33, PART_NAMES
 from studio.pipeline.results import DenseMaps
+from studio.ui.views.widgets import narrow
 
 HEATMAP = "Keypoint heatmap"
 ALL_KEYPOINTS = "All keypoints (max)"
@@ -95,8 +96,8 @@ class MapsPanel(QWidget):
         self.bar.setImageItem(self.map_item)
 
         choices = QHBoxLayout()
-        choices.addWidget(self.kind_box, 1)
-        choices.addWidget(self.channel_box, 1)
+        for box in (self.kind_box, self.channel_box):
+            choices.addWidget(narrow(box), 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(choices)
