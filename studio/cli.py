@@ -18,13 +18,14 @@ from studio.errors import StudioError
 
 # Modules under studio.commands, each with ``register(subparsers)``, and the line
 # ``studio --help`` shows for each.
-COMMAND_MODULES = ("body", "gui", "train", "evaluate", "run", "bench", "capture")
+COMMAND_MODULES = ("body", "gui", "train", "evaluate", "run", "fit", "bench", "capture")
 SUMMARIES = {
     "body": "inspect, export and build body models",
     "gui": "open the studio window",
     "train": "train built-in models",
     "evaluate": "evaluate models on synthetic test data",
     "run": "find the people in a photo and recover a 3D mesh for each",
+    "fit": "fit body parameters to 2D or 3D keypoints (SMPLR)",
     "bench": "measure speed (JSON with --json)",
     "capture": "recover meshes frame by frame from a webcam, video or image folder",
 }

@@ -1,8 +1,9 @@
 """``studio bench BENCHMARK``: speed measurements, JSON with ``--json``, else a table.
 
 Each benchmark is one sub-subcommand listed in :data:`BENCHMARKS` (``pymaf``, ``synth``,
-``render``, ``run``, ``gui`` and ``live``) with the function that adds its parser, called
-only when that benchmark is chosen (torch loads then, not for ``studio bench --help``).
+``render``, ``run``, ``gui``, ``live`` and ``smplr``) with the function that adds its
+parser, called only when that benchmark is chosen (torch loads then, not for
+``studio bench --help``).
 """
 from __future__ import annotations
 
@@ -278,6 +279,12 @@ def _live(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_smplr(sub: argparse._SubParsersAction) -> None:
+    from studio.commands.smplr import add_bench_smplr
+
+    add_bench_smplr(sub, _common_options)
+
+
 # name -> (the line `studio bench --help` shows, the function adding its parser)
 BENCHMARKS: dict[str, tuple[str, Callable[[argparse._SubParsersAction], None]]] = {
     "pymaf": ("PyMAF forward speed per crop, ours next to a straightforward forward "
@@ -287,6 +294,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[argparse._SubParsersAction], None]]] 
     "run": ("studio run on a 1280x720 photo: milliseconds per stage", _add_run),
     "gui": ("the studio window: time to first result, scrubbing frames per second", _add_gui),
     "live": ("live capture in the studio window: fps, latency, drops, UI stalls", _add_live),
+    "smplr": ("the keypoint fit (SMPLR): ms per sample at batch 1 and 256", _add_smplr),
 }
 
 

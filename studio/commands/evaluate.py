@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_device_option(pymaf)
     pymaf.add_argument("--json", action="store_true", help="print JSON")
     pymaf.set_defaults(func=_eval_pymaf)
+    from studio.commands.smplr import add_eval_smplr  # no torch: that loads when it runs
+
+    add_eval_smplr(sub)
 
 
 def _eval_pymaf(args: argparse.Namespace) -> int:

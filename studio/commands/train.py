@@ -45,6 +45,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="what", metavar="MODEL", required=True,
                                 action=LazySubcommands)
     sub.add_lazy("pymaf", "train a PyMAF variant on synthetic people", _add_pymaf)
+    sub.add_lazy("smplr", "train the keypoint fit (SMPLR) on synthetic keypoints", _add_smplr)
+
+
+def _add_smplr(sub: argparse._SubParsersAction) -> None:
+    from studio.commands.smplr import add_train_smplr  # torch: only for `train smplr`
+
+    add_train_smplr(sub)
 
 
 def _add_pymaf(sub: argparse._SubParsersAction) -> None:

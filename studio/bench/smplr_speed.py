@@ -1,0 +1,84 @@
+"""How fast the keypoint fit (SMPLR) runs, per sample: the three nets alone, and the whole
+:func:`~studio.pipeline.keypoint_fit.fit_keypoints` (input checks, nets, body model,
+translation, numpy out). Weights: the shipped ones when present, else random ones of the
+same architecture (the time does not depend on the values)."""
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from studio.errors import ModelFileError
+from studio.nets.smplr import encode
+
+
+def _model(layout: str, dims: int, device: torch.device):
+    from studio.pipeline.keypoint_fit import SMPLRModel, load_smplr
+
+    try:
+        return load_smplr(layout, dims, device=str(device)), True
+    except ModelFileError:
+        from studio.train.smplr_train import SMPLRConfig, build
+
+        net, partial = build(SMPLRConfig(dims=dims, layouts=layout))
+        return SMPLRModel(net.eval().to(device), partial.to(device),
+                          partial_body_model().to(device), dims, (layout,), "random"), False
+
+
+def partial_body_model():
+    from studio.body.registry import load_body_model
+
+    return load_body_model("mannequin")
+
+
+def _median_ms(call, repeats: int, device: torch.device) -> float:
+    call()  # warm-up
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        call()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def bench_smplr(layout: str, dims: int, batch_sizes: list[int], repeats: int,
+                device: torch.device) -> dict:
+    from studio.pipeline.keypoint_fit import fit_keypoints
+    from studio.synth.smplr_data import make_batch
+
+    model, shipped = _model(layout, dims, device)
+    gen = torch.Generator().manual_seed(0)
+    rows = []
+    for size in batch_sizes:
+        batch = make_batch(model.partial.cpu(), gen, size, layout, dims)
+        model.partial.to(device)
+        keypoints = batch.keypoints.numpy()
+        intr = None if batch.intrinsics is None else batch.intrinsics.to(device)
+        sizes = None if batch.image_size is None else batch.image_size.numpy()
+        focal = None if batch.intrinsics is None else batch.intrinsics[:, 0].numpy()
+        p, s = batch.keypoints.to(device), batch.seen.to(device)
+
+        def nets() -> None:
+            with torch.no_grad():
+                model.net(encode(p, s, intr), layout)
+
+        def fit() -> None:
+            fit_keypoints(keypoints, layout, dims, image_size=sizes, focal_length=focal,
+                          model=model)
+
+        net_ms = _median_ms(nets, repeats, device)
+        fit_ms = _median_ms(fit, max(3, repeats // 4), device)
+        rows.append({"batch": size, "nets_ms": round(net_ms, 3),
+                     "nets_ms_per_sample": round(net_ms / size, 4),
+                     "fit_ms": round(fit_ms, 3), "fit_ms_per_sample": round(fit_ms / size, 4)})
+    return {"benchmark": "smplr", "layout": layout, "dims": dims, "device": str(device),
+            "weights": str(model.source) if shipped else "random", "threads":
+            torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+            "vertices": int(np.asarray(model.body.v_template.shape[0])), "rows": rows}

@@ -1,0 +1,277 @@
+"""Keypoints -> body parameters through SMPLR: the entry point every method uses to turn
+keypoints (PoseAug samples, generated scene poses, MediaPipe landmarks, a user's file)
+into a posed, shaped body. No Qt.
+
+>>> fit = fit_keypoints(points, "coco17", dims=2, image_size=(1280, 720))
+>>> fit.poses, fit.betas, fit.trans, fit.vertices, fit.joints
+
+3D keypoints are metres in any frame and at any translation (the body model's y-up
+frame, or y down as MediaPipe's world landmarks); the result is in the same frame. 2D
+keypoints are pixels; the result is in the camera's frame (x right, y down, z away), its
+translation chosen (least squares) so that the body's keypoints project onto the seen
+points with the focal length (default: the image's larger side; the image size defaults
+to twice the largest coordinates, i.e. a principal point that keeps every point inside).
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from studio.body import joint_sets
+from studio.body.model import BodyModel
+from studio.errors import ModelFileError, StudioError
+from studio.nets.smplr import LAYOUTS
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "smplr"
+FILE_NAMES = {3: "smplr-3d.pt", 2: "smplr-2d.pt"}
+DEPTH_PRIOR = 1e-3  # weight of the spread-based depth guess in the 2D translation fit
+
+
+@dataclass
+class KeypointFit:
+    """Body parameters and the posed body for N samples (numpy, float32)."""
+
+    poses: np.ndarray  # [N,72] axis-angle, global orientation first
+    betas: np.ndarray  # [N,10]
+    trans: np.ndarray  # [N,3]: the body model's output plus trans is the body in the frame
+    vertices: np.ndarray  # [N,V,3] with trans
+    joints: np.ndarray  # [N,24,3] with trans
+    keypoints: np.ndarray  # [N,K,3] the body's points of the input layout, with trans
+    faces: np.ndarray  # [F,3]
+    frame: str  # "input" (3D) or "camera" (2D: x right, y down, z away)
+    body_name: str
+    gender: str = "neutral"
+    intrinsics: np.ndarray | None = None  # [N,3] focal, cx, cy (2D)
+
+
+@dataclass
+class SMPLRModel:
+    """Loaded keypoint-fit weights and the body they drive."""
+
+    net: torch.nn.Module
+    partial: torch.nn.Module
+    body: BodyModel
+    dims: int
+    layouts: tuple[str, ...]
+    source: Path
+
+
+def smplr_search_dirs() -> list[Path]:
+    dirs = [MODEL_DIR]
+    for entry in os.environ.get("STUDIO_MODELS", "").split(os.pathsep):
+        if entry:
+            dirs += [Path(entry).expanduser() / "smplr", Path(entry).expanduser()]
+    return dirs
+
+
+def _find(dims: int) -> Path:
+    for folder in smplr_search_dirs():
+        if (folder / FILE_NAMES[dims]).is_file():
+            return folder / FILE_NAMES[dims]
+    where = ", ".join(str(d) for d in smplr_search_dirs())
+    raise ModelFileError(f"keypoint-fit weights {FILE_NAMES[dims]} not found (looked in "
+                         f"{where}); train them with `studio train smplr --from {dims}d "
+                         f"--run-dir DIR --out models/smplr/{FILE_NAMES[dims]}`")
+
+
+def read_smplr_file(path: str | os.PathLike) -> dict:
+    from studio.nets.smplr import FILE_FORMAT
+
+    path = Path(path)
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same problem
+        raise ModelFileError(f"{path}: not a readable weights file ({err})") from None
+    if not isinstance(content, dict) or content.get("format") != FILE_FORMAT:
+        raise ModelFileError(f"{path}: not a keypoint-fit (SMPLR) weights file")
+    return content
+
+
+def load_smplr(layout: str, dims: int, path: str | os.PathLike | None = None,
+               body: str | BodyModel | None = None, device: str = "cpu") -> SMPLRModel:
+    """The keypoint-fit model for ``layout`` and ``dims`` (2 or 3): the shipped weights
+    (``models/smplr/smplr-{dims}d.pt``, or in ``$STUDIO_MODELS``) or ``path``; ``body``
+    names the body model of the output (default: the one it was trained on).
+    ModelFileError (exit 3) when the file is missing or lacks the layout."""
+    if layout not in LAYOUTS:
+        raise StudioError(f"unknown layout {layout!r} (use {', '.join(LAYOUTS)})")
+    if dims not in (2, 3):
+        raise StudioError(f"dims must be 2 or 3, not {dims!r}")
+    source = Path(path) if path is not None else _find(dims)
+    if path is not None and not source.is_file():
+        raise ModelFileError(f"{source}: no such weights file")
+    model = _load(str(source.resolve()), None if body is None or isinstance(body, BodyModel)
+                  else body, device)
+    if model.dims != dims or layout not in model.layouts:
+        raise ModelFileError(f"{source}: takes {model.dims}D keypoints of "
+                             f"{', '.join(model.layouts)}, not {dims}D {layout}")
+    if isinstance(body, BodyModel):
+        model = SMPLRModel(model.net, model.partial, body.to(device), model.dims,
+                           model.layouts, model.source)
+    return model
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str, body_spec: str | None, device: str) -> SMPLRModel:
+    from studio.body.registry import load_body_model
+    from studio.nets.smplr import SMPLR
+    from studio.synth.smplr_points import PartialBody
+
+    content = read_smplr_file(path)
+    arch = content["arch"]
+    state = {k: v.float() if v.is_floating_point() else v
+             for k, v in content["state_dict"].items()}
+    net = SMPLR(tuple(arch["layouts"]), arch["dims"], state["template_lengths"],
+                hidden=arch["hidden"])
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as err:
+        raise ModelFileError(f"{path}: weights do not match the network ({err})") from None
+    body = load_body_model(body_spec or content.get("body", "mannequin"))
+    return SMPLRModel(net.eval().to(device), PartialBody(body).to(device), body.to(device),
+                      arch["dims"], tuple(arch["layouts"]), Path(path))
+
+
+def check_keypoints(points: np.ndarray, layout: str, dims: int,
+                    confidence: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Checked float32 points [N,K,D] and seen mask [N,K]; StudioError (exit 2) with one
+    clear line for anything wrong."""
+    if layout not in joint_sets.LAYOUTS or layout not in LAYOUTS:
+        raise StudioError(f"unknown layout {layout!r} (use {', '.join(LAYOUTS)})")
+    k = len(joint_sets.LAYOUTS[layout])
+    try:
+        points = np.asarray(points, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise StudioError("keypoints: not an array of numbers") from None
+    if points.ndim == 2:
+        points = points[None]
+    if points.ndim != 3 or points.shape[-1] != dims:
+        raise StudioError(f"keypoints: shape {list(points.shape)}, expected [N,{k},{dims}] "
+                          f"for {dims}D input")
+    if points.shape[0] == 0:
+        raise StudioError("keypoints: no samples")
+    if points.shape[1] != k:
+        raise StudioError(f"keypoints: {points.shape[1]} joints, layout {layout} has {k}")
+    seen = np.isfinite(points).all(-1)
+    if confidence is not None:
+        try:
+            conf = np.asarray(confidence, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise StudioError("confidence: not an array of numbers") from None
+        if conf.ndim == 1 and points.shape[0] == 1:
+            conf = conf[None]
+        if conf.shape != points.shape[:2]:
+            raise StudioError(f"confidence: shape {list(conf.shape)}, expected "
+                              f"{list(points.shape[:2])}")
+        seen &= np.nan_to_num(conf) > 0
+    empty = np.flatnonzero(seen.sum(1) == 0)
+    if len(empty):
+        raise StudioError(f"sample {int(empty[0])}: all points are missing")
+    return points, seen
+
+
+def _intrinsics(points: np.ndarray, seen: np.ndarray, image_size, focal_length
+                ) -> np.ndarray:
+    n = points.shape[0]
+    if image_size is None:
+        coords = np.where(seen[..., None], points, 0.0)
+        size = np.maximum(2 * coords.max(axis=1), 1.0)  # [N,2]
+    else:
+        size = np.asarray(image_size, np.float64).reshape(-1, 2)
+        if (size <= 0).any() or not np.isfinite(size).all():
+            raise StudioError("image_size: width and height must be positive")
+        size = np.broadcast_to(size, (n, 2))
+    if focal_length is None:
+        focal = size.max(axis=1)
+    else:
+        focal = np.broadcast_to(np.asarray(focal_length, np.float64).reshape(-1), (n,))
+        if (focal <= 0).any() or not np.isfinite(focal).all():
+            raise StudioError("focal_length: must be positive")
+    return np.stack([focal, size[:, 0] / 2, size[:, 1] / 2], -1).astype(np.float32)
+
+
+def translation_2d(pred: torch.Tensor, pixels: torch.Tensor, weight: torch.Tensor,
+                   intrinsics: torch.Tensor) -> torch.Tensor:
+    """[B,3] translation t with pred + t projecting onto ``pixels`` (weighted least
+    squares of the linearised projection; a weak prior on depth from the spreads keeps
+    one or two seen points solvable)."""
+    f, c = intrinsics[:, None, :1], intrinsics[:, None, 1:]
+    d = pixels - c  # [B,K,2]
+    w = weight[..., None]
+    b = pred.shape[0]
+    # rows: f*t_xy - d*t_z = d*Pz - f*P_xy
+    a = torch.zeros(b, pred.shape[1], 2, 3, dtype=pred.dtype)
+    a[..., 0, 0] = f[..., 0]
+    a[..., 1, 1] = f[..., 0]
+    a[..., :, 2] = -d
+    rhs = d * pred[..., 2:] - f * pred[..., :2]
+    a, rhs = (a * w[..., None]).reshape(b, -1, 3), (rhs * w).reshape(b, -1)
+    spread3 = _spread(pred[..., :2], weight)
+    spread2 = _spread(d, weight)
+    z0 = f[:, 0, 0] * spread3 / spread2.clamp_min(1e-6) - (pred[..., 2] * weight).sum(1) \
+        / weight.sum(1).clamp_min(1e-6)
+    lam = DEPTH_PRIOR * f[:, 0, 0]
+    ata = a.transpose(1, 2) @ a + torch.diag_embed(torch.stack(
+        [torch.zeros_like(lam), torch.zeros_like(lam), lam ** 2], -1))
+    atb = (a.transpose(1, 2) @ rhs[..., None])[..., 0]
+    atb[:, 2] += lam ** 2 * z0
+    return torch.linalg.solve(ata + 1e-9 * torch.eye(3), atb)
+
+
+def _spread(xy: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    w = weight[..., None]
+    centre = (xy * w).sum(1, keepdim=True) / w.sum(1, keepdim=True).clamp_min(1e-6)
+    return (((xy - centre) ** 2).sum(-1) * weight).sum(1).div(weight.sum(1).clamp_min(1e-6)
+                                                              ).sqrt()
+
+
+@torch.no_grad()
+def fit_keypoints(points: np.ndarray, layout: str, dims: int, confidence: np.ndarray | None = None,
+                  body: str | BodyModel | None = None, image_size=None, focal_length=None,
+                  model: SMPLRModel | None = None, batch_size: int = 1024) -> KeypointFit:
+    """Fit bodies to keypoints [N,K,dims] (or [K,dims]) of ``layout``; NaN or confidence
+    0 marks a missing point. 2D: ``image_size`` (width, height) and ``focal_length`` in
+    pixels, per call or per sample. ``model`` defaults to :func:`load_smplr`'s."""
+    from studio.nets.geometry import rotmat_to_axis_angle
+    from studio.nets.smplr import encode
+    from studio.synth.smplr_points import layout_points
+
+    points, seen = check_keypoints(points, layout, dims, confidence)
+    model = model or load_smplr(layout, dims, body=body)
+    if model.dims != dims or layout not in model.layouts:
+        raise StudioError(f"the model takes {model.dims}D keypoints of "
+                          f"{', '.join(model.layouts)}, not {dims}D {layout}")
+    intr = _intrinsics(points, seen, image_size, focal_length) if dims == 2 else None
+    device = model.body.v_template.device
+    parts: dict[str, list] = {k: [] for k in ("poses", "betas", "trans", "vertices", "joints",
+                                              "keypoints")}
+    for start in range(0, points.shape[0], batch_size):
+        sl = slice(start, start + batch_size)
+        p = torch.as_tensor(points[sl], device=device)
+        s = torch.as_tensor(seen[sl], device=device)
+        k = None if intr is None else torch.as_tensor(intr[sl], device=device)
+        out = model.net(encode(p.masked_fill(~s[..., None], float("nan")), s, k), layout)
+        posed = model.body(global_orient=out.rotmat[:, :1], body_pose=out.rotmat[:, 1:],
+                           betas=out.betas)
+        kp = layout_points(posed.points(), layout)
+        w = s.to(kp.dtype)
+        if dims == 3:
+            trans = ((p.nan_to_num() - kp) * w[..., None]).sum(1) / w.sum(1, keepdim=True)
+        else:
+            trans = translation_2d(kp, p.nan_to_num(), w, k)
+        shift = trans[:, None]
+        parts["poses"].append(rotmat_to_axis_angle(out.rotmat).reshape(-1, 72))
+        parts["betas"].append(out.betas)
+        parts["trans"].append(trans)
+        parts["vertices"].append(posed.vertices + shift)
+        parts["joints"].append(posed.joints + shift)
+        parts["keypoints"].append(kp + shift)
+    arrays = {k: torch.cat(v).cpu().numpy().astype(np.float32) for k, v in parts.items()}
+    return KeypointFit(**arrays, faces=model.body.data.faces, body_name=model.body.data.name,
+                       frame="input" if dims == 3 else "camera", gender=model.body.data.gender,
+                       intrinsics=intr)
