@@ -15,6 +15,7 @@ import sys
 
 from studio.commands.lazy import LazySubcommands
 from studio.errors import StudioError
+from studio.pipeline.threads import prefer_sleeping_threads
 
 # Modules under studio.commands, each with ``register(subparsers)``, and the line
 # ``studio --help`` shows for each.
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    prefer_sleeping_threads()  # before any command loads torch
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -158,7 +158,9 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
                        "end": round(memory_after, 1),
                        "growth": round(memory_after - memory_before, 1)},
             "garbage_collections": collections.summary(),
-            "torch_threads": torch.get_num_threads(), "platform": app.platformName(),
+            "torch_threads": torch.get_num_threads(),
+            "thread_choice": window.worker_thread.threads.as_dict(),
+            "platform": app.platformName(),
         }
 
 

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 from studio.commands.run import add_fit_camera_option, default_model
@@ -114,7 +113,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--d-cutoff", type=float, default=DEFAULTS.d_cutoff, metavar="HZ",
                         help=f"smoothing of the speed estimate (default {DEFAULTS.d_cutoff})")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
-                        help="CPU threads for torch (default 0: torch's own choice)")
+                        help="CPU threads for torch (default 0: chosen from the usable cores and "
+                             "the other processes' load, shown in --json)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(func=_run)
 
@@ -259,8 +259,10 @@ def _run(args: argparse.Namespace) -> int:
     _check_arguments(args)
     if args.session is not None:
         return _export_session(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from studio.pipeline.threads import apply_threads
+
+    # MediaPipe's graph threads run beside the model on every frame
+    threads = apply_threads(args.threads, reserved=1)
     settings = SmoothingSettings(args.smooth, args.min_cutoff, args.beta, args.d_cutoff)
     source = parse_source(args.source, loop=args.loop, resolution=args.resolution)
     with source, tempfile.TemporaryDirectory(prefix="studio-capture-") as scratch:
@@ -311,6 +313,7 @@ def _run(args: argparse.Namespace) -> int:
             "record": None if args.record is None else str(args.record),
             "export": exported,
             "setup_ms": {k: round(v, 1) for k, v in setup.items()},
+            "threads": threads.as_dict(),
             "timings_ms": {k: round(stats.stage_ms[k] / n, 2)
                            for k, n in stats.stage_runs.items()},
         }

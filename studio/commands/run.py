@@ -105,8 +105,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="8-bit PNG at the photo's size: 0 background, k+1 where person "
                              "k's final mesh is")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
-                        help="CPU threads for torch (default 0: torch's own choice; 1 is "
-                             "steadier on a small machine that is busy with other work)")
+                        help="CPU threads for torch (default 0: chosen from the usable cores and "
+                             "the other processes' load, shown in --json)")
     parser.add_argument("--max-people", type=int, default=MAX_PEOPLE, metavar="N",
                         help=f"find at most N people (default {MAX_PEOPLE})")
     add_fit_camera_option(parser, " (the JSON lists both)")
@@ -278,15 +278,13 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     _check_arguments(args)
-    import torch
-
     from studio.nets import model_registry
     from studio.pipeline.images import read_image_sized
     from studio.pipeline.people import NoPersonFound, shared_finder
     from studio.pipeline.single_image import run_image, timed
+    from studio.pipeline.threads import apply_threads
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    threads = apply_threads(args.threads)
     name = args.model or (str(args.checkpoint) if args.checkpoint else default_model())
     checkpoint = args.checkpoint if args.model else None
     timings: dict[str, float] = {}
@@ -305,5 +303,6 @@ def _run(args: argparse.Namespace) -> int:
     merged = {**timings, **result.timings_ms}
     info = report(result, args.image, model, written,
                   {s: merged[s] for s in STAGES if s in merged}, size_on_disk)
+    info["threads"] = threads.as_dict()
     print(json.dumps(info, indent=2) if args.json else _summary(info))
     return 0

@@ -9,7 +9,6 @@ finds the person in one frame while the model runs on the one before.
 """
 from __future__ import annotations
 
-import os
 import threading
 import traceback
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from studio.pipeline.images import read_image
 from studio.pipeline.overlay import STREAM_FILL_SIDE
 from studio.pipeline.people import MAX_PEOPLE, PersonFinder
 from studio.pipeline.single_image import run_image, run_people
+from studio.pipeline.threads import apply_threads
 from studio.ui.worker import heap
 from studio.ui.worker.detect_stage import DetectStage
 from studio.ui.worker.jobs import ModelChoice, StreamFrame, ToolJob
@@ -244,7 +244,7 @@ class WorkerThread(QObject):
         self.thread.setObjectName("pipeline-worker")
         worker.moveToThread(self.thread)
         # Leave one core to the UI; torch's thread count is process-wide.
-        torch.set_num_threads(threads or worker.threads or max(1, (os.cpu_count() or 2) - 1))
+        self.threads = apply_threads(threads or worker.threads or 0, reserved=1)
         heap.ui_thread_collector.hold()
         self.thread.started.connect(lower_this_thread, Qt.ConnectionType.DirectConnection)
         self.thread.start()
