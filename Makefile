@@ -30,12 +30,14 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PIP) install -q -c $(LOCK) --no-build-isolation -e ".[dev]"
 	touch $(STAMP)
 
-# Re-resolves every package to the newest versions pyproject.toml allows (Python 3.11, Linux x86-64).
+# Re-resolves every package to the newest versions pyproject.toml allows (Python 3.11, Linux x86-64);
+# `make lock LOCK_FLAGS=` only adds what pyproject.toml gained, keeping every other pin.
+LOCK_FLAGS ?= --upgrade
 lock:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -c $(LOCK) pip-tools
 	echo "$(TORCH_SPEC)" > $(VENV)/torch-spec.txt
-	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --upgrade --strip-extras \
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet $(LOCK_FLAGS) --strip-extras \
 		--all-extras --all-build-deps --unsafe-package torch --no-emit-index-url --no-emit-find-links \
 		--constraint $(VENV)/torch-spec.txt --output-file $(LOCK) pyproject.toml
 
