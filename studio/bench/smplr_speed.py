@@ -25,10 +25,10 @@ def _model(layout: str, dims: int, device: torch.device):
 
         net, partial = build(SMPLRConfig(dims=dims, layouts=layout))
         return SMPLRModel(net.eval().to(device), partial.to(device),
-                          partial_body_model().to(device), dims, (layout,), "random"), False
+                          _mannequin().to(device), dims, (layout,), "random"), False
 
 
-def partial_body_model():
+def _mannequin():
     from studio.body.registry import load_body_model
 
     return load_body_model("mannequin")

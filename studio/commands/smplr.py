@@ -130,7 +130,9 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_bench_smplr(sub: argparse._SubParsersAction, common) -> None:
+def add_bench_smplr(sub: argparse._SubParsersAction, common, apply_common, int_list) -> None:
+    """``bench smplr``'s parser; ``studio.commands.bench`` passes its --device/--threads/
+    --json options, the function applying them and its integer-list type."""
     p = sub.add_parser(
         "smplr",
         description="Time the keypoint fit per sample at each batch size: the nets alone "
@@ -139,25 +141,19 @@ def add_bench_smplr(sub: argparse._SubParsersAction, common) -> None:
     p.add_argument("--layout", default="smpl24", metavar="NAME",
                    help="keypoint layout (default: %(default)s)")
     _from_option(p)
-    p.add_argument("--batch-sizes", default="1,256", metavar="1,256",
-                   help="comma-separated batch sizes (default: %(default)s)")
+    p.add_argument("--batch-sizes", type=int_list, default=int_list("1,256"), metavar="1,256",
+                   help="comma-separated batch sizes (default: 1,256)")
     p.add_argument("--repeats", type=int, default=20, metavar="N",
                    help="timed calls per batch size (default: %(default)s)")
-    p.set_defaults(func=_bench)
+    p.set_defaults(func=lambda args: _bench(args, apply_common(args)))
 
 
-def _bench(args: argparse.Namespace) -> int:
+def _bench(args: argparse.Namespace, device) -> int:
     from studio.bench.smplr_speed import bench_smplr
-    from studio.commands.bench import _apply_common, _int_list
 
-    device = _apply_common(args)
-    try:
-        sizes = _int_list(args.batch_sizes)
-    except argparse.ArgumentTypeError as err:
-        raise StudioError(f"--batch-sizes: {err}") from None
     if args.repeats < 1:
         raise StudioError("--repeats must be at least 1")
-    doc = bench_smplr(args.layout, args.dims, sizes, args.repeats, device)
+    doc = bench_smplr(args.layout, args.dims, args.batch_sizes, args.repeats, device)
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0

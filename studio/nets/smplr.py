@@ -7,7 +7,9 @@ Three nets of fully connected layers, each followed by BatchNorm and ELU:
   camera's frame. It has one input layer per keypoint layout (the rest is shared), skips
   between its mirrored layers and a residual path from the input;
 - a pose regressor maps the 41 unit vectors from each point's tree parent (123 numbers)
-  to 24 joint rotations, predicted as 6D (:func:`~studio.nets.geometry.rot6d_to_rotmat`);
+  to 24 joint rotations, predicted as 6D (:func:`~studio.nets.geometry.rot6d_to_rotmat`)
+  in the world frame and turned into the body model's local rotations (a bone's
+  direction fixes most of its world rotation: this learns far faster than local ones);
 - a shape regressor maps the 41 parent distances minus the template body's to 10 shape
   coefficients.
 
@@ -111,10 +113,30 @@ class Regressor(nn.Module):
         return self.head(self.trunk(x))
 
 
+SMPL_PARENTS = joint_sets.SMPL24_PARENTS
+
+
+def local_rotations(world: torch.Tensor) -> torch.Tensor:
+    """[B,24,3,3] joint rotations in the world (what the regressor predicts: a bone's
+    direction says much about its own world rotation, little about its local one) ->
+    local rotations, as the body model takes them: R_parent^T R_joint."""
+    parents = torch.tensor(SMPL_PARENTS[1:], device=world.device)
+    local = world[:, parents].transpose(-1, -2) @ world[:, 1:]
+    return torch.cat([world[:, :1], local], dim=1)
+
+
+def world_rotations(local: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`local_rotations`: compose local rotations down the SMPL tree."""
+    world = [local[:, 0]]
+    for j in range(1, NUM_ROTATIONS):
+        world.append(world[SMPL_PARENTS[j]] @ local[:, j])
+    return torch.stack(world, dim=1)
+
+
 @dataclass
 class SMPLROutput:
     points: torch.Tensor  # [B,41,3] pelvis-relative joints and landmarks, metres
-    rotmat: torch.Tensor  # [B,24,3,3] global orientation, then the 23 body joints
+    rotmat: torch.Tensor  # [B,24,3,3] local: global orientation, then the 23 body joints
     betas: torch.Tensor  # [B,10]
 
 
@@ -144,9 +166,9 @@ class SMPLR(nn.Module):
         lengths = vectors.norm(dim=-1)
         units = vectors / lengths.clamp_min(1e-6)[..., None]
         rot6d = self.pose(units.flatten(1))
-        rotmat = rot6d_to_rotmat(rot6d).reshape(-1, NUM_ROTATIONS, 3, 3)
+        world = rot6d_to_rotmat(rot6d).reshape(-1, NUM_ROTATIONS, 3, 3)
         betas = self.shape((lengths - self.template_lengths) * 10)
-        return rotmat, betas
+        return local_rotations(world), betas
 
     def forward(self, features: torch.Tensor, layout: str) -> SMPLROutput:
         points = self.denoiser(features, layout)

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from studio.body.registry import load_body_model
 from studio.body.storage import atomic_write_bytes
-from studio.nets.smplr import FILE_FORMAT, SMPLR, encode
+from studio.nets.smplr import FILE_FORMAT, SMPLR, encode, world_rotations
 from studio.nets.smplr import LAYOUTS as ALL_LAYOUTS
 from studio.synth.keypoint_noise import EVAL_LEVELS
 from studio.synth.smplr_data import make_batch
@@ -51,7 +51,7 @@ class SMPLRConfig:
     weight_decay: float = 1e-4
     hidden: int = 512
     dropout: float = 0.0  # missing points are the noise model's (masked) dropout
-    finetune_from: float = 0.2
+    finetune_from: float = 0.05
     seed: int = 0
     val_every: int = 500
     val_samples: int = 512
@@ -112,7 +112,7 @@ def losses(net: SMPLR, partial: PartialBody, batch, layout: str, finetune: bool
            ) -> dict[str, torch.Tensor]:
     out = net(encode(batch.keypoints, batch.seen, batch.intrinsics), layout)
     terms = {"points": F.l1_loss(out.points, batch.points),
-             "rotmat": F.l1_loss(out.rotmat, batch.rotmat),
+             "rotmat": F.l1_loss(world_rotations(out.rotmat), world_rotations(batch.rotmat)),
              "betas": F.l1_loss(out.betas, batch.betas)}
     if finetune:
         joints, _, landmarks = partial(out.rotmat[:, 0], out.rotmat[:, 1:], out.betas)
