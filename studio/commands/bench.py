@@ -46,21 +46,20 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where the benchmark runs (default cpu)")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
-                        help="CPU threads for torch (default 0: torch's own choice)")
+                        help="CPU threads for torch (default 0: chosen from the usable cores and "
+                             "the other processes' load, shown in --json)")
     _json_option(parser)
 
 
 def _apply_common(args: argparse.Namespace) -> torch.device:
     """Check --threads, set torch's thread count and return the --device to use."""
-    import torch
-
     from studio.nets.model_registry import resolve_device
+    from studio.pipeline.threads import apply_threads
 
     if args.threads < 0:
         raise StudioError("--threads must be at least 0")
     device = resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args.thread_choice = apply_threads(args.threads)
     return device
 
 
@@ -178,6 +177,7 @@ def _run_stages(args: argparse.Namespace) -> int:
     if args.repeats < 1:
         raise StudioError("--repeats must be at least 1")
     doc = run_speed(load_model(args.model, _apply_common(args)), args.repeats, args.fit_camera)
+    doc["thread_choice"] = args.thread_choice.as_dict()
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
