@@ -92,8 +92,33 @@ class DenseMaps:
 
 
 @dataclass
+class RefineReport:
+    """What refinement (:mod:`studio.pipeline.refine`) did for one person."""
+
+    steps: int
+    loss: list[float]  # the objective before each step and after the last (steps + 1)
+    ms: float
+    kept: bool = True  # False: the start was better and is shown as the refined step
+    iou_before: float | None = None  # mask IoU; None when not drawn (live frames)
+    iou_after: float | None = None
+    kp_error_before: float | None = None  # px, mean over MediaPipe's seen landmarks
+    kp_error_after: float | None = None
+    terms: dict[str, float] = field(default_factory=dict)  # the chosen step's terms
+
+    def as_dict(self, decimals: int = 4) -> dict:
+        """JSON-ready, numbers rounded to ``decimals``."""
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(float(v), decimals)
+        return {"steps": self.steps, "loss": [r(v) for v in self.loss], "ms": r(self.ms),
+                "kept": self.kept, "iou_before": r(self.iou_before),
+                "iou_after": r(self.iou_after), "kp_error_before": r(self.kp_error_before),
+                "kp_error_after": r(self.kp_error_after),
+                "terms": {k: r(v) for k, v in self.terms.items()}}
+
+
+@dataclass
 class PersonResult:
-    """Everything one person produced; the last iteration is the answer."""
+    """Everything one person produced; the last step (:meth:`steps`) is the answer."""
 
     person: Person
     crop: CropTransform
@@ -111,10 +136,19 @@ class PersonResult:
     # The final mesh filled for the 2D view, when the worker drew it (live frames: the
     # views then need not, on the UI thread)
     fill: MeshFill | None = None
+    # The refinement step after the net's iterations (studio.pipeline.refine), when it
+    # ran; keypoints, errors, render and mask_iou then describe it
+    refined: MeshIteration | None = None
+    refine: RefineReport | None = None
+
+    def steps(self) -> list[MeshIteration]:
+        """What the scrubber and the exports step through: the net's iterations, then the
+        refined step when there is one."""
+        return self.iterations if self.refined is None else [*self.iterations, self.refined]
 
     @property
     def final(self) -> MeshIteration:
-        return self.iterations[-1]
+        return self.iterations[-1] if self.refined is None else self.refined
 
 
 @dataclass

@@ -11,21 +11,25 @@ the nets' own cameras do.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 
+from studio.body.model import BodyModel
 from studio.nets.model_registry import OFFICIAL, LoadedModel
 from studio.pipeline.camera_fit import fit_crop_camera
 from studio.pipeline.crops import CropTransform, image_camera, normalised_rgb, proxy_input, square_box
-from studio.pipeline.overlay import mask_iou, mesh_fill, render_mesh
+from studio.pipeline.overlay import RegionRender, mask_iou, mesh_fill, render_mesh
 from studio.pipeline.people import (MAX_PEOPLE, VISIBLE, NoPersonFound, Person, PersonFinder,
                                     TrackingPersonFinder)
+from studio.pipeline.refine import better_than_start, refine_body, refine_mesh
 from studio.pipeline.results import DenseMaps, FrameResult, MeshIteration, PersonResult
 
-PERSON_STAGES = ("crop", "net", "fit", "overlay", "fill")  # timed per person, in this order
+# timed per person, in this order
+PERSON_STAGES = ("crop", "net", "fit", "refine", "overlay", "fill")
 PeopleFinder = PersonFinder | TrackingPersonFinder
 
 
@@ -59,14 +63,17 @@ def keypoint_error(predicted: np.ndarray, person: Person, image_size: tuple[int,
 
 
 def run_person(model: LoadedModel, image: np.ndarray, person: Person,
-               overlay: bool = True, fit_camera: bool = True) -> PersonResult:
+               overlay: bool = True, fit_camera: bool = True,
+               refine: bool = False) -> PersonResult:
     """The model's iterations for one found person, placed back on the full image.
 
     ``overlay=False`` skips the full-resolution silhouette and its mask IoU (a quarter of
     a frame's time): live views draw their own overlays. ``fit_camera`` refits each
     iteration's crop camera so that its body's mediapipe33 keypoints land on MediaPipe's
     seen landmarks (:mod:`studio.pipeline.camera_fit`); the net's camera stays in
-    ``MeshIteration.cam`` and is used where the fit is not trusted."""
+    ``MeshIteration.cam`` and is used where the fit is not trusted. ``refine`` adds the
+    refined step (:mod:`studio.pipeline.refine`, timed as "refine"), which the keypoints,
+    errors and render then describe."""
     timings: dict[str, float] = {}
     height, width = image.shape[:2]
     size = (width, height)
@@ -109,17 +116,60 @@ def run_person(model: LoadedModel, image: np.ndarray, person: Person,
                     it.fitted_cam = fitted
                     it.image_camera = image_camera(fitted, transform.box)
     keypoints = iterations[-1].image_camera.project(body_keypoints[-1])
-    render, iou = None, None
-    if overlay:
+    result = PersonResult(person=person, crop=transform, crop_rgb=crop_rgb,
+                          model_input=_numpy(inputs), landmark_maps=_numpy(landmark_maps),
+                          iterations=iterations, dense=dense_maps, keypoints=keypoints,
+                          keypoint_error_px=keypoint_error(keypoints, person, size),
+                          render=None, mask_iou=None, timings_ms=timings)
+    refined, render = None, None
+    if refine:
+        with timed(timings, "refine"):
+            refined = refine_step(result, refine_body(model), size)
+    if overlay:  # with refinement, both the start and the refined step are drawn
+        faces = model.net.body.data.faces
         with timed(timings, "overlay"):
-            render = render_mesh(iterations[-1].vertices, model.net.body.data.faces,
-                                 iterations[-1].image_camera, size)
-            iou = mask_iou(render, person, size)
-    return PersonResult(person=person, crop=transform, crop_rgb=crop_rgb,
-                        model_input=_numpy(inputs), landmark_maps=_numpy(landmark_maps),
-                        iterations=iterations, dense=dense_maps, keypoints=keypoints,
-                        keypoint_error_px=keypoint_error(keypoints, person, size),
-                        render=render, mask_iou=iou, timings_ms=timings)
+            result.render = render_mesh(iterations[-1].vertices, faces,
+                                        iterations[-1].image_camera, size)
+            result.mask_iou = mask_iou(result.render, person, size)
+            if refined is not None:
+                render = render_mesh(refined[0].vertices, faces, refined[0].image_camera,
+                                     size)
+                result.refine.iou_before = result.mask_iou
+                result.refine.iou_after = mask_iou(render, person, size)
+    if refined is not None:
+        choose_refined(result, *refined, render)
+    return result
+
+
+def refine_step(result: PersonResult, body: BodyModel, size: tuple[int, int]
+                ) -> tuple[MeshIteration, np.ndarray]:
+    """Refine ``result``'s last iteration (:func:`studio.pipeline.refine.refine_mesh`):
+    sets ``result.refine`` with the keypoint errors before and after, and returns the
+    refined step and its keypoints on the image [33,2]."""
+    person = result.person
+    refined, points, report = refine_mesh(body, result.iterations[-1], person, result.crop,
+                                          size, seen_landmarks(person, size))
+    keypoints = refined.image_camera.project(points)
+    report.kp_error_before = result.keypoint_error_px
+    report.kp_error_after = keypoint_error(keypoints, person, size)
+    result.refine = report
+    return refined, keypoints
+
+
+def choose_refined(result: PersonResult, refined: MeshIteration, keypoints: np.ndarray,
+                   render: RegionRender | None) -> None:
+    """Add the refined step; its keypoints, error, render and IoU replace the start's
+    unless the start was better (:func:`studio.pipeline.refine.better_than_start`: then
+    the step repeats the start)."""
+    report = result.refine
+    report.kept = better_than_start(report)
+    if not report.kept:
+        result.refined = replace(result.iterations[-1], sample_points=None, pyramid_map=None)
+        return
+    result.refined, result.keypoints = refined, keypoints
+    result.keypoint_error_px = report.kp_error_after
+    if render is not None:
+        result.render, result.mask_iou = render, report.iou_after
 
 
 def add_fill(result: PersonResult, faces: np.ndarray, image_size: tuple[int, int],
@@ -128,7 +178,7 @@ def add_fill(result: PersonResult, faces: np.ndarray, image_size: tuple[int, int
     (``PersonResult.fill``, timed as "fill"): live frames want this done off the UI
     thread."""
     with timed(result.timings_ms, "fill"):
-        points, depth = result.iterations[-1].projected()
+        points, depth = result.final.projected()
         result.fill = mesh_fill(points, faces, depth, image_size, side)
 
 
@@ -137,12 +187,13 @@ def run_image(model: LoadedModel, image: np.ndarray, finder: PeopleFinder,
               progress: Callable[[str, float], None] | None = None,
               overlay: bool = True, fit_camera: bool = True,
               fill_side: int | None = None,
-              model_done: Callable[[], None] | None = None) -> FrameResult:
+              model_done: Callable[[], None] | None = None,
+              refine: bool = False) -> FrameResult:
     """Find the people in RGB uint8 ``image`` and run the model on each, largest first.
 
     ``finder`` is a :class:`PersonFinder` for photos or a :class:`TrackingPersonFinder`
-    for a stream's frames; ``overlay``, ``fit_camera``, ``fill_side`` and ``model_done``
-    as for :func:`run_people`.
+    for a stream's frames; ``overlay``, ``fit_camera``, ``fill_side``, ``model_done`` and
+    ``refine`` as for :func:`run_people`.
     ``progress(stage, fraction)`` is called before each stage; it may raise to cancel (the
     GUI's worker does). Raises :class:`NoPersonFound` when nobody is there.
     """
@@ -152,7 +203,7 @@ def run_image(model: LoadedModel, image: np.ndarray, finder: PeopleFinder,
     with timed(timings, "detect"):
         people = finder.find(image, max_people)
     return run_people(model, image, people, timings, report, overlay, fit_camera, fill_side,
-                      model_done)
+                      model_done, refine)
 
 
 def run_people(model: LoadedModel, image: np.ndarray, people: list[Person],
@@ -160,11 +211,13 @@ def run_people(model: LoadedModel, image: np.ndarray, people: list[Person],
                progress: Callable[[str, float], None] | None = None,
                overlay: bool = True, fit_camera: bool = True,
                fill_side: int | None = None,
-               model_done: Callable[[], None] | None = None) -> FrameResult:
+               model_done: Callable[[], None] | None = None,
+               refine: bool = False) -> FrameResult:
     """The model on people already found in ``image`` (largest first): live streams find
     them on another thread while the model runs on the previous frame. ``timings`` holds
     the stages already done (``detect``); ``overlay`` and ``fit_camera`` as for
-    :func:`run_person`, ``progress`` as for :func:`run_image`.
+    :func:`run_person`, ``progress`` as for :func:`run_image`; ``refine`` adds each
+    person's refined step (:func:`run_person`).
 
     ``fill_side`` draws each final mesh filled (:func:`add_fill`) after every person's
     model ran and ``model_done()`` was called: a live stream's next frame may start
@@ -178,14 +231,14 @@ def run_people(model: LoadedModel, image: np.ndarray, people: list[Person],
     results = []
     for k, person in enumerate(people):
         report(f"person {k + 1} of {len(people)}", 0.3 + 0.7 * k / len(people))
-        results.append(run_person(model, image, person, overlay, fit_camera))
+        results.append(run_person(model, image, person, overlay, fit_camera, refine))
     if model_done is not None:
         model_done()
     if fill_side is not None:
         for result in results:
             add_fill(result, faces, (width, height), fill_side)
     for stage in PERSON_STAGES:
-        if stage in results[0].timings_ms:  # "fit", "overlay" and "fill" only when they ran
+        if stage in results[0].timings_ms:  # "fit", "overlay", "refine", "fill" when they ran
             timings[stage] = sum(r.timings_ms[stage] for r in results)
     return FrameResult(model_name=model.name, body_name=model.body_name,
                        input_kind=model.input_kind, input_size=model.input_size,
