@@ -1,18 +1,22 @@
 """Finding people with MediaPipe Pose: 33 landmarks, world landmarks and a soft mask each.
 
-MediaPipe Pose reports one person per call, so several people are found one after the
-other: each found person is painted over with the photo's mean colour and the photo is
-searched again, until nobody new turns up; then four overlapping tiles are searched the
-same way, where small people look larger to MediaPipe's detector. Only the "full"
-landmark model that the 0.10.21 wheel ships is used (model complexity 1); the other two
-would be downloaded. Live streams use MediaPipe's video mode instead, which follows one
-person from frame to frame (:class:`TrackingPersonFinder`).
+Photos (:class:`PersonFinder`): BlazePose's person detector finds everyone at once, on the
+whole photo and on overlapping tiles (:mod:`studio.pipeline.person_detector`); MediaPipe
+Pose's landmark stage then runs once per person, on a crop turned so that they stand
+upright in it, and its landmarks and mask are mapped back to the photo. The detector keys
+on faces, so people it misses (facing away) are searched the older way afterwards: found
+people are painted over with the photo's mean colour and the photo, then four overlapping
+tiles, are searched again until nobody new turns up. Only the "full" landmark model that
+the 0.10.21 wheel ships is used (model complexity 1); the other two would be downloaded.
+Live streams use MediaPipe's video mode instead, which follows one person from frame to
+frame (:class:`TrackingPersonFinder`).
 """
 from __future__ import annotations
 
 import atexit
 import functools
 import os
+import time
 from dataclasses import dataclass
 from typing import Self
 
@@ -21,6 +25,8 @@ import numpy as np
 
 from studio.errors import StudioError
 from studio.pipeline.images import downscaled
+from studio.pipeline.anchors import iou
+from studio.pipeline.person_detector import PersonDetector, Roi
 
 DETECT_MAX_SIDE = 1280  # larger photos are searched downscaled (landmarks stay exact)
 MAX_PEOPLE = 5
@@ -33,6 +39,18 @@ REPEAT_OVERLAP = 0.5
 # people MediaPipe sees in painted-over photos (a model rocket: 0.68) score lower.
 MASK_CONFIDENCE = 0.8
 TILE = 0.6
+# The landmark stage's crop, in pixels (MediaPipe's landmark model sees 256 px), and how
+# far (of the face box's side) the nose of the person it finds may lie outside the
+# detector's face box.
+CROP_MIN, CROP_MAX = 256, 512
+CROP_FACES = (10, 5)  # crop sides tried, in face-box sides at most (see Roi.capped)
+WHOLE_PHOTO = 0.5  # a person whose crop would cover this much of the photo gets the photo
+FACE_SLACK = 0.5
+# A detected person is real with this many landmarks seen and a confident mask.
+MIN_SEEN = 8
+# Two finds are one person when the landmarks both see lie this close (median, of height)
+SAME_PERSON = 0.1
+SAME_MASK = 0.5  # ... or their masks overlap by this IoU
 
 
 class NoPersonFound(StudioError):
@@ -116,38 +134,76 @@ class _PoseGraph:
 
 
 class PersonFinder(_PoseGraph):
-    """People in photos: MediaPipe Pose on single images, searched several times."""
+    """People in photos: BlazePose's detector for everyone, MediaPipe Pose's landmarks
+    per person on an upright crop, and the paint-over search for whom the detector
+    missed (see the module doc)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._detector = None
+        self.timings: dict[str, float] = {}  # ms of the last find: detector, landmarks, search
+
+    @property
+    def detector(self) -> PersonDetector:
+        if self._detector is None:
+            self._detector = PersonDetector()
+        return self._detector
 
     def find(self, image: np.ndarray, max_people: int = MAX_PEOPLE) -> list[Person]:
         """People in RGB uint8 ``image`` [H,W,3], largest first; may be empty.
 
-        Each window of :func:`search_windows` is searched until it yields nobody new.
-        MediaPipe's first answer on the whole image is trusted; later ones must have a
-        confident mask (phantoms on painted-over photos have soft, doubtful ones), stand
-        upright, must not lie on someone already found, and in a tile must not touch the
-        tile's inner edges (someone cut by the tile is found whole in another window).
+        Everyone the detector reports gets the landmark stage (:meth:`_landmarks`) and is
+        kept when real (:func:`_real`) and not someone already found (:func:`_same`).
+        Then each window of :func:`search_windows` is searched on the photo with the
+        found people painted over, until it yields nobody new: such a find must have a
+        confident mask, stand upright, must not lie on someone already found, and in a
+        tile must not touch the tile's inner edges (someone cut by the tile is found
+        whole in another window). Only with nobody found before is MediaPipe's first
+        answer on the whole photo trusted that far, and only when real.
         """
         height, width = image.shape[:2]
         work = downscaled(image, DETECT_MAX_SIDE).copy()
-        scale = np.array([work.shape[1] / width, work.shape[0] / height])
+        start = time.perf_counter()
+        rois = self.detector.rois(work) if max_people > 0 else []
+        detected = time.perf_counter()
+        people: list[Person] = []
+        for roi in rois:
+            person = self._landmarks(work, roi, rois, (width, height))
+            if person is not None and not any(_same(person, p) for p in people):
+                people.append(person)
+        people = sorted(people, key=lambda p: -p.area)[:max_people]
+        landmarked = time.perf_counter()
+        self._search(work, people, max_people, (width, height))
+        self.timings = {"detector": 1000 * (detected - start),
+                        "landmarks": 1000 * (landmarked - detected),
+                        "search": 1000 * (time.perf_counter() - landmarked),
+                        "detections": float(len(rois))}
+        return sorted(people, key=lambda p: -p.area)
+
+    def _search(self, work: np.ndarray, people: list[Person], max_people: int,
+                image_size: tuple[int, int]) -> None:
+        """The paint-over search, adding to ``people`` (see :meth:`find`)."""
+        scale = np.array([work.shape[1] / image_size[0], work.shape[0] / image_size[1]])
         fill = work.reshape(-1, 3).mean(axis=0).astype(np.uint8)
         erased = np.zeros(work.shape[:2], bool)
-        people: list[Person] = []
+        for person in people:
+            region = _cover(person, image_size)
+            erased |= region
+            work[region] = fill
         windows = search_windows(work.shape[1], work.shape[0])
         for window in windows:
             while len(people) < max_people:
-                person = self._detect(work, window, (width, height))
+                person = self._detect(work, window, image_size)
                 if person is None:
                     break
-                trusted = not people and window == windows[0]
+                trusted = not people and window == windows[0] and _real(person)
                 if not trusted and not _plausible(person, people, erased, window, work.shape,
                                                   scale):
                     break
                 people.append(person)
-                region = _cover(person, (width, height))
+                region = _cover(person, image_size)
                 erased |= region
                 work[region] = fill
-        return sorted(people, key=lambda p: -p.area)
 
     def _detect(self, work: np.ndarray, window: tuple[int, int, int, int],
                 image_size: tuple[int, int]) -> Person | None:
@@ -155,6 +211,66 @@ class PersonFinder(_PoseGraph):
         x0, y0, x1, y1 = window
         result = self._pose.process(np.ascontiguousarray(work[y0:y1, x0:x1]))
         return _person(result, window, work.shape, image_size)
+
+    def _landmarks(self, work: np.ndarray, roi: Roi, rois: list[Roi],
+                   image_size: tuple[int, int]) -> Person | None:
+        """The landmark stage for one detection: on the whole photo where the person's
+        region covers most of it (as the photo is, unturned and unresampled), else on
+        their crop; where that finds nobody or a neighbour, on the crop with the other
+        detections' faces painted over (MediaPipe's detector keys on faces), then on a
+        closer crop the same two ways."""
+        h, w = work.shape[:2]
+        region = roi.capped(CROP_FACES[0]).clipped(w, h)
+        if region.side ** 2 >= WHOLE_PHOTO * w * h:
+            person = _person(self._pose.process(work), (0, 0, w, h), work.shape, image_size)
+            if person is not None and _has_face(person, roi, work.shape, image_size) \
+                    and _real(person):
+                return person
+        painted = None
+        for faces_across in CROP_FACES:
+            region = roi.capped(faces_across).clipped(w, h)
+            person = self._crop_landmarks(work, region, image_size)
+            if person is None or not _real(person):
+                if painted is None:
+                    painted = _faces_painted(work, roi, rois)
+                person = self._crop_landmarks(painted, region, image_size)
+            if person is not None and _real(person):
+                return person
+        return None
+
+    def _crop_landmarks(self, work: np.ndarray, roi: Roi, image_size: tuple[int, int]
+                        ) -> Person | None:
+        """MediaPipe Pose on the upright crop of ``roi`` (detection-image pixels), mapped
+        back to the photo; None when it finds nobody, or someone whose nose is not in the
+        detector's face box (a neighbour)."""
+        size = int(np.clip(round(roi.side), CROP_MIN, CROP_MAX))
+        affine = roi.affine(size)
+        crop = cv2.warpAffine(work, affine, (size, size), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT)
+        result = self._pose.process(crop)
+        if result.pose_landmarks is None:
+            return None
+        points = result.pose_landmarks.landmark
+        in_crop = np.array([[p.x, p.y] for p in points]) * size
+        back = cv2.invertAffineTransform(affine)
+        in_work = in_crop @ back[:, :2].T + back[:, 2]
+        if not _in_face(in_work[0], roi.face):
+            return None
+        landmarks = in_work * (np.array(image_size) / np.array(work.shape[1::-1]))
+        visibility = np.array([p.visibility for p in points], np.float64)
+        c, s = np.cos(roi.rotation), np.sin(roi.rotation)
+        world = np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks.landmark])
+        world[:, :2] = world[:, :2] @ np.array([[c, s], [-s, c]])  # crop axes -> photo axes
+        mask = np.zeros(work.shape[:2], np.float32)
+        if result.segmentation_mask is not None:
+            mask = cv2.warpAffine(result.segmentation_mask.astype(np.float32), back,
+                                  (work.shape[1], work.shape[0]), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_CONSTANT)
+        extent = _extent(mask, landmarks, visibility, image_size)
+        if extent is None:
+            return None
+        return Person(landmarks=landmarks, visibility=visibility, world_landmarks=world,
+                      mask=mask, extent=extent)
 
 
 class TrackingPersonFinder(_PoseGraph):
@@ -243,6 +359,61 @@ def _plausible(person: Person, found: list[Person], erased: np.ndarray,
     wx0, wy0, wx1, wy1 = window
     return not ((wx0 > 0 and x0 <= wx0 + 2) or (wy0 > 0 and y0 <= wy0 + 2)
                 or (wx1 < w and x1 >= wx1 - 2) or (wy1 < h and y1 >= wy1 - 2))
+
+
+def _in_face(nose: np.ndarray, face: np.ndarray) -> bool:
+    """Whether a nose (detection-image pixels) lies in the detector's face box, grown by
+    FACE_SLACK of its side: the landmark stage found the detected person, not a neighbour."""
+    pad = FACE_SLACK * max(face[2] - face[0], face[3] - face[1])
+    return bool(face[0] - pad <= nose[0] <= face[2] + pad
+                and face[1] - pad <= nose[1] <= face[3] + pad)
+
+
+def _has_face(person: Person, roi: Roi, work_shape: tuple[int, ...],
+              image_size: tuple[int, int]) -> bool:
+    """:func:`_in_face` for a person in photo coordinates."""
+    return _in_face(person.landmarks[0] * np.array(work_shape[1::-1]) / np.array(image_size),
+                    roi.face)
+
+
+def _faces_painted(work: np.ndarray, roi: Roi, rois: list[Roi]) -> np.ndarray:
+    """The detection image with every other detection's face painted over (a face box
+    overlapping ``roi``'s is this face found twice and stays)."""
+    painted = work.copy()
+    fill = work.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+    for other in rois:
+        if iou(other.face, roi.face[None])[0] == 0:
+            _paint_box(painted, other.face, fill)
+    return painted
+
+
+def _paint_box(image: np.ndarray, box: np.ndarray, fill: np.ndarray) -> None:
+    """Paint ``box`` (x0, y0, x1, y1, grown by a tenth) over with ``fill``, in place."""
+    grow = 0.1 * (box[2:] - box[:2])
+    x0, y0 = np.maximum(np.floor(box[:2] - grow), 0).astype(int)
+    x1, y1 = np.ceil(box[2:] + grow).astype(int)
+    image[y0:max(y0, y1), x0:max(x0, x1)] = fill
+
+
+def _real(person: Person) -> bool:
+    """Enough landmarks seen and a confident mask: not a phantom on a detector's false hit."""
+    body = person.mask >= MASK_THRESHOLD
+    return bool((person.visibility >= VISIBLE).sum() >= MIN_SEEN and body.any()
+                and person.mask[person.mask > 0.05].mean() >= MASK_CONFIDENCE)
+
+
+def _same(person: Person, other: Person) -> bool:
+    """Whether two finds are one person: the landmarks both see nearly coincide, or
+    their masks mostly overlap."""
+    height = max(person.extent[3] - person.extent[1], other.extent[3] - other.extent[1], 1.0)
+    both = (person.visibility >= VISIBLE) & (other.visibility >= VISIBLE)
+    if both.sum() >= 3:
+        gap = np.median(np.linalg.norm(person.landmarks[both] - other.landmarks[both], axis=1))
+        if gap < SAME_PERSON * height:
+            return True
+    a, b = person.mask >= MASK_THRESHOLD, other.mask >= MASK_THRESHOLD
+    union = (a | b).sum()
+    return bool(union and (a & b).sum() > SAME_MASK * union)
 
 
 def _cover(person: Person, image_size: tuple[int, int]) -> np.ndarray:
