@@ -21,6 +21,7 @@ from studio.pipeline.single_image import PERSON_STAGES, run_image
 
 WIDTH, HEIGHT = 1280, 720
 STAGES = ("decode", "detect", *PERSON_STAGES)
+DETECT_PARTS = ("detector", "landmarks", "search")  # of "detect": see PersonFinder.timings
 
 
 def hd_photo_jpeg() -> bytes:
@@ -49,6 +50,8 @@ def _one_run(model: LoadedModel, finder: PersonFinder, jpeg: bytes,
     compose_ms = (time.perf_counter() - start) * 1000.0
     stages = {"decode": decode_ms, **result.timings_ms}
     stages["overlay"] += compose_ms
+    stages.update({f"detect_{part}": ms for part, ms in finder.timings.items()
+                   if part in DETECT_PARTS})
     return stages, len(result.people)
 
 
@@ -62,11 +65,13 @@ def run_speed(model: LoadedModel, repeats: int = 5, fit_camera: bool = True) -> 
         runs = [_one_run(model, finder, jpeg, fit_camera)[0] for _ in range(repeats)]
     ran = [s for s in STAGES if s in runs[0]]
     stages = {s: round(statistics.median(r[s] for r in runs), 2) for s in ran}
+    detect_parts = {p: round(statistics.median(r[f"detect_{p}"] for r in runs), 2)
+                    for p in DETECT_PARTS if f"detect_{p}" in runs[0]}
     total = round(statistics.median(sum(r[s] for s in ran) for r in runs), 2)
     device = next(model.net.parameters()).device
     return {"torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads(),
             "model": model.name, "input_kind": model.input_kind, "input_size": model.input_size,
             "image": {"width": WIDTH, "height": HEIGHT, "jpeg_bytes": len(jpeg)},
             "people": people, "repeats": repeats, "fit_camera": fit_camera,
-            "stages_ms": stages, "total_ms": total,
+            "stages_ms": stages, "detect_parts_ms": detect_parts, "total_ms": total,
             "cpu_count": os.cpu_count()}

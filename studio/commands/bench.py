@@ -1,8 +1,8 @@
 """``studio bench BENCHMARK``: speed measurements, JSON with ``--json``, else a table.
 
 Each benchmark is one sub-subcommand listed in :data:`BENCHMARKS` (``pymaf``, ``synth``,
-``render``, ``run``, ``gui``, ``live`` and ``smplr``) with the function that adds its
-parser, called only when that benchmark is chosen (torch loads then, not for
+``render``, ``run``, ``gui``, ``live``, ``smplr`` and ``people``) with the function that
+adds its parser, called only when that benchmark is chosen (torch loads then, not for
 ``studio bench --help``).
 """
 from __future__ import annotations
@@ -186,6 +186,9 @@ def _run_stages(args: argparse.Namespace) -> int:
               f"threads, median of {doc['repeats']} runs")
         for stage, ms in doc["stages_ms"].items():
             print(f"{stage.replace('_', ' '):>12} {ms:>8.1f} ms")
+            if stage == "detect":
+                for part, part_ms in doc.get("detect_parts_ms", {}).items():
+                    print(f"{'- ' + part:>12} {part_ms:>8.1f} ms")
         print(f"{'total':>12} {doc['total_ms']:>8.1f} ms")
     return 0
 
@@ -285,6 +288,12 @@ def _add_smplr(sub: argparse._SubParsersAction) -> None:
     add_bench_smplr(sub, _common_options, _apply_common, _int_list)
 
 
+def _add_people(sub: argparse._SubParsersAction) -> None:
+    from studio.bench.people_speed import add_bench_people
+
+    add_bench_people(sub, _common_options, _apply_common, _int_list)
+
+
 # name -> (the line `studio bench --help` shows, the function adding its parser)
 BENCHMARKS: dict[str, tuple[str, Callable[[argparse._SubParsersAction], None]]] = {
     "pymaf": ("PyMAF forward speed per crop, ours next to a straightforward forward "
@@ -295,6 +304,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[argparse._SubParsersAction], None]]] 
     "gui": ("the studio window: time to first result, scrubbing frames per second", _add_gui),
     "live": ("live capture in the studio window: fps, latency, drops, UI stalls", _add_live),
     "smplr": ("the keypoint fit (SMPLR): ms per sample at batch 1 and 256", _add_smplr),
+    "people": ("finding everyone in group photos of 1-10 people: ms per photo", _add_people),
 }
 
 

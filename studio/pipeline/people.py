@@ -168,6 +168,8 @@ class PersonFinder(_PoseGraph):
         detected = time.perf_counter()
         people: list[Person] = []
         for roi in rois:
+            if any(_covers(p, roi.face) for p in people):
+                continue  # a face the detector saw on someone found: their eyes, a hand
             person = self._landmarks(work, roi, rois, (width, height))
             if person is not None and not any(_same(person, p) for p in people):
                 people.append(person)
@@ -374,6 +376,13 @@ def _has_face(person: Person, roi: Roi, work_shape: tuple[int, ...],
     """:func:`_in_face` for a person in photo coordinates."""
     return _in_face(person.landmarks[0] * np.array(work_shape[1::-1]) / np.array(image_size),
                     roi.face)
+
+
+def _covers(person: Person, face: np.ndarray) -> bool:
+    """Whether a detected face box's centre lies on a found person's mask."""
+    x, y = (face[:2] + face[2:]) / 2
+    h, w = person.mask.shape
+    return bool(0 <= x < w and 0 <= y < h and person.mask[int(y), int(x)] >= MASK_THRESHOLD)
 
 
 def _faces_painted(work: np.ndarray, roi: Roi, rois: list[Roi]) -> np.ndarray:

@@ -27,6 +27,7 @@ from studio.pipeline.anchors import (INPUT_SIZE, MIN_SCORE, Detection, decode, i
                                      weighted_nms)
 
 TILE_FRACTION = 0.5  # tile side, of the photo's shorter side
+MIN_TILE = 96  # px; smaller tiles (of small photos) would only blow up noise
 TILE_OVERLAP = 0.5  # tiles step by half their side
 ROI_SCALE = 1.25  # MediaPipe's pose landmark ROI: 1.25 times the full-body circle
 TILE_SCORE = 0.6  # tiles see more clutter; a tile's detection must score this much
@@ -105,8 +106,11 @@ def roi_of(detection: Detection, scale: float = ROI_SCALE) -> Roi:
 def tiles(width: int, height: int, fraction: float = TILE_FRACTION,
           overlap: float = TILE_OVERLAP) -> list[tuple[int, int, int, int]]:
     """Overlapping square tiles (x0, y0, x1, y1) of ``fraction`` of the shorter side,
-    stepping by ``1 - overlap`` of their side and reaching every edge."""
-    side = max(1, round(fraction * min(width, height)))
+    stepping by ``1 - overlap`` of their side and reaching every edge; none where they
+    would be smaller than MIN_TILE pixels."""
+    side = round(fraction * min(width, height))
+    if side < MIN_TILE:
+        return []
     step = max(1, round(side * (1 - overlap)))
 
     def starts(length: int) -> list[int]:
