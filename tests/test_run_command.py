@@ -25,7 +25,7 @@ from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 ARCH = {"backbone": "small", "pyramid_channels": 32}
 STAGES = ["decode", "load_model", "load_detector", "detect", "crop", "net",
-          "fit", "overlay", "export"]
+          "fit", "refine", "overlay", "export"]  # photos are refined unless --no-refine
 
 
 

@@ -37,12 +37,12 @@ def hd_photo_jpeg() -> bytes:
 
 
 def _one_run(model: LoadedModel, finder: PersonFinder, jpeg: bytes,
-             fit_camera: bool = True) -> tuple[dict, int]:
+             fit_camera: bool = True, refine: bool = True) -> tuple[dict, int]:
     """Stage times (ms) of one photo, the overlay including drawing and the label mask."""
     start = time.perf_counter()
     image = decode_image(jpeg, "benchmark photo")
     decode_ms = (time.perf_counter() - start) * 1000.0
-    result = run_image(model, image, finder, fit_camera=fit_camera)
+    result = run_image(model, image, finder, fit_camera=fit_camera, refine=refine)
     start = time.perf_counter()
     renders = [p.render for p in result.people]
     draw_overlay(image, renders)
@@ -55,14 +55,16 @@ def _one_run(model: LoadedModel, finder: PersonFinder, jpeg: bytes,
     return stages, len(result.people)
 
 
-def run_speed(model: LoadedModel, repeats: int = 5, fit_camera: bool = True) -> dict:
+def run_speed(model: LoadedModel, repeats: int = 5, fit_camera: bool = True,
+              refine: bool = True) -> dict:
     """Median milliseconds per stage over ``repeats`` runs after one warm-up run
-    (``fit_camera`` as for :func:`studio.pipeline.single_image.run_person`; its "fit"
-    stage is left out when off)."""
+    (``fit_camera`` and ``refine`` as for :func:`studio.pipeline.single_image.run_person`,
+    refinement on as ``studio run`` has it; their "fit" and "refine" stages are left out
+    when off)."""
     jpeg = hd_photo_jpeg()
     with PersonFinder() as finder:
-        _, people = _one_run(model, finder, jpeg, fit_camera)
-        runs = [_one_run(model, finder, jpeg, fit_camera)[0] for _ in range(repeats)]
+        _, people = _one_run(model, finder, jpeg, fit_camera, refine)
+        runs = [_one_run(model, finder, jpeg, fit_camera, refine)[0] for _ in range(repeats)]
     ran = [s for s in STAGES if s in runs[0]]
     stages = {s: round(statistics.median(r[s] for r in runs), 2) for s in ran}
     detect_parts = {p: round(statistics.median(r[f"detect_{p}"] for r in runs), 2)
@@ -73,5 +75,6 @@ def run_speed(model: LoadedModel, repeats: int = 5, fit_camera: bool = True) -> 
             "model": model.name, "input_kind": model.input_kind, "input_size": model.input_size,
             "image": {"width": WIDTH, "height": HEIGHT, "jpeg_bytes": len(jpeg)},
             "people": people, "repeats": repeats, "fit_camera": fit_camera,
+            "refine": refine,
             "stages_ms": stages, "detect_parts_ms": detect_parts, "total_ms": total,
             "cpu_count": os.cpu_count()}

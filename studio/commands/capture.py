@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from studio.commands.run import add_fit_camera_option, default_model
+from studio.commands.run import add_fit_camera_option, add_refine_option, default_model
 from studio.errors import StudioError
 from studio.io.motion_export import (FORMS, check_motion_destination, export_session,
                                      export_track)
@@ -87,6 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "fast; more: search every frame for up to N people (at most "
                              f"{MAX_PEOPLE} are useful), several times slower")
     add_fit_camera_option(parser)
+    add_refine_option(parser, default=False)
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="record every frame's people to this new session folder "
                              "(chunked npz files and manifest.json)")
@@ -136,11 +137,12 @@ class CaptureStats:
 
 def capture(source: FrameSource, model: model_registry.LoadedModel, finder: PeopleFinder,
             people_tracker: PeopleTracker, writer: SessionWriter | None, limit: int,
-            max_people: int, bar: tqdm, fit_camera: bool = True
+            max_people: int, bar: tqdm, fit_camera: bool = True, refine: bool = False
             ) -> tuple[CaptureStats, SourceLost | None]:
     """Run frames from the opened ``source`` until it ends, ``limit`` frames (0: no
     limit) or Ctrl-C; returns the counts and, if the source was lost, why.
-    ``fit_camera`` as for :func:`studio.pipeline.single_image.run_person`."""
+    ``fit_camera`` and ``refine`` as for :func:`studio.pipeline.single_image.run_person`
+    (the refined step, when on, is what is tracked and recorded)."""
     stats = CaptureStats()
     lost = None
     start = time.perf_counter()
@@ -155,7 +157,7 @@ def capture(source: FrameSource, model: model_registry.LoadedModel, finder: Peop
             try:
                 with timed(timings, "process"):
                     result = run_image(model, frame.image, finder, max_people, overlay=False,
-                                       fit_camera=fit_camera)
+                                       fit_camera=fit_camera, refine=refine)
                 people = result.people
                 timings.update(result.timings_ms)
                 stats.processed += 1
@@ -285,7 +287,8 @@ def _run(args: argparse.Namespace) -> int:
         try:
             people_tracker = PeopleTracker(settings, focal=default_focal(source.size))
             stats, lost = capture(source, model, finder, people_tracker, writer,
-                                  args.frames, args.max_people, bar, args.fit_camera)
+                                  args.frames, args.max_people, bar, args.fit_camera,
+                                  args.refine)
         finally:
             bar.close()
             if following:

@@ -26,7 +26,7 @@ from studio.nets.model_names import OFFICIAL, model_names
 
 if TYPE_CHECKING:
     from studio.nets.model_registry import LoadedModel
-    from studio.pipeline.results import FrameResult, PersonResult
+    from studio.pipeline.results import FrameResult, MeshIteration, PersonResult
 
 # Torch, OpenCV and MediaPipe load when the command runs, not for its help or usage errors.
 # The values of studio.pipeline.people.MAX_PEOPLE, studio.io.export.EXPORT_TYPES and
@@ -40,7 +40,7 @@ PIXEL_DECIMALS = 2
 # Timed, in pipeline order; crop ... overlay are summed over people (each person's own
 # times are in its entry).
 STAGES = ("decode", "load_model", "load_detector", "detect", "crop", "net",
-          "fit", "overlay", "export")
+          "fit", "refine", "overlay", "export")
 
 
 def default_model() -> str:
@@ -56,6 +56,20 @@ def add_fit_camera_option(parser: argparse.ArgumentParser, note: str = "") -> No
     parser.add_argument("--no-fit-camera", dest="fit_camera", action="store_false",
                         help="place the meshes with the net's own cameras instead of cameras "
                              f"refitted to MediaPipe's landmarks{note}")
+
+
+def add_refine_option(parser: argparse.ArgumentParser, default: bool) -> None:
+    """``--no-refine`` (photos: on by default) or ``--refine`` (live: off by default) as
+    ``args.refine``."""
+    what = ("a few dozen steps that fit each mesh's pose, shape and camera to MediaPipe's "
+            "keypoints and person mask (the 'refined' step after the net's iterations)")
+    if default:
+        parser.add_argument("--no-refine", dest="refine", action="store_false",
+                            help=f"leave out the refinement: {what}")
+    else:
+        parser.add_argument("--refine", action="store_true",
+                            help=f"add the refinement to every frame: {what}; off by default "
+                                 "(it costs about 0.3 s per person on a CPU)")
 
 
 def add_device_option(parser: argparse.ArgumentParser) -> None:
@@ -95,7 +109,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "with SMPL parameters (poses 1x72, betas, trans 1x3, gender) plus "
                              "vertices and faces")
     parser.add_argument("--iterations-dir", type=Path, metavar="DIR",
-                        help="also write iter0.obj (mean-parameter start) ... iter3.obj here")
+                        help="also write iter0.obj (mean-parameter start) ... iter3.obj here, "
+                             "and refined.obj (the refined step) unless --no-refine")
     parser.add_argument("--overlay", type=Path, metavar="OUT.png",
                         help="the photo with the final meshes drawn over it (.png or .jpg), "
                              f"at most {OVERLAY_MAX_SIDE} px along its longer side")
@@ -110,6 +125,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-people", type=int, default=MAX_PEOPLE, metavar="N",
                         help=f"find at most N people (default {MAX_PEOPLE})")
     add_fit_camera_option(parser, " (the JSON lists both)")
+    add_refine_option(parser, default=True)
     parser.add_argument("--json", action="store_true",
                         help="print people, parameters per iteration and timings as JSON "
                              "(image coordinates in pixels, pixel i covering [i, i+1))")
@@ -119,7 +135,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def output_files(result: FrameResult, image: np.ndarray, args: argparse.Namespace
                  ) -> list[tuple[Path, bytes]]:
     """The requested files, encoded: (path, payload) pairs."""
-    from studio.io.export import encode_iterations, numbered
+    from studio.io.export import encode_iterations, numbered, step_stem
     from studio.io.images import image_bytes
     from studio.io.meshes import mesh_bytes
     from studio.pipeline.images import downscaled
@@ -128,9 +144,9 @@ def output_files(result: FrameResult, image: np.ndarray, args: argparse.Namespac
     files = []
     for k, person in enumerate(result.people):
         if args.iterations_dir is not None:
-            files += [(numbered(args.iterations_dir / f"iter{i}.obj", k),
+            files += [(numbered(args.iterations_dir / f"{step_stem(person, i)}.obj", k),
                        mesh_bytes(it.vertices, result.faces, ".obj"))
-                      for i, it in enumerate(person.iterations)]
+                      for i, it in enumerate(person.steps())]
         if args.export is not None:
             files.append((numbered(args.export, k),
                           encode_iterations(result, [person.final],
@@ -171,6 +187,17 @@ def _points(values: np.ndarray) -> list[list[float]]:
     return [_rounded(row, PIXEL_DECIMALS) for row in np.asarray(values)]
 
 
+def _iteration_report(i: int, it: MeshIteration) -> dict:
+    return {"index": i, "cam": _rounded(it.cam),
+            "fitted_cam": None if it.fitted_cam is None else _rounded(it.fitted_cam),
+            "image_camera": {"focal": round(it.image_camera.focal, 3),
+                             "centre": _rounded(it.image_camera.centre, 3),
+                             "translation": _rounded(it.image_camera.translation)},
+            "betas": _rounded(it.betas), "pose": _rounded(it.pose),
+            "sample_points": 0 if it.sample_points is None
+            else int(it.sample_points.shape[0])}
+
+
 def _person_report(k: int, person: PersonResult) -> dict:
     found, box = person.person, person.crop.box
     error = person.keypoint_error_px
@@ -187,15 +214,11 @@ def _person_report(k: int, person: PersonResult) -> dict:
                       "model": _points(person.keypoints)},
         "keypoint_error_px": None if error is None else round(error, PIXEL_DECIMALS),
         "mask_iou": round(person.mask_iou, 4),
-        "iterations": [{"index": i, "cam": _rounded(it.cam),
-                        "fitted_cam": None if it.fitted_cam is None else _rounded(it.fitted_cam),
-                        "image_camera": {"focal": round(it.image_camera.focal, 3),
-                                         "centre": _rounded(it.image_camera.centre, 3),
-                                         "translation": _rounded(it.image_camera.translation)},
-                        "betas": _rounded(it.betas), "pose": _rounded(it.pose),
-                        "sample_points": 0 if it.sample_points is None
-                        else int(it.sample_points.shape[0])}
-                       for i, it in enumerate(person.iterations)],
+        "iterations": [_iteration_report(i, it) for i, it in enumerate(person.iterations)],
+        # the refined step (its index follows the iterations') and what refinement did
+        "refined": None if person.refined is None
+        else _iteration_report(len(person.iterations), person.refined),
+        "refine": None if person.refine is None else person.refine.as_dict(),
         "timings_ms": {k: round(v, 2) for k, v in person.timings_ms.items()},
     }
 
@@ -236,15 +259,21 @@ def _summary(info: dict) -> str:
     ]
     for person in info["people"]:
         x0, y0, x1, y1 = person["box"]
-        final = person["iterations"][-1]
+        final = person["refined"] or person["iterations"][-1]
         s, tx, ty = final["fitted_cam"] or final["cam"]
         error = person["keypoint_error_px"]
+        refine = person["refine"]
         lines.append(
             f"person {person['index']}: box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}), crop "
             f"{person['crop']['size']:.0f} px, final camera "
             f"{'(fitted) ' if final['fitted_cam'] else ''}s={s:.3f} tx={tx:.3f} "
             f"ty={ty:.3f}, mask IoU {person['mask_iou']:.2f}, keypoint error "
-            + ("n/a" if error is None else f"{error:.1f} px"))
+            + ("n/a" if error is None else f"{error:.1f} px")
+            + ("" if refine is None else
+               f" (refined{'' if refine['kept'] else ': the start was better, kept'}; "
+               f"before: IoU {refine['iou_before']:.2f}, keypoint error "
+               + ("n/a" if refine["kp_error_before"] is None
+                  else f"{refine['kp_error_before']:.1f} px") + ")"))
     lines += [f"wrote {p}" for p in info["outputs"]]
     lines.append("timings: " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} ms"
                                          for k, v in info["timings_ms"].items()))
@@ -295,7 +324,8 @@ def _run(args: argparse.Namespace) -> int:
     with timed(timings, "load_detector"):
         finder = shared_finder()
     try:
-        result = run_image(model, image, finder, args.max_people, fit_camera=args.fit_camera)
+        result = run_image(model, image, finder, args.max_people, fit_camera=args.fit_camera,
+                           refine=args.refine)
     except NoPersonFound as err:
         raise NoPersonFound(f"{args.image}: {err} (nothing written)") from None
     with timed(timings, "export"):

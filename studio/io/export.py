@@ -9,8 +9,8 @@ File names for :func:`export_person`:
 
 - One iteration: ``path`` itself.
 - Several iterations as OBJ, PLY or GLB: one file per iteration, ``{stem}_iter{k}{suffix}``
-  with k the iteration's index (0 is the mean-parameter start); ``path`` itself is not
-  written.
+  with k the iteration's index (0 is the mean-parameter start), and ``{stem}_refined``
+  for the refined step (:mod:`studio.pipeline.refine`); ``path`` itself is not written.
 - Several iterations as npz: one file, ``path``, holding them as frames in the order given
   (see :mod:`studio.io.smpl_params`).
 - With ``fmt`` given, ``path`` gets the format's suffix appended unless it already ends
@@ -34,7 +34,7 @@ from studio.io.images import IMAGE_TYPES, image_bytes
 from studio.io.meshes import MESH_TYPES, mesh_bytes
 from studio.io.output import check_output_file, write_output
 from studio.io.smpl_params import amass_npz_bytes
-from studio.pipeline.results import FrameResult, MeshIteration
+from studio.pipeline.results import FrameResult, MeshIteration, PersonResult
 
 EXPORT_TYPES = (*MESH_TYPES, ".npz")
 
@@ -44,10 +44,16 @@ def numbered(path: Path, k: int) -> Path:
     return path if k == 0 else path.with_name(f"{path.stem}_{k}{path.suffix}")
 
 
+def step_stem(person: PersonResult, index: int) -> str:
+    """What files of step ``index`` of ``person.steps()`` are called: ``iter<k>`` for the
+    net's iterations, ``refined`` for the refined step."""
+    return "refined" if index == len(person.iterations) else f"iter{index}"
+
+
 def export_person(result: FrameResult, person: int, path: Path, iterations: Sequence[int],
                   fmt: str | None = None) -> list[Path]:
-    """Write person ``person``'s ``iterations`` (indices into its iterations; negative ones
-    count from the end) in format ``fmt`` (obj, ply, glb, npz; default: ``path``'s suffix);
+    """Write person ``person``'s ``iterations`` (indices into its steps, the refined one
+    last when there is one; negative ones count from the end) in format ``fmt`` (obj, ply, glb, npz; default: ``path``'s suffix);
     returns the files written, named as the module says."""
     path = Path(path)
     if fmt is not None:
@@ -58,19 +64,20 @@ def export_person(result: FrameResult, person: int, path: Path, iterations: Sequ
         if path.suffix.lower() != suffix:
             path = path.with_name(path.name + suffix)
     found = result.people[person]
+    frames = found.steps()
     if not iterations:
         raise ValueError("no iterations to export")
     try:
-        chosen = [range(len(found.iterations))[i] for i in iterations]
+        chosen = [range(len(frames))[i] for i in iterations]
     except IndexError:
         raise ValueError(f"iterations {list(iterations)}: the person has "
-                         f"{len(found.iterations)}") from None
-    suffix, frames = path.suffix.lower(), found.iterations
+                         f"{len(frames)}") from None
+    suffix = path.suffix.lower()
     if suffix == ".npz" or len(chosen) == 1:
         files = [(path, [frames[k] for k in chosen])]
     else:
-        files = [(path.with_name(f"{path.stem}_iter{k}{path.suffix}"), [frames[k]])
-                 for k in chosen]
+        files = [(path.with_name(f"{path.stem}_{step_stem(found, k)}{path.suffix}"),
+                  [frames[k]]) for k in chosen]
     for target, _ in files:
         check_output_file(target, EXPORT_TYPES)
     payloads = [(target, encode_iterations(result, chosen_frames, suffix))

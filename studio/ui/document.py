@@ -16,8 +16,11 @@ from studio.pipeline.results import FrameResult, MeshIteration, PersonResult
 MM_PER_M = 1000.0
 
 
-def iteration_name(index: int) -> str:
-    """What the scrubber calls iteration ``index``: 0 is PyMAF's mean-parameter start."""
+def iteration_name(index: int, refined: bool = False) -> str:
+    """What the scrubber calls step ``index``: 0 is PyMAF's mean-parameter start;
+    ``refined``: the step is the refinement after the iterations."""
+    if refined:
+        return "refined"
     return "initial estimate" if index == 0 else f"feedback iteration {index}"
 
 
@@ -37,7 +40,7 @@ class StudioDocument:
         """Take the worker's answer; show the largest person's final iteration."""
         self.result = result
         self.person = 0
-        self.iteration = len(result.people[0].iterations) - 1
+        self.iteration = len(result.people[0].steps()) - 1
         self._largest_step.clear()
 
     @property
@@ -56,11 +59,21 @@ class StudioDocument:
 
     @property
     def iteration_count(self) -> int:
-        return len(self.current_person.iterations) if self.has_result else 0
+        return len(self.current_person.steps()) if self.has_result else 0
+
+    @property
+    def has_refined(self) -> bool:
+        """Whether the current person's last step is the refined one."""
+        return self.has_result and self.current_person.refined is not None
+
+    def step_name(self, index: int | None = None) -> str:
+        """What step ``index`` (default: the current one) is called."""
+        index = self.iteration if index is None else index
+        return iteration_name(index, self.has_refined and index == self.iteration_count - 1)
 
     @property
     def current(self) -> MeshIteration:
-        return self.current_person.iterations[self.iteration]
+        return self.current_person.steps()[self.iteration]
 
     def select_person(self, index: int) -> bool:
         """Choose person ``index``; False (and nothing changes) when there is no such person."""
@@ -89,7 +102,7 @@ class StudioDocument:
         their depth [V] in metres from the image camera; each iteration keeps its own, as
         scrubbing revisits (:meth:`MeshIteration.projected`)."""
         index = self.iteration if iteration is None else iteration
-        return self.current_person.iterations[index].projected()
+        return self.current_person.steps()[index].projected()
 
     def project_joints(self) -> np.ndarray:
         """The current iteration's skeleton joints [24,2] on the image."""
@@ -107,7 +120,7 @@ class StudioDocument:
         index = self.iteration if iteration is None else iteration
         if index == 0:
             return None
-        its = self.current_person.iterations
+        its = self.current_person.steps()
         moved = np.linalg.norm(its[index].vertices - its[index - 1].vertices, axis=1)
         return (moved * MM_PER_M).astype(np.float32)
 

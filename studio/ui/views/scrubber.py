@@ -48,6 +48,7 @@ class IterationScrubber(QWidget):
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.label)
         layout.addWidget(self.movement_box)
+        self._refined = False
         self.set_count(0)
 
     def _button(self, icon: QStyle.StandardPixmap, tip: str, slot) -> QToolButton:
@@ -57,9 +58,11 @@ class IterationScrubber(QWidget):
         button.clicked.connect(slot)
         return button
 
-    def set_count(self, count: int, current: int | None = None) -> None:
-        """Offer iterations 0..count-1 (none: disabled), showing ``current`` (default last)."""
+    def set_count(self, count: int, current: int | None = None, refined: bool = False) -> None:
+        """Offer iterations 0..count-1 (none: disabled), showing ``current`` (default last);
+        ``refined``: the last is the refined step."""
         self.stop()
+        self._refined = refined
         self.setEnabled(count > 0)
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(count - 1, 0))
@@ -114,5 +117,7 @@ class IterationScrubber(QWidget):
         if self._count == 0:
             self.label.setText("no result yet")
         else:
-            self.label.setText(f"{self.slider.value()} / {self._count - 1}: "
-                               f"{iteration_name(self.slider.value())}")
+            value = self.slider.value()
+            refined = self._refined and value == self._count - 1
+            self.label.setText(f"{value} / {self._count - 1}: "
+                               f"{iteration_name(value, refined)}")

@@ -120,6 +120,15 @@ def build_actions(win: QMainWindow) -> None:
         checked=win.worker.fit_camera,
         tip="Place each iteration's mesh with the camera that puts its keypoints on "
             "MediaPipe's landmarks (off: the net's own camera)")
+    win.refine_action = _action(
+        win, "&Refine meshes", lambda on: win.set_refine(photos=on), checkable=True,
+        checked=win.worker.refine_photos,
+        tip="Fit each photo's meshes to MediaPipe's keypoints and person mask after the "
+            "net's iterations: the 'refined' step (about 0.3 s a person)")
+    win.refine_live_action = _action(
+        win, "Refine live &frames", lambda on: win.set_refine(live=on), checkable=True,
+        checked=win.worker.refine_live,
+        tip="Refine every live frame's meshes too (slower: about 0.3 s a person)")
     win.previous_action = _action(win, "&Previous iteration", win.scrubber.step_back,
                                   Qt.Key.Key_Left)
     win.next_action = _action(win, "&Next iteration", win.scrubber.step_forward,
@@ -188,6 +197,8 @@ def build_toolbars(win: QMainWindow) -> None:
     win.model_menu.addAction(f"Model &file{ELLIPSIS}", win.choose_model_file)
     win.model_menu.addSeparator()
     win.model_menu.addAction(win.fit_camera_action)
+    win.model_menu.addAction(win.refine_action)
+    win.model_menu.addAction(win.refine_live_action)
     files.addWidget(win.model_box)
     files.addAction(win.export_current_action)
     view = win.addToolBar("View")

@@ -21,7 +21,7 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
 from studio.pipeline.samples import SAMPLES
-from studio.ui.document import StudioDocument, iteration_name
+from studio.ui.document import StudioDocument
 from studio.ui.tools.contract import T, Tool, ToolJob
 from studio.ui.views.image_view import ImageView
 from studio.ui.views.mesh_view import BACKDROP_DEPTH, MeshView
@@ -204,6 +204,20 @@ class StudioWindow(ExportCommands, WorkerAnswers):
         if self.fit_camera_action.isChecked() != enabled:
             self.fit_camera_action.setChecked(enabled)
 
+    def set_refine(self, photos: bool | None = None, live: bool | None = None) -> None:
+        """Refine meshes (:mod:`studio.pipeline.refine`) of photos and of live frames from
+        now on; a change for photos runs the open photo again."""
+        worker = self.worker
+        if live is not None:
+            worker.refine_live = live
+        if photos is not None and photos != worker.refine_photos:
+            worker.refine_photos = photos
+            self.rerun()
+        for action, on in ((self.refine_action, worker.refine_photos),
+                           (self.refine_live_action, worker.refine_live)):
+            if action.isChecked() != on:
+                action.setChecked(on)
+
     def set_model(self, name: str, rerun: bool = True) -> None:
         """Use model ``name`` (registered name or file) from now on; it is remembered
         once it has loaded (:class:`~studio.ui.window.remembered.ModelMemory`)."""
@@ -249,14 +263,14 @@ class StudioWindow(ExportCommands, WorkerAnswers):
         it, final = doc.current, person.final
         self.mesh_view.set_body(it.vertices, doc.result.faces, it.joints, doc.result.parents,
                                 doc.result.part_labels,  # every iteration's body in frame
-                                framed=np.vstack([i.vertices for i in person.iterations]))
+                                framed=np.vstack([i.vertices for i in person.steps()]))
         # The photo goes behind every iteration's body (their depths differ a lot).
-        farthest = max(i.image_camera.translation[2] for i in person.iterations)
+        farthest = max(i.image_camera.translation[2] for i in person.steps())
         self.mesh_view.set_camera(final.image_camera, doc.image,
                                   backdrop_depth=BACKDROP_DEPTH * farthest)
         if reset_camera:
             self.mesh_view.set_view("front")
-        self.scrubber.set_count(doc.iteration_count, doc.iteration)
+        self.scrubber.set_count(doc.iteration_count, doc.iteration, doc.has_refined)
         self.update_info()
         self.show_iteration(doc.iteration)
 
@@ -274,7 +288,7 @@ class StudioWindow(ExportCommands, WorkerAnswers):
         it = doc.current
         points, depth = doc.projected()
         person = doc.current_person
-        final = doc.iteration == len(person.iterations) - 1
+        final = doc.iteration == doc.iteration_count - 1
         self.image_view.set_mesh(points, doc.result.faces, depth, key=(doc.person, doc.iteration),
                                  fill=person.fill if final else None)
         self.image_view.set_sample_points(doc.sample_points())
@@ -285,7 +299,7 @@ class StudioWindow(ExportCommands, WorkerAnswers):
             s, tx, ty = it.crop_camera
             fitted = "" if it.fitted_cam is None else f" (fitted; net's s={it.cam[0]:.3f})"
             self.statusBar().showMessage(
-                f"{iteration_name(doc.iteration)} \N{MIDDLE DOT} camera s={s:.3f} "
+                f"{doc.step_name()} \N{MIDDLE DOT} camera s={s:.3f} "
                 f"tx={tx:.3f} ty={ty:.3f}{fitted}", 5000)
         self.iteration_shown.emit(doc.iteration)
 
@@ -307,6 +321,11 @@ class StudioWindow(ExportCommands, WorkerAnswers):
                  else f"{person.keypoint_error_px:.1f} px")
         iou = "n/a" if person.mask_iou is None else f"{person.mask_iou:.2f}"
         timings = ", ".join(f"{k} {v:.0f}" for k, v in self.timings_ms.items())
+        refine = person.refine
+        if refine is not None and refine.iou_before is not None:
+            error += (f" (refined from IoU {refine.iou_before:.2f}" + (
+                "" if refine.kp_error_before is None
+                else f", error {refine.kp_error_before:.1f} px") + ")")
         self.info_label.setText(
             f"<b>{doc.title}</b> ({result.image_size[0]}\N{MULTIPLICATION SIGN}"
             f"{result.image_size[1]})<br>model {result.model_name} on {result.input_kind} "

@@ -66,6 +66,8 @@ class PipelineWorker(QObject):
         threads (None: :class:`WorkerThread` chooses)."""
         super().__init__()
         self.fit_camera = fit_camera
+        # refinement (studio.pipeline.refine): on for photos, off for live frames
+        self.refine_photos, self.refine_live = True, False
         self.max_people = max_people
         self.threads = threads
         self.stream_fill = True  # draw live frames' filled 2D mesh (the view shows it filled)
@@ -166,6 +168,7 @@ class PipelineWorker(QObject):
 
             options = {"progress": report, "overlay": stream is None,
                        "fit_camera": self.fit_camera,
+                       "refine": self.refine_photos if stream is None else self.refine_live,
                        "fill_side": (STREAM_FILL_SIDE if stream is not None and self.stream_fill
                                      else None),
                        "model_done": (None if stream is None else
