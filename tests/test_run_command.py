@@ -107,14 +107,16 @@ def test_run_writes_iterations_mesh_and_json(run, tmp_path, model_file, photos) 
     assert iterations[0]["cam"] == pytest.approx([0.9, 0.0, 0.0], abs=1e-3)  # float16 file
     assert iterations[0]["pose"][:3] == pytest.approx([np.pi, 0.0, 0.0], abs=1e-5)
     assert list(info["timings_ms"]) == STAGES
-    assert list(person["timings_ms"]) == ["crop", "net", "fit", "overlay"]
+    assert list(person["timings_ms"]) == ["crop", "net", "fit", "refine", "overlay"]
     assert all(v >= 0 for v in info["timings_ms"].values())
-    assert info["outputs"] == [str(folder / f"iter{i}.obj") for i in range(4)] + [str(out_obj)]
+    assert info["outputs"] == [str(folder / f"iter{i}.obj") for i in range(4)] \
+        + [str(folder / "refined.obj"), str(out_obj)]
 
-    meshes = [trimesh.load(folder / f"iter{i}.obj", process=False) for i in range(4)]
+    meshes = [trimesh.load(folder / f"{stem}.obj", process=False)
+              for stem in ("iter0", "iter1", "iter2", "iter3", "refined")]
     final = trimesh.load(out_obj, process=False)
     assert all(m.vertices.shape == (7000, 3) for m in meshes + [final])
-    np.testing.assert_allclose(final.vertices, meshes[3].vertices, atol=1e-6)
+    np.testing.assert_allclose(final.vertices, meshes[4].vertices, atol=1e-6)  # the refined
     assert np.abs(meshes[3].vertices - meshes[0].vertices).max() > 1e-4
     assert not [p for p in tmp_path.rglob("*.part")]
 
@@ -142,7 +144,8 @@ def test_other_export_types(run, tmp_path, model_file, photos) -> None:
     code, out, err = run(photos["astronaut"], "--model", model_file,
                           "--export", tmp_path / "out.npz", "--json")
     assert code == 0, err
-    final = json.loads(out)["people"][0]["iterations"][-1]
+    person = json.loads(out)["people"][0]
+    final = person["refined"] or person["iterations"][-1]  # the refined step is the answer
     with np.load(tmp_path / "out.npz") as npz:
         assert npz["poses"].shape == (1, 72) and npz["betas"].shape == (10,)
         assert npz["trans"].shape == (1, 3) and str(npz["gender"]) == "neutral"
@@ -168,9 +171,9 @@ def test_several_people_get_numbered_files_overlay_and_label_mask(run, tmp_path,
     info = json.loads(stdout)
     assert len(info["people"]) == 2
     assert info["people"][0]["box"][2] < 520 and info["people"][1]["box"][0] > 890
-    expected = [folder / f"iter{i}.obj" for i in range(4)] + [out] \
-        + [folder / f"iter{i}_1.obj" for i in range(4)] + [tmp_path / "out_1.obj",
-                                                           overlay, mask]
+    expected = [folder / f"iter{i}.obj" for i in range(4)] + [folder / "refined.obj", out] \
+        + [folder / f"iter{i}_1.obj" for i in range(4)] + [folder / "refined_1.obj",
+                                                           tmp_path / "out_1.obj", overlay, mask]
     assert info["outputs"] == [str(p) for p in expected]
     assert all(p.is_file() for p in expected)
     labels = np.asarray(Image.open(mask))
@@ -287,6 +290,6 @@ def test_bench_run_reports_every_stage(capsys, monkeypatch, model_file) -> None:
     doc = json.loads(out)
     assert doc["image"]["width"] == 1280 and doc["image"]["height"] == 720
     assert doc["people"] == 1 and doc["threads"] == 1
-    assert list(doc["stages_ms"]) == ["decode", "detect", "crop", "net", "fit",
+    assert list(doc["stages_ms"]) == ["decode", "detect", "crop", "net", "fit", "refine",
                                       "overlay"]
     assert doc["total_ms"] == pytest.approx(sum(doc["stages_ms"].values()), abs=0.1)

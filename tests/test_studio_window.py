@@ -74,7 +74,7 @@ def test_open_shows_the_result_in_every_view(qtbot, window, photo, settings):
     doc = window.document
     assert doc.people_count == 1 and window.people_box.count() == 1
     assert doc.image.shape == (512, 512, 3)
-    assert window.scrubber.value == 3 and window.scrubber.isEnabled()
+    assert window.scrubber.value == 4 and window.scrubber.isEnabled()  # the refined step
     assert "mask IoU" in window.info_label.text()
     assert window.timings_ms["first_result"] > 0
     assert _mesh_2d(window).shape == (doc.current.vertices.shape[0], 2)
@@ -115,7 +115,7 @@ def test_play_runs_through_the_iterations(qtbot, window, photo):
     window.iteration_shown.connect(shown.append)
     window.play_action.trigger()
     qtbot.waitUntil(lambda: not window.scrubber.playing, timeout=10_000)
-    assert shown == [1, 2, 3]
+    assert shown == [1, 2, 3, 4]  # the feedback iterations, then the refined step
 
 
 def test_movement_colouring(qtbot, window, photo):
@@ -180,7 +180,8 @@ def test_person_chooser_and_box_clicks(qtbot, window, photo):
     result = copy.copy(window.document.result)
     second = copy.copy(result.people[0])
     second.iterations = [copy.copy(it) for it in second.iterations]
-    for it in second.iterations:
+    second.refined = copy.copy(second.refined)
+    for it in second.steps():
         it.vertices = it.vertices * 0.8
     result.people = [result.people[0], second]
     window._on_finished(window._request, result)  # noqa: SLF001 (a made two-person answer)
@@ -435,7 +436,7 @@ def test_bench_gui_reports_first_result_and_scrub_speed():
     from studio.bench.gui_speed import gui_speed
 
     doc = gui_speed(None, "mannequin", "builtin-pymaf-proxy", rounds=1, size=(1000, 700))
-    assert doc["iterations"] == 4 and doc["scrub_steps"] == 6
+    assert doc["iterations"] == 5 and doc["scrub_steps"] == 8  # 4 iterations + refined
     assert 0 < doc["first_result_ms"]["warm"]
     for key in ("scrub", "scrub_first_pass", "scrub_3d_only", "scrub_2d_only_uncached"):
         assert doc[key]["fps"] > 0 and doc[key]["p95_ms"] >= doc[key]["median_ms"]
@@ -446,6 +447,7 @@ def test_bench_gui_reports_first_result_and_scrub_speed():
 
 
 def test_fit_camera_toggle_reruns_with_the_nets_own_camera(qtbot, window, photo):
+    window.set_refine(photos=False)  # the net's own last iteration is the answer here
     _open(qtbot, window, photo)
     final = window.document.result.people[0].final
     assert window.fit_camera_action.isChecked() and final.fitted_cam is not None

@@ -59,7 +59,7 @@ def gui_speed(image: Path | None, sample: str, model: str, rounds: int,
                 both.append((time.perf_counter() - start) * 1000.0)
         for _ in range(rounds):
             for k in order:
-                it = doc.current_person.iterations[k]
+                it = doc.current_person.steps()[k]
                 start = time.perf_counter()
                 window.mesh_view.update_body(it.vertices, it.joints,
                                              it.image_camera.translation)
