@@ -254,3 +254,20 @@ def test_whole_pickled_model_is_read_without_its_code(tiny: PointHMR, tmp_path: 
     (tmp_path / "junk.bin").write_bytes(b"not a torch file")
     with pytest.raises(ModelFileError, match="not a readable torch file"):
         read_checkpoint(tmp_path / "junk.bin")
+
+
+def test_bench_pointhmr_is_registered() -> None:
+    import argparse
+
+    from studio.bench.pointhmr_speed import pointhmr_table
+    from studio.commands.bench import BENCHMARKS, _add_pointhmr
+
+    assert "pointhmr" in BENCHMARKS
+    parser = argparse.ArgumentParser()
+    _add_pointhmr(parser.add_subparsers())
+    args = parser.parse_args(["pointhmr", "--variants", "light", "--batch-sizes", "1,4", "--json"])
+    assert args.batch_sizes == [1, 4] and args.json and args.variants == "light"
+    row = {"variant": "light", "vertices": [438, 1750, 7000], "params_m": 12.7, "batch": 1,
+           "repeats": 3, "ms_per_crop": 700.0}
+    doc = {"torch": "x", "device": "cpu", "threads": 1, "results": [row]}
+    assert "light" in pointhmr_table(doc)

@@ -1,9 +1,9 @@
 """``studio bench BENCHMARK``: speed measurements, JSON with ``--json``, else a table.
 
 Each benchmark is one sub-subcommand listed in :data:`BENCHMARKS` (``pymaf``, ``synth``,
-``render``, ``run``, ``gui``, ``live``, ``smplr`` and ``people``) with the function that
-adds its parser, called only when that benchmark is chosen (torch loads then, not for
-``studio bench --help``).
+``render``, ``run``, ``gui``, ``live``, ``smplr``, ``people`` and ``pointhmr``) with the
+function that adds its parser, called only when that benchmark is chosen (torch loads
+then, not for ``studio bench --help``).
 """
 from __future__ import annotations
 
@@ -294,6 +294,12 @@ def _add_people(sub: argparse._SubParsersAction) -> None:
     add_bench_people(sub, _common_options, _apply_common, _int_list)
 
 
+def _add_pointhmr(sub: argparse._SubParsersAction) -> None:
+    from studio.bench.pointhmr_speed import add_bench_pointhmr
+
+    add_bench_pointhmr(sub, _common_options, _apply_common, _int_list)
+
+
 # name -> (the line `studio bench --help` shows, the function adding its parser)
 BENCHMARKS: dict[str, tuple[str, Callable[[argparse._SubParsersAction], None]]] = {
     "pymaf": ("PyMAF forward speed per crop, ours next to a straightforward forward "
@@ -305,6 +311,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[argparse._SubParsersAction], None]]] 
     "live": ("live capture in the studio window: fps, latency, drops, UI stalls", _add_live),
     "smplr": ("the keypoint fit (SMPLR): ms per sample at batch 1 and 256", _add_smplr),
     "people": ("finding everyone in group photos of 1-10 people: ms per photo", _add_people),
+    "pointhmr": ("PointHMR (official architecture and light variant): ms per crop at "
+                 "batch 1 and 16", _add_pointhmr),
 }
 
 
