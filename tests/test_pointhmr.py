@@ -266,7 +266,9 @@ def test_bench_pointhmr_is_registered() -> None:
     parser = argparse.ArgumentParser()
     _add_pointhmr(parser.add_subparsers())
     args = parser.parse_args(["pointhmr", "--variants", "light", "--batch-sizes", "1,4", "--json"])
-    assert args.batch_sizes == [1, 4] and args.json and args.variants == "light"
+    assert args.batch_sizes == [1, 4] and args.json and args.variants == ["light"]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["pointhmr", "--variants", "heavy"])
     row = {"variant": "light", "vertices": [438, 1750, 7000], "params_m": 12.7, "batch": 1,
            "repeats": 3, "ms_per_crop": 700.0}
     doc = {"torch": "x", "device": "cpu", "threads": 1, "results": [row]}

@@ -10,8 +10,6 @@ import statistics
 import time
 from collections.abc import Callable
 
-from studio.errors import StudioError
-
 BATCHES = "1,16"
 REPEATS = 3
 VARIANTS = ("official", "light")
@@ -92,6 +90,13 @@ def pointhmr_table(doc: dict) -> str:
     return "\n".join(lines)
 
 
+def _variants(text: str) -> list[str]:
+    chosen = [v.strip() for v in text.split(",") if v.strip()]
+    if not chosen or not set(chosen) <= set(VARIANTS):
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(VARIANTS)}")
+    return chosen
+
+
 def add_bench_pointhmr(sub: argparse._SubParsersAction,
                        common_options: Callable[[argparse.ArgumentParser], None],
                        apply_common: Callable[[argparse.Namespace], object],
@@ -104,23 +109,16 @@ def add_bench_pointhmr(sub: argparse._SubParsersAction,
                     "once, it takes about a second per crop on a CPU) and the light variant "
                     "(small HRNet, the mannequin's 438-vertex mesh).")
     common_options(parser)
-    parser.add_argument("--variants", default=",".join(VARIANTS), metavar="A,B",
+    parser.add_argument("--variants", type=_variants, default=list(VARIANTS), metavar="A,B",
                         help=f"which of {', '.join(VARIANTS)} (default: both)")
     parser.add_argument("--batch-sizes", type=int_list, default=int_list(BATCHES),
                         metavar="1,16", help=f"default {BATCHES}")
-    parser.add_argument("--repeats", type=int, default=REPEATS, metavar="N",
+    parser.add_argument("--repeats", type=int_list, default=[REPEATS], metavar="N",
                         help=f"timed runs per configuration (default {REPEATS})")
 
     def run(args: argparse.Namespace) -> int:
-        variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-        unknown = [v for v in variants if v not in VARIANTS]
-        if unknown or not variants:
-            raise StudioError(f"--variants: unknown {', '.join(unknown) or '(none given)'}; "
-                              f"choose from {', '.join(VARIANTS)}")
-        if args.repeats < 1:
-            raise StudioError("--repeats must be at least 1")
-        device = apply_common(args)
-        doc = pointhmr_speed(variants, args.batch_sizes, args.repeats, device)
+        doc = pointhmr_speed(args.variants, args.batch_sizes, args.repeats[0],
+                             apply_common(args))
         doc["thread_choice"] = args.thread_choice.as_dict()
         print(json.dumps(doc, indent=2) if args.json else pointhmr_table(doc))
         return 0
