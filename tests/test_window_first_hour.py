@@ -224,7 +224,7 @@ def test_the_window_at_first_sight(qtbot, settings, photo):
     translation = doc.current_person.final.image_camera.translation
     for k in range(doc.iteration_count):
         win.scrubber.set_value(k)
-        placed = (doc.current_person.iterations[k].vertices + translation) * DISPLAY_AXES
+        placed = (doc.current_person.steps()[k].vertices + translation) * DISPLAY_AXES
         assert np.abs(_ndc(view, placed)).max() < 1.0, k
     # the movement colours' bar sits at the right edge, the body left of it
     win.scrubber.movement_box.setChecked(True)
@@ -253,7 +253,7 @@ def test_the_window_at_first_sight(qtbot, settings, photo):
 
 
 @pytest.mark.parametrize("flag, message", [
-    ("--iteration", "--iteration 9: the result has iterations 0 to 3"),
+    ("--iteration", "--iteration 9: the result has iterations 0 to 4"),  # 4: refined
     ("--person", "--person 9: 1 person was found (numbered from 0)")])
 def test_a_person_or_iteration_that_is_not_there_is_refused(user_settings, tmp_path, capsys,
                                                             flag, message):
@@ -279,7 +279,7 @@ def test_interactive_runs_show_the_nearest_and_say_so(user_settings):
                           window_hook=hook) == 0
     win = windows[0]
     assert "--person 3: 1 person was found" in win.last_notice
-    assert win.document.person == 0 and win.document.iteration == 3
+    assert win.document.person == 0 and win.document.iteration == 4  # the refined step
 
 
 # ------------------------------------------------------------------ item 10: Live exports

@@ -48,7 +48,14 @@ KEYPOINT_EPS = 0.01  # crop units: the Charbonnier distance's soft corner
 BETA_LIMIT = 2.5
 IOU_SLACK, KP_SLACK = 0.005, 0.25  # what counts as worse than the start
 BLUR = 1.0  # the target mask's Gaussian blur, in the splats' radii
-LIMIT_SLACK = 0.2  # radians past the pose prior's limits before the hinge bites
+LIMIT_SLACK = 0.2
+# SMPL joints (left, right) and the mediapipe33 landmarks their rotation moves: with none
+# of them seen, nothing in the image says where the limb is, and the pull to the start is
+# UNSEEN_PULL times stronger (else the silhouette folds an unseen leg into the torso).
+LIMB_LANDMARKS = {1: (25,), 2: (26,), 4: (27,), 5: (28,), 7: (29, 31), 8: (30, 32),
+                  16: (13,), 17: (14,), 18: (15,), 19: (16,), 20: (17, 19, 21),
+                  21: (18, 20, 22)}
+UNSEEN_PULL = 50.0  # radians past the pose prior's limits before the hinge bites
 
 
 def refine_body(model: LoadedModel) -> BodyModel:
@@ -130,6 +137,11 @@ class Problem:
         self.start_betas = torch.as_tensor(start.betas, dtype=dt)[None]
         self.start_cam = torch.as_tensor(start.crop_camera, dtype=dt)
         self.targets = torch.as_tensor(transform.to_crop(person.landmarks), dtype=dt)
+        pull = np.ones(24)
+        for joint, landmarks in LIMB_LANDMARKS.items():
+            if not np.asarray(seen)[list(landmarks)].any():
+                pull[joint] = UNSEEN_PULL
+        self.pull = torch.as_tensor(pull, dtype=dt)
         weights = np.where(seen, person.visibility, 0.0)
         self.weights = torch.as_tensor(weights / max(weights.sum(), 1e-9), dtype=dt)
         # The silhouette's square: model crop coordinates c map to a * c + b in it.
@@ -181,7 +193,8 @@ class Problem:
         terms = {"keypoints": kp, "silhouette": sil,
                  "pose_prior": pose_prior_penalty(rotmats[:, 1:]),
                  "shape": mean_sq, "shape_hinge": hinge,
-                 "start": (delta ** 2).sum(1).mean() + ((betas - self.start_betas) ** 2).mean()}
+                 "start": (self.pull * (delta ** 2).sum(1)).mean()
+                 + ((betas - self.start_betas) ** 2).mean()}
         total = sum(WEIGHTS[k] * v for k, v in terms.items())
         return total, terms
 
