@@ -39,12 +39,12 @@ REPEAT_OVERLAP = 0.5
 # people MediaPipe sees in painted-over photos (a model rocket: 0.68) score lower.
 MASK_CONFIDENCE = 0.8
 TILE = 0.6
-# The landmark stage's crop, in pixels (MediaPipe's landmark model sees 256 px), and how
-# far (of the face box's side) the nose of the person it finds may lie outside the
-# detector's face box.
+# The landmark stage's crop, in pixels (MediaPipe's landmark model sees 256 px).
 CROP_MIN, CROP_MAX = 256, 512
 CROP_FACES = (10, 5)  # crop sides tried, in face-box sides at most (see Roi.capped)
 WHOLE_PHOTO = 0.5  # a person whose crop would cover this much of the photo gets the photo
+# How far (of the face box's side) the nose of the person the landmark stage finds may lie
+# outside the detector's face box; farther, it found a neighbour.
 FACE_SLACK = 0.5
 # A detected person is real with this many landmarks seen and a confident mask.
 MIN_SEEN = 8
@@ -140,14 +140,8 @@ class PersonFinder(_PoseGraph):
 
     def __init__(self) -> None:
         super().__init__()
-        self._detector = None
+        self.detector = PersonDetector()
         self.timings: dict[str, float] = {}  # ms of the last find: detector, landmarks, search
-
-    @property
-    def detector(self) -> PersonDetector:
-        if self._detector is None:
-            self._detector = PersonDetector()
-        return self._detector
 
     def find(self, image: np.ndarray, max_people: int = MAX_PEOPLE) -> list[Person]:
         """People in RGB uint8 ``image`` [H,W,3], largest first; may be empty.
