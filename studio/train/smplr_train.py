@@ -140,6 +140,7 @@ def save_weights(path: Path, net: SMPLR, config: SMPLRConfig, extra: dict) -> No
     buffer = io.BytesIO()
     torch.save({"format": FILE_FORMAT, "version": 1, "arch": config.arch(), "body": config.body,
                 "state_dict": state, "train_config": asdict(config), **extra}, buffer)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # --out may name a new folder
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
