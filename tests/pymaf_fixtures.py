@@ -14,11 +14,9 @@ import numpy as np
 import torch
 
 from studio.body.joint_sets import SMPL24_PARENTS
+from reference_files import reference_file
 from studio.nets.pymaf import make_points_grid, mean_params
 
-MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "reference" / "pymaf_state_dict.json"
-if not MANIFEST.is_file():
-    MANIFEST = Path("/work/shared/reference/pymaf_state_dict.json")
 NUM_VERTS = 6890
 
 
@@ -101,7 +99,7 @@ def random_value(key: str, shape: list[int], rng: np.random.Generator,
 
 def load_manifest() -> dict[str, dict]:
     """Key -> {"shape", "dtype"} of the official state dict, in its order."""
-    return json.loads(MANIFEST.read_text())
+    return json.loads(reference_file("pymaf_state_dict.json").read_text())
 
 
 def official_state_dict(manifest: dict[str, dict], seed: int = 0) -> dict[str, torch.Tensor]:

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.csgraph import shortest_path
 
+from reference_files import reference_file
 from studio.errors import ModelFileError
 from studio.nets.pointhmr import OFFICIAL, PointHMR, PointHMRConfig, build_official, load_official
 from studio.nets.pointhmr_backbone import HRNetConfig
@@ -23,7 +24,6 @@ from studio.nets.pointhmr_files import (CheckpointMismatchError, load_strict, re
                                         read_official_matrices)
 from studio.nets.pointhmr_mesh import attention_masks, khop_reach, mannequin_matrices
 
-MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "reference" / "pointhmr_state_dict.json"
 TINY = PointHMRConfig(vertices=(12, 20, 40), input_size=64, model_dim=16, position_dim=8,
                       reduced_dim=8, heads=2, feedforward=(16, 16), layers_per_block=2,
                       backbone=HRNetConfig(widths=(4, 8, 16, 32), blocks=1, modules=(1, 1, 1),
@@ -73,7 +73,7 @@ def official() -> PointHMR:
 
 
 def test_state_dict_equals_the_official_manifest(official: PointHMR) -> None:
-    reference = json.loads(MANIFEST.read_text())
+    reference = json.loads(reference_file("pointhmr_state_dict.json").read_text())
     expected = [(k, t["shape"], t["dtype"]) for k, t in reference["tensors"].items()]
     ours = [(k, list(t.shape), str(t.dtype).removeprefix("torch."))
             for k, t in official.state_dict().items()]
