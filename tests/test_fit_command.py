@@ -18,7 +18,7 @@ from studio.train.metrics import procrustes_align
 
 FOCAL, SIZE = 1000.0, (1280, 720)
 # Round-trip bounds (PA-MPJPE, mm) the shipped weights hold with margin on this seed. The
-# issue's targets (25 mm from 3D, 50 mm from 2D) are not met yet (about 48 and 89 mm on
+# issue's targets (25 mm from 3D, 50 mm from 2D) are not met yet (about 41 and 76 mm on
 # prior samples, see models/smplr/MODEL_CARD.md); test_smplr.py keeps them as xfail.
 ROUND_TRIP_3D, ROUND_TRIP_2D = 65.0, 120.0
 

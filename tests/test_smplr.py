@@ -148,8 +148,8 @@ def test_the_api_checks_its_input() -> None:
         fit_keypoints(np.zeros((1, 16, 3)), "coco17", 3)
 
 
-# The targets are not met yet by the shipped weights (3,600 CPU steps): measured
-# about 49/55 mm (3D) and 89/95 mm (2D), see models/smplr/MODEL_CARD.md. The test stays,
+# The targets are not met yet by the shipped weights (12,000 CPU steps): measured
+# about 41/48 mm (3D) and 76/83 mm (2D), see models/smplr/MODEL_CARD.md. The test stays,
 # expected to fail, so that better weights show up as XPASS.
 @pytest.mark.xfail(reason="shipped SMPLR weights miss the issue's targets (MODEL_CARD.md)",
                    strict=False)
