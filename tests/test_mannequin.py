@@ -101,11 +101,9 @@ def test_the_component_split_keeps_face_order(data):
     np.testing.assert_array_equal(f, data.faces)
 
 
-def test_face_order_is_the_same_without_avx512(tmp_path):
+def test_face_order_is_the_same_without_avx512(tmp_path, data):
     """The mannequin's marching-cubes faces do not depend on numpy's CPU dispatch."""
-    from numpy.core._multiarray_umath import __cpu_features__
-
-    if not __cpu_features__.get("AVX512_SKX"):
+    if "AVX512_SKX" not in build_environment()["numpy_simd"]:
         pytest.skip("no AVX-512 here: numpy already runs its baseline sort")
     script = (
         "import sys, numpy as np\n"
@@ -113,7 +111,7 @@ def test_face_order_is_the_same_without_avx512(tmp_path):
         "f = np.load(sys.argv[1])['f']\n"
         "v = np.zeros((f.max() + 1, 3))\n"
         "np.save(sys.argv[2], largest_component(v, f)[1])\n")
-    faces = np.asarray(load_body_npz(MANNEQUIN_PATH).faces)
+    faces = np.asarray(data.faces)
     np.savez(tmp_path / "in.npz", f=faces)
     env = {**os.environ, "NPY_DISABLE_CPU_FEATURES":
            "AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL"}

@@ -92,12 +92,10 @@ def check_creatable(folder: Path, failure: str) -> None:
     ``folder`` exists or could be made: its nearest existing ancestor is a folder that
     takes new files. Checked before any work, so a long run does not fail at its last
     step."""
-    existing = _nearest_existing(Path(folder))
     try:
-        if not existing.is_dir():
-            raise StudioError("not a folder")
-        _probe(existing, str(existing))
+        check_output_folder(folder)
     except StudioError:
+        existing = _nearest_existing(Path(folder))
         raise StudioError(f"{failure} ({existing} is not a writable folder)") from None
 
 
