@@ -1,0 +1,169 @@
+"""Scene-aware pose generation on photos (Qt-free): a scene image and a placement box or
+point -> poses ranked by how well they fit there, as MPII-16 pixel keypoints.
+
+Two ways to ask:
+- a *point* (the paper's setting): each template is placed at its predicted scale
+  around the point and moved by its predicted offsets; scores are the compatibilities;
+- a *box* (the studio's): the box fixes where and how big; templates are ranked by the
+  compatibility at the box centre times how likely the box's aspect is for them, their
+  offsets come from the box's own RoI, and every pose is stretched into the box and
+  clipped to it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from studio.errors import ModelFileError, StudioError
+from studio.nets.scenepose import ScenePoseConfig, ScenePoseNet
+from studio.nets.scenepose_views import crop_boxes, make_views, place_at_point, place_in_box
+from studio.synth.scenepose_data import TemplateSet
+
+WORK_HEIGHT = 256  # photos are resized to this height before the net (as trained)
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "scenepose" / "scenepose.pt"
+
+
+@dataclass
+class GeneratedPose:
+    score: float
+    template: int
+    keypoints: np.ndarray  # [16,2] image pixels, MPII order, (-1, -1) = not placed
+
+    def to_dict(self) -> dict:
+        return {"score": round(float(self.score), 6), "template": int(self.template),
+                "keypoints": [[round(float(x), 2), round(float(y), 2)]
+                              for x, y in self.keypoints]}
+
+
+def check_box(box, image_size: tuple[int, int]) -> np.ndarray:
+    """The box as floats, or a StudioError saying why it cannot be used."""
+    w, h = image_size
+    b = np.asarray(box, np.float64)
+    if b.shape != (4,) or not np.isfinite(b).all():
+        raise StudioError("the box must be four numbers X0,Y0,X1,Y1")
+    if b[2] <= b[0] or b[3] <= b[1]:
+        raise StudioError(f"the box {_fmt(b)} is empty (X1 must exceed X0 and Y1 exceed Y0)")
+    if b[0] < 0 or b[1] < 0 or b[2] > w or b[3] > h:
+        raise StudioError(f"the box {_fmt(b)} is outside the {w}x{h} image")
+    return b
+
+
+def check_point(point, image_size: tuple[int, int]) -> np.ndarray:
+    w, h = image_size
+    p = np.asarray(point, np.float64)
+    if p.shape != (2,) or not np.isfinite(p).all() or not (0 <= p[0] < w and 0 <= p[1] < h):
+        raise StudioError(f"the point {','.join(f'{v:g}' for v in np.ravel(p))} is outside "
+                          f"the {w}x{h} image")
+    return p
+
+
+def _fmt(b: np.ndarray) -> str:
+    return ",".join(f"{v:g}" for v in b)
+
+
+class ScenePoseModel:
+    """The net, its templates and the device; :meth:`predict` works in batches."""
+
+    def __init__(self, net: ScenePoseNet, templates: TemplateSet, source: str = "") -> None:
+        self.net = net.eval()
+        self.templates = templates
+        self.source = source
+
+    @property
+    def device(self) -> torch.device:
+        return self.net.templates.device
+
+    @torch.no_grad()
+    def predict(self, images: list[np.ndarray], boxes: np.ndarray | None = None,
+                points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Scores [N,K] (each row sums to 1) and keypoints [N,K,16,2] (pixels, NaN = not
+        placed) of every template for images (uint8 [H,W,3], all one size) with a box
+        [N,4] or a point [N,2] each."""
+        scale = WORK_HEIGHT / images[0].shape[0]
+        arr = np.stack([_resize(im, scale) for im in images])
+        t = torch.as_tensor(arr, device=self.device).permute(0, 3, 1, 2).float() / 255
+        h = float(arr.shape[1])
+        net = self.net
+        if boxes is not None:
+            b = torch.as_tensor(np.asarray(boxes, np.float64) * scale, device=self.device).float()
+            centres = (b[:, :2] + b[:, 2:]) / 2
+            rois = crop_boxes(b[:, None], centres, h).expand(-1, net.config.templates, -1)
+        else:
+            centres = torch.as_tensor(np.asarray(points, np.float64) * scale,
+                                      device=self.device).float()
+            rois = None
+        out = net(*make_views(t, centres, net.config.input_size), boxes=rois)
+        poses = net.templates[None] + out.offsets
+        logit = torch.nn.functional.logsigmoid(out.logits).cpu().numpy().astype(np.float64)
+        if boxes is not None:
+            logit = logit + self.templates.aspect_loglik(np.asarray(boxes))
+            extents = net.extents[None].expand(len(images), -1, -1)
+            kp = place_in_box(poses, extents, b)
+        else:
+            kp = place_at_point(poses, out.scale, centres, h)
+        scores = np.exp(logit - logit.max(1, keepdims=True))
+        return scores / scores.sum(1, keepdims=True), kp.cpu().numpy() / scale
+
+    def generate(self, image: np.ndarray, box=None, point=None,
+                 top_k: int = 5) -> list[GeneratedPose]:
+        """The ``top_k`` best poses for one image (uint8 [H,W,3]) and a box or a point,
+        best first."""
+        size = (image.shape[1], image.shape[0])
+        if (box is None) == (point is None):
+            raise StudioError("give a box or a point")
+        if box is not None:
+            scores, kp = self.predict([image], boxes=check_box(box, size)[None])
+        else:
+            scores, kp = self.predict([image], points=check_point(point, size)[None])
+        order = np.argsort(-scores[0], kind="stable")[:top_k]
+        return [GeneratedPose(float(scores[0, k]), int(k), np.nan_to_num(kp[0, k], nan=-1.0))
+                for k in order]
+
+
+def _resize(image: np.ndarray, scale: float) -> np.ndarray:
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise StudioError(f"expected an RGB image, got an array of shape {image.shape}")
+    if scale == 1.0:
+        return image
+    h, w = image.shape[:2]
+    size = (max(1, round(w * scale)), WORK_HEIGHT)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def save_scenepose(path: Path, net: ScenePoseNet, templates: TemplateSet, meta: dict) -> None:
+    """The weights file: config, templates and their statistics, fp16 weights."""
+    import io
+
+    from studio.io.output import write_output
+
+    state = {k: (v.half() if v.is_floating_point() and not k.startswith(("templates", "extents"))
+                 else v) for k, v in net.state_dict().items() if not k.startswith("teacher.")}
+    buf = io.BytesIO()
+    torch.save({"config": net.config.to_dict(), "templates": templates.to_dict(),
+                "state_dict": state, "meta": meta}, buf)
+    write_output(path, buf.getvalue())
+
+
+def load_scenepose(path: Path | None = None, device: str = "cpu") -> ScenePoseModel:
+    """The generator from a weights file (default: the shipped one)."""
+    path = Path(path) if path is not None else DEFAULT_WEIGHTS
+    if not path.is_file():
+        raise ModelFileError(f"scene-pose weights not found: {path} (train them with "
+                             "`studio train scenepose`, or pass --model FILE)")
+    try:
+        doc = torch.load(path, map_location=device, weights_only=True)
+        config = ScenePoseConfig.from_dict(doc["config"])
+        templates = TemplateSet.from_dict(doc["templates"])
+        net = ScenePoseNet(config, torch.as_tensor(templates.poses),
+                           torch.as_tensor(templates.extents))
+        state = {k: v.float() for k, v in doc["state_dict"].items()}
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        if unexpected or any(not k.startswith("teacher.") for k in missing):
+            raise KeyError(f"missing {missing}, unexpected {unexpected}")
+    except (KeyError, RuntimeError, ValueError, TypeError) as err:
+        raise ModelFileError(f"{path} is not a scene-pose weights file ({err})") from err
+    return ScenePoseModel(net.to(device), templates, str(path))

@@ -1,0 +1,181 @@
+"""Training data of the scene-pose generator: rendered scenes cached in npz shards, and the
+pose templates (k-means over box-normalised poses) with the statistics the generator and
+its baselines need.
+
+A shard holds ``images`` [N,H,W,3] uint8 (the scene without the person), ``keypoints``
+[N,16,2] (MPII order, pixels, -1 = missing), ``boxes`` [N,4] and ``pose_class`` [N].
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from studio.nets.scenepose_views import MIRROR, box_aspect, box_frame, normalise
+
+SHARD = 250
+
+
+@dataclass
+class SceneSet:
+    """Scenes with one person's pose each; ``images`` is one array when all have the same
+    size, else a list."""
+
+    images: np.ndarray | list[np.ndarray]
+    keypoints: np.ndarray  # [N,16,2] float32, -1 = missing
+    boxes: np.ndarray      # [N,4]
+    pose_class: np.ndarray  # [N] str
+
+    def __len__(self) -> int:
+        return len(self.keypoints)
+
+    def subset(self, index: np.ndarray) -> SceneSet:
+        images = (self.images[index] if isinstance(self.images, np.ndarray)
+                  else [self.images[i] for i in index])
+        return SceneSet(images, self.keypoints[index], self.boxes[index], self.pose_class[index])
+
+    def heights(self) -> np.ndarray:
+        if isinstance(self.images, np.ndarray):
+            return np.full(len(self), self.images.shape[1], np.float64)
+        return np.array([im.shape[0] for im in self.images], np.float64)
+
+
+def render_cache(folder: Path, count: int, seed: int, size: int = 256, workers: int = 1,
+                 progress=None) -> None:
+    """Render scenes ``seed .. seed+count-1`` into ``folder/shard-XXXX.npz`` (shards that
+    exist are kept, so an interrupted run resumes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for start in range(0, count, SHARD):
+        path = folder / f"shard-{start // SHARD:04d}.npz"
+        if path.exists():
+            continue
+        from studio.synth.scenes import make_scene_batch  # only when something is missing
+
+        seeds = list(range(seed + start, seed + min(start + SHARD, count)))
+        samples = make_scene_batch(seeds, size=(size, size), workers=workers)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, images=np.stack([s.image for s in samples]),
+                 keypoints=np.stack([s.keypoints for s in samples]).astype(np.float32),
+                 boxes=np.stack([s.box for s in samples]).astype(np.float32),
+                 pose_class=np.array([s.pose_class for s in samples]))
+        os.replace(tmp, path)
+        if progress is not None:
+            progress(start + len(seeds), count)
+
+
+def load_cache(folder: Path) -> SceneSet:
+    """Every shard in ``folder``, in order."""
+    paths = sorted(folder.glob("shard-*.npz"))
+    if not paths:
+        raise FileNotFoundError(f"no scene shards in {folder}")
+    parts = [np.load(p) for p in paths]
+    return SceneSet(np.concatenate([p["images"] for p in parts]),
+                    np.concatenate([p["keypoints"] for p in parts]),
+                    np.concatenate([p["boxes"] for p in parts]),
+                    np.concatenate([p["pose_class"] for p in parts]))
+
+
+def mirror_poses(poses: np.ndarray) -> np.ndarray:
+    """Box-normalised poses [...,16,2] mirrored left-right (x negated, sides swapped)."""
+    out = poses[..., MIRROR, :].copy()
+    out[..., 0] *= -1
+    return out
+
+
+def pose_distance(poses: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Mean squared joint distance [N,K] over the joints both show (NaN = missing); inf
+    when they share none."""
+    d = ((poses[:, None] - centres[None]) ** 2).sum(-1)  # [N,K,16]
+    seen = np.isfinite(d)
+    n = seen.sum(-1)
+    total = np.where(seen, d, 0.0).sum(-1)
+    return np.where(n > 0, total / np.maximum(n, 1), np.inf)
+
+
+def kmeans_poses(poses: np.ndarray, k: int, seed: int, iterations: int = 60) -> np.ndarray:
+    """k-means (k-means++ start, seeded) of poses [N,16,2] with missing joints (NaN)
+    masked out of distances and means; returns centres [k,16,2] (NaN where no member
+    shows a joint)."""
+    if len(poses) < k:
+        raise ValueError(f"{len(poses)} poses cannot make {k} templates")
+    rng = np.random.default_rng(seed)
+    centres = [poses[rng.integers(len(poses))]]
+    for _ in range(1, k):
+        d = pose_distance(poses, np.stack(centres)).min(1)
+        d = np.where(np.isfinite(d), d, 0.0)
+        centres.append(poses[rng.choice(len(poses), p=d / d.sum())])
+    centres = np.stack(centres)
+    for _ in range(iterations):
+        label = pose_distance(poses, centres).argmin(1)
+        new = centres.copy()
+        for j in range(k):
+            members = poses[label == j]
+            if len(members):
+                new[j] = _nanmean(members)
+        if np.allclose(np.nan_to_num(new), np.nan_to_num(centres)):
+            break
+        centres = new
+    return centres
+
+
+def _nanmean(x: np.ndarray) -> np.ndarray:
+    """Mean over the first axis ignoring NaN; NaN where every entry is."""
+    seen = np.isfinite(x)
+    n = seen.sum(0)
+    return np.where(n > 0, np.where(seen, x, 0.0).sum(0) / np.maximum(n, 1), np.nan)
+
+
+@dataclass
+class TemplateSet:
+    """The K templates and what the generator and the baselines need of them."""
+
+    poses: np.ndarray        # [K,16,2] box-normalised, NaN = no member shows it
+    extents: np.ndarray      # [K,2] members' mean box width, height (box sides)
+    aspect: np.ndarray       # [K,2] mean and std of members' log(width/height)
+    mean_scale: float        # mean box side in half image heights
+    mean_template: int       # the template nearest the mean pose
+
+    def to_dict(self) -> dict:
+        return {"poses": self.poses.tolist(), "extents": self.extents.tolist(),
+                "aspect": self.aspect.tolist(), "mean_scale": self.mean_scale,
+                "mean_template": self.mean_template}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TemplateSet:
+        return cls(np.array(d["poses"], np.float64), np.array(d["extents"], np.float64),
+                   np.array(d["aspect"], np.float64), float(d["mean_scale"]),
+                   int(d["mean_template"]))
+
+    def assign(self, poses: np.ndarray) -> np.ndarray:
+        """Nearest template [N] of box-normalised poses [N,16,2]."""
+        return pose_distance(poses, self.poses).argmin(1)
+
+    def aspect_loglik(self, boxes: np.ndarray) -> np.ndarray:
+        """log p(box aspect | template) [N,K] under each template's normal in log aspect."""
+        a = box_aspect(boxes)[..., None]
+        mu, sd = self.aspect[:, 0], self.aspect[:, 1]
+        return -0.5 * ((a - mu) / sd) ** 2 - np.log(sd)
+
+
+def build_templates(keypoints: np.ndarray, boxes: np.ndarray, heights: np.ndarray, k: int,
+                    seed: int) -> TemplateSet:
+    """Templates from training poses (pixels, -1 missing) and their boxes; poses are
+    clustered together with their mirror images so both sides are covered."""
+    poses = normalise(keypoints, boxes)
+    both = np.concatenate([poses, mirror_poses(poses)])
+    centres = kmeans_poses(both, k, seed)
+    label = pose_distance(both, centres).argmin(1)
+    b = np.asarray(boxes, np.float64)
+    _, side = box_frame(b)
+    size = np.stack([b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], -1) / side[:, None]
+    size = np.concatenate([size, size])
+    aspect = np.concatenate([box_aspect(b), box_aspect(b)])
+    extents = np.stack([size[label == j].mean(0) for j in range(k)])
+    stats = np.stack([[aspect[label == j].mean(), max(aspect[label == j].std(), 0.1)]
+                      for j in range(k)])
+    mean_pose = _nanmean(both)[None]
+    return TemplateSet(centres, extents, stats,
+                       float(np.mean(2 * side / np.asarray(heights, np.float64))),
+                       int(pose_distance(mean_pose, centres).argmin(1)[0]))
