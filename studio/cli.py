@@ -19,7 +19,8 @@ from studio.pipeline.threads import prefer_sleeping_threads
 
 # Modules under studio.commands, each with ``register(subparsers)``, and the line
 # ``studio --help`` shows for each.
-COMMAND_MODULES = ("body", "gui", "train", "evaluate", "run", "fit", "bench", "capture")
+COMMAND_MODULES = ("body", "gui", "train", "evaluate", "run", "fit", "bench", "capture",
+                   "scene")
 SUMMARIES = {
     "body": "inspect, export and build body models",
     "gui": "open the studio window",
@@ -29,6 +30,7 @@ SUMMARIES = {
     "fit": "fit body parameters to 2D or 3D keypoints (SMPLR)",
     "bench": "measure speed (JSON with --json)",
     "capture": "recover meshes frame by frame from a webcam, video or image folder",
+    "scene": "generate poses that fit a spot of a scene photo",
 }
 COMMAND_NAMES = {"evaluate": "eval"}  # module -> command, where they differ
 

@@ -46,12 +46,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                 action=LazySubcommands)
     sub.add_lazy("pymaf", "train a PyMAF variant on synthetic people", _add_pymaf)
     sub.add_lazy("smplr", "train the keypoint fit (SMPLR) on synthetic keypoints", _add_smplr)
+    sub.add_lazy("scenepose", "train the scene-aware pose generator on rendered scenes",
+                 _add_scenepose)
 
 
 def _add_smplr(sub: argparse._SubParsersAction) -> None:
     from studio.commands.smplr import add_train_smplr  # torch: only for `train smplr`
 
     add_train_smplr(sub)
+
+
+def _add_scenepose(sub: argparse._SubParsersAction) -> None:
+    from studio.commands.scene import add_train_scenepose  # torch loads when it runs
+
+    add_train_scenepose(sub)
 
 
 def _add_pymaf(sub: argparse._SubParsersAction) -> None:

@@ -47,6 +47,13 @@ class PointHMRConfig:
     feedforward: tuple[int, int] = (1024, 512)
     layers_per_block: int = 2
     dropout: float = 0.1
+    # 0: the heat-map head's blocks are one channel per vertex wide (official); otherwise
+    # this width, then a 1x1 conv to the vertices (the built-in's cheap head).
+    heatmap_width: int = 0
+    # Add each vertex heat-map's expected position (soft-argmax, a learned linear map of
+    # its x, y) to the vertex's token: the built-in's keypoint-maps input has few textures
+    # to sample, so where a vertex is seen matters more than what is there.
+    vertex_coords: bool = False
 
     @property
     def grid_tokens(self) -> int:
@@ -69,6 +76,21 @@ def _head(cin: int, width: int, blocks: int) -> nn.Sequential:
     return nn.Sequential(*layers, nn.Conv2d(width, width, 1, bias=False))
 
 
+def cell_centres(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
+    """[h*w, 2] crop coordinates (x, y in [-1, 1]) of the cells of an h x w map."""
+    ys = (torch.arange(h, device=like.device, dtype=like.dtype) + 0.5) / h * 2 - 1
+    xs = (torch.arange(w, device=like.device, dtype=like.dtype) + 0.5) / w * 2 - 1
+    return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)
+
+
+def _fine_heatmaps(logits: torch.Tensor) -> torch.Tensor:
+    """The spatial soft-max of the logits after nearest x2 up-sampling (the official
+    output: each cell's probability shared by its four sub-cells)."""
+    b, v, h, w = logits.shape
+    fine = F.interpolate(logits, scale_factor=2)  # nearest
+    return F.softmax(fine.flatten(2), dim=-1).view(b, v, 2 * h, 2 * w)
+
+
 class PointHMR(nn.Module):
     """``forward(images)`` -> dict of camera, joints, vertices at three levels, heatmaps.
 
@@ -83,7 +105,10 @@ class PointHMR(nn.Module):
         v = c.vertices[0]
         self.backbone = HRNet(c.backbone)
         self.feature_extract_layer = _head(self.backbone.high_channels, c.model_dim, 2)
-        self.heatmap_layer = _head(self.backbone.high_channels, v, 2)
+        self.heatmap_layer = _head(self.backbone.high_channels, c.heatmap_width or v, 2)
+        if c.heatmap_width:
+            self.heatmap_layer.append(nn.Conv2d(c.heatmap_width, v, 1))
+        self.vertex_coords = nn.Linear(2, c.model_dim) if c.vertex_coords else None
         self.grid_layer = _head(self.backbone.low_channels, c.model_dim, 1)
         self.cam_layer = nn.Linear(v, 1)
         # cam_token_embed and vertex_token_embed are in the official checkpoint but never
@@ -111,16 +136,16 @@ class PointHMR(nn.Module):
         check_shape(csr, shape, name)
         return csr
 
-    def forward(self, images: torch.Tensor, attention: list[torch.Tensor] | None = None
-                ) -> dict[str, torch.Tensor]:
+    def forward(self, images: torch.Tensor, attention: list[torch.Tensor] | None = None,
+                fine_heatmaps: bool = True) -> dict[str, torch.Tensor]:
         """``images`` [B, C, S, S] normalised crops. Pass a list as ``attention`` to get
-        each transformer layer's head-averaged attention weights [B, T, T] appended."""
+        each transformer layer's head-averaged attention weights [B, T, T] appended.
+        Training, which reads ``heatmap_logits``, skips the x2 ``heatmaps`` (a third of
+        the built-in's step)."""
         high, low = self.backbone(images)
         b, _, h, w = high.shape
         logits = self.heatmap_layer(high)
         sampling = F.softmax(logits.flatten(2), dim=-1)  # [B, V, h*w]
-        fine = F.interpolate(logits, scale_factor=2)  # nearest
-        heatmaps = F.softmax(fine.flatten(2), dim=-1).view(b, -1, 2 * h, 2 * w)
         features = self.feature_extract_layer(high).flatten(2)
         features = features + sine_position_encoding(
             features.shape[1], h, w, high.device).flatten(1)
@@ -128,6 +153,8 @@ class PointHMR(nn.Module):
         grid = grid.flatten(2) + sine_position_encoding(
             grid.shape[1], grid.shape[2], grid.shape[3], high.device).flatten(1)
         sampled = sampling @ features.transpose(1, 2)  # [B, V, C]
+        if self.vertex_coords is not None:
+            sampled = sampled + self.vertex_coords(sampling @ cell_centres(h, w, high))
         camera_token = self.cam_layer(sampled.transpose(1, 2)).transpose(1, 2)  # [B, 1, C]
         joints = self.joint_token_embed.weight.unsqueeze(0).expand(b, -1, -1)
         tokens = torch.cat([camera_token, grid.transpose(1, 2), joints, sampled], dim=1)
@@ -137,10 +164,12 @@ class PointHMR(nn.Module):
         mid = upsample(self.upsample_coarse_to_mid, coarse)
         full = upsample(self.upsample_mid_to_full, mid)
         v = self.config.vertices
-        return {"camera": camera, "joints": coords[:, :NUM_JOINTS],
-                f"vertices_{v[0]}": coarse, f"vertices_{v[1]}": mid, f"vertices_{v[2]}": full,
-                "vertices_coarse": coarse, "vertices_mid": mid, "vertices_full": full,
-                "heatmaps": heatmaps}
+        out = {"camera": camera, "joints": coords[:, :NUM_JOINTS], "heatmap_logits": logits,
+               f"vertices_{v[0]}": coarse, f"vertices_{v[1]}": mid, f"vertices_{v[2]}": full,
+               "vertices_coarse": coarse, "vertices_mid": mid, "vertices_full": full}
+        if fine_heatmaps:
+            out["heatmaps"] = _fine_heatmaps(logits)
+        return out
 
 
 def build_official(adjacency_431: object, upsample_431_to_1723: object,

@@ -121,6 +121,14 @@ def cell_adjacency(vertices: np.ndarray, faces: np.ndarray, kept: np.ndarray) ->
     return sp.csr_matrix(sp.diags(1.0 / np.asarray(linked.sum(axis=1)).ravel()) @ linked)
 
 
+def level_indices(body: object) -> tuple[np.ndarray, np.ndarray]:
+    """The full-mesh vertex behind each mid (1/4) and coarse (1/16) vertex of ``body``
+    (a ``BodyData``): its down-sampling matrices select vertices."""
+    down = body.downsampling
+    mid = _kept_indices(down[0])
+    return mid, mid[_kept_indices(down[1])]
+
+
 def mannequin_matrices(body: object | None = None) -> dict[str, sp.csr_matrix]:
     """The mannequin's PointHMR matrices (7000 -> 1750 -> 438 vertices).
 
@@ -132,9 +140,8 @@ def mannequin_matrices(body: object | None = None) -> dict[str, sp.csr_matrix]:
         from studio.body.registry import load_mannequin
 
         body = load_mannequin()
-    down, up = body.downsampling, body.upsampling
-    mid = _kept_indices(down[0])
-    coarse = mid[_kept_indices(down[1])]
+    up = body.upsampling
+    mid, coarse = level_indices(body)
     verts, faces = np.asarray(body.v_template), np.asarray(body.faces)
     return {"adjacency": cell_adjacency(verts, faces, coarse),
             "adjacency_mid": cell_adjacency(verts, faces, mid),

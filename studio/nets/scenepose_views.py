@@ -10,10 +10,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from studio.body.joint_sets import MPII16
 from studio.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
 
 # MPII-16 joints swapped by a left-right mirror.
-MIRROR = (5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 15, 14, 13, 12, 11, 10)
+MIRROR = tuple(int(i) for i in MPII16.flip_permutation())
 
 
 def box_frame(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

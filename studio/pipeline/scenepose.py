@@ -167,3 +167,31 @@ def load_scenepose(path: Path | None = None, device: str = "cpu") -> ScenePoseMo
     except (KeyError, RuntimeError, ValueError, TypeError) as err:
         raise ModelFileError(f"{path} is not a scene-pose weights file ({err})") from err
     return ScenePoseModel(net.to(device), templates, str(path))
+
+
+# Skeleton colours by rank (RGB): the best pose first.
+RANK_COLOURS = ((255, 64, 64), (255, 170, 0), (80, 200, 80), (60, 160, 255), (200, 90, 255),
+                (0, 200, 200), (255, 120, 200), (160, 160, 160))
+
+
+def draw_poses(image: np.ndarray, poses: list[GeneratedPose], box=None, point=None) -> np.ndarray:
+    """The image with the poses' skeletons (best on top, drawn thicker), the box or point."""
+    from studio.body.joint_sets import MPII16
+
+    out = np.ascontiguousarray(image.copy())
+    thick = max(1, round(max(image.shape[:2]) / 300))
+    if box is not None:
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        cv2.rectangle(out, (x0, y0), (x1, y1), (255, 255, 255), thick)
+    if point is not None:
+        cv2.drawMarker(out, tuple(int(round(v)) for v in point), (255, 255, 255),
+                       cv2.MARKER_CROSS, 8 * thick, thick)
+    for rank in range(len(poses) - 1, -1, -1):
+        kp = poses[rank].keypoints
+        colour = RANK_COLOURS[rank % len(RANK_COLOURS)]
+        width = thick * (2 if rank == 0 else 1)
+        for child, parent in MPII16.bones:
+            if (kp[child] >= 0).all() and (kp[parent] >= 0).all():
+                cv2.line(out, tuple(np.round(kp[child]).astype(int)),
+                         tuple(np.round(kp[parent]).astype(int)), colour, width, cv2.LINE_AA)
+    return out

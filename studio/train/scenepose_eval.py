@@ -4,7 +4,8 @@ Metrics (missing joints masked; each over the ranked poses' first one, "top1", a
 best of the first k, "best_of_k"):
 - PCK@0.2: a joint is right within 0.2 torso lengths (left hip to right shoulder, the
   paper's torso);
-- PCKh@0.5: within half the head segment (upper neck to head top; only where both exist);
+- PCKh@0.5: within half the head segment (upper neck to head top; only where both exist
+  and are scored: the real photos' head joints are estimates, so they have none);
 - MSE in image-height units (squared distance / height^2) and in pixels^2.
 
 Baselines: ``mean_template``, the template nearest the mean pose at the mean training
@@ -48,6 +49,8 @@ def pose_metrics(pred: np.ndarray, keypoints: np.ndarray, heights: np.ndarray,
     out = {}
     for name, pair, alpha in (("pck@0.2", TORSO, 0.2), ("pckh@0.5", HEAD, 0.5)):
         ref = _ref_length(gt, pair)[:, None, None]
+        if not set(pair) <= set(sel):
+            ref = np.full_like(ref, np.nan)
         hit = (dist_or_inf <= alpha * ref) & seen
         out[name] = np.where(np.isfinite(ref[..., 0]), hit.sum(-1) / count, np.nan)
     sq = np.where(seen, np.nan_to_num(dist, nan=0.0) ** 2, 0.0).sum(-1) / count
@@ -147,3 +150,18 @@ def load_real_scenes(folder: Path) -> tuple[SceneSet, list[str], tuple[int, ...]
         names.append(e["name"])
     joints = tuple(doc.get("evaluated_joints", ALL_JOINTS))
     return (SceneSet(images, np.stack(kps), np.stack(boxes), np.array(classes)), names, joints)
+
+
+def per_sample(model, data: SceneSet, names: list[str], k: int = 5, joints=ALL_JOINTS) -> list[dict]:
+    """Box-mode PCK@0.2 per scene (top-1 and best-of-k) of the model and both baselines."""
+    heights = data.heights()
+    centres, _ = box_frame(data.boxes)
+    rows = {"model": generate_all(model, data, "box")[:, :k],
+            "mean_template": mean_template_poses(model.templates, centres, heights),
+            "box_only": box_only_poses(model.templates, data.boxes)[:, :k]}
+    pck = {name: pose_metrics(p, data.keypoints, heights, joints)["pck@0.2"]
+           for name, p in rows.items()}
+    return [{"name": n, "class": str(data.pose_class[i]),
+             **{f"{name}_{what}": round(float(f(v[i])), 4) for name, v in pck.items()
+                for what, f in (("top1", lambda r: r[0]), ("best", np.max))}}
+            for i, n in enumerate(names)]

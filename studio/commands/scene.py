@@ -1,0 +1,264 @@
+"""Scene-aware pose generation: ``studio scene generate``, and the generator's parts of
+``studio train`` and ``studio eval`` (``train scenepose``, ``eval scenepose``), whose
+parsers those commands add only when chosen; torch loads in the functions."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from studio.errors import StudioError
+
+EXPORT_TYPES = (".json", ".npz")
+OVERLAY_TYPES = (".png", ".jpg", ".jpeg")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("scene")
+    sub = parser.add_subparsers(dest="what", metavar="ACTION", required=True)
+    p = sub.add_parser(
+        "generate", help="poses that fit a spot of a scene photo, ranked",
+        description="Generate the poses a person could take in a placement box (or around "
+                    "a point) of a scene photo, best first, as 16 MPII keypoints in image "
+                    "pixels. A box fixes where and how big the person is; a point lets "
+                    "the model choose the size.")
+    p.add_argument("image", type=Path, help="scene photo")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--box", metavar="X0,Y0,X1,Y1", help="placement box in pixels")
+    where.add_argument("--point", metavar="X,Y", help="spot in pixels (the paper's setting)")
+    p.add_argument("--top-k", type=int, default=5, metavar="K",
+                   help="how many poses (default: %(default)s)")
+    p.add_argument("--model", type=Path, default=None, metavar="FILE",
+                   help="weights file (default: models/scenepose/scenepose.pt)")
+    p.add_argument("--json", action="store_true",
+                   help='print {"poses": [{"score", "template", "keypoints"}, ...]}')
+    p.add_argument("--export", type=Path, default=None, metavar="OUT",
+                   help="write the poses to OUT.json or OUT.npz")
+    p.add_argument("--overlay", type=Path, default=None, metavar="OUT",
+                   help="write the photo with the skeletons drawn (.png/.jpg)")
+    p.set_defaults(func=_generate)
+
+
+def _numbers(text: str, count: int, flag: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != count:
+        names = "X0,Y0,X1,Y1" if count == 4 else "X,Y"
+        raise StudioError(f"{flag} {text!r}: expected {count} comma-separated numbers {names}")
+    return values
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from studio.io.output import check_output_file
+
+    box = _numbers(args.box, 4, "--box") if args.box is not None else None
+    point = _numbers(args.point, 2, "--point") if args.point is not None else None
+    if args.top_k < 1:
+        raise StudioError("--top-k must be at least 1")
+    if args.export is not None:
+        check_output_file(args.export, EXPORT_TYPES, "--export")
+    if args.overlay is not None:
+        check_output_file(args.overlay, OVERLAY_TYPES, "--overlay")
+    import numpy as np
+
+    from studio.pipeline.images import read_image
+    from studio.pipeline.scenepose import check_box, check_point, draw_poses, load_scenepose
+
+    image = read_image(args.image)
+    size = (image.shape[1], image.shape[0])
+    if box is not None:
+        check_box(box, size)  # before loading the model
+    else:
+        check_point(point, size)
+    model = load_scenepose(args.model)
+    poses = model.generate(image, box=box, point=point, top_k=args.top_k)
+    doc = {"poses": [p.to_dict() for p in poses]}
+    files = []
+    if args.export is not None:
+        where = {"box": box} if box is not None else {"point": point}
+        if args.export.suffix.lower() == ".json":
+            full = {"image": str(args.image), "image_size": list(size), **where, **doc}
+            files.append((args.export, (json.dumps(full, indent=1) + "\n").encode()))
+        else:
+            import io
+
+            buf = io.BytesIO()
+            np.savez(buf, keypoints=np.stack([p.keypoints for p in poses]).astype(np.float32),
+                     scores=np.array([p.score for p in poses], np.float32),
+                     templates=np.array([p.template for p in poses], np.int64),
+                     image_size=np.array(size), **{k: np.array(v) for k, v in where.items()})
+            files.append((args.export, buf.getvalue()))
+    if args.overlay is not None:
+        from studio.io.images import image_bytes
+
+        files.append((args.overlay, image_bytes(draw_poses(image, poses, box, point),
+                                                args.overlay.suffix)))
+    if files:
+        from studio.io.output import write_outputs
+
+        write_outputs(files)
+    if args.json:
+        print(json.dumps(doc))
+        return 0
+    for rank, p in enumerate(poses, 1):
+        print(f"{rank}. template {p.template:>2}  score {p.score:.3f}")
+    for path, _ in files:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+# What each ScenePoseTrainConfig field means, for --help.
+TRAIN_HELP = {
+    "data": "synth (scenes rendered into the run folder) or sitcom:LIST (a Sitcom list file)",
+    "samples": "scenes to render (synth)",
+    "render_size": "rendered scene side in pixels",
+    "templates": "pose templates K (k-means centres)",
+    "input_size": "side of the net's three inputs (224: the paper's)",
+    "steps": "optimizer steps in all",
+    "batch_size": "scenes per step",
+    "lr": "AdamW peak learning rate",
+    "weight_decay": "AdamW weight decay",
+    "self_train_from": "fraction of the steps after which self-training starts",
+    "self_train_threshold": "compatibility above which a template becomes a positive",
+    "distill_weight": "weight of the distance to the teacher's offsets",
+    "fill_probability": "share of scenes whose person spot is painted over smoothly",
+    "val_samples": "scenes held out for validation",
+    "val_every": "validate every N steps",
+    "checkpoint_every": "checkpoint every N steps",
+    "seed": "seed of the scenes, templates and initial weights",
+    "threads": "CPU threads for torch (0: torch's choice)",
+    "render_workers": "processes rendering scenes",
+}
+
+
+def add_train_scenepose(sub: argparse._SubParsersAction) -> None:
+    from studio.train.scenepose_train import ScenePoseTrainConfig
+
+    p = sub.add_parser(
+        "scenepose",
+        description="Train the scene-aware pose generator on rendered scenes (the person "
+                    "removed, their keypoints the label) or a Sitcom list. The run folder "
+                    "keeps the rendered scenes, the templates, a checkpoint (re-running "
+                    "the same command resumes) and log.jsonl; --out gets the weights file.")
+    p.add_argument("--run-dir", type=Path, required=True,
+                   help="folder for scenes, checkpoint and log (resumed when it has them)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="write the weights file here when training ends (default: none)")
+    defaults = ScenePoseTrainConfig()
+    for f in fields(ScenePoseTrainConfig):
+        value = getattr(defaults, f.name)
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(value), default=value,
+                       metavar="X" if f.name == "data" else "N",
+                       help=f"{TRAIN_HELP[f.name]} (default: %(default)s)")
+    p.add_argument("--stop-after", type=int, default=None, metavar="N",
+                   help="stop (with a checkpoint) after N steps of this call")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from studio.io.output import check_output_file, check_output_folder
+    from studio.train.scenepose_train import ScenePoseTrainConfig, train
+
+    try:
+        config = ScenePoseTrainConfig(**{f.name: getattr(args, f.name)
+                                         for f in fields(ScenePoseTrainConfig)})
+    except ValueError as err:
+        raise StudioError(str(err)) from err
+    check_output_folder(args.run_dir, "--run-dir")
+    if args.out is not None:
+        check_output_file(args.out, (".pt",), "--out", make_folders=True)
+    state = train(config, args.run_dir, args.out, progress=not args.no_progress,
+                  stop_after=args.stop_after)
+    if state.history:
+        print(f"step {state.step}: validation PCK@0.2 {json.dumps(state.history[-1]['val'])}")
+    return 0
+
+
+def add_eval_scenepose(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "scenepose", help="PCK@0.2, PCKh@0.5 and MSE of generated poses, with baselines",
+        description="Generate poses for scenes whose person is known and compare: top-1 "
+                    "and best-of-k PCK@0.2 (torso: left hip to right shoulder), PCKh@0.5 "
+                    "and MSE (image-height units and pixels), missing joints masked; "
+                    "baselines: the mean template at the mean scale, and box-only (the "
+                    "templates whose aspect best matches the box).")
+    p.add_argument("--data", default="synth", metavar="SOURCE",
+                   help="synth (fresh rendered scenes from --seed), real:FOLDER (person-"
+                        "removed photos with labels.json, e.g. data/scenes) or sitcom:LIST "
+                        "(default: %(default)s)")
+    p.add_argument("--samples", type=int, default=300, metavar="N",
+                   help="rendered test scenes (synth; default: %(default)s)")
+    p.add_argument("--seed", type=int, default=1_000_000, metavar="S",
+                   help="first seed of the test scenes (training uses 0..; default: %(default)s)")
+    p.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                   help="keep the rendered test scenes here (reused when there)")
+    p.add_argument("--mode", choices=("box", "point", "both"), default="both",
+                   help="ask with the person's box, its centre, or both (default: %(default)s)")
+    p.add_argument("--top-k", type=int, default=5, metavar="K",
+                   help="best-of-k (default: %(default)s)")
+    p.add_argument("--model", type=Path, default=None, metavar="FILE",
+                   help="weights file (default: the shipped one)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_eval)
+
+
+def _eval_data(args: argparse.Namespace):
+    from studio.train.scenepose_eval import ALL_JOINTS, load_real_scenes
+
+    if args.data.startswith("real:"):
+        folder = Path(args.data[len("real:"):])
+        if not (folder / "labels.json").is_file():
+            raise StudioError(f"--data {args.data}: no labels.json in {folder}")
+        data, names, joints = load_real_scenes(folder)
+        return data, names, joints
+    if args.data.startswith("sitcom:"):
+        from studio.io.sitcom import load_sitcom
+
+        return load_sitcom(Path(args.data[len("sitcom:"):])), None, ALL_JOINTS
+    if args.data != "synth":
+        raise StudioError(f"--data {args.data!r}: use synth, real:FOLDER or sitcom:LIST")
+    if args.samples < 1:
+        raise StudioError("--samples must be at least 1")
+    import tempfile
+
+    from studio.synth.scenepose_data import load_cache, render_cache
+
+    if args.cache is not None:
+        render_cache(args.cache, args.samples, args.seed)
+        return load_cache(args.cache), None, ALL_JOINTS
+    with tempfile.TemporaryDirectory() as tmp:
+        render_cache(Path(tmp), args.samples, args.seed)
+        return load_cache(Path(tmp)), None, ALL_JOINTS
+
+
+def _eval(args: argparse.Namespace) -> int:
+    if args.top_k < 1:
+        raise StudioError("--top-k must be at least 1")
+    from studio.pipeline.scenepose import load_scenepose
+    from studio.train.scenepose_eval import evaluate, per_sample
+
+    model = load_scenepose(args.model)
+    data, names, joints = _eval_data(args)
+    modes = ("box", "point") if args.mode == "both" else (args.mode,)
+    result = {"model": model.source, "data": args.data, "tables": [
+        evaluate(model, data, mode, args.top_k, joints) for mode in modes]}
+    if names is not None:
+        result["photos"] = per_sample(model, data, names, args.top_k, joints)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{model.source}: {len(data)} scenes from {args.data}, best of {args.top_k}")
+    print(f"{'mode':>5}  {'method':>13}  {'PCK@0.2 top1':>12}  {'best-of-k':>9}  "
+          f"{'PCKh@0.5 top1':>13}  {'MSE (H^2) top1':>14}")
+    for table in result["tables"]:
+        for name, row in table["rows"].items():
+            t, b = row["top1"], row["best_of_k"]
+            pckh = "-" if t["pckh@0.5"] is None else f"{t['pckh@0.5']:.3f}"
+            print(f"{table['mode']:>5}  {name:>13}  {t['pck@0.2']:12.3f}  "
+                  f"{b['pck@0.2']:9.3f}  {pckh:>13}  {t['mse_norm']:14.4f}")
+    return 0
