@@ -48,6 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.add_lazy("smplr", "train the keypoint fit (SMPLR) on synthetic keypoints", _add_smplr)
     sub.add_lazy("scenepose", "train the scene-aware pose generator on rendered scenes",
                  _add_scenepose)
+    sub.add_lazy("pointhmr", "train the built-in PointHMR on synthetic people", _add_pointhmr)
+
+
+def _add_pointhmr(sub: argparse._SubParsersAction) -> None:
+    from studio.commands.pointhmr import add_train_pointhmr  # torch: only when chosen
+
+    add_train_pointhmr(sub)
 
 
 def _add_smplr(sub: argparse._SubParsersAction) -> None:
