@@ -1,0 +1,216 @@
+"""Scene-aware pose generation: templates, net bounds, Sitcom lines, metrics, the
+`studio scene generate` command and a short training run on stand-in scenes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from studio.cli import main
+from studio.io.sitcom import load_sitcom, parse_line
+from studio.nets.scenepose import ScenePoseConfig, ScenePoseNet, roi_align
+from studio.nets.scenepose_views import normalise
+from studio.pipeline.scenepose import ScenePoseModel, save_scenepose
+from studio.synth.scenepose_data import SceneSet, build_templates, kmeans_poses
+from studio.train.scenepose_eval import box_only_poses, evaluate, pose_metrics
+
+# A standing person in box-normalised coordinates (MPII order), for stand-in scenes.
+STAND = np.array([[0.05, 0.48], [0.05, 0.25], [0.06, 0.02], [-0.06, 0.02], [-0.05, 0.25],
+                  [-0.05, 0.48], [0, 0.02], [0, -0.3], [0, -0.36], [0, -0.47], [0.15, 0.02],
+                  [0.13, -0.13], [0.1, -0.3], [-0.1, -0.3], [-0.13, -0.13], [-0.15, 0.02]])
+TINY = ScenePoseConfig(templates=4, input_size=64, widths=(8, 8, 16, 16), channels=16, heads=2)
+
+
+def standin_scenes(n: int, seed: int = 0, size: int = 96) -> SceneSet:
+    """Scenes with a floor; half the people stand, half lie (wide, low boxes)."""
+    rng = np.random.default_rng(seed)
+    images, kps, boxes, classes = [], [], [], []
+    for _ in range(n):
+        img = np.zeros((size, size, 3), np.uint8)
+        floor = int(rng.integers(size // 2, size - 8))
+        img[:floor], img[floor:] = rng.integers(60, 200, 3), rng.integers(0, 120, 3)
+        lying = bool(rng.random() < 0.5)
+        pose = (STAND[:, ::-1] if lying else STAND) + rng.normal(0, 0.02, STAND.shape)
+        side = rng.uniform(size * 0.25, size * 0.5)
+        cx = rng.uniform(side / 2 + 2, size - side / 2 - 2)
+        kp = np.array([cx, floor - side * (0.15 if lying else 0.5)]) + pose * side
+        if rng.random() < 0.3:
+            kp[int(rng.integers(16))] = -1  # a missing joint
+        seen = kp[(kp >= 0).all(1)]
+        lo, hi = seen.min(0), seen.max(0)
+        pad = (hi - lo) * 0.05
+        images.append(img)
+        kps.append(kp)
+        boxes.append(np.clip(np.r_[lo - pad, hi + pad], 0, size - 1))
+        classes.append("lying" if lying else "standing")
+    return SceneSet(np.stack(images), np.stack(kps).astype(np.float32),
+                    np.stack(boxes).astype(np.float32), np.array(classes))
+
+
+def tiny_model(seed: int = 0) -> ScenePoseModel:
+    data = standin_scenes(60, seed)
+    templates = build_templates(data.keypoints, data.boxes, data.heights(), TINY.templates, seed)
+    torch.manual_seed(seed)
+    net = ScenePoseNet(TINY, torch.as_tensor(templates.poses), torch.as_tensor(templates.extents))
+    return ScenePoseModel(net, templates)
+
+
+def test_templates_are_deterministic_by_seed_and_mask_missing_joints() -> None:
+    data = standin_scenes(80)
+    poses = normalise(data.keypoints, data.boxes)
+    assert np.isnan(poses).any()  # the stand-in has missing joints
+    a, b = kmeans_poses(poses, 5, seed=3), kmeans_poses(poses, 5, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert np.isfinite(a).all()  # every joint seen by some member
+    assert not np.array_equal(a, kmeans_poses(poses, 5, seed=4))
+    t = build_templates(data.keypoints, data.boxes, data.heights(), 4, 0)
+    # lying and standing people end in templates of different aspect
+    assert t.aspect[:, 0].max() - t.aspect[:, 0].min() > 1.0
+
+
+def test_roi_align_samples_bin_centres() -> None:
+    xs = (2 * torch.arange(9.0) + 1) / 9 - 1  # pixel centres' x in [-1, 1] coordinates
+    ramp = xs.expand(9, 9)[None, None]
+    out = roi_align(ramp, torch.tensor([[[-0.5, -0.5, 0.5, 0.5]]]), 2)
+    # the box [-0.5, 0.5]'s two bins centre at x = -0.25 and 0.25
+    assert out.shape == (1, 1, 1, 2, 2)
+    np.testing.assert_allclose(out[0, 0, 0].numpy(), [[-0.25, 0.25]] * 2, atol=1e-5)
+
+
+def test_offsets_and_scales_respect_bounds_and_box_poses_lie_in_the_box() -> None:
+    model = tiny_model()
+    with torch.no_grad():
+        for head in (model.net.scale_head[-1], model.net.offset_head[-1]):
+            head.weight.mul_(1000)  # push the heads far past their bounds
+            head.bias.fill_(50)
+        v = torch.randn(2, 3, TINY.input_size, TINY.input_size)
+        out = model.net(v, v, v)
+    assert out.offsets.abs().max() <= 0.5 + 1e-6
+    assert out.scale.min() >= 0 and out.scale.max() <= 2 + 1e-6
+    image = np.random.default_rng(0).integers(0, 255, (120, 200, 3), np.uint8)
+    box = np.array([30.0, 20.0, 170.0, 70.0])
+    poses = model.generate(image, box=box, top_k=4)
+    assert len(poses) == 4
+    assert [p.score for p in poses] == sorted((p.score for p in poses), reverse=True)
+    for p in poses:
+        kp = p.keypoints[(p.keypoints >= 0).all(1)]
+        assert (kp >= box[:2] - 1e-3).all() and (kp <= box[2:] + 1e-3).all()
+
+
+def test_wide_boxes_rank_lying_templates_first() -> None:
+    model = tiny_model()
+    image = np.zeros((100, 100, 3), np.uint8)
+    wide = model.generate(image, box=(10, 60, 90, 80), top_k=1)[0]
+    tall = model.generate(image, box=(40, 10, 60, 90), top_k=1)[0]
+    aspect = model.templates.aspect[:, 0]
+    assert aspect[wide.template] > 0 > aspect[tall.template]
+
+
+def test_sitcom_lines_parse_with_missing_joints_negative(tmp_path: Path) -> None:
+    values = [f"{10 + i},{20 + i}" for i in range(16)]
+    values[3] = "-1,-1"
+    pose = parse_line("frames/a.jpg," + ",".join(values) + ",7")
+    assert pose.image == "frames/a.jpg" and pose.pose_class == 7
+    assert pose.keypoints.shape == (16, 2) and (pose.keypoints[3] == -1).all()
+    assert pose.keypoints[0].tolist() == [10, 20]
+    spaced = parse_line("b.png " + " ".join(v.replace(",", " ") for v in values) + " 5 5 30")
+    assert spaced.pose_class == 30  # a 17th reference point is dropped
+    assert spaced.keypoints[15].tolist() == [25, 35]
+    for bad in ("a.jpg 1 2 3", "a.jpg " + " ".join(["1"] * 32) + " 31"):
+        with pytest.raises(ValueError):
+            parse_line(bad)
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.zeros((128, 64, 3), np.uint8))
+    (tmp_path / "list.txt").write_text("a.jpg," + ",".join(values) + ",7\n")
+    data = load_sitcom(tmp_path / "list.txt")
+    assert data.images[0].shape == (256, 128, 3)  # resized to the training height
+    assert data.keypoints[0, 0].tolist() == [20, 40] and (data.keypoints[0, 3] == -1).all()
+    assert (data.boxes[0, :2] <= data.keypoints[0, 0]).all()
+
+
+def test_metrics_mask_missing_joints_and_baselines_fit_boxes() -> None:
+    data = standin_scenes(10)
+    gt = np.where(data.keypoints < 0, np.nan, data.keypoints).astype(np.float64)
+    m = pose_metrics(gt[:, None], data.keypoints, data.heights())
+    assert (m["mse_px"] == 0).all()
+    for name, pair in (("pck@0.2", [3, 12]), ("pckh@0.5", [8, 9])):  # no reference: NaN
+        seen = (data.keypoints[:, pair] >= 0).all((1, 2))
+        assert (m[name][seen] == 1).all() and np.isnan(m[name][~seen]).all()
+    shifted = pose_metrics(gt[:, None] + 1000, data.keypoints, data.heights())
+    assert np.nanmax(shifted["pck@0.2"]) == 0
+    model = tiny_model()
+    boxed = box_only_poses(model.templates, data.boxes)
+    assert boxed.shape == (10, TINY.templates, 16, 2)
+    assert (boxed >= data.boxes[:, None, None, :2] - 1e-6).all()
+    table = evaluate(model, data, "box", k=2)
+    assert set(table["rows"]) == {"model", "mean_template", "box_only"}
+    for row in table["rows"].values():
+        assert row["best_of_k"]["pck@0.2"] >= row["top1"]["pck@0.2"]
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    model = tiny_model()
+    path = tmp_path_factory.mktemp("scenepose") / "tiny.pt"
+    save_scenepose(path, model.net, model.templates, {"note": "untrained, for tests"})
+    return path
+
+
+def test_scene_generate_json_is_sorted_and_has_16_keypoints(weights, tmp_path, capsys) -> None:
+    import cv2
+
+    photo = tmp_path / "scene.png"
+    cv2.imwrite(str(photo), np.full((90, 160, 3), 128, np.uint8))
+    assert main(["scene", "generate", str(photo), "--box", "20,10,80,85", "--top-k", "3",
+                 "--model", str(weights), "--json", "--export", str(tmp_path / "p.npz"),
+                 "--overlay", str(tmp_path / "o.png")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    scores = [p["score"] for p in doc["poses"]]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+    for p in doc["poses"]:
+        assert isinstance(p["template"], int) and len(p["keypoints"]) == 16
+        assert all(len(xy) == 2 for xy in p["keypoints"])
+    saved = np.load(tmp_path / "p.npz")
+    assert saved["keypoints"].shape == (3, 16, 2)
+    assert cv2.imread(str(tmp_path / "o.png")).shape == (90, 160, 3)
+    assert main(["scene", "generate", str(photo), "--point", "50,40", "--model", str(weights),
+                 "--export", str(tmp_path / "p.json")]) == 0
+    assert len(json.loads((tmp_path / "p.json").read_text())["poses"]) == TINY.templates
+
+
+@pytest.mark.parametrize("box", ["20,10,20,50", "20,10,10,50", "100,10,200,50", "-5,0,10,10",
+                                 "1,2,3"])
+def test_scene_generate_refuses_bad_boxes_in_one_line(weights, tmp_path, capsys, box) -> None:
+    import cv2
+
+    photo = tmp_path / "scene.png"
+    cv2.imwrite(str(photo), np.zeros((90, 160, 3), np.uint8))
+    assert main(["scene", "generate", str(photo), f"--box={box}", "--model", str(weights),
+                 "--export", str(tmp_path / "p.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "box" in err
+    assert not (tmp_path / "p.json").exists()
+
+
+@pytest.mark.slow
+def test_training_runs_resumes_and_writes_weights(tmp_path: Path) -> None:
+    from studio.pipeline.scenepose import load_scenepose
+    from studio.train.scenepose_train import ScenePoseTrainConfig, train
+
+    data = standin_scenes(60, size=96)
+    (tmp_path / "run" / "scenes").mkdir(parents=True)
+    np.savez(tmp_path / "run" / "scenes" / "shard-0000.npz", images=data.images,
+             keypoints=data.keypoints, boxes=data.boxes, pose_class=data.pose_class)
+    config = ScenePoseTrainConfig(samples=60, render_size=96, templates=4, input_size=64,
+                                  steps=6, batch_size=4, val_samples=6, val_every=3,
+                                  checkpoint_every=2)
+    first = train(config, tmp_path / "run", progress=False, stop_after=3)
+    assert first.step == 3
+    done = train(config, tmp_path / "run", tmp_path / "w.pt", progress=False)
+    assert done.step == 6 and len(done.history) == 2
+    model = load_scenepose(tmp_path / "w.pt")
+    assert model.net.config.templates == 4
