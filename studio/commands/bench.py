@@ -294,6 +294,12 @@ def _add_people(sub: argparse._SubParsersAction) -> None:
     add_bench_people(sub, _common_options, _apply_common, _int_list)
 
 
+def _add_refine(sub: argparse._SubParsersAction) -> None:
+    from studio.bench.refine_eval import add_bench_refine
+
+    add_bench_refine(sub, _common_options, _apply_common)
+
+
 def _add_pointhmr(sub: argparse._SubParsersAction) -> None:
     from studio.bench.pointhmr_speed import add_bench_pointhmr
 
@@ -313,6 +319,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[argparse._SubParsersAction], None]]] 
     "people": ("finding everyone in group photos of 1-10 people: ms per photo", _add_people),
     "pointhmr": ("PointHMR (official architecture and light variant): ms per crop at "
                  "batch 1 and 16", _add_pointhmr),
+    "refine": ("refinement: mask IoU and keypoint error before/after, ms per person, on "
+               "the samples and photos", _add_refine),
 }
 
 

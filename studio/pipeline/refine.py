@@ -35,19 +35,18 @@ from studio.pipeline.crops import CropTransform, image_camera, square_box
 from studio.pipeline.people import Person
 from studio.pipeline.results import MeshIteration, RefineReport
 from studio.synth.pose_prior import JOINT_LIMITS
-from studio.synth.soft_silhouette import (SurfaceSamples, sigma_pixels, soft_iou,
-                                           soft_silhouette)
+from studio.synth.soft_silhouette import (EDGE_OFFSET, SurfaceSamples, sigma_pixels,
+                                           soft_iou, soft_silhouette)
 
-STEPS = 25
+STEPS = 35
 SILHOUETTE_SIZE = 64  # px of the soft silhouette's square
 SILHOUETTE_MARGIN = 1.5  # its side: the person's extent times this (the mesh may stray)
 LEARNING_RATE = {"pose": 0.03, "betas": 0.05, "camera": 0.01}
-WEIGHTS = {"keypoints": 4.0, "silhouette": 1.0, "pose_prior": 1.0, "shape": 0.02,
+WEIGHTS = {"keypoints": 5.0, "silhouette": 1.0, "pose_prior": 1.0, "shape": 0.02,
            "shape_hinge": 1.0, "start": 0.05}
 KEYPOINT_EPS = 0.01  # crop units: the Charbonnier distance's soft corner
 BETA_LIMIT = 2.5
 IOU_SLACK, KP_SLACK = 0.005, 0.25  # what counts as worse than the start
-BLUR = 1.0  # the target mask's Gaussian blur, in the splats' radii
 LIMIT_SLACK = 0.2
 # SMPL joints (left, right) and the mediapipe33 landmarks their rotation moves: with none
 # of them seen, nothing in the image says where the limb is, and the pull to the start is
@@ -56,6 +55,14 @@ LIMB_LANDMARKS = {1: (25,), 2: (26,), 4: (27,), 5: (28,), 7: (29, 31), 8: (30, 3
                   16: (13,), 17: (14,), 18: (15,), 19: (16,), 20: (17, 19, 21),
                   21: (18, 20, 22)}
 UNSEEN_PULL = 50.0  # radians past the pose prior's limits before the hinge bites
+
+
+def grown_mask(mask: np.ndarray, pixels: float) -> np.ndarray:
+    """[S,S] float32: ``mask`` (at 0.5) grown outwards by ``pixels``, its new edge a
+    one-pixel linear ramp."""
+    inside = (mask >= 0.5).astype(np.uint8)
+    distance = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)
+    return np.clip(pixels + 0.5 - distance, 0.0, 1.0).astype(np.float32)
 
 
 def refine_body(model: LoadedModel) -> BodyModel:
@@ -153,11 +160,11 @@ class Problem:
                   - np.array([box.x, box.y]) - sil_half) / sil_half
         self.offset = torch.as_tensor(offset, dtype=dt)
         mask = np.clip(self.sil.warp(person.mask.astype(np.float32), image_size), 0, 1)
-        # The mask gets the edge the splatted silhouette has: against a sharp one, soft IoU
-        # is highest for a body shrunk until its Gaussians' tails are inside (a right
-        # start lost 0.18 IoU to that).
+        # The mask gets the edge the splatted silhouette has (EDGE_OFFSET radii outside
+        # the mesh's): against the mask's own, soft IoU is highest for a body shrunk
+        # until its edge is inside (the real photos' bodies came out thin).
         sigma = sigma_pixels(SILHOUETTE_SIZE, float(self.start_cam[0]) * self.scale)
-        mask = cv2.GaussianBlur(mask, (0, 0), sigma * BLUR) if sigma * BLUR > 0.3 else mask
+        mask = grown_mask(mask, EDGE_OFFSET * sigma)
         self.mask = torch.as_tensor(mask, dtype=dt)[None]
         # Only the square's pixels on the photo count: off it, nobody knows (a person cut
         # off at the knees may have legs there).
