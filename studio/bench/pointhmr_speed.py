@@ -1,7 +1,8 @@
 """``studio bench pointhmr``: milliseconds per crop of PointHMR (random weights) at each
 batch size, for the official architecture (HRNet-W32, 431 coarse vertices, random
-stand-ins for the SMPL-derived matrices, which only change values, not cost) and the
-light variant (small HRNet, narrower tokens, the mannequin's 438-vertex mesh)."""
+stand-ins for the SMPL-derived matrices, which only change values, not cost), the
+light variant (small HRNet, narrower tokens, the mannequin's 438-vertex mesh) and the
+built-in one (:data:`studio.nets.pointhmr_builtin.BUILTIN`: proxy maps at 64 px)."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,7 @@ from collections.abc import Callable
 
 BATCHES = "1,16"
 REPEATS = 3
-VARIANTS = ("official", "light")
+VARIANTS = ("official", "light", "builtin")
 
 
 def _stand_in_upsampling(rows: int, cols: int, seed: int) -> object:
@@ -33,6 +34,12 @@ def build_variant(name: str) -> object:
     from studio.nets.pointhmr import LIGHT, OFFICIAL, PointHMR
     from studio.nets.pointhmr_mesh import mannequin_matrices
 
+    if name == "builtin":
+        from studio.body.model import BodyModel
+        from studio.body.registry import find_body_model
+        from studio.nets import pointhmr_builtin
+
+        return pointhmr_builtin.build(BodyModel(find_body_model("mannequin"))).eval()
     if name == "light":
         m = mannequin_matrices()
         return PointHMR(LIGHT, m["adjacency"], m["upsample_coarse_to_mid"],
@@ -52,12 +59,12 @@ def pointhmr_speed(variants: list[str], batches: list[int], repeats: int, device
     results = []
     for name in variants:
         model = build_variant(name).to(device)
-        size = model.config.input_size
+        size, channels = model.config.input_size, model.config.backbone.in_channels
         params = sum(p.numel() for p in model.parameters())
         with torch.no_grad():
-            model(torch.randn(1, 3, size, size, device=device))  # warm-up
+            model(torch.randn(1, channels, size, size, device=device))  # warm-up
             for batch in batches:
-                images = torch.randn(batch, 3, size, size, device=device)
+                images = torch.randn(batch, channels, size, size, device=device)
                 runs = official_big_batch_repeats if name == "official" and batch > 1 \
                     else repeats
                 times = []
@@ -104,13 +111,14 @@ def add_bench_pointhmr(sub: argparse._SubParsersAction,
     """The ``pointhmr`` benchmark's parser (options as every benchmark takes them)."""
     parser = sub.add_parser(
         "pointhmr",
-        description="Milliseconds per 224 px crop of PointHMR with random weights: the "
-                    "official architecture (HRNet-W32, 431 vertices; batches above 1 run "
-                    "once, it takes about a second per crop on a CPU) and the light variant "
-                    "(small HRNet, the mannequin's 438-vertex mesh).")
+        description="Milliseconds per crop of PointHMR with random weights: the "
+                    "official architecture (HRNet-W32, 431 vertices, 224 px; batches above 1 "
+                    "run once, it takes about a second per crop on a CPU), the light variant "
+                    "(small HRNet, the mannequin's 438-vertex mesh, 224 px) and the built-in "
+                    "one (34 proxy maps at 64 px, what `--model builtin-pointhmr` runs).")
     common_options(parser)
     parser.add_argument("--variants", type=_variants, default=list(VARIANTS), metavar="A,B",
-                        help=f"which of {', '.join(VARIANTS)} (default: both)")
+                        help=f"which of {', '.join(VARIANTS)} (default: all)")
     parser.add_argument("--batch-sizes", type=int_list, default=int_list(BATCHES),
                         metavar="1,16", help=f"default {BATCHES}")
     parser.add_argument("--repeats", type=int_list, default=[REPEATS], metavar="N",

@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from studio.commands.smplr import add_eval_smplr  # no torch: that loads when it runs
 
     add_eval_smplr(sub)
+    from studio.commands.pointhmr import add_eval_pointhmr
+
+    add_eval_pointhmr(sub)
     from studio.commands.scene import add_eval_scenepose
 
     add_eval_scenepose(sub)

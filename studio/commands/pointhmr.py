@@ -11,6 +11,8 @@ from pathlib import Path
 
 from studio.errors import StudioError
 
+PHOTOS_DIR = Path("/work/shared/data/scenes/photos")  # the shared real photos, where present
+
 TRAIN_HELP = {"steps": "optimizer steps in all", "batch_size": "synthetic people per step",
               "lr": "AdamW peak learning rate", "weight_decay": "AdamW weight decay",
               "seed": "seed of the synthetic data and the initial weights",
@@ -60,4 +62,64 @@ def _train(args: argparse.Namespace) -> int:
                   stop_after=args.stop_after)
     if state.history:
         print(f"step {state.step}: validation {json.dumps(state.history[-1]['val'])}")
+    return 0
+
+
+def add_eval_pointhmr(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "pointhmr", help="the built-in PointHMR against PyMAF: synthetic and real photos",
+        description="MPJPE, PA-MPJPE and PVE (mm; H36M-17 joints regressed from each "
+                    "mesh) of the built-in PointHMR and, on the same test people as "
+                    "`studio eval pymaf`, of --against; then mask IoU and keypoint error "
+                    "(px) of both on the built-in sample photos and --photos.")
+    p.add_argument("--model", type=Path, default=None, metavar="FILE",
+                   help="PointHMR weights file (default: the shipped one)")
+    p.add_argument("--against", default="builtin-pymaf-proxy", metavar="NAME",
+                   help="PyMAF model to compare with, or 'none' (default: %(default)s)")
+    p.add_argument("--samples", type=int, default=1000, metavar="N",
+                   help="synthetic test people (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="seed of the test people (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=50, metavar="N",
+                   help="people per forward pass, as in `studio eval pymaf` (default: "
+                        "%(default)s)")
+    p.add_argument("--photos", type=Path, default=PHOTOS_DIR, metavar="DIR",
+                   help="folder of real photos besides the built-in samples (default: "
+                        "%(default)s, skipped when absent)")
+    p.add_argument("--no-photos", action="store_true", help="synthetic people only")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_eval)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from studio.train import pointhmr_compare
+
+    if args.samples < 1 or args.batch_size < 1:
+        raise StudioError("--samples and --batch-size must be at least 1")
+    if args.model is not None and not args.model.is_file():
+        raise StudioError(f"{args.model}: no such file")
+    against = None if args.against == "none" else args.against
+    started = time.perf_counter()
+    models = pointhmr_compare.load_models(args.model, against, args.device)
+    result = {"synthetic": pointhmr_compare.synthetic(models, args.samples, args.seed,
+                                                      args.batch_size)}
+    if not args.no_photos:
+        folder = args.photos if args.photos.is_dir() else None
+        result["photos"] = pointhmr_compare.photos(models, pointhmr_compare.photo_set(folder))
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    syn = result["synthetic"]
+    print(f"{syn['samples']} synthetic test people (seed {syn['seed']}), mm")
+    print(f"{'model':<22}{'MPJPE':>8}{'PA-MPJPE':>10}{'PVE':>8}")
+    for name, e in syn["models"].items():
+        print(f"{name:<22}{e['mpjpe']:8.1f}{e['pa_mpjpe']:10.1f}{e['pve']:8.1f}")
+    if "photos" in result:
+        print("real photos (means): mask IoU and keypoint error, fitted camera / net's")
+        for name, m in result["photos"]["means"].items():
+            print(f"{name:<22} found {m['found']}/{m['photos']}  IoU {m['iou_fitted']} / "
+                  f"{m['iou_net_camera']}  keypoints {m['kp_px_fitted']} / "
+                  f"{m['kp_px_net_camera']} px")
     return 0

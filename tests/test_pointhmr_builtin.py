@@ -1,0 +1,102 @@
+"""The built-in PointHMR: it learns, its file round-trips, its losses and the mesh
+errors measure what they say, and the commands reject bad input."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from studio.body.model import BodyModel
+from studio.body.registry import find_body_model
+from studio.errors import ModelFileError
+from studio.nets import pointhmr_builtin
+from studio.synth.dataset import SyntheticPeople
+from studio.train.pointhmr_eval import mesh_errors_mm
+from studio.train.pointhmr_losses import heatmap_losses, heatmap_targets, pointhmr_losses
+from studio.train.pointhmr_train import mesh_targets
+
+
+@pytest.fixture(scope="module")
+def body() -> BodyModel:
+    return BodyModel(find_body_model("mannequin"))
+
+
+@pytest.fixture(scope="module")
+def batch(body: BodyModel):
+    return SyntheticPeople(body, "proxy", pointhmr_builtin.INPUT_SIZE, 4).batch("train", 0, 0, 4)
+
+
+def test_builtin_trains_and_its_loss_falls(body: BodyModel, batch) -> None:
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    net = pointhmr_builtin.build(body)
+    targets = mesh_targets(body)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(12):
+        loss = pointhmr_losses(net(batch.inputs, fine_heatmaps=False), batch, targets)
+        opt.zero_grad()
+        loss["total"].backward()
+        opt.step()
+        losses.append(loss["total"].item())
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_builtin_outputs(body: BodyModel, batch) -> None:
+    net = pointhmr_builtin.build(body).eval()
+    with torch.no_grad():
+        out = net(batch.inputs[:2])
+    assert out["vertices_full"].shape == (2, 7000, 3)
+    assert out["vertices_coarse"].shape == (2, 438, 3)
+    heat = out["heatmaps"]
+    assert heat.shape == (2, 438, 32, 32)
+    torch.testing.assert_close(heat.sum((2, 3)), torch.ones(2, 438))
+
+
+def test_weights_file_round_trip(body: BodyModel, batch, tmp_path: Path) -> None:
+    net = pointhmr_builtin.build(body).eval()
+    path = pointhmr_builtin.save(tmp_path / "p.pt", net, "mannequin", {"steps": 0})
+    loaded = pointhmr_builtin.load(path, body)
+    assert loaded.meta == {"steps": 0}
+    with torch.no_grad():
+        a, b = net(batch.inputs[:1]), loaded(batch.inputs[:1])
+    torch.testing.assert_close(a["vertices_full"], b["vertices_full"], atol=2e-3, rtol=1e-2)
+    torch.save({"format": "something else"}, tmp_path / "bad.pt")
+    with pytest.raises(ModelFileError, match="not a built-in PointHMR"):
+        pointhmr_builtin.load(tmp_path / "bad.pt", body)
+    with pytest.raises(ModelFileError, match="not found"):
+        pointhmr_builtin.load(tmp_path / "missing.pt", body)
+
+
+def test_heatmap_targets_and_losses() -> None:
+    points = torch.tensor([[[0.0, 0.0], [0.5, -0.5]]])
+    target = heatmap_targets(points, 16, 16)
+    assert target.shape == (1, 2, 16, 16)
+    peak = target[0, 1].flatten().argmax()
+    assert (int(peak // 16), int(peak % 16)) in {(3, 11), (4, 12), (3, 12), (4, 11)}
+    valid = torch.ones(1, 2)
+    _, dice_right = heatmap_losses(10 * target, target, valid)
+    _, dice_flat = heatmap_losses(torch.zeros_like(target), target, valid)
+    assert dice_right < 0.3 < dice_flat
+
+
+def test_mesh_errors(body: BodyModel, batch) -> None:
+    regressor = pointhmr_builtin.vertex_regressor(body, "h36m17")
+    true = batch.vertices
+    moved = true + torch.tensor([0.1, -0.2, 0.3])
+    errs = mesh_errors_mm(moved, true, regressor)
+    assert errs["mpjpe"].max() < 1e-3 and errs["pve"].max() < 1e-3
+    scaled = mesh_errors_mm(true * 1.1, true, regressor)
+    assert scaled["pa_mpjpe"].max() < 1e-2 < scaled["mpjpe"].min()
+
+
+@pytest.mark.parametrize("args", [["--samples", "0"], ["--model", "/nonexistent/p.pt"]])
+def test_eval_rejects_bad_arguments(args: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "studio", "eval", "pointhmr", "--no-photos",
+                           *args], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and done.stderr.strip()
