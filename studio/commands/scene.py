@@ -63,10 +63,9 @@ def _generate(args: argparse.Namespace) -> int:
         check_output_file(args.export, EXPORT_TYPES, "--export")
     if args.overlay is not None:
         check_output_file(args.overlay, OVERLAY_TYPES, "--overlay")
-    import numpy as np
-
     from studio.pipeline.images import read_image
-    from studio.pipeline.scenepose import check_box, check_point, draw_poses, load_scenepose
+    from studio.pipeline.scenepose import (check_box, check_point, draw_poses, load_scenepose,
+                                           poses_bytes)
 
     image = read_image(args.image)
     size = (image.shape[1], image.shape[0])
@@ -80,18 +79,8 @@ def _generate(args: argparse.Namespace) -> int:
     files = []
     if args.export is not None:
         where = {"box": box} if box is not None else {"point": point}
-        if args.export.suffix.lower() == ".json":
-            full = {"image": str(args.image), "image_size": list(size), **where, **doc}
-            files.append((args.export, (json.dumps(full, indent=1) + "\n").encode()))
-        else:
-            import io
-
-            buf = io.BytesIO()
-            np.savez(buf, keypoints=np.stack([p.keypoints for p in poses]).astype(np.float32),
-                     scores=np.array([p.score for p in poses], np.float32),
-                     templates=np.array([p.template for p in poses], np.int64),
-                     image_size=np.array(size), **{k: np.array(v) for k, v in where.items()})
-            files.append((args.export, buf.getvalue()))
+        files.append((args.export, poses_bytes(poses, args.export.suffix, size, where,
+                                               {"image": str(args.image)})))
     if args.overlay is not None:
         from studio.io.images import image_bytes
 
@@ -131,7 +120,6 @@ TRAIN_HELP = {
     "checkpoint_every": "checkpoint every N steps",
     "seed": "seed of the scenes, templates and initial weights",
     "threads": "CPU threads for torch (0: torch's choice)",
-    "render_workers": "processes rendering scenes",
 }
 
 

@@ -195,3 +195,22 @@ def draw_poses(image: np.ndarray, poses: list[GeneratedPose], box=None, point=No
                 cv2.line(out, tuple(np.round(kp[child]).astype(int)),
                          tuple(np.round(kp[parent]).astype(int)), colour, width, cv2.LINE_AA)
     return out
+
+
+def poses_bytes(poses: list[GeneratedPose], suffix: str, image_size: tuple[int, int],
+                where: dict[str, list[float]], extra: dict | None = None) -> bytes:
+    """Poses as a JSON or npz file: MPII keypoints in image pixels, scores, templates,
+    the image size and where they were asked for (``{"box": ...}`` or ``{"point": ...}``)."""
+    import io
+    import json
+
+    if suffix.lower() == ".json":
+        doc = {**(extra or {}), "image_size": list(image_size), **where,
+               "poses": [p.to_dict() for p in poses]}
+        return (json.dumps(doc, indent=1) + "\n").encode()
+    buf = io.BytesIO()
+    np.savez(buf, keypoints=np.stack([p.keypoints for p in poses]).astype(np.float32),
+             scores=np.array([p.score for p in poses], np.float32),
+             templates=np.array([p.template for p in poses], np.int64),
+             image_size=np.array(image_size), **{k: np.array(v) for k, v in where.items()})
+    return buf.getvalue()

@@ -8,6 +8,7 @@ A shard holds ``images`` [N,H,W,3] uint8 (the scene without the person), ``keypo
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,27 +43,35 @@ class SceneSet:
         return np.array([im.shape[0] for im in self.images], np.float64)
 
 
-def render_cache(folder: Path, count: int, seed: int, size: int = 256, workers: int = 1,
-                 progress=None) -> None:
+def render_cache(folder: Path, count: int, seed: int, size: int = 256,
+                 progress=None) -> list[int]:
     """Render scenes ``seed .. seed+count-1`` into ``folder/shard-XXXX.npz`` (shards that
-    exist are kept, so an interrupted run resumes)."""
+    exist are kept, so an interrupted run resumes). A seed the scene generator fails on
+    is skipped with its error reported; returns the skipped seeds."""
     folder.mkdir(parents=True, exist_ok=True)
+    skipped: list[int] = []
     for start in range(0, count, SHARD):
         path = folder / f"shard-{start // SHARD:04d}.npz"
         if path.exists():
             continue
-        from studio.synth.scenes import make_scene_batch  # only when something is missing
+        from studio.synth.scenes import make_scene_sample  # only when something is missing
 
-        seeds = list(range(seed + start, seed + min(start + SHARD, count)))
-        samples = make_scene_batch(seeds, size=(size, size), workers=workers)
+        samples = []
+        for s in range(seed + start, seed + min(start + SHARD, count)):
+            try:
+                samples.append(make_scene_sample(s, size=(size, size)))
+            except (ValueError, RuntimeError) as err:
+                print(f"scene seed {s} skipped: {err}", file=sys.stderr)
+                skipped.append(s)
+            if progress is not None:
+                progress(s - seed + 1, count)
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, images=np.stack([s.image for s in samples]),
                  keypoints=np.stack([s.keypoints for s in samples]).astype(np.float32),
                  boxes=np.stack([s.box for s in samples]).astype(np.float32),
                  pose_class=np.array([s.pose_class for s in samples]))
         os.replace(tmp, path)
-        if progress is not None:
-            progress(start + len(seeds), count)
+    return skipped
 
 
 def load_cache(folder: Path) -> SceneSet:

@@ -55,7 +55,6 @@ class ScenePoseTrainConfig:
     checkpoint_every: int = 50
     seed: int = 0
     threads: int = 1
-    render_workers: int = 1
 
     def __post_init__(self) -> None:
         if not (self.data == "synth" or self.data.startswith("sitcom:")):
@@ -84,7 +83,7 @@ def load_data(config: ScenePoseTrainConfig, run_dir: Path, progress: bool) -> Sc
     folder = run_dir / "scenes"
     bar = tqdm(total=config.samples, disable=not progress, desc="render scenes", unit="scene")
     render_cache(folder, config.samples, config.seed, config.render_size,
-                 config.render_workers, progress=lambda done, _: bar.update(done - bar.n))
+                 progress=lambda done, _: bar.update(done - bar.n))
     bar.close()
     return load_cache(folder)
 

@@ -1,0 +1,1 @@
+"""Scene-aware pose generation in the studio window."""

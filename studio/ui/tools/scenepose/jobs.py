@@ -1,0 +1,55 @@
+"""The scene-pose tool's work on the worker thread (no Qt): generate ranked poses for a
+box, lift one to a body through the keypoint fit, and write exports."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from studio.pipeline.scenepose import GeneratedPose, ScenePoseModel, load_scenepose
+
+
+@dataclass(frozen=True)
+class GeneratedPoses:
+    request: int            # the tool's request number: older answers are dropped
+    box: tuple[float, float, float, float]
+    poses: list[GeneratedPose]
+
+
+@dataclass(frozen=True)
+class LiftedBody:
+    rank: int
+    vertices: np.ndarray  # [V,3] camera frame (x right, y down, z away), metres
+    faces: np.ndarray
+
+
+class ModelSlot:
+    """The generator, loaded once on first use (on the worker thread)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._model: ScenePoseModel | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ScenePoseModel:
+        with self._lock:
+            if self._model is None:
+                self._model = load_scenepose(self.path)
+            return self._model
+
+
+def generate(slot: ModelSlot, request: int, image: np.ndarray, box, top_k: int) -> GeneratedPoses:
+    poses = slot.get().generate(image, box=box, top_k=top_k)
+    return GeneratedPoses(request, tuple(float(v) for v in box), poses)
+
+
+def lift(rank: int, keypoints: np.ndarray, image_size: tuple[int, int]) -> LiftedBody:
+    """The body whose MPII joints project onto ``keypoints`` through the photo's camera
+    (focal length = the longer image side, as the keypoint fit assumes)."""
+    from studio.pipeline.keypoint_fit import fit_keypoints
+
+    points = np.where((keypoints >= 0).all(1, keepdims=True), keypoints, np.nan)
+    fit = fit_keypoints(points[None].astype(np.float32), "mpii16", dims=2, image_size=image_size)
+    return LiftedBody(rank, fit.vertices[0], fit.faces)

@@ -1,0 +1,119 @@
+"""The scene-pose tool in the studio window: a box dragged with the mouse brings new poses,
+hovering highlights one, clicking one shows a body in 3D, exports write files."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtWidgets import QDockWidget
+
+from gui_events import send_mouse
+from studio.pipeline.scenepose import save_scenepose
+from test_scenepose import tiny_model
+
+pytestmark = pytest.mark.gui
+TIMEOUT_MS = 120_000
+
+
+def scene_image() -> np.ndarray:
+    """A plain room: wall above, floor below, no person."""
+    image = np.zeros((240, 320, 3), np.uint8)
+    image[:150] = (180, 170, 150)
+    image[150:] = (90, 70, 50)
+    return image
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from studio.pipeline.people import shared_finder
+    from studio.ui.window.settings import StudioSettings
+    from studio.ui.window.studio_window import StudioWindow
+    from studio.ui.worker.worker import PipelineWorker
+
+    settings = StudioSettings(QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
+    win = StudioWindow(settings=settings, worker=PipelineWorker(finder=shared_finder()))
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+def _widget_pos(window, x: float, y: float) -> QPoint:
+    """The image view's widget pixel showing photo pixel (x, y)."""
+    iv = window.image_view
+    scene = iv.view.mapViewToScene(pg_point(x, y))
+    return iv.graphics.mapFromScene(scene)
+
+
+def pg_point(x: float, y: float):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(x, y)
+
+
+def test_dragging_the_box_regenerates_poses_and_a_click_lifts_one_to_a_body(
+        qtbot, window, tmp_path) -> None:
+    from studio.ui.tools.scenepose.jobs import ModelSlot
+    from studio.ui.tools.scenepose.tool import ScenePoseTool
+
+    model = tiny_model()
+    weights = tmp_path / "tiny.pt"
+    save_scenepose(weights, model.net, model.templates, {})
+    tool = window.tools.get(ScenePoseTool)
+    assert window.findChild(QDockWidget, "scenepose_dock") is not None
+    tool.slot = ModelSlot(weights)
+    window.open_image(scene_image(), "room")
+    tool.view.top_k.setValue(3)
+    tool.place_box((130, 60, 190, 200))  # tall box
+    qtbot.waitUntil(lambda: tool.result is not None, timeout=TIMEOUT_MS)
+    first = tool.result
+    assert first.box == (130, 60, 190, 200)
+    assert tool.view.list.count() == 3 and len(tool.skeletons) == 3
+    window.image_view.view.setRange(xRange=(0, 320), yRange=(0, 240), padding=0)
+    qtbot.wait(50)
+
+    # drag the box's body with the mouse 60 px to the right
+    viewport = window.image_view.graphics.viewport()
+    start, end = _widget_pos(window, 160, 130), _widget_pos(window, 220, 130)
+    send_mouse(viewport, "press", start, Qt.MouseButton.LeftButton)
+    for t in np.linspace(0, 1, 21)[1:]:
+        p = QPoint(round(start.x() + t * (end.x() - start.x())), start.y())
+        send_mouse(viewport, "move", p, Qt.MouseButton.LeftButton)
+        qtbot.wait(15)  # pyqtgraph drops moves faster than its mouse rate limit
+    send_mouse(viewport, "release", end, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tool.result is not first and tool.result.box == tool.box(),
+                    timeout=TIMEOUT_MS)
+    moved = tool.result
+    box_shift = moved.box[0] - first.box[0]
+    assert box_shift > 20 and moved.box[1] == pytest.approx(first.box[1], abs=2)
+    shift = moved.poses[0].keypoints[:, 0].mean() - first.poses[0].keypoints[:, 0].mean()
+    assert shift == pytest.approx(box_shift, abs=8)  # the poses moved with the box
+    for pose in moved.poses:  # every pose lies in the new box
+        assert (pose.keypoints[:, 0] >= moved.box[0] - 1e-3).all()
+        assert (pose.keypoints[:, 0] <= moved.box[2] + 1e-3).all()
+
+    # a wide low box (a sofa's) re-ranks the templates
+    tool.set_box((40, 150, 280, 210))
+    qtbot.waitUntil(lambda: tool.result.box == (40, 150, 280, 210), timeout=TIMEOUT_MS)
+    assert tool.result.poses[0].template != moved.poses[0].template
+
+    # hovering highlights, clicking lifts to a body in the 3D view
+    tool.highlight(2)
+    assert tool.skeletons[2].opts["pen"].widthF() > tool.skeletons[0].opts["pen"].widthF()
+    item = tool.view.list.item(1)
+    tool.view.list.itemClicked.emit(item)
+    qtbot.waitUntil(lambda: tool.body is not None, timeout=TIMEOUT_MS)
+    assert "tool:scenepose" in window.mesh_view.actors
+    assert tool.body.rank == 1 and tool.body.vertices.shape[1] == 3
+    written = tool.write_poses(tmp_path / "poses.json")
+    doc = json.loads(written[0].read_text())
+    assert len(doc["poses"]) == 3 and doc["box"] == [40, 150, 280, 210]
+    assert tool.write_body(tmp_path / "body.obj")[0].stat().st_size > 1000
+    window.grab().save(str(tmp_path / "window.png"))
+
+    window.open_image(scene_image(), "room again")  # a new photo clears the tool
+    assert tool.roi is None and tool.result is None and tool.view.list.count() == 0
