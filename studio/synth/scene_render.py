@@ -1,0 +1,260 @@
+"""Rendering a synthetic scene twice, without and with its person, through one depth test.
+
+Room surfaces (floor, walls, ceiling; the ground, distant hills and sky outdoors) are
+planes hit analytically by each pixel's ray; furniture boxes and the mannequin go through
+the project's rasterizer (:mod:`studio.synth.raster`), which is given -1/z as depth: that is
+affine in screen space, so its interpolated z-buffer is exact under perspective. Box pixels
+then get their exact depth and surface position from their face's plane, which the
+textures need. The person is drawn where it is nearer than the scene, so furniture in
+front of it hides it correctly, and both images share every other pixel.
+
+Camera: pinhole, looking along +z of its frame, x right, y down; pixel (u, v) has its
+centre at integer coordinates (OpenCV's convention).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from studio.synth import raster, shading
+from studio.synth.scene_layout import FACE_AXIS, FACE_SIGN, Piece, pieces_mesh
+from studio.synth.scene_textures import Material, Textures
+
+NEAR = 0.1
+FAR = 1e4
+
+
+@dataclass
+class Camera:
+    """A pinhole camera: world-to-camera rotation (rows: camera axes in the world),
+    position, focal length and image size."""
+
+    rotation: np.ndarray  # [3,3]
+    position: np.ndarray  # [3]
+    focal: float
+    height: int
+    width: int
+
+    @staticmethod
+    def look(position: np.ndarray, forward: np.ndarray, focal: float, height: int,
+             width: int) -> Camera:
+        """A camera at ``position`` looking along ``forward`` with no roll (y up world)."""
+        z = forward / np.linalg.norm(forward)
+        x = np.cross(z, np.array([0.0, 1.0, 0.0]))
+        x /= np.linalg.norm(x)
+        y = np.cross(z, x)
+        return Camera(np.stack([x, y, z]).astype(np.float32), position.astype(np.float32),
+                      float(focal), height, width)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return (self.width - 1) / 2.0, (self.height - 1) / 2.0
+
+    def to_camera(self, points: np.ndarray) -> np.ndarray:
+        return (points - self.position) @ self.rotation.T
+
+    def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World points [N,3] -> pixels [N,2] and camera depth [N]."""
+        c = self.to_camera(points)
+        z = c[:, 2]
+        cx, cy = self.centre
+        safe = np.where(z > 1e-6, z, 1e-6)
+        return np.stack([self.focal * c[:, 0] / safe + cx, self.focal * c[:, 1] / safe + cy],
+                        1), z
+
+    def rays(self) -> np.ndarray:
+        """World directions [H*W,3] through each pixel centre, scaled to unit camera depth."""
+        cx, cy = self.centre
+        v, u = np.mgrid[0:self.height, 0:self.width].astype(np.float32)
+        d = np.stack([(u - cx) / self.focal, (v - cy) / self.focal, np.ones_like(u)], -1)
+        return d.reshape(-1, 3) @ self.rotation
+
+    def raster_points(self, points: np.ndarray) -> tuple[torch.Tensor, int, int, int]:
+        """World points -> rasterizer points [1,N,3] (canvas crop coordinates, -1/z) for a
+        square canvas of side S holding the image at offset (ox, oy)."""
+        s = max(self.height, self.width)
+        ox, oy = (s - self.width) // 2, (s - self.height) // 2
+        uv, z = self.project(points)
+        xy = (uv + np.array([ox, oy], np.float32)) * (2.0 / (s - 1)) - 1.0
+        pts = np.concatenate([xy, -1.0 / np.maximum(z, 1e-6)[:, None]], 1)
+        return torch.from_numpy(pts.astype(np.float32))[None], s, ox, oy
+
+
+@dataclass
+class Plane:
+    """A room surface n . X = c whose front faces along n, with texture axes."""
+
+    normal: np.ndarray
+    offset: float
+    material: int
+    axes: tuple[np.ndarray, np.ndarray]  # world directions of the texture's a and b
+
+
+@dataclass
+class Surfaces:
+    """What each pixel sees: camera depth, world point and normal, material, texture
+    coordinates; material -1 is sky."""
+
+    depth: np.ndarray  # [N]
+    point: np.ndarray  # [N,3]
+    normal: np.ndarray  # [N,3]
+    material: np.ndarray  # [N] int
+    a: np.ndarray  # [N]
+    b: np.ndarray  # [N]
+
+
+def trace_planes(camera: Camera, rays: np.ndarray, planes: list[Plane]) -> Surfaces:
+    """The nearest plane in front of each pixel, among planes facing the camera."""
+    n = rays.shape[0]
+    normals = np.stack([p.normal for p in planes]).astype(np.float32)  # [K,3]
+    dist = np.array([p.offset for p in planes], np.float32) - normals @ camera.position
+    facing = rays @ normals.T  # [N,K]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = dist / facing
+    t[(facing > -1e-6) | (t <= 0)] = FAR
+    which = t.argmin(1)
+    depth = t[np.arange(n), which]
+    sky = depth >= FAR
+    point = camera.position + rays * depth[:, None]
+    normal = normals[which]
+    mats = np.array([p.material for p in planes])
+    material = np.where(sky, -1, mats[which])
+    axes_a = np.stack([p.axes[0] for p in planes]).astype(np.float32)[which]
+    axes_b = np.stack([p.axes[1] for p in planes]).astype(np.float32)[which]
+    a = (point * axes_a).sum(1)
+    b = (point * axes_b).sum(1)
+    return Surfaces(depth.astype(np.float32), point.astype(np.float32), normal, material,
+                    a.astype(np.float32), b.astype(np.float32))
+
+
+def trace_boxes(camera: Camera, rays: np.ndarray, pieces: list[Piece],
+                slots: dict[tuple[int, str], int], surf: Surfaces) -> None:
+    """Draw the pieces' boxes into ``surf`` where they are nearer (in place)."""
+    verts, faces, mats = pieces_mesh(pieces, slots)
+    if not len(faces):
+        return
+    cam_z = camera.to_camera(verts)[:, 2].reshape(-1, 8)
+    keep = cam_z.min(1) > NEAR  # boxes reaching behind the camera are left out
+    if not keep.any():
+        return
+    box_piece = np.concatenate([[i] * len(p.parts) for i, p in enumerate(pieces)])
+    box_part = np.concatenate([np.arange(len(p.parts)) for p in pieces])
+    kept = np.nonzero(keep)[0]
+    tri = (kept[:, None] * 12 + np.arange(12)).reshape(-1)
+    # Only the kept boxes' corners: the z-buffer's depth range starts at the nearest one.
+    pts, s, ox, oy = camera.raster_points(verts.reshape(-1, 8, 3)[kept].reshape(-1, 3))
+    local_faces = faces[tri] - 8 * (kept[:, None] - np.arange(len(kept))[:, None]).repeat(12, 0)
+    ids = raster.face_ids(pts, torch.from_numpy(local_faces), s, cull_backfaces=True)[0]
+    ids = ids[oy:oy + camera.height, ox:ox + camera.width].reshape(-1).numpy()
+    pix = np.nonzero(ids >= 0)[0]
+    if not len(pix):
+        return
+    t = tri[ids[pix]]
+    box, k = t // 12, t % 12
+    axis, sign = FACE_AXIS[k], FACE_SIGN[k]
+    # Per box: its piece's rotation and origin, its bounds.
+    rot = np.stack([pieces[i].rotation() for i in box_piece])  # [B,3,3]
+    origin = np.stack([[pieces[i].x, 0.0, pieces[i].z] for i in box_piece]).astype(np.float32)
+    lo = np.stack([pieces[i].parts[j].lo for i, j in zip(box_piece, box_part)]).astype(np.float32)
+    hi = np.stack([pieces[i].parts[j].hi for i, j in zip(box_piece, box_part)]).astype(np.float32)
+    r = rot[box]  # [P,3,3]
+    normal = r[np.arange(len(pix)), :, axis] * sign[:, None]
+    level = np.where(sign > 0, hi[box, axis], lo[box, axis])
+    # the face's plane: local[axis] = level  <=>  n . X = n . (origin + R e_axis level)
+    offset = (normal * origin[box]).sum(1) + level * sign
+    d = rays[pix]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depth = (offset - normal @ camera.position) / (normal * d).sum(1)
+    depth = np.where(np.isfinite(depth) & (depth > 0), depth, FAR)
+    nearer = depth < surf.depth[pix]
+    pix, depth, normal, box, axis = pix[nearer], depth[nearer], normal[nearer], box[nearer], \
+        axis[nearer]
+    point = camera.position + d[nearer] * depth[:, None]
+    local = np.einsum("pij,pi->pj", r[nearer], point - origin[box])  # R^T (X - o)
+    a_axis = np.where(axis == 0, 2, 0)
+    b_axis = np.where(axis == 1, 2, 1)
+    rows = np.arange(len(pix))
+    surf.depth[pix] = depth
+    surf.point[pix] = point
+    surf.normal[pix] = normal
+    surf.material[pix] = mats[box]
+    surf.a[pix] = local[rows, a_axis]
+    surf.b[pix] = local[rows, b_axis]
+
+
+@dataclass
+class Lights:
+    """A directional light (sun or main lamp), an ambient level, point lamps and a sky."""
+
+    direction: np.ndarray  # [3] towards the light
+    color: np.ndarray  # [3]
+    ambient: float
+    lamps: list[tuple[np.ndarray, float]]  # (position, strength)
+    sky_low: np.ndarray  # [3] sky colour at the horizon
+    sky_high: np.ndarray  # [3] at the zenith
+
+
+def shade_surfaces(surf: Surfaces, rays: np.ndarray, materials: list[Material],
+                   textures: Textures, lights: Lights) -> np.ndarray:
+    """Linear RGB [N,3]: textured albedo times ambient + Lambert light + lamp falloff."""
+    n = len(surf.depth)
+    out = np.zeros((n, 3), np.float32)
+    sky = surf.material < 0
+    if sky.any():
+        up = np.clip(rays[sky, 1] / np.linalg.norm(rays[sky], axis=1), 0, 1)[:, None]
+        out[sky] = lights.sky_low + (lights.sky_high - lights.sky_low) * np.sqrt(up)
+    light = lights.ambient + (1 - lights.ambient) * np.clip(surf.normal @ lights.direction, 0, 1)
+    light = light[:, None] * lights.color
+    for pos, strength in lights.lamps:
+        to = pos - surf.point
+        dist2 = (to * to).sum(1)
+        cos = np.clip((surf.normal * to).sum(1) / np.sqrt(dist2 + 1e-9), 0, 1)
+        light = light + (strength * cos / (1 + dist2))[:, None]
+    for m, mat in enumerate(materials):
+        sel = np.nonzero(surf.material == m)[0]
+        if not len(sel):
+            continue
+        albedo = textures.albedo(mat, surf.a[sel], surf.b[sel])
+        out[sel] = albedo if mat.emissive else albedo * light[sel]
+    return out
+
+
+def contact_shade(surf: Surfaces, shadows: list[tuple[np.ndarray, np.ndarray, float]]
+                  ) -> np.ndarray:
+    """[N] factors darkening the floor softly under and around objects: ``shadows`` are
+    ((x, z) centre, half extents, strength) of their floor rectangles."""
+    out = np.ones(len(surf.depth), np.float32)
+    floor = np.nonzero((surf.material >= 0) & (surf.normal[:, 1] > 0.99)
+                       & (surf.point[:, 1] < 0.02))[0]
+    if not shadows or not len(floor):
+        return out
+    x, z = surf.point[floor, 0], surf.point[floor, 2]
+    occl = np.ones(len(x), np.float32)
+    for centre, half, strength in shadows:
+        dx = np.maximum(np.abs(x - centre[0]) - half[0], 0)
+        dz = np.maximum(np.abs(z - centre[1]) - half[1], 0)
+        occl *= 1 - strength * np.exp(-(dx * dx + dz * dz) * 25)
+    out[floor] = occl
+    return out
+
+
+def render_person(camera: Camera, vertices: np.ndarray, faces: torch.Tensor,
+                  colors: torch.Tensor, lights: Lights
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mannequin's linear RGB [H,W,3], camera depth [H,W] (inf off the body) and
+    silhouette [H,W] bool."""
+    pts, s, ox, oy = camera.raster_points(vertices)
+    frags = raster.rasterize(pts, faces, s, cull_backfaces=True)
+    cam = torch.from_numpy(camera.to_camera(vertices).astype(np.float32))[None]
+    light_cam = torch.from_numpy((camera.rotation @ lights.direction).astype(np.float32))[None]
+    # The shader's Lambert term is clamped at 0; the lamps and sky add a flat fill.
+    rgb = shading.shade(frags, faces, cam, colors, light_cam,
+                        torch.tensor([lights.ambient], dtype=torch.float32))[0]
+    sl = (slice(oy, oy + camera.height), slice(ox, ox + camera.width))
+    mask = (frags.face_index[0] >= 0)[sl].numpy()
+    inv = frags.depth[0][sl].numpy()
+    depth = np.where(mask, -1.0 / np.minimum(inv, -1e-6), np.inf)
+    fill = 1.0 + 0.5 * sum(strength for _, strength in lights.lamps) / 4
+    return rgb[sl].numpy() * lights.color * fill, depth, mask

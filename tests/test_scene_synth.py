@@ -1,0 +1,111 @@
+"""The synthetic scene generator for scene-aware pose generation: deterministic samples,
+labels that agree with the render, and people that sit on their seats."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from studio.synth import scene_people
+from studio.synth.scene_layout import penetration
+from studio.synth.scenes import build_scene, make_scene_batch, make_scene_sample
+
+
+@pytest.fixture(scope="module")
+def samples():
+    return {s: make_scene_sample(s) for s in range(6)}
+
+
+def test_same_seed_same_sample(samples):
+    again = make_scene_sample(3)
+    ref = samples[3]
+    assert np.array_equal(again.image, ref.image)
+    assert np.array_equal(again.with_person, ref.with_person)
+    assert np.array_equal(again.keypoints, ref.keypoints)
+    assert np.array_equal(again.box, ref.box)
+    assert not np.array_equal(samples[2].image, ref.image)
+
+
+def test_shapes_and_types(samples):
+    for s in samples.values():
+        assert s.image.shape == s.with_person.shape == (256, 256, 3)
+        assert s.image.dtype == s.with_person.dtype == np.uint8
+        assert s.keypoints.shape == (16, 2) and s.keypoints.dtype == np.float32
+        assert s.box.shape == (4,) and s.box.dtype == np.float32
+        assert s.pose_class in scene_people.POSE_CLASSES
+        assert s.scene_kind in ("indoor", "outdoor")
+        assert s.focal_length > 0
+    wide = make_scene_sample(0, (120, 200))
+    assert wide.image.shape == (120, 200, 3)
+    assert (wide.box[[0, 2]] <= 199).all() and (wide.box[[1, 3]] <= 119).all()
+
+
+def test_keypoints_lie_in_the_box(samples):
+    for s in samples.values():
+        placed = (s.keypoints >= 0).all(1)
+        assert placed.sum() >= 12
+        kp = s.keypoints[placed]
+        x0, y0, x1, y1 = s.box
+        assert x0 < x1 and y0 < y1
+        assert (kp[:, 0] >= x0).all() and (kp[:, 0] <= x1).all()
+        assert (kp[:, 1] >= y0).all() and (kp[:, 1] <= y1).all()
+
+
+def test_person_changes_only_its_box(samples):
+    """The two renders differ around the person (and its floor shadow), nowhere else."""
+    for s in samples.values():
+        diff = np.abs(s.with_person.astype(int) - s.image.astype(int)).max(-1) > 40
+        x0, y0, x1, y1 = s.box
+        pad = 10  # JPEG blocks and the contact shadow around the feet
+        ys, xs = np.nonzero(diff)
+        assert len(ys) > 50
+        outside = (xs < x0 - pad) | (xs > x1 + pad) | (ys < y0 - pad) | (ys > y1 + pad)
+        assert outside.mean() < 0.01
+
+
+def _sitters(count: int):
+    found, seed = [], 0
+    while len(found) < count and seed < 400:
+        scene, _ = build_scene(seed)
+        p = scene.person
+        if p.pose_class == "sitting" and p.support not in ("floor",):
+            found.append(p)
+        seed += 1
+    return found
+
+
+def test_sitting_hips_on_the_seat():
+    """In 3D: the seat top is at the buttocks, the hip joints a little above it and over
+    the seat, the feet on the floor (or a step), and no limb inside the furniture."""
+    sitters = _sitters(6)
+    assert len(sitters) == 6
+    body = scene_people.mannequin()
+    seat_parts = np.isin(np.asarray(body.data.part_labels), scene_people.SEAT_PARTS)
+    for p in sitters:
+        top = p.seat_height
+        hips = p.hips
+        assert 0.03 < hips[:, 1].mean() - top < 0.2, (p.support, hips, top)
+        buttocks = p.vertices[seat_parts, 1].min()
+        assert abs(buttocks - top) < 0.02
+        support = p.pieces[0]
+        local = support.to_local(hips)
+        tops = [q for q in support.parts if abs(q.hi[1] - top) < 1e-4]
+        assert tops, f"no box of the {support.kind} has its top at the seat height"
+        over = [((local[:, 0] > q.lo[0]) & (local[:, 0] < q.hi[0]) & (local[:, 2] > q.lo[2] - 0.1)
+                 & (local[:, 2] < q.hi[2])).all() for q in tops]
+        assert any(over)
+        assert penetration(support, p.vertices) <= 0.004 * len(p.vertices)
+
+
+def test_every_pose_class_can_be_placed():
+    rng = np.random.default_rng(0)
+    for cls in scene_people.POSE_CLASSES:
+        for outdoor in (False, True):
+            p = scene_people.place_person(rng, outdoor, cls)
+            assert p.vertices[:, 1].min() > -0.02  # nobody under the floor
+            assert p.keypoints.shape == (16, 3)
+
+
+def test_batch_matches_single_samples():
+    batch = make_scene_batch([7, 8], workers=2)
+    assert [b.pose_class for b in batch] == [make_scene_sample(s).pose_class for s in (7, 8)]
+    assert np.array_equal(batch[1].image, make_scene_sample(8).image)
