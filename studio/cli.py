@@ -20,7 +20,7 @@ from studio.pipeline.threads import prefer_sleeping_threads
 # Modules under studio.commands, each with ``register(subparsers)``, and the line
 # ``studio --help`` shows for each.
 COMMAND_MODULES = ("body", "gui", "train", "evaluate", "run", "fit", "bench", "capture",
-                   "scene")
+                   "scene", "poseaug", "synth")
 SUMMARIES = {
     "body": "inspect, export and build body models",
     "gui": "open the studio window",
@@ -31,6 +31,8 @@ SUMMARIES = {
     "bench": "measure speed (JSON with --json)",
     "capture": "recover meshes frame by frame from a webcam, video or image folder",
     "scene": "generate poses that fit a spot of a scene photo",
+    "synth": "render synthetic training data (scenes with a placed person) to look at",
+    "poseaug": "augment 16-joint 3D poses with PoseAug's learned augmentor",
 }
 COMMAND_NAMES = {"evaluate": "eval"}  # module -> command, where they differ
 

@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from studio.commands.smplr import add_eval_smplr  # no torch: that loads when it runs
 
     add_eval_smplr(sub)
+    from studio.commands.poseaug import add_eval_poseaug
+
+    add_eval_poseaug(sub)
     from studio.commands.pointhmr import add_eval_pointhmr
 
     add_eval_pointhmr(sub)

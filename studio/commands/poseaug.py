@@ -1,0 +1,244 @@
+"""PoseAug's commands: ``studio train poseaug``, ``studio eval poseaug`` and
+``studio poseaug augment``. Parsers are added only when chosen; torch loads in the
+functions."""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import fields
+from pathlib import Path
+
+from studio.errors import StudioError
+
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "models" / "poseaug"
+
+
+def add_train_poseaug(sub: argparse._SubParsersAction) -> None:
+    from studio.train.poseaug_train import PoseAugConfig
+
+    p = sub.add_parser(
+        "poseaug",
+        description="PoseAug's cross-distribution experiment on synthetic poses: train "
+                    "SimpleBaseline on the source distribution alone, with random "
+                    "augmentation, and with PoseAug (augmentor and both discriminators "
+                    "trained jointly). The run folder keeps a checkpoint after every "
+                    "epoch (re-running the same command resumes) and log.jsonl; --out "
+                    "gets the weights in the official file layouts.")
+    p.add_argument("--run-dir", type=Path, required=True,
+                   help="folder for data, checkpoint and log (resumed when it has one)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for the weights files when training ends (default: none)")
+    for f in fields(PoseAugConfig):
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
+                       metavar="N", help=f"{f.name.replace('_', ' ')} (default: %(default)s)")
+    p.set_defaults(func=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from studio.io.output import check_output_folder
+    from studio.train.poseaug_train import PoseAugConfig, train
+
+    try:
+        config = PoseAugConfig(**{f.name: getattr(args, f.name)
+                                  for f in fields(PoseAugConfig)})
+    except ValueError as err:
+        raise StudioError(str(err)) from err
+    check_output_folder(args.run_dir, "--run-dir")
+    if args.out is not None:
+        check_output_folder(args.out, "--out")
+    try:
+        train(config, args.run_dir, args.out)
+    except ValueError as err:  # a run folder made with other settings
+        raise StudioError(str(err)) from err
+    return 0
+
+
+def add_eval_poseaug(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "poseaug", help="MPJPE/PA-MPJPE (mm) with and without PoseAug on source and target",
+        description="Evaluate the SimpleBaseline estimators trained on the source "
+                    "distribution alone, with random augmentation and with PoseAug, on "
+                    "held-out source and target samples (root-relative, 16 joints, mm).")
+    p.add_argument("--weights", type=Path, default=DEFAULT_OUT,
+                   help="folder with the weights files (default: the shipped ones)")
+    p.add_argument("--samples", type=int, default=5000, metavar="N",
+                   help="test samples per distribution (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="seed of the test samples (default: %(default)s)")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="folder to keep the test samples in (default: a temporary one)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_eval)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from studio.train.poseaug_eval import evaluate
+
+    if args.samples < 1:
+        raise StudioError("--samples must be at least 1")
+    if not args.weights.is_dir():
+        raise StudioError(f"--weights {args.weights}: not a folder")
+    if args.cache is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = evaluate(args.weights, args.samples, args.seed, Path(tmp))
+    else:
+        result = evaluate(args.weights, args.samples, args.seed, args.cache)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{'variant':<12} {'source MPJPE':>12} {'PA':>6} {'target MPJPE':>13} {'PA':>6}  (mm)")
+    for name, v in result["variants"].items():
+        print(f"{name:<12} {v['source']['mpjpe']:12.1f} {v['source']['pa_mpjpe']:6.1f} "
+              f"{v['target']['mpjpe']:13.1f} {v['target']['pa_mpjpe']:6.1f}")
+    for key, value in result["poseaug_change_percent"].items():
+        print(f"PoseAug MPJPE change, {key.replace('_', ' ')}: {value:+.1f}%")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("poseaug")
+    sub = parser.add_subparsers(dest="what", metavar="ACTION", required=True)
+    p = sub.add_parser(
+        "augment", help="augment your own 16-joint 3D poses with PoseAug's augmentor",
+        description="Draw --count augmentations of every pose in IN.npz (array 'poses' "
+                    "[P,16,3] or [16,3], PoseAug's 16 joints in metres, camera frame: x "
+                    "right, y down, z forward; optional 'cameras' [P,9]) and write the "
+                    "2D-3D pairs of every stage, the cameras, the per-stage parameters, "
+                    "the noise, the discriminators' scores and the seed to OUT.npz. Poses "
+                    "not in front of the camera (e.g. root-relative ones) are first moved "
+                    "to 4.5 m depth. The same seed gives the same samples.")
+    p.add_argument("input", type=Path, metavar="IN.npz")
+    p.add_argument("--count", type=int, required=True, metavar="N",
+                   help="augmentations per input pose")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="(default: %(default)s)")
+    p.add_argument("--stages", default="ba,bl,rt", metavar="A,B",
+                   help="stages to apply, of ba (bone angles), bl (bone lengths), rt "
+                        "(rotation, translation) (default: %(default)s)")
+    p.add_argument("--strength", default="1", metavar="S|ST=S,...",
+                   help="how strong each stage is, 0-2 (1: as learned; 0: off): one number "
+                        "for all or e.g. ba=0.5,rt=1 (default: %(default)s)")
+    p.add_argument("--model", type=Path, default=None, metavar="FILE",
+                   help="official PoseAug file holding the augmentor (model_G) and, for "
+                        "scores, the discriminators (default: the shipped one)")
+    p.add_argument("--out", type=Path, required=True, metavar="OUT.npz")
+    p.set_defaults(func=_augment)
+
+
+def parse_strength(text: str) -> dict[str, float]:
+    """'0.5' -> every stage 0.5; 'ba=0.5,rt=1' -> those stages (others 1)."""
+    from studio.nets.poseaug_augmentor import STAGES
+
+    try:
+        if "=" not in text:
+            return {s: float(text) for s in STAGES}
+        pairs = [item.split("=") for item in text.split(",") if item]
+        return {k.strip(): float(v) for k, v in pairs}
+    except ValueError:
+        raise StudioError(f"--strength {text!r}: use a number or stage=number pairs "
+                          "(e.g. ba=0.5,rt=1)") from None
+
+
+def read_poses(path: Path) -> tuple["object", "object"]:
+    """(poses [P,16,3], cameras [P,9] or None) from a user's .npz, checked."""
+    import numpy as np
+
+    if not path.is_file():
+        raise StudioError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except Exception as err:  # noqa: BLE001 - any reading failure is the user's file
+        raise StudioError(f"{path}: not a readable .npz file ({err})") from None
+    if "poses" not in arrays and len(arrays) != 1:
+        raise StudioError(f"{path}: needs an array 'poses' [P,16,3] (it has "
+                          f"{', '.join(arrays) or 'none'})")
+    poses = arrays.get("poses", next(iter(arrays.values())) if len(arrays) == 1 else None)
+    poses = np.asarray(poses)
+    if poses.ndim == 2:
+        poses = poses[None]
+    if poses.ndim != 3 or poses.shape[1:] != (16, 3) or len(poses) == 0:
+        raise StudioError(f"{path}: poses must be [P,16,3] (PoseAug's 16 joints), got "
+                          f"{list(np.shape(arrays.get('poses', poses)))}")
+    if not np.issubdtype(poses.dtype, np.number) or not np.isfinite(poses).all():
+        raise StudioError(f"{path}: poses must be finite numbers")
+    extent = np.abs(poses - poses[:, :1]).max()
+    if extent > 5.0:
+        raise StudioError(f"{path}: joints lie {extent:.0f} units from the root; poses must "
+                          "be in metres (millimetres? divide by 1000)")
+    cameras = arrays.get("cameras")
+    if cameras is not None:
+        cameras = np.asarray(cameras, dtype=np.float32).reshape(-1, 9) \
+            if np.size(cameras) % 9 == 0 else None
+        if cameras is None or len(cameras) not in (1, len(poses)):
+            raise StudioError(f"{path}: 'cameras' must be [9] or [P,9] "
+                              "(fx, fy, cx, cy, k1, k2, k3, p1, p2)")
+        cameras = np.broadcast_to(cameras, (len(poses), 9)).copy()
+    return poses.astype(np.float32), cameras
+
+
+def _augment(args: argparse.Namespace) -> int:
+    from studio.io.output import check_output_file
+
+    if args.count < 1:
+        raise StudioError("--count must be at least 1")
+    stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
+    strength = parse_strength(args.strength)
+    from studio.nets.poseaug_sampling import check_stages, check_strength
+
+    try:
+        check_stages(stages)
+        check_strength(strength)
+    except ValueError as err:
+        raise StudioError(f"--stages/--strength: {err}") from None
+    check_output_file(args.out, (".npz",), "--out")
+    poses, cameras = read_poses(args.input)
+    payload = augment_file(poses, cameras, args.count, args.seed, stages, strength, args.model)
+    from studio.io.output import write_output
+
+    write_output(args.out, payload)
+    print(f"{args.out}: {len(poses) * args.count} augmented samples of {len(poses)} poses "
+          f"(stages {','.join(stages)}, seed {args.seed})")
+    return 0
+
+
+def augment_file(poses, cameras, count: int, seed: int, stages: tuple[str, ...],
+                 strength: dict[str, float], model: Path | None) -> bytes:
+    """The output .npz of ``studio poseaug augment`` as bytes."""
+    import io
+
+    import numpy as np
+    import torch
+
+    from studio.nets import poseaug
+    from studio.nets.poseaug_files import file_parts, read_file
+
+    path = poseaug.BUILTIN_GAN if model is None else model
+    held = file_parts(read_file(path))
+    aug = poseaug.load_official(path, part="augmentor")
+    placed, moved = poseaug.place_in_front(torch.from_numpy(poses))
+    cams = None if cameras is None else torch.from_numpy(cameras)
+    out = poseaug.augment_poses(aug, placed, count, seed, stages, strength, cams)
+    arrays = {"input_poses": placed.numpy(), "moved_to_front": moved.numpy(),
+              "source_index": out.source_index.numpy(), "cameras": out.cameras.numpy(),
+              "ba_diff": out.ba_diff.numpy(), "blr": out.blr.numpy(), "rot": out.rot.numpy(),
+              "trans": out.trans.numpy(), "seed": np.int64(seed), "count": np.int64(count),
+              "stages": np.array(",".join(stages)),
+              "strength": np.array([strength.get(s, 1.0) for s in ("ba", "bl", "rt")],
+                                   np.float32),
+              "joint_names": np.array(poseaug.JOINT_NAMES)}
+    for stage in ("input", "ba", "bl", "rt"):
+        arrays[f"poses_{stage}"] = out.poses[stage].numpy()
+        arrays[f"pose_2d_{stage}"] = out.pose_2d[stage].numpy()
+    for name, value in out.noise.items():
+        arrays[name] = value.numpy()
+    if "d3d" in held and "d2d" in held:
+        d3d = poseaug.load_official(path, part="d3d")
+        d2d = poseaug.load_official(path, part="d2d")
+        s3, s2 = poseaug.discriminator_scores(d3d, d2d, out.poses["rt"], out.pose_2d["rt"])
+        arrays["d3d_scores"], arrays["d2d_scores"] = s3.numpy(), s2.numpy()
+        arrays["d3d_part_names"] = np.array(poseaug.PART_NAMES)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()

@@ -1,0 +1,394 @@
+"""``studio train poseaug``: the cross-distribution experiment of PoseAug on synthetic data.
+
+Phases, in order, all on the *source* distribution only (see
+:mod:`studio.synth.poseaug_data`):
+
+1. ``pretrain``: the estimator (SimpleBaseline) on source 2D-3D pairs.
+2. ``source-only``: that estimator trained on, real pairs only (two passes an epoch).
+3. ``random``: the same, one pass an epoch on randomly augmented pairs (BA/BL/RT drawn
+   uniformly within the augmentor's ranges), one on real pairs.
+4. ``poseaug``: the augmentor and both discriminators trained jointly with the
+   estimator as in the official ``run_poseaug.py``: a GAN pass an epoch (LSGAN, range
+   losses, error feedback after the warm-up, discriminators every ``df`` steps with a
+   pool of past fakes), then one estimator pass on that epoch's valid augmented pairs
+   and one on real pairs.
+
+The run folder keeps ``checkpoint.pt`` (atomic, after every epoch; re-running the same
+command resumes) and ``log.jsonl``. At the end the weights go to ``out`` in the official
+file layouts (see :func:`studio.nets.poseaug_files.save_official`).
+"""
+from __future__ import annotations
+
+import io
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from studio.body.storage import atomic_write_bytes
+from studio.nets.poseaug_augmentor import PoseAugmentor, apply_length_ratios, \
+    angle_axis_to_matrix
+from studio.nets.poseaug_discriminators import PoseDiscriminator2D, PoseDiscriminator3D
+from studio.nets.poseaug_estimators import SimpleBaseline
+from studio.nets.poseaug_files import save_official
+from studio.nets.poseaug_skeleton import FIXED_ANGLE_BONES, bone_lengths, pose_from_bones, \
+    project_to_2d, root_relative, unit_bones
+from studio.synth.poseaug_data import PoseSet, load_or_make
+from studio.train import poseaug_losses as L
+
+PHASES = ("pretrain", "source-only", "random", "poseaug")
+VARIANTS = PHASES[1:]
+
+
+@dataclass
+class PoseAugConfig:
+    """Everything that defines a run (the official defaults where PoseAug has one)."""
+
+    train_samples: int = 40000
+    width: int = 512  # the estimator's hidden width (official: 1024)
+    stages: int = 2
+    dropout: float = 0.25
+    batch_size: int = 256
+    pretrain_epochs: int = 6
+    epochs: int = 12
+    warmup: int = 2
+    lr_p: float = 5e-4
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    df: int = 2
+    hardratio_ba_s: float = 3.0
+    hardratio_ba: float = 5.0
+    hardratio_std_ba: float = 2.0
+    hardratio_rt_s: float = 17.0
+    hardratio_rt: float = 17.0
+    hardratio_std_rt: float = 15.0
+    ba_range_m: float = 0.205
+    ba_range_w: float = 0.165
+    blr_limit: float = 0.1
+    gloss_factord2d: float = 1.0
+    gloss_factord3d: float = 6.0
+    gloss_factordiff: float = 3.0
+    gloss_factorfeedback_ba: float = 0.1
+    gloss_factorfeedback_rt: float = 0.01
+    gloss_factorframe: float = 10.0  # ours: keeps RT samples in the picture
+    pool_size: int = 4096
+    seed: int = 0
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("train_samples", "width", "stages", "batch_size", "epochs", "df",
+                     "pool_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.replace('_', '-')} must be at least 1")
+        if not 0 <= self.warmup < self.epochs:
+            raise ValueError("--warmup must be at least 0 and below --epochs")
+
+
+def _estimator(config: PoseAugConfig) -> SimpleBaseline:
+    return SimpleBaseline(config.width, config.stages, config.dropout)
+
+
+def near_identity_augmentor(mean_root: torch.Tensor) -> PoseAugmentor:
+    """An augmentor whose first outputs barely change a pose and keep it at ``mean_root``
+    (small last layers; the depth bias is the root of the mean depth, since the depth
+    output is squared), so the GAN starts from plausible samples."""
+    g = PoseAugmentor()
+    with torch.no_grad():
+        for last in (g.BAprocess.w2, g.BLprocess.w2_BL, g.RTprocess.w2_R, g.RTprocess.w2_T):
+            last.weight.mul_(0.1)
+            last.bias.zero_()
+        g.RTprocess.w2_T.bias.copy_(torch.stack([mean_root[0], mean_root[1],
+                                                 mean_root[2].clamp(min=0).sqrt()]))
+    return g
+
+
+class FakePool:
+    """A pool of past fakes (Shrivastava et al.): once full, each new sample is swapped,
+    half the time, for a stored one, which the discriminator sees instead."""
+
+    def __init__(self, size: int, items: torch.Tensor | None = None) -> None:
+        self.size = size
+        self.items = items
+
+    def __call__(self, batch: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        batch = batch.detach()
+        if self.items is None:
+            self.items = batch[:self.size].clone()
+            return batch
+        room = self.size - len(self.items)
+        if room > 0:
+            self.items = torch.cat([self.items, batch[:room]])
+            return batch
+        swap = torch.rand(len(batch), generator=gen) > 0.5
+        slots = torch.randint(0, self.size, (len(batch),), generator=gen)
+        out = batch.clone()
+        for i in torch.nonzero(swap).flatten().tolist():
+            out[i] = self.items[slots[i]]
+            self.items[slots[i]] = batch[i]
+        return out
+
+
+def random_augment(pose: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """The plain baseline: bone directions jittered (1 - cos about PoseAug's target
+    0.2; bones 6, 7 kept), group-shared bone-length ratios uniform in +-0.2 (spine-thorax
+    kept), an axis-angle rotation uniform in the augmentor's +-pi range about the root,
+    which stays where it was."""
+    b = len(pose)
+    x = root_relative(pose)
+    unit, length = unit_bones(x), bone_lengths(x)
+    moved = unit + torch.randn(unit.shape, generator=gen) * 0.45
+    moved = moved / moved.norm(dim=-1, keepdim=True)
+    moved[:, list(FIXED_ANGLE_BONES)] = unit[:, list(FIXED_ANGLE_BONES)]
+    posed = pose_from_bones(moved * length)
+    blr = (torch.rand(b, 9, generator=gen) * 2 - 1) * 0.2
+    blr[:, 4] = 0.0
+    posed = apply_length_ratios(posed, blr)
+    rot = (torch.rand(b, 3, generator=gen) * 2 - 1) * 3.1415
+    return torch.matmul(angle_axis_to_matrix(rot), posed.transpose(1, 2)).transpose(1, 2) \
+        + pose[:, :1]
+
+
+def valid_samples(pose_3d: torch.Tensor, pose_2d: torch.Tensor) -> torch.Tensor:
+    """[B] bool: in front of the camera and inside the image (the official check)."""
+    return (pose_3d[..., 2] > 0.1).all(1) & (pose_2d.abs() <= 1).all(-1).all(-1)
+
+
+def _batches(n: int, batch: int, gen: torch.Generator) -> list[torch.Tensor]:
+    order = torch.randperm(n, generator=gen)
+    return [order[i:i + batch] for i in range(0, n - batch + 1, batch)]
+
+
+def estimator_pass(model: SimpleBaseline, opt: torch.optim.Optimizer, poses: torch.Tensor,
+                   pose_2d: torch.Tensor, batch: int, gen: torch.Generator) -> float:
+    """One epoch of MSE on root-relative targets (gradient norm clipped at 1)."""
+    model.train()
+    total = 0.0
+    idx_list = _batches(len(poses), batch, gen)
+    for idx in idx_list:
+        loss = torch.nn.functional.mse_loss(model(pose_2d[idx]), root_relative(poses[idx]))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1)
+        opt.step()
+        total += loss.item()
+    return total / max(1, len(idx_list))
+
+
+class GANParts:
+    """The augmentor, discriminators, their optimizers and fake pools."""
+
+    def __init__(self, config: PoseAugConfig, mean_root: torch.Tensor) -> None:
+        self.g = near_identity_augmentor(mean_root)
+        self.d3d, self.d2d = PoseDiscriminator3D(), PoseDiscriminator2D()
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=config.lr_g)
+        self.opt_d3d = torch.optim.Adam(self.d3d.parameters(), lr=config.lr_d)
+        self.opt_d2d = torch.optim.Adam(self.d2d.parameters(), lr=config.lr_d)
+        self.pool3d, self.pool2d = FakePool(config.pool_size), FakePool(config.pool_size)
+
+    def state(self) -> dict:
+        return {"g": self.g.state_dict(), "d3d": self.d3d.state_dict(),
+                "d2d": self.d2d.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d3d": self.opt_d3d.state_dict(), "opt_d2d": self.opt_d2d.state_dict(),
+                "pool3d": self.pool3d.items, "pool2d": self.pool2d.items}
+
+    def load(self, state: dict) -> None:
+        for name in ("g", "d3d", "d2d", "opt_g", "opt_d3d", "opt_d2d"):
+            getattr(self, name).load_state_dict(state[name])
+        self.pool3d.items, self.pool2d.items = state["pool3d"], state["pool2d"]
+
+
+def _train_discriminator(d: torch.nn.Module, opt: torch.optim.Optimizer, real: torch.Tensor,
+                         fake: torch.Tensor) -> float:
+    loss = 0.5 * (L.lsgan(d(real), True) + L.lsgan(d(fake), False))
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(d.parameters(), max_norm=1)
+    opt.step()
+    return loss.item()
+
+
+def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
+             data: tuple[torch.Tensor, torch.Tensor, torch.Tensor], epoch: int,
+             gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """One epoch of augmentor/discriminator training; returns the epoch's valid augmented
+    (3D, 2D) pairs for the estimator and mean losses."""
+    poses, cameras, pose_2d = data
+    g, d3d, d2d = parts.g, parts.d3d, parts.d2d
+    for m in (g, d3d, d2d, model):
+        m.train()
+    ratio_ba = L.hard_ratio(config.hardratio_ba_s, config.hardratio_ba, epoch, config.epochs)
+    ratio_rt = L.hard_ratio(config.hardratio_rt_s, config.hardratio_rt, epoch, config.epochs)
+    kept3, kept2, logs = [], [], []
+    for step, idx in enumerate(_batches(len(poses), config.batch_size, gen)):
+        real3, cam, real2 = poses[idx], cameras[idx], pose_2d[idx]
+        for p in list(d3d.parameters()) + list(d2d.parameters()) + list(model.parameters()):
+            p.requires_grad_(False)
+        out = g(real3)
+        fake2_ba = project_to_2d(out["pose_ba"], cam)
+        fake2_rt = project_to_2d(out["pose_rt"], cam)
+        adv = config.gloss_factord3d * 0.5 * L.lsgan(d3d(out["pose_ba"]), True) + \
+            config.gloss_factord2d * 0.5 * L.lsgan(d2d(fake2_rt), True)
+        diff = L.range_loss(out["ba_diff"].mean(-1), config.ba_range_m, config.ba_range_w) + \
+            L.rectified_l2(out["blr"], config.blr_limit)
+        loss = adv + config.gloss_factordiff * diff + \
+            config.gloss_factorframe * L.frame_loss(out["pose_rt"], cam)
+        feedback = torch.zeros(())
+        if epoch > config.warmup:
+            origin = L.grouped_error(model(real2), real3)
+            err_ba = L.grouped_error(model(fake2_ba), out["pose_ba"])
+            err_rt = L.grouped_error(model(fake2_rt), out["pose_rt"])
+            feedback = config.gloss_factorfeedback_ba * L.feedback_loss(
+                err_ba, origin, ratio_ba, config.hardratio_std_ba) + \
+                config.gloss_factorfeedback_rt * L.feedback_loss(
+                    err_rt, origin, ratio_rt, config.hardratio_std_rt)
+            loss = loss + feedback
+        parts.opt_g.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(g.parameters(), max_norm=1)
+        parts.opt_g.step()
+        for p in list(d3d.parameters()) + list(d2d.parameters()):
+            p.requires_grad_(True)
+        for p in model.parameters():
+            p.requires_grad_(True)
+        d_losses = (float("nan"), float("nan"))
+        if step % config.df == 0:
+            d_losses = (
+                _train_discriminator(d3d, parts.opt_d3d, real3,
+                                     parts.pool3d(out["pose_ba"], gen)),
+                _train_discriminator(d2d, parts.opt_d2d, real2, parts.pool2d(fake2_rt, gen)))
+        rt3, rt2 = out["pose_rt"].detach(), fake2_rt.detach()
+        ok = valid_samples(rt3, rt2)
+        kept3.append(rt3[ok])
+        kept2.append(rt2[ok])
+        logs.append([adv.item(), diff.item(), float(feedback), *d_losses,
+                     float(out["ba_diff"].mean()), float(out["blr"].abs().mean()),
+                     ok.float().mean().item()])
+    mean = np.nanmean(np.array(logs), axis=0)
+    names = ("adv", "diff", "feedback", "d3d", "d2d", "ba_diff", "blr_abs", "valid")
+    return torch.cat(kept3), torch.cat(kept2), dict(zip(names, map(float, mean)))
+
+
+def _lr_lambda(epochs: int):
+    return lambda e: max(0.0, 1.0 - e / epochs)
+
+
+def _atomic_torch_save(obj: object, path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def data_folder(run_dir: Path) -> Path:
+    return Path(run_dir) / "data"
+
+
+def train(config: PoseAugConfig, run_dir: Path, out: Path | None = None,
+          log=lambda line: print(line, flush=True)) -> dict:
+    """Run (or resume) every phase; returns the final checkpoint dict."""
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / "checkpoint.pt"
+    source: PoseSet = load_or_make(data_folder(run_dir), "source", config.train_samples,
+                                   config.seed)
+    data = source.tensors()
+    mean_root = data[0][:, 0].mean(0)
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if state["config"] != asdict(config):
+            raise ValueError(f"{ckpt_path} was made with other settings; use another "
+                             "--run-dir or the same options")
+    else:
+        state = {"config": asdict(config), "phase": 0, "epoch": 0, "done": {}, "current": None}
+    while state["phase"] < len(PHASES):
+        phase = PHASES[state["phase"]]
+        epochs = config.pretrain_epochs if phase == "pretrain" else config.epochs
+        model = _estimator(config)
+        base = state["done"].get("pretrain")
+        if phase != "pretrain":
+            model.load_state_dict(base)
+        opt = torch.optim.Adam(model.parameters(), lr=config.lr_p)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(epochs))
+        parts = GANParts(config, mean_root) if phase == "poseaug" else None
+        if state["current"] is not None:
+            model.load_state_dict(state["current"]["model"])
+            opt.load_state_dict(state["current"]["opt"])
+            sched.load_state_dict(state["current"]["sched"])
+            if parts is not None:
+                parts.load(state["current"]["gan"])
+        while state["epoch"] < epochs:
+            epoch = state["epoch"]
+            started = time.time()
+            seed = config.seed * 100003 + state["phase"] * 1009 + epoch
+            torch.manual_seed(seed)
+            gen = torch.Generator().manual_seed(seed)
+            entry = {"phase": phase, "epoch": epoch + 1}
+            poses, _, pose_2d = data
+            if phase == "poseaug":
+                fake3, fake2, entry["gan"] = gan_pass(config, parts, model, data, epoch + 1, gen)
+                if epoch + 1 > config.warmup and len(fake3) >= config.batch_size:
+                    entry["fake_loss"] = estimator_pass(model, opt, fake3, fake2,
+                                                        config.batch_size, gen)
+                entry["real_loss"] = estimator_pass(model, opt, poses, pose_2d,
+                                                    config.batch_size, gen)
+            elif phase == "random":
+                aug3 = random_augment(poses, gen)
+                aug2 = project_to_2d(aug3, data[1])
+                ok = valid_samples(aug3, aug2)
+                entry["fake_loss"] = estimator_pass(model, opt, aug3[ok], aug2[ok],
+                                                    config.batch_size, gen)
+                entry["valid"] = float(ok.float().mean())
+                entry["real_loss"] = estimator_pass(model, opt, poses, pose_2d,
+                                                    config.batch_size, gen)
+            else:
+                passes = 1 if phase == "pretrain" else 2
+                entry["real_loss"] = sum(estimator_pass(model, opt, poses, pose_2d,
+                                                        config.batch_size, gen)
+                                         for _ in range(passes)) / passes
+            sched.step()
+            state["epoch"] = epoch + 1
+            state["current"] = {"model": model.state_dict(), "opt": opt.state_dict(),
+                                "sched": sched.state_dict(),
+                                "gan": parts.state() if parts is not None else None}
+            entry["seconds"] = round(time.time() - started, 1)
+            with open(run_dir / "log.jsonl", "a") as f:
+                f.write(json.dumps(entry) + "\n")
+            log(json.dumps(entry))
+            _atomic_torch_save(state, ckpt_path)
+        state["done"][phase] = model.state_dict()
+        if phase == "poseaug":
+            state["done"]["gan"] = {k: parts.state()[k] for k in ("g", "d3d", "d2d")}
+        state["phase"] += 1
+        state["epoch"] = 0
+        state["current"] = None
+        _atomic_torch_save(state, ckpt_path)
+    if out is not None:
+        write_weights(state, Path(out))
+    return state
+
+
+WEIGHT_FILES = {"source-only": "mlp-source-only.pth.tar", "random": "mlp-random-aug.pth.tar",
+                "poseaug": "mlp-poseaug.pth.tar", "gan": "poseaug-gan.pth.tar"}
+
+
+def write_weights(state: dict, out: Path) -> list[Path]:
+    """The finished run's weights in official layouts: each estimator as a PoseAug
+    estimator file, and the augmentor, both discriminators and the PoseAug estimator as a
+    training-state file."""
+    out.mkdir(parents=True, exist_ok=True)
+    epochs = state["config"]["epochs"]
+    done = state["done"]
+    paths = []
+    for variant in VARIANTS:
+        path = out / WEIGHT_FILES[variant]
+        save_official(path, {"epoch": epochs, "model_pos": done[variant]})
+        paths.append(path)
+    gan = done["gan"]
+    path = out / WEIGHT_FILES["gan"]
+    save_official(path, {"epoch": epochs, "model_G": gan["g"], "model_d3d": gan["d3d"],
+                         "model_d2d": gan["d2d"], "model_pos": done["poseaug"]})
+    return paths + [path]
