@@ -306,6 +306,12 @@ def _add_pointhmr(sub: argparse._SubParsersAction) -> None:
     add_bench_pointhmr(sub, _common_options, _apply_common, _int_list)
 
 
+def _add_scenes(sub: argparse._SubParsersAction) -> None:
+    from studio.bench.scene_speed import add_bench_scenes
+
+    add_bench_scenes(sub, _json_option)
+
+
 # name -> (the line `studio bench --help` shows, the function adding its parser)
 BENCHMARKS: dict[str, tuple[str, Callable[[argparse._SubParsersAction], None]]] = {
     "pymaf": ("PyMAF forward speed per crop, ours next to a straightforward forward "
@@ -321,6 +327,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[argparse._SubParsersAction], None]]] 
                  "batch 1 and 16", _add_pointhmr),
     "refine": ("refinement: mask IoU and keypoint error before/after, ms per person, on "
                "the samples and photos", _add_refine),
+    "scenes": ("synthetic scenes with a placed person: ms per scene (CPU and wall)",
+               _add_scenes),
 }
 
 
