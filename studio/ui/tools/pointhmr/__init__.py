@@ -1,0 +1,1 @@
+"""The PointHMR tool: vertex heat-maps, their links to the 3D mesh, attention per block, PyMAF comparison."""
