@@ -263,8 +263,9 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
         ok = valid_samples(rt3, rt2)
         kept3.append(rt3[ok])
         kept2.append(rt2[ok])
-        logs.append([adv.item(), diff.item(), float(feedback), *d_losses,
-                     float(out["ba_diff"].mean()), float(out["blr"].abs().mean()),
+        logs.append([adv.item(), diff.item(), feedback.item(), *d_losses,
+                     out["ba_diff"].detach().mean().item(),
+                     out["blr"].detach().abs().mean().item(),
                      ok.float().mean().item()])
     mean = np.nanmean(np.array(logs), axis=0)
     names = ("adv", "diff", "feedback", "d3d", "d2d", "ba_diff", "blr_abs", "valid")

@@ -1,0 +1,85 @@
+"""PoseAug's synthetic source/target distributions and the training run (tiny)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from studio.body.registry import load_body_model
+from studio.nets import poseaug
+from studio.synth.poseaug_data import load_or_make, make_set
+from studio.synth.smplr_points import PartialBody
+from studio.train.poseaug_eval import evaluate
+from studio.train.poseaug_train import WEIGHT_FILES, PoseAugConfig, train
+
+
+@pytest.fixture(scope="module")
+def body() -> PartialBody:
+    return PartialBody(load_body_model("mannequin"))
+
+
+@pytest.fixture(scope="module")
+def sets(body) -> dict:
+    return {kind: make_set(kind, 600, 0, body) for kind in ("source", "target")}
+
+
+def test_sets_repeat_with_the_seed_and_project_consistently(body, sets):
+    again = make_set("source", 600, 0, body)
+    np.testing.assert_array_equal(again.poses, sets["source"].poses)
+    other = make_set("source", 600, 1, body)
+    assert not np.allclose(other.poses, sets["source"].poses)
+    for data in sets.values():
+        p, c, x = data.tensors()
+        torch.testing.assert_close(poseaug.project_to_2d(p, c), x)
+        assert p.shape == (600, 16, 3) and (p[..., 2] > 1.0).all()
+
+
+def test_source_is_narrow_and_target_broad(sets):
+    def upright(p):  # head above the hip in the image (y down)
+        return float(np.mean(p[:, 9, 1] < p[:, 0, 1] - 0.3))
+
+    def facing(p):  # the right hip on the image's left: the front is seen
+        return float(np.mean(p[:, 1, 0] < p[:, 4, 0]))
+
+    src, tgt = sets["source"].poses, sets["target"].poses
+    assert upright(src) == 1.0 and upright(tgt) < 0.95
+    assert facing(src) > 0.95 and 0.3 < facing(tgt) < 0.7
+    src_depth, tgt_depth = src[:, 0, 2], tgt[:, 0, 2]
+    assert 3.4 < src_depth.min() and src_depth.max() < 5.7
+    assert tgt_depth.min() < 3.0 and tgt_depth.max() > 6.0
+    height = lambda p: np.ptp(p[:, :, 1], axis=1)  # noqa: E731
+    assert height(tgt).min() < 0.8 * height(src).min()  # sitting, crouching, lying
+
+
+def test_tiny_training_run_writes_official_files_and_resumes(tmp_path):
+    config = PoseAugConfig(train_samples=512, width=64, batch_size=128, pretrain_epochs=1,
+                           epochs=2, warmup=1, pool_size=256)
+    lines = []
+    state = train(config, tmp_path / "run", tmp_path / "out", log=lines.append)
+    phases = [json.loads(line)["phase"] for line in lines]
+    assert phases == ["pretrain", "source-only", "source-only", "random", "random",
+                      "poseaug", "poseaug"]
+    assert "fake_loss" in json.loads(lines[-1])  # after the warm-up PoseAug's pairs train
+    for name in WEIGHT_FILES.values():
+        assert (tmp_path / "out" / name).is_file()
+    gan = tmp_path / "out" / WEIGHT_FILES["gan"]
+    for part, kind in (("augmentor", "augmentor"), ("d3d", "d3d"), ("d2d", "d2d"),
+                       ("pose", "mlp")):
+        assert poseaug.load_official(gan, part=part).kind == kind
+    again = train(config, tmp_path / "run", None, log=lines.append)  # resumes: nothing left
+    assert len(lines) == 7 and again["phase"] == state["phase"]
+    with pytest.raises(ValueError, match="other settings"):
+        train(PoseAugConfig(train_samples=512, width=32), tmp_path / "run")
+    result = evaluate(tmp_path / "out", 64, 0, tmp_path / "cache")
+    assert set(result["variants"]) == {"source-only", "random", "poseaug"}
+    assert all(v[k]["mpjpe"] > 0 for v in result["variants"].values()
+               for k in ("source", "target"))
+
+
+def test_cached_sets_reload(tmp_path):
+    made = load_or_make(tmp_path, "target", 50, 3)
+    again = load_or_make(tmp_path, "target", 50, 3)
+    np.testing.assert_array_equal(made.poses, again.poses)
+    assert (tmp_path / "target-50-3.npz").is_file()
