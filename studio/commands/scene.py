@@ -183,6 +183,9 @@ def add_eval_scenepose(sub: argparse._SubParsersAction) -> None:
                    help="rendered test scenes (synth; default: %(default)s)")
     p.add_argument("--seed", type=int, default=1_000_000, metavar="S",
                    help="first seed of the test scenes (training uses 0..; default: %(default)s)")
+    p.add_argument("--render-size", type=int, default=192, metavar="N",
+                   help="rendered test scene side in pixels (synth; default: %(default)s, as "
+                        "the shipped weights were trained)")
     p.add_argument("--cache", type=Path, default=None, metavar="DIR",
                    help="keep the rendered test scenes here (reused when there)")
     p.add_argument("--mode", choices=("box", "point", "both"), default="both",
@@ -217,10 +220,10 @@ def _eval_data(args: argparse.Namespace):
     from studio.synth.scenepose_data import load_cache, render_cache
 
     if args.cache is not None:
-        render_cache(args.cache, args.samples, args.seed)
+        render_cache(args.cache, args.samples, args.seed, args.render_size)
         return load_cache(args.cache), None, ALL_JOINTS
     with tempfile.TemporaryDirectory() as tmp:
-        render_cache(Path(tmp), args.samples, args.seed)
+        render_cache(Path(tmp), args.samples, args.seed, args.render_size)
         return load_cache(Path(tmp)), None, ALL_JOINTS
 
 

@@ -38,8 +38,8 @@ class ScenePoseTrainConfig:
     """Everything that defines a run; stored in its checkpoint and the weights file."""
 
     data: str = "synth"          # synth (rendered scenes) or sitcom:LIST
-    samples: int = 3000          # scenes rendered (synth)
-    render_size: int = 256
+    samples: int = 4000          # scenes rendered (synth)
+    render_size: int = 192
     templates: int = 14
     input_size: int = 96
     steps: int = 3000
