@@ -98,6 +98,7 @@ def _names_to_parts(*names: str) -> list[int]:
 
 
 FEET = _names_to_parts("left_ankle", "right_ankle", "left_foot", "right_foot")
+LOWER_LEGS = _names_to_parts("left_knee", "right_knee") + FEET
 SEAT_PARTS = _names_to_parts("pelvis", "left_hip", "right_hip")
 TORSO = _names_to_parts("spine1", "spine2", "spine3", "neck", "left_collar", "right_collar",
                         "head", "pelvis")
@@ -237,7 +238,9 @@ def _fit_seat(rng: np.random.Generator, p: _Posed, support: str) -> tuple[list[P
         raise FitError(f"seat height {top:.2f} m")
     z0 = float(contact[:, 2].min()) - rng.uniform(0.0, 0.06)
     knee_z = float(p.kp[[1, 4], 2].min())
-    z1 = min(z0 + rng.uniform(0.38, 0.55), knee_z - 0.04)
+    z1 = min(z0 + rng.uniform(0.38, 0.55), knee_z - 0.04, _calves(p, top) - 0.01)
+    if z1 - z0 < 0.3:
+        raise FitError("no room for the seat between buttocks and calves")
     half = max(0.24, float(np.abs(seat_pts[:, 0]).max()) + 0.04)
     if support in ("bench", "sofa", "low_wall"):
         x0, x1 = -half - rng.uniform(0.2, 1.2), half + rng.uniform(0.2, 1.2)
@@ -263,29 +266,39 @@ def _fit_seat(rng: np.random.Generator, p: _Posed, support: str) -> tuple[list[P
     return pieces, top
 
 
+def _calves(p: _Posed, height: float) -> float:
+    """The nearest z (towards the back) of the lower legs below ``height``: where a seat's
+    or a step's front must end."""
+    legs = p.of(LOWER_LEGS)
+    low = legs[legs[:, 1] < height]
+    return float(low[:, 2].min()) if len(low) else float(legs[:, 2].max())
+
+
 def _fit_stairs(rng: np.random.Generator, p: _Posed) -> tuple[list[Piece], float]:
-    """Sitting on a step, feet two steps lower on the tread in front."""
+    """Sitting on a step, feet two steps lower, the step between ending before the calves."""
     p.drop_to(FEET, 0.0)
     seat_pts = p.of(SEAT_PARTS)
     hip_z = float(p.hips[:, 2].mean())
     contact = seat_pts[seat_pts[:, 2] < hip_z + 0.1]
     drop = float(contact[:, 1].min())
-    steps_down = 2 if drop < 0.42 else 3
-    rise = drop / steps_down
-    if not 0.12 <= rise <= 0.22:
+    rise = drop / 2
+    if not 0.12 <= rise <= 0.23:
         raise FitError(f"step rise {rise:.2f} m")
-    feet = p.of(FEET)
-    run = rng.uniform(0.26, 0.36)
-    front = float(feet[:, 2].min()) - 0.02 - (steps_down - 1) * run  # the seat step's front
-    if front - run > float(contact[:, 2].min()) - 0.02:
-        raise FitError("the buttocks miss the step")
-    below = int(rng.integers(0, 3))  # steps below the feet's tread
+    middle_front = _calves(p, rise + 0.02) - 0.01  # the front of the step between
+    # The seat step's tread holds the whole buttocks (the next riser is behind them) and
+    # reaches 8 cm in front of them.
+    span = middle_front - float(contact[:, 2].min())
+    shortest, longest = max(0.21, span / 2 + 0.01), min(0.4, span - 0.08)
+    if longest < shortest:
+        raise FitError("the buttocks do not fit on a step")
+    run = rng.uniform(shortest, longest)
+    below = int(rng.integers(0, 3))  # more steps under the feet's tread
     p.shift(np.array([0.0, below * rise, 0.0], np.float32))
-    total = below + steps_down + int(rng.integers(1, 5))
+    total = below + 2 + int(rng.integers(1, 5))
     width = rng.uniform(1.0, 3.0)
-    stair = furn.stairs(rng, total, rise, run, -width / 2, width / 2,
-                        front + (below + steps_down) * run)
-    return [stair], (below + steps_down) * rise
+    x0 = -rng.uniform(0.3, width - 0.3)
+    stair = furn.stairs(rng, total, rise, run, x0, x0 + width, middle_front + below * run)
+    return [stair], (below + 2) * rise
 
 
 def _fit_lying(rng: np.random.Generator, p: _Posed, support: str) -> list[Piece]:
@@ -358,7 +371,9 @@ def _attempt(rng: np.random.Generator, cls: str, outdoor: bool) -> Person:
     noise = rng.uniform(3, 10)
     seat_height = None
     if cls == "sitting":
-        kind = {"floor": "sitting-floor", "stairs": "sitting-low"}.get(support, "sitting")
+        kind = "sitting-floor" if support == "floor" else "sitting"
+        if support == "stairs" and rng.random() < 0.5:
+            kind = "sitting-low"
         p = _Posed(rng, _choose(rng, POSES[kind]), _upright(rng, rng.normal(0, 4)), noise)
         if support == "floor":  # buttocks, feet or knees: the lowest part is on the floor
             p.drop_to(None, 0.0)

@@ -223,8 +223,9 @@ def _place(rng: np.random.Generator, kind: str, room: Room | None, taken: list[n
 
 def _inside(rng: np.random.Generator, lo: float, hi: float, margin: float) -> float:
     """A uniform position in [lo, hi] kept ``margin`` from both ends where there is room."""
-    m = min(margin, (hi - lo) / 2)
-    return float(rng.uniform(lo + m, hi - m))
+    if hi - lo <= 2 * margin:
+        return (lo + hi) / 2
+    return float(rng.uniform(lo + margin, hi - margin))
 
 
 def _wall_decor(rng: np.random.Generator, room: Room, count: int) -> list[Piece]:
