@@ -11,7 +11,7 @@ from PIL import Image
 
 from studio import cli
 from studio.pipeline.anchors import Detection, decode, iou, ssd_anchors, weighted_nms
-from studio.pipeline.group_photo import group_photo
+from studio.pipeline.group_photo import group_photo, mannequin_group
 from studio.pipeline.people import PersonFinder
 from studio.pipeline.person_detector import PersonDetector, Roi, merge, roi_of, tiles
 from studio.pipeline.samples import astronaut
@@ -124,6 +124,16 @@ def test_group_photo_finds_everyone_largest_first(finder, count) -> None:
     front = [p.landmarks[0, 1] > photo.shape[0] / 2 for p in people]
     assert front == sorted(front, reverse=True)  # the front row (larger) before the back
     assert set(finder.timings) >= {"detector", "landmarks", "search"}
+
+
+def test_rendered_mannequins_of_four_heights_are_all_found_largest_first(finder) -> None:
+    photo, frames = mannequin_group()
+    people = finder.find(photo, max_people=10)
+    assert len(people) == len(frames)
+    for person, (x0, y0, x1, y1) in zip(people, frames):  # largest first: frames' order
+        px0, py0, px1, py1 = person.extent
+        assert x0 - 15 <= px0 and px1 <= x1 + 15 and y0 - 15 <= py0 and py1 <= y1 + 15
+        assert (px1 - px0) * (py1 - py0) > 0.6 * (x1 - x0) * (y1 - y0)
 
 
 def test_max_people_keeps_the_largest(finder) -> None:

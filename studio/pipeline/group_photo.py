@@ -1,13 +1,16 @@
 """Made group photos for tests and benchmarks: the built-in samples' real people (the
 astronaut and Grace Hopper, each in their own photo's frame), pasted side by side at
 different sizes, mirrored in turn; larger people stand in the front row (lower), smaller
-ones in the back row (higher), as in a posed group."""
+ones in the back row (higher), as in a posed group. :func:`mannequin_group` stands
+rendered mannequins of different heights on one floor instead."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from studio.pipeline.samples import astronaut, grace_hopper
+from studio.pipeline.samples import astronaut, grace_hopper, mannequin
+
+MANNEQUIN_HEIGHTS = (0.9, 0.6, 0.4, 0.25)  # of the photo's height
 
 
 def group_photo(count: int, height: int = 720, gap: int = 24
@@ -40,3 +43,34 @@ def group_photo(count: int, height: int = 720, gap: int = 24
         canvas[y:y + h, x:x + w] = picture
         boxes.append((x, y, x + w, y + h))
     return canvas, sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+
+
+def _skin(image: np.ndarray) -> np.ndarray:
+    """Where the mannequin sample's skin is (red well above blue; its wall is grey)."""
+    return image[..., 0].astype(np.int16) - image[..., 2].astype(np.int16) > 25
+
+
+def mannequin_group(heights: tuple[float, ...] = MANNEQUIN_HEIGHTS,
+                    size: tuple[int, int] = (1280, 720), gap: int = 40) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """An RGB photo of rendered mannequins (the ``mannequin`` sample's figure, cut out)
+    standing side by side on one floor, each ``heights[k]`` of the photo's height, and
+    their frames (x0, y0, x1, y1) in that order."""
+    source = mannequin()
+    ys, xs = np.nonzero(_skin(source))
+    figure = source[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    width, height = size
+    canvas = np.empty((height, width, 3), np.uint8)
+    canvas[:] = np.linspace(90, 150, width)[None, :, None].astype(np.uint8)
+    frames, x = [], gap
+    for fraction in heights:
+        h = round(height * fraction)
+        w = round(figure.shape[1] * h / figure.shape[0])
+        picture = cv2.resize(figure, (w, h), interpolation=cv2.INTER_AREA)
+        y = height - gap // 2 - h
+        body = _skin(picture)
+        canvas[y:y + h, x:x + w][body] = picture[body]
+        frames.append((x, y, x + w, y + h))
+        x += w + gap
+    if x - gap > width:
+        raise ValueError(f"{len(heights)} mannequins of these heights do not fit {width} px")
+    return canvas, frames
