@@ -206,9 +206,6 @@ def _augment(args: argparse.Namespace) -> int:
 def augment_file(poses, cameras, count: int, seed: int, stages: tuple[str, ...],
                  strength: dict[str, float], model: Path | None) -> bytes:
     """The output .npz of ``studio poseaug augment`` as bytes."""
-    import io
-
-    import numpy as np
     import torch
 
     from studio.nets import poseaug
@@ -220,25 +217,10 @@ def augment_file(poses, cameras, count: int, seed: int, stages: tuple[str, ...],
     placed, moved = poseaug.place_in_front(torch.from_numpy(poses))
     cams = None if cameras is None else torch.from_numpy(cameras)
     out = poseaug.augment_poses(aug, placed, count, seed, stages, strength, cams)
-    arrays = {"input_poses": placed.numpy(), "moved_to_front": moved.numpy(),
-              "source_index": out.source_index.numpy(), "cameras": out.cameras.numpy(),
-              "ba_diff": out.ba_diff.numpy(), "blr": out.blr.numpy(), "rot": out.rot.numpy(),
-              "trans": out.trans.numpy(), "seed": np.int64(seed), "count": np.int64(count),
-              "stages": np.array(",".join(stages)),
-              "strength": np.array([strength.get(s, 1.0) for s in ("ba", "bl", "rt")],
-                                   np.float32),
-              "joint_names": np.array(poseaug.JOINT_NAMES)}
-    for stage in ("input", "ba", "bl", "rt"):
-        arrays[f"poses_{stage}"] = out.poses[stage].numpy()
-        arrays[f"pose_2d_{stage}"] = out.pose_2d[stage].numpy()
-    for name, value in out.noise.items():
-        arrays[name] = value.numpy()
+    scores = None
     if "d3d" in held and "d2d" in held:
-        d3d = poseaug.load_official(path, part="d3d")
-        d2d = poseaug.load_official(path, part="d2d")
-        s3, s2 = poseaug.discriminator_scores(d3d, d2d, out.poses["rt"], out.pose_2d["rt"])
-        arrays["d3d_scores"], arrays["d2d_scores"] = s3.numpy(), s2.numpy()
-        arrays["d3d_part_names"] = np.array(poseaug.PART_NAMES)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
+        scores = poseaug.discriminator_scores(poseaug.load_official(path, part="d3d"),
+                                              poseaug.load_official(path, part="d2d"),
+                                              out.poses["rt"], out.pose_2d["rt"])
+    return poseaug.augmented_npz_bytes(out, placed, moved, seed, count, stages, strength,
+                                       scores)

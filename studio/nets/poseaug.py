@@ -11,7 +11,8 @@ The public API:
   noise_trans=None) -> dict``; :func:`augment_poses` for seeded, per-stage draws;
 - :func:`project_to_2d`, :func:`normalize_screen`, :func:`screen_to_pixels`,
   :func:`camera_from_pixels` (2D normalisation from the image size alone);
-- :func:`discriminator_scores` and the skeleton constants (joints, bones, parts).
+- :func:`discriminator_scores`, :func:`augmented_npz_bytes` (the export) and the skeleton
+  constants (joints, bones, the discriminator's parts).
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from studio.nets.poseaug_discriminators import PoseDiscriminator2D, PoseDiscrimi
 from studio.nets.poseaug_estimators import SemGCN, SimpleBaseline, VideoPose1f
 from studio.nets.poseaug_files import PoseAugFileError, load_official, save_official
 from studio.nets.poseaug_sampling import (DEFAULT_CAMERA, Augmented, augment_poses,
-                                          discriminator_scores, place_in_front)
+                                          augmented_npz_bytes, discriminator_scores,
+                                          place_in_front)
 from studio.nets.poseaug_skeleton import (BONE_GROUPS, BONES, JOINT_NAMES, NUM_JOINTS,
                                           PARENTS, PART_BONES, PART_JOINTS, PART_NAMES,
                                           camera_from_pixels, normalize_screen,
@@ -46,7 +48,8 @@ __all__ = [
     "STAGES", "PoseAugmentor", "draw_noise", "PoseDiscriminator2D", "PoseDiscriminator3D",
     "SemGCN", "SimpleBaseline", "VideoPose1f", "STGCN", "PoseAugFileError",
     "load_official", "save_official", "load_builtin", "DEFAULT_CAMERA", "Augmented",
-    "augment_poses", "discriminator_scores", "place_in_front", "BONE_GROUPS", "BONES",
+    "augment_poses", "augmented_npz_bytes", "discriminator_scores", "place_in_front",
+    "BONE_GROUPS", "BONES",
     "JOINT_NAMES", "NUM_JOINTS", "PARENTS", "PART_BONES", "PART_JOINTS", "PART_NAMES",
     "camera_from_pixels", "normalize_screen", "project_to_2d", "screen_to_pixels",
     "BUILTIN_DIR", "BUILTIN_GAN", "BUILTIN_ESTIMATOR",

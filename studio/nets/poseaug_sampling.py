@@ -8,14 +8,17 @@ s = 1 is the augmentor itself; s = 0 (or a stage switched off) leaves that stage
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from studio.nets.poseaug_augmentor import (STAGES, PoseAugmentor, angle_axis_to_matrix,
                                            apply_length_ratios, draw_noise)
-from studio.nets.poseaug_skeleton import (bone_lengths, pose_from_bones, project_to_2d,
-                                          root_relative, unit_bones)
+from studio.nets.poseaug_skeleton import (JOINT_NAMES, PART_NAMES, bone_lengths,
+                                          pose_from_bones, project_to_2d, root_relative,
+                                          unit_bones)
 
 DEFAULT_CAMERA = (2.3, 2.3, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # Human3.6M-like, no distortion
 PLACE_DEPTH = 4.5  # metres: where poses that are not in front of the camera are put
@@ -114,3 +117,30 @@ def discriminator_scores(d3d: torch.nn.Module, d2d: torch.nn.Module, pose_3d: to
     d3d.eval()
     d2d.eval()
     return d3d(pose_3d), d2d(pose_2d)[:, 0]
+
+
+def augmented_npz_bytes(out: Augmented, placed: torch.Tensor, moved: torch.Tensor, seed: int,
+                        count: int, stages: tuple[str, ...], strength: dict[str, float],
+                        scores: tuple[torch.Tensor, torch.Tensor] | None = None) -> bytes:
+    """The augmented 2D-3D pairs as an .npz: ``poses_{input,ba,bl,rt}`` [N,16,3],
+    ``pose_2d_*`` [N,16,2], ``cameras``, per-stage parameters (``ba_diff``, ``blr``, ``rot``,
+    ``trans``), the noise, ``seed``/``count``/``stages``/``strength``, and the
+    discriminators' scores of the RT samples when given."""
+    arrays = {"input_poses": placed.numpy(), "moved_to_front": moved.numpy(),
+              "source_index": out.source_index.numpy(), "cameras": out.cameras.numpy(),
+              "ba_diff": out.ba_diff.numpy(), "blr": out.blr.numpy(), "rot": out.rot.numpy(),
+              "trans": out.trans.numpy(), "seed": np.int64(seed), "count": np.int64(count),
+              "stages": np.array(",".join(stages)),
+              "strength": np.array([strength.get(s, 1.0) for s in STAGES], np.float32),
+              "joint_names": np.array(JOINT_NAMES)}
+    for stage in ("input", "ba", "bl", "rt"):
+        arrays[f"poses_{stage}"] = out.poses[stage].numpy()
+        arrays[f"pose_2d_{stage}"] = out.pose_2d[stage].numpy()
+    for name, value in out.noise.items():
+        arrays[name] = value.numpy()
+    if scores is not None:
+        arrays["d3d_scores"], arrays["d2d_scores"] = scores[0].numpy(), scores[1].numpy()
+        arrays["d3d_part_names"] = np.array(PART_NAMES)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
