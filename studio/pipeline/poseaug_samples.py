@@ -17,7 +17,6 @@ them through the keypoint fit (``fit_keypoints(points, "poseaug16", dims=3)``).
 from __future__ import annotations
 
 import functools
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +32,6 @@ from studio.pipeline.results import MeshIteration
 STAGE_KEYS = ("input", "ba", "bl", "rt")  # the panel's columns, in order
 STAGE_TITLES = {"input": "original", "ba": "BA", "bl": "BL", "rt": "RT"}
 MESH_SUFFIXES = (".obj", ".ply", ".glb")
-NPZ_FORMAT = "human-mesh-studio/poseaug-samples"
 # Each bone's part (the discriminator column colouring it): arms' and legs' own bones,
 # the spine/neck/head bones the torso's.
 BONE_PART = (2, 2, 2, 3, 3, 3, 4, 4, 4, 0, 0, 0, 1, 1, 1)
@@ -73,6 +71,7 @@ class SampleSet:
     d3d: np.ndarray  # [N,4,5] part scores (poseaug.PART_NAMES), raw: ~1 real, ~0 augmented
     d2d: np.ndarray  # [N,4] 2D score, raw
     params: dict[str, np.ndarray]  # ba_diff [N,15], blr [N,9], rot [N,3], trans [N,3], noise_*
+    augmented: poseaug.Augmented  # the augmentor's draw the arrays above come from
     source: str = ""  # the weights file the samples came from
     vertices: np.ndarray | None = None  # [N,4,V,3] fitted bodies, same frame as poses
     faces: np.ndarray | None = None  # [F,3]
@@ -139,11 +138,8 @@ def draw_samples(modules: PoseAugModules, pose: np.ndarray, image_size: tuple[in
     same samples (none switched on: the pose itself). ValueError for unknown stages or
     strengths out of range."""
     camera = photo_camera(image_size)
-    # Every stage switched off: the samples are the pose itself (augment_poses wants one).
-    stages = settings.stages or poseaug.STAGES
-    strength = settings.strength if settings.stages else {s: 0.0 for s in poseaug.STAGES}
     aug = poseaug.augment_poses(modules.augmentor, torch.as_tensor(pose, dtype=torch.float32)[None],
-                                settings.count, settings.seed, stages, strength,
+                                settings.count, settings.seed, *_effective(settings),
                                 torch.as_tensor(camera)[None])
     poses = torch.stack([aug.poses[k] for k in STAGE_KEYS], 1)  # [N,4,16,3]
     screen = torch.stack([aug.pose_2d[k] for k in STAGE_KEYS], 1)
@@ -157,8 +153,16 @@ def draw_samples(modules: PoseAugModules, pose: np.ndarray, image_size: tuple[in
                      poses=poses.numpy(), screen=screen.numpy(),
                      pixels=poseaug.screen_to_pixels(screen, width, height).numpy(),
                      d3d=d3d.reshape(n, 4, -1).numpy(), d2d=d2d.reshape(n, 4).numpy(),
-                     params={k: v.numpy() for k, v in params.items()},
+                     params={k: v.numpy() for k, v in params.items()}, augmented=aug,
                      source=str(modules.source))
+
+
+def _effective(settings: SampleSettings) -> tuple[tuple[str, ...], dict[str, float]]:
+    """The stages and strengths drawn with: every stage switched off is every stage at
+    strength 0 (the pose itself; augment_poses wants a stage)."""
+    if settings.stages:
+        return settings.stages, settings.strength
+    return poseaug.STAGES, {s: 0.0 for s in poseaug.STAGES}
 
 
 def fit_bodies(samples: SampleSet, model=None) -> SampleSet:
@@ -174,32 +178,16 @@ def fit_bodies(samples: SampleSet, model=None) -> SampleSet:
 
 
 def npz_bytes(samples: SampleSet) -> bytes:
-    """The augmented 2D-3D pairs as an .npz: every stage's poses and projections,
-    cameras, per-stage parameters and strengths, the seed and the scores."""
-    s = samples.settings
-    n = samples.count
-    arrays = {
-        "format": np.array(NPZ_FORMAT),
-        "stage_names": np.array(STAGE_KEYS),
-        "joint_names": np.array(poseaug.JOINT_NAMES),
-        "part_names": np.array(poseaug.PART_NAMES),
-        "poses_3d": samples.poses,
-        "poses_2d": samples.screen,
-        "pixels_2d": samples.pixels,
-        "cameras": np.repeat(samples.camera[None], n, 0).astype(np.float32),
-        "image_size": np.array(samples.image_size, np.int64),
-        "seed": np.array(s.seed, np.int64),
-        "count": np.array(n, np.int64),
-        "stages_on": np.array([st in s.stages for st in poseaug.STAGES]),
-        "strength": np.array([s.strength.get(st, 1.0) for st in poseaug.STAGES], np.float32),
-        "d3d_scores": samples.d3d,
-        "d2d_scores": samples.d2d,
-        "weights": np.array(samples.source),
-        **{k: v.astype(np.float32) for k, v in samples.params.items()},
-    }
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return buffer.getvalue()
+    """The augmented 2D-3D pairs as ``studio poseaug augment`` writes them
+    (:func:`studio.nets.poseaug.augmented_npz_bytes`: every stage's poses and
+    projections, cameras, per-stage parameters, noise, seed, the final poses' scores)."""
+    stages, strength = _effective(samples.settings)
+    final = len(STAGE_KEYS) - 1
+    scores = (torch.as_tensor(samples.d3d[:, final]), torch.as_tensor(samples.d2d[:, final]))
+    pose = samples.augmented.poses["input"][:1]
+    return poseaug.augmented_npz_bytes(samples.augmented, pose, torch.zeros(1, dtype=torch.bool),
+                                       samples.settings.seed, samples.count, stages, strength,
+                                       scores)
 
 
 def mesh_payloads(samples: SampleSet, path: Path) -> list[tuple[Path, bytes]]:
