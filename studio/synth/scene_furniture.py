@@ -18,13 +18,13 @@ _ROLES = {
     "bench": {"frame": "wood", "top": "wood"},
     "sofa": {"frame": "fabric", "cushion": "fabric", "accent": "wood"},
     "bed": {"frame": "wood", "cushion": "fabric", "accent": "fabric"},
-    "table": {"frame": "wood", "top": "wood"},
-    "counter": {"frame": "wood", "top": "floor_stone"},
+    "table": {"frame": "wood", "top": "wood", "props": "props"},
+    "counter": {"frame": "wood", "top": "floor_stone", "props": "props"},
     "wall": {"frame": "wall"},
     "low_wall": {"frame": "concrete", "top": "concrete"},
     "stairs": {"frame": "concrete"},
-    "shelf": {"frame": "wood", "accent": "fabric"},
-    "cabinet": {"frame": "wood", "accent": "metal"},
+    "shelf": {"frame": "wood", "accent": "props"},
+    "cabinet": {"frame": "wood", "accent": "metal", "props": "props"},
     "tv": {"frame": "metal", "accent": "metal"},
     "plant": {"frame": "fabric", "accent": "foliage"},
     "lamp": {"frame": "metal", "accent": "fabric"},
@@ -38,11 +38,16 @@ _ROLES = {
     "door": {"frame": "wood", "accent": "metal"},
     "picture": {"frame": "wood", "accent": "fabric"},
     "window": {"frame": "wall", "accent": "window"},
+    "car": {"frame": "paint", "accent": "glass", "wheel": "rubber"},
+    "hedge": {"frame": "foliage"},
+    "baseboard": {"frame": "wood"},
+    "light": {"frame": "lamp"},
 }
 INDOOR_CLUTTER = ("chair", "chair", "sofa", "table", "table", "shelf", "cabinet", "tv", "plant",
                   "lamp", "crate", "bed", "counter", "stool", "rug", "bin", "stairs")
-OUTDOOR_CLUTTER = ("bench", "bench", "low_wall", "post", "post", "tree", "tree", "bin",
-                   "table", "stairs", "fence", "crate", "plant", "building")
+OUTDOOR_CLUTTER = ("bench", "bench", "low_wall", "post", "post", "tree", "tree", "tree", "bin",
+                   "table", "stairs", "fence", "crate", "plant", "building", "building",
+                   "car", "car", "hedge")
 WALL_DECOR = ("door", "picture", "picture", "window", "window")
 
 
@@ -146,6 +151,19 @@ def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi))
 
 
+def _props(rng: np.random.Generator, x0: float, x1: float, z0: float, z1: float,
+           top: float) -> list[Part]:
+    """Up to five small boxes (books, cups, boxes, a screen) standing on a top surface."""
+    parts = []
+    for _ in range(int(rng.integers(0, 6))):
+        w, d, h = _u(rng, 0.05, 0.4), _u(rng, 0.05, 0.3), _u(rng, 0.03, 0.35)
+        if x1 - x0 <= w + 0.02 or z1 - z0 <= d + 0.02:
+            continue
+        x, z = _u(rng, x0 + 0.01, x1 - w - 0.01), _u(rng, z0 + 0.01, z1 - d - 0.01)
+        parts.append(Part((x, top, z), (x + w, top + h, z + d), "props"))
+    return parts
+
+
 def random_piece(rng: np.random.Generator, kind: str) -> Piece:
     """An everyday-sized piece of ``kind`` (see :data:`INDOOR_CLUTTER`, ``OUTDOOR_CLUTTER``)."""
     if kind in ("chair", "stool"):
@@ -172,7 +190,8 @@ def random_piece(rng: np.random.Generator, kind: str) -> Piece:
         top = _u(rng, 0.7, 0.78) if kind == "table" else _u(rng, 0.86, 1.05)
         if kind == "table" and rng.random() < 0.3:  # coffee table
             top = _u(rng, 0.35, 0.5)
-        return table(rng, kind, top, -w / 2, w / 2, -d / 2, d / 2)
+        made = table(rng, kind, top, -w / 2, w / 2, -d / 2, d / 2)
+        return piece(kind, made.parts + _props(rng, -w / 2, w / 2, -d / 2, d / 2, top))
     if kind == "shelf":
         w, d, h = _u(rng, 0.6, 1.4), _u(rng, 0.25, 0.45), _u(rng, 1.2, 2.2)
         n = int(rng.integers(3, 6))
@@ -190,7 +209,7 @@ def random_piece(rng: np.random.Generator, kind: str) -> Piece:
         w, d, h = _u(rng, 0.5, 1.6), _u(rng, 0.35, 0.6), _u(rng, 0.5, 1.9)
         return piece(kind, [Part((-w / 2, 0, -d / 2), (w / 2, h, d / 2), "frame"),
                             Part((-0.02, h * 0.6, d / 2), (0.02, h * 0.6 + 0.12, d / 2 + 0.02),
-                                 "accent")])
+                                 "accent")] + _props(rng, -w / 2, w / 2, -d / 2, d / 2, h))
     if kind == "tv":
         w, h = _u(rng, 0.8, 1.5), _u(rng, 0.4, 0.5)
         stand = table(rng, "counter", _u(rng, 0.4, 0.6), -w / 2 - 0.1, w / 2 + 0.1, -0.22, 0.22)
@@ -237,6 +256,19 @@ def random_piece(rng: np.random.Generator, kind: str) -> Piece:
                       "frame") for i in range(n)]
         parts.append(Part((-w / 2, h * 0.7, 0.02), (w / 2, h * 0.7 + 0.08, 0.05), "frame"))
         return piece(kind, parts)
+    if kind == "car":
+        length, w = _u(rng, 3.8, 4.9), _u(rng, 1.65, 1.9)
+        body_top, roof = _u(rng, 0.9, 1.1), _u(rng, 1.35, 1.6)
+        parts = [Part((-w / 2, 0.3, -length / 2), (w / 2, body_top, length / 2), "frame"),
+                 Part((-w / 2 + 0.08, body_top, -length * 0.3), (w / 2 - 0.08, roof,
+                                                                 length * 0.15), "accent")]
+        parts += [Part((x, 0.0, z), (x + 0.22, 0.62, z + 0.62), "wheel")
+                  for x in (-w / 2 - 0.01, w / 2 - 0.21)
+                  for z in (-length / 2 + 0.45, length / 2 - 1.05)]
+        return piece(kind, parts)
+    if kind == "hedge":
+        w, d, h = _u(rng, 1.5, 8.0), _u(rng, 0.5, 1.2), _u(rng, 0.5, 1.8)
+        return panel(kind, -w / 2, w / 2, -d / 2, d / 2, h)
     if kind == "building":
         w, d, h = _u(rng, 6.0, 20.0), _u(rng, 4.0, 12.0), _u(rng, 4.0, 15.0)
         parts = [Part((-w / 2, 0, -d / 2), (w / 2, h, d / 2), "frame")]

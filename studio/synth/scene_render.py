@@ -13,6 +13,8 @@ centre at integer coordinates (OpenCV's convention).
 """
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +26,18 @@ from studio.synth.scene_textures import Material, Textures
 
 NEAR = 0.1
 FAR = 1e4
+
+
+def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise dot products of [N,3] arrays (einsum: twice as fast as (a * b).sum(1))."""
+    return np.einsum("ij,ij->i", a, b)
+
+
+@functools.cache
+def _pixel_grid(height: int, width: int) -> np.ndarray:
+    """[H*W,3] float32 rows (u, v, 1) of every pixel, row-major (shared: do not change)."""
+    v, u = np.mgrid[0:height, 0:width].astype(np.float32)
+    return np.stack([u, v, np.ones_like(u)], -1).reshape(-1, 3)
 
 
 @dataclass
@@ -66,10 +80,11 @@ class Camera:
 
     def rays(self) -> np.ndarray:
         """World directions [H*W,3] through each pixel centre, scaled to unit camera depth."""
+        d = _pixel_grid(self.height, self.width).copy()
         cx, cy = self.centre
-        v, u = np.mgrid[0:self.height, 0:self.width].astype(np.float32)
-        d = np.stack([(u - cx) / self.focal, (v - cy) / self.focal, np.ones_like(u)], -1)
-        return d.reshape(-1, 3) @ self.rotation
+        d[:, 0] = (d[:, 0] - cx) / self.focal
+        d[:, 1] = (d[:, 1] - cy) / self.focal
+        return d @ self.rotation
 
     def raster_points(self, points: np.ndarray) -> tuple[torch.Tensor, int, int, int]:
         """World points -> rasterizer points [1,N,3] (canvas crop coordinates, -1/z) for a
@@ -121,12 +136,32 @@ def trace_planes(camera: Camera, rays: np.ndarray, planes: list[Plane]) -> Surfa
     normal = normals[which]
     mats = np.array([p.material for p in planes])
     material = np.where(sky, -1, mats[which])
-    axes_a = np.stack([p.axes[0] for p in planes]).astype(np.float32)[which]
-    axes_b = np.stack([p.axes[1] for p in planes]).astype(np.float32)[which]
-    a = (point * axes_a).sum(1)
-    b = (point * axes_b).sum(1)
+    axes = np.stack([np.stack(p.axes) for p in planes]).astype(np.float32)  # [K,2,3]
+    ab = np.take_along_axis(point @ axes.reshape(-1, 3).T, 2 * which[:, None] + [0, 1], 1)
+    a, b = ab[:, 0], ab[:, 1]
     return Surfaces(depth.astype(np.float32), point.astype(np.float32), normal, material,
                     a.astype(np.float32), b.astype(np.float32))
+
+
+@dataclass
+class Decal:
+    """A straight strip of another material on the ground (a path or a road)."""
+
+    through: np.ndarray  # [2] a ground point (x, z) on its centre line
+    angle: float  # direction of the centre line in the ground plane
+    half_width: float
+    material: int
+
+
+def paint_ground(surf: Surfaces, decals: list[Decal]) -> None:
+    """Give ground pixels (y = 0, facing up) inside each strip its material (in place)."""
+    ground = np.nonzero((surf.material >= 0) & (surf.normal[:, 1] > 0.99)
+                        & (np.abs(surf.point[:, 1]) < 1e-3))[0]
+    for d in decals:
+        x, z = surf.point[ground, 0] - d.through[0], surf.point[ground, 2] - d.through[1]
+        across = np.abs(-math.sin(d.angle) * x + math.cos(d.angle) * z)
+        on = ground[across < d.half_width]
+        surf.material[on] = d.material
 
 
 def trace_boxes(camera: Camera, rays: np.ndarray, pieces: list[Piece],
@@ -139,8 +174,6 @@ def trace_boxes(camera: Camera, rays: np.ndarray, pieces: list[Piece],
     keep = cam_z.min(1) > NEAR  # boxes reaching behind the camera are left out
     if not keep.any():
         return
-    box_piece = np.concatenate([[i] * len(p.parts) for i, p in enumerate(pieces)])
-    box_part = np.concatenate([np.arange(len(p.parts)) for p in pieces])
     kept = np.nonzero(keep)[0]
     tri = (kept[:, None] * 12 + np.arange(12)).reshape(-1)
     # Only the kept boxes' corners: the z-buffer's depth range starts at the nearest one.
@@ -151,37 +184,44 @@ def trace_boxes(camera: Camera, rays: np.ndarray, pieces: list[Piece],
     pix = np.nonzero(ids >= 0)[0]
     if not len(pix):
         return
-    t = tri[ids[pix]]
-    box, k = t // 12, t % 12
-    axis, sign = FACE_AXIS[k], FACE_SIGN[k]
-    # Per box: its piece's rotation and origin, its bounds.
-    rot = np.stack([pieces[i].rotation() for i in box_piece])  # [B,3,3]
-    origin = np.stack([[pieces[i].x, 0.0, pieces[i].z] for i in box_piece]).astype(np.float32)
-    lo = np.stack([pieces[i].parts[j].lo for i, j in zip(box_piece, box_part)]).astype(np.float32)
-    hi = np.stack([pieces[i].parts[j].hi for i, j in zip(box_piece, box_part)]).astype(np.float32)
-    r = rot[box]  # [P,3,3]
-    normal = r[np.arange(len(pix)), :, axis] * sign[:, None]
-    level = np.where(sign > 0, hi[box, axis], lo[box, axis])
-    # the face's plane: local[axis] = level  <=>  n . X = n . (origin + R e_axis level)
-    offset = (normal * origin[box]).sum(1) + level * sign
-    d = rays[pix]
+    table, face_material = _face_planes(pieces, tri, mats)
+    row = table[ids[pix]]  # per pixel: its face's normal, plane offset, texture axes
+    normal, d = row[:, 0:3], rays[pix]
     with np.errstate(divide="ignore", invalid="ignore"):
-        depth = (offset - normal @ camera.position) / (normal * d).sum(1)
+        depth = (row[:, 3] - normal @ camera.position) / _rowdot(normal, d)
     depth = np.where(np.isfinite(depth) & (depth > 0), depth, FAR)
     nearer = depth < surf.depth[pix]
-    pix, depth, normal, box, axis = pix[nearer], depth[nearer], normal[nearer], box[nearer], \
-        axis[nearer]
-    point = camera.position + d[nearer] * depth[:, None]
-    local = np.einsum("pij,pi->pj", r[nearer], point - origin[box])  # R^T (X - o)
-    a_axis = np.where(axis == 0, 2, 0)
-    b_axis = np.where(axis == 1, 2, 1)
-    rows = np.arange(len(pix))
+    pix, depth, row, d = pix[nearer], depth[nearer], row[nearer], d[nearer]
+    point = camera.position + d * depth[:, None]
     surf.depth[pix] = depth
     surf.point[pix] = point
-    surf.normal[pix] = normal
-    surf.material[pix] = mats[box]
-    surf.a[pix] = local[rows, a_axis]
-    surf.b[pix] = local[rows, b_axis]
+    surf.normal[pix] = row[:, 0:3]
+    surf.material[pix] = face_material[ids[pix]]
+    surf.a[pix] = _rowdot(row[:, 4:7], point) - row[:, 7]
+    surf.b[pix] = _rowdot(row[:, 8:11], point) - row[:, 11]
+
+
+def _face_planes(pieces: list[Piece], tri: np.ndarray, box_material: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per triangle ``tri`` (indices over all boxes, 12 per box): [T,12] float32 rows of
+    its world normal n, plane offset c (n . X = c), and texture axes u, v with offsets
+    (a = u . X - u0, b = v . X - v0: the box-frame coordinates across the face); and [T]
+    materials."""
+    rot = np.stack([p.rotation() for p in pieces])
+    box_piece = np.concatenate([[i] * len(p.parts) for i, p in enumerate(pieces)])
+    origin = np.array([[p.x, 0.0, p.z] for p in pieces], np.float32)[box_piece]
+    lo = np.array([q.lo for p in pieces for q in p.parts], np.float32)
+    hi = np.array([q.hi for p in pieces for q in p.parts], np.float32)
+    box, k = tri // 12, tri % 12
+    axis, sign = FACE_AXIS[k], FACE_SIGN[k]
+    r, o, rows = rot[box_piece[box]], origin[box], np.arange(len(tri))
+    normal = r[rows, :, axis] * sign[:, None]
+    level = np.where(sign > 0, hi[box, axis], lo[box, axis])
+    u = r[rows, :, np.where(axis == 0, 2, 0)]
+    v = r[rows, :, np.where(axis == 1, 2, 1)]
+    table = np.concatenate([normal, (_rowdot(normal, o) + level * sign)[:, None],
+                            u, _rowdot(u, o)[:, None], v, _rowdot(v, o)[:, None]], 1)
+    return table.astype(np.float32), box_material[box]
 
 
 @dataclass
@@ -194,6 +234,7 @@ class Lights:
     lamps: list[tuple[np.ndarray, float]]  # (position, strength)
     sky_low: np.ndarray  # [3] sky colour at the horizon
     sky_high: np.ndarray  # [3] at the zenith
+    clouds: float = 0.0  # cloud cover, 0..1
 
 
 def shade_surfaces(surf: Surfaces, rays: np.ndarray, materials: list[Material],
@@ -203,17 +244,26 @@ def shade_surfaces(surf: Surfaces, rays: np.ndarray, materials: list[Material],
     out = np.zeros((n, 3), np.float32)
     sky = surf.material < 0
     if sky.any():
-        up = np.clip(rays[sky, 1] / np.linalg.norm(rays[sky], axis=1), 0, 1)[:, None]
+        d = rays[sky]
+        up = np.clip(d[:, 1] / np.linalg.norm(d, axis=1), 0, 1)[:, None]
         out[sky] = lights.sky_low + (lights.sky_high - lights.sky_low) * np.sqrt(up)
+        if lights.clouds > 0:  # a cloud layer: noise on a plane high above, by ray
+            lift = np.maximum(d[:, 1], 0.02)
+            cover = textures.fbm(d[:, 0] / lift * 1.5, d[:, 2] / lift * 1.5)
+            cover = np.clip((cover - (1 - lights.clouds)) * 3, 0, 1)[:, None]
+            out[sky] += (np.float32(0.95) - out[sky]) * cover * np.minimum(up * 8, 1)
     light = lights.ambient + (1 - lights.ambient) * np.clip(surf.normal @ lights.direction, 0, 1)
-    light = light[:, None] * lights.color
+    lamps = np.zeros_like(light)
     for pos, strength in lights.lamps:
         to = pos - surf.point
-        dist2 = (to * to).sum(1)
-        cos = np.clip((surf.normal * to).sum(1) / np.sqrt(dist2 + 1e-9), 0, 1)
-        light = light + (strength * cos / (1 + dist2))[:, None]
+        dist2 = _rowdot(to, to)
+        lamps += strength * np.clip(_rowdot(surf.normal, to), 0, None) / (np.sqrt(dist2) + 1e-6) \
+            / (1 + dist2)
+    light = light[:, None] * lights.color + lamps[:, None]
+    order = np.argsort(surf.material, kind="stable")
+    bounds = np.searchsorted(surf.material[order], np.arange(len(materials) + 1))
     for m, mat in enumerate(materials):
-        sel = np.nonzero(surf.material == m)[0]
+        sel = order[bounds[m]:bounds[m + 1]]
         if not len(sel):
             continue
         albedo = textures.albedo(mat, surf.a[sel], surf.b[sel])

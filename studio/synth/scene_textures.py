@@ -110,6 +110,10 @@ _PALETTES: dict[str, tuple[tuple[float, float, float], tuple[float, float, float
     "concrete": ((0.45, 0.44, 0.42), (0.80, 0.78, 0.75)),
     "foliage": ((0.05, 0.15, 0.04), (0.30, 0.45, 0.18)),
     "brick": ((0.40, 0.15, 0.08), (0.70, 0.40, 0.28)),
+    "paint": ((0.05, 0.05, 0.06), (0.90, 0.90, 0.92)),
+    "glass": ((0.08, 0.10, 0.14), (0.30, 0.35, 0.42)),
+    "rubber": ((0.03, 0.03, 0.03), (0.12, 0.12, 0.12)),
+    "props": ((0.05, 0.05, 0.05), (0.95, 0.95, 0.95)),
 }
 # Pattern families that suit each role, drawn uniformly.
 _ROLE_KINDS = {
@@ -119,10 +123,11 @@ _ROLE_KINDS = {
     "wood": ("wood", "wood", "plain"), "metal": ("plain", "noise"),
     "grass": ("grain",), "asphalt": ("grain", "noise"), "sand": ("grain", "noise"),
     "snow": ("noise", "grain"), "dirt": ("grain", "noise"), "concrete": ("noise", "tiles", "plain"),
-    "foliage": ("grain", "noise"), "brick": ("tiles",),
+    "foliage": ("grain", "noise"), "brick": ("tiles",), "paint": ("plain",),
+    "glass": ("plain", "noise"), "rubber": ("plain",), "props": ("plain", "stripes", "noise"),
 }
 _SCALES = {"plain": (0.5, 3.0), "noise": (0.3, 2.5), "wood": (0.08, 0.25),
-           "tiles": (0.2, 0.8), "stripes": (0.05, 0.4), "checker": (0.2, 0.6),
+           "tiles": (0.2, 0.8), "stripes": (0.1, 0.4), "checker": (0.2, 0.6),
            "grain": (0.2, 1.5)}
 RANDOM_COLOUR_SHARE = 0.2
 
@@ -134,7 +139,7 @@ def random_material(rng: np.random.Generator, role: str) -> Material:
     lo, hi = (np.asarray(c, np.float32) for c in _PALETTES[role])
     tint = rng.random()
     color = lo + (hi - lo) * np.clip(tint + rng.normal(0, 0.08, 3), 0, 1)
-    if rng.random() < RANDOM_COLOUR_SHARE:
+    if rng.random() < (0.7 if role in ("paint", "props") else RANDOM_COLOUR_SHARE):
         color = rng.random(3) ** 1.3
     contrast = rng.uniform(0.1, 0.5) if kind in ("plain", "noise", "grain", "wood") else \
         rng.uniform(0.3, 0.9)

@@ -19,6 +19,7 @@ person was: a real model may learn to find it; this generator leaves the scene c
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,9 +31,10 @@ import torch
 from studio.synth import scene_furniture as furn
 from studio.synth import scene_people
 from studio.synth.dataset import clothing_colors
-from studio.synth.scene_layout import Piece
-from studio.synth.scene_render import (Camera, Lights, Plane, Surfaces, contact_shade,
-                                       render_person, shade_surfaces, trace_boxes, trace_planes)
+from studio.synth.scene_layout import Part, Piece
+from studio.synth.scene_render import (Camera, Decal, Lights, Plane, Surfaces, contact_shade,
+                                       paint_ground, render_person, shade_surfaces, trace_boxes,
+                                       trace_planes)
 from studio.synth.scene_textures import Material, Textures, emissive_material, random_material
 
 OUTDOOR_SHARE = 0.4
@@ -259,6 +261,8 @@ def _materials(rng: np.random.Generator, pieces: list[Piece], mats: list[Materia
             if role == "window":
                 sky = np.array([0.75, 0.85, 0.95]) * rng.uniform(0.8, 1.2)
                 mats.append(emissive_material(np.clip(sky, 0, 1)))
+            elif role == "lamp":
+                mats.append(emissive_material(np.array([1.0, 0.97, rng.uniform(0.8, 0.95)])))
             else:
                 mats.append(random_material(rng, role))
             slots[(i, slot)] = shared[key] = len(mats) - 1
@@ -278,7 +282,7 @@ def _lights(rng: np.random.Generator, outdoor: bool, room: Room | None) -> Light
         warm = np.array([1.0, rng.uniform(0.9, 1.0), rng.uniform(0.8, 0.95)])
         return Lights(sun, warm * rng.uniform(1.0, 1.3), rng.uniform(0.55, 0.8) if overcast
                       else rng.uniform(0.3, 0.5), [], low.astype(np.float32),
-                      high.astype(np.float32))
+                      high.astype(np.float32), 0.0 if overcast else rng.uniform(0, 0.6))
     assert room is not None
     main = np.array([rng.normal(0, 0.5), 1.0, rng.normal(0, 0.5)], np.float32)
     main /= np.linalg.norm(main)
@@ -318,23 +322,36 @@ def _skyline(rng: np.random.Generator, camera: Camera, rays: np.ndarray, surf: S
     surf.b[hit] = elev[below] * 30
 
 
+_LUT_MAX = 4095
+
+
+@functools.cache
+def _radius2(h: int, w: int) -> np.ndarray:
+    """[H,W] squared distance from the image centre over a quarter of the squared diagonal
+    (shared: do not change)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    return ((xx - w / 2) ** 2 + (yy - h / 2) ** 2) / np.float32(0.25 * (h * h + w * w))
+
+
 class _Finish:
     """A random camera response (exposure, white balance, vignette, gamma, sensor noise,
     blur, JPEG), drawn once per scene and applied alike to both of its renders."""
 
     def __init__(self, rng: np.random.Generator, h: int, w: int) -> None:
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        r2 = ((xx - w / 2) ** 2 + (yy - h / 2) ** 2) / (0.25 * (h * h + w * w))
         gain = rng.uniform(0.75, 1.3) * rng.uniform(0.9, 1.1, 3).astype(np.float32)
-        self.gain = (1 - rng.uniform(0, 0.35) * r2)[..., None] * gain
-        self.gamma = 1 / rng.uniform(1.8, 2.4)
-        self.noise = rng.standard_normal((h, w, 3), np.float32) * rng.uniform(0, 0.025)
+        self.gain = (1 - rng.uniform(0, 0.35) * _radius2(h, w))[..., None] * gain * _LUT_MAX
+        # gamma through a 12-bit table: a power per pixel costs more than the rest
+        self.curve = (np.linspace(0, 1, _LUT_MAX + 1, dtype=np.float32)
+                      ** np.float32(1 / rng.uniform(1.8, 2.4)) * 255)
+        # luminance noise (one draw per pixel: three cost more than the rest of this)
+        self.noise = rng.standard_normal((h, w, 1), np.float32) * rng.uniform(0, 0.025) * 255
         self.sigma = rng.uniform(0, 1.0)
         self.quality = int(rng.integers(40, 96))
 
     def __call__(self, linear: np.ndarray) -> np.ndarray:
-        img = np.clip(linear * self.gain, 0, 1) ** self.gamma + self.noise
-        out = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+        index = np.clip(linear * self.gain, 0, _LUT_MAX).astype(np.int32)
+        img = self.curve.take(index) + self.noise
+        out = np.clip(img + 0.5, 0, 255).astype(np.uint8)
         if self.sigma > 0.3:
             out = cv2.GaussianBlur(out, (0, 0), self.sigma)
         ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
@@ -353,6 +370,59 @@ def build_scene(seed: int, size: tuple[int, int] = (256, 256)) -> tuple[Scene, n
     return Scene(person, camera, list(person.pieces), outdoor), rng
 
 
+def _furnish(rng: np.random.Generator, scene: Scene, room: Room | None) -> list[Piece]:
+    """The person's furniture and 3-10 more pieces on free floor (wall decor indoors)."""
+    person, camera = scene.person, scene.camera
+    taken = [person.footprint()] + [p.footprint() for p in scene.pieces]
+    kinds = furn.INDOOR_CLUTTER if room is not None else furn.OUTDOOR_CLUTTER
+    pieces = list(scene.pieces)
+    for _ in range(int(rng.integers(3, 11))):
+        p = _place(rng, str(rng.choice(kinds)), room, taken, camera, person)
+        if p is not None:
+            pieces.append(p)
+            if p.kind != "rug":
+                taken.append(p.footprint())
+    if room is not None:
+        pieces += _wall_decor(rng, room, int(rng.integers(0, 6)))
+    return pieces
+
+
+def _fixtures(rng: np.random.Generator, room: Room, lights: Lights) -> list[Piece]:
+    """Baseboards along the walls and a glowing fitting at each ceiling lamp."""
+    out = []
+    if rng.random() < 0.7:
+        h, t = rng.uniform(0.05, 0.14), 0.015
+        x0, x1, z0, z1 = room.x0, room.x1, room.z0, room.z1
+        for lo, hi in (((x0, z0), (x0 + t, z1)), ((x1 - t, z0), (x1, z1)),
+                       ((x0, z0), (x1, z0 + t)), ((x0, z1 - t), (x1, z1))):
+            board = furn.piece("baseboard", [Part((lo[0], 0.0, lo[1]), (hi[0], h, hi[1]),
+                                                  "frame")])
+            board.yaw = room.yaw  # the room's frame: its origin is the world's
+            out.append(board)
+    for pos, _ in lights.lamps:
+        s = rng.uniform(0.15, 0.5)
+        fitting = furn.piece("light", [Part((-s, room.height - 0.04, -s),
+                                            (s, room.height, s), "frame")])
+        fitting.yaw, fitting.x, fitting.z = room.yaw, float(pos[0]), float(pos[2])
+        out.append(fitting)
+    return out
+
+
+def _paths(rng: np.random.Generator, person: scene_people.Person, mats: list[Material]
+           ) -> list[Decal]:
+    """0-2 paths or roads across the ground, one often under the person."""
+    out = []
+    centre = person.vertices[:, [0, 2]].mean(0)
+    for i in range(int(rng.choice([0, 1, 1, 2]))):
+        mats.append(random_material(rng, str(rng.choice(["asphalt", "concrete", "dirt",
+                                                           "sand", "floor_stone"]))))
+        through = centre + (rng.normal(0, 0.5, 2) if i == 0 and rng.random() < 0.5
+                            else rng.uniform(-8, 8, 2))
+        out.append(Decal(through.astype(np.float32), float(rng.uniform(0, math.pi)),
+                         float(rng.uniform(0.6, 4.0)), len(mats) - 1))
+    return out
+
+
 def make_scene_sample(seed: int, size: tuple[int, int] = (256, 256)) -> SceneSample:
     """Render scene ``seed`` at ``size`` (height, width); a pure function of its arguments."""
     scene, rng = build_scene(seed, size)
@@ -365,25 +435,16 @@ def make_scene_sample(seed: int, size: tuple[int, int] = (256, 256)) -> SceneSam
     else:
         room = _room(rng, person, camera, scene.pieces)
         planes = _room_planes(room, mats, rng)
-    taken = [person.footprint()] + [p.footprint() for p in scene.pieces]
-    kinds = furn.OUTDOOR_CLUTTER if outdoor else furn.INDOOR_CLUTTER
-    pieces = list(scene.pieces)
-    for _ in range(int(rng.integers(2, 9))):
-        p = _place(rng, str(rng.choice(kinds)), room, taken, camera, person)
-        if p is not None:
-            pieces.append(p)
-            if p.kind != "rug":
-                taken.append(p.footprint())
-    if room is not None:
-        pieces += _wall_decor(rng, room, int(rng.integers(0, 5)))
+    lights = _lights(rng, outdoor, room)
+    pieces = _furnish(rng, scene, room) + (_fixtures(rng, room, lights) if room else [])
     slots = _materials(rng, pieces, mats)
     textures = Textures(rng)
-    lights = _lights(rng, outdoor, room)
 
     rays = camera.rays()
     surf = trace_planes(camera, rays, planes)
     if outdoor:
         _skyline(rng, camera, rays, surf, mats)
+        paint_ground(surf, _paths(rng, person, mats))
     trace_boxes(camera, rays, pieces, slots, surf)
     footprints = [p.footprint() for p in pieces
                   if p.kind not in ("rug", "picture", "window", "door")]
