@@ -164,6 +164,22 @@ def live_speed(source: str, frames: int, model: str = DEFAULT_MODEL,
         }
 
 
+def compare_live_speed(source: str, frames: int, models: list[str], **options: object) -> dict:
+    """:func:`live_speed` for each of ``models`` in turn, same source and window, in one
+    process: absolute fps only compare within one run."""
+    runs = [live_speed(source, frames, model, **options) for model in models]
+    return {"benchmark": "live-compare", "source": source,
+            "processed_fps": {doc["model"]: doc["processed_fps"] for doc in runs},
+            "runs": runs}
+
+
+def compare_table(doc: dict) -> str:
+    """The readable form of :func:`compare_live_speed`'s document."""
+    return "\n\n".join([*(live_table(run) for run in doc["runs"]),
+                         "processed fps, same run: " + ", ".join(
+                             f"{name} {fps}" for name, fps in doc["processed_fps"].items())])
+
+
 def _percentile(values: list[float], q: float) -> float | None:
     return round(percentile(values, q), 1) if values else None
 

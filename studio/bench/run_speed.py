@@ -70,7 +70,7 @@ def run_speed(model: LoadedModel, repeats: int = 5, fit_camera: bool = True,
     detect_parts = {p: round(statistics.median(r[f"detect_{p}"] for r in runs), 2)
                     for p in DETECT_PARTS if f"detect_{p}" in runs[0]}
     total = round(statistics.median(sum(r[s] for s in ran) for r in runs), 2)
-    device = next(model.net.parameters()).device
+    device = model.device
     return {"torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads(),
             "model": model.name, "input_kind": model.input_kind, "input_size": model.input_size,
             "image": {"width": WIDTH, "height": HEIGHT, "jpeg_bytes": len(jpeg)},

@@ -250,7 +250,10 @@ def _add_live(sub: argparse._SubParsersAction) -> None:
                              "in a temporary folder)")
     parser.add_argument("--frames", type=int, default=60, metavar="N",
                         help="processed frames to measure (default 60)")
-    parser.add_argument("--model", metavar="NAME", default="builtin-pymaf-proxy")
+    parser.add_argument("--model", metavar="NAME[,NAME]", default="builtin-pymaf-proxy",
+                        help="model, or comma-separated models measured one after the other "
+                             "in this run, e.g. builtin-pymaf-proxy,keypoint-fit (default "
+                             "%(default)s)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where the models run (default cpu)")
     parser.add_argument("--in-flight", type=int, choices=(1, 2), metavar="N",
@@ -264,7 +267,7 @@ def _add_live(sub: argparse._SubParsersAction) -> None:
 
 
 def _live(args: argparse.Namespace) -> int:
-    from studio.bench.live_speed import live_speed, live_table
+    from studio.bench.live_speed import compare_live_speed, compare_table, live_speed, live_table
     from studio.nets.model_registry import resolve_device
 
     if args.frames < 1:
@@ -276,8 +279,13 @@ def _live(args: argparse.Namespace) -> int:
             from studio.pipeline.samples import write_sample_clip
 
             source = f"video:{write_sample_clip(Path(scratch) / 'astronaut-640x480.avi')}"
-        doc = live_speed(source, args.frames, args.model, in_flight=args.in_flight,
-                         device=args.device, draw=args.draw)
+        models = [m for m in args.model.split(",") if m]
+        options = {"in_flight": args.in_flight, "device": args.device, "draw": args.draw}
+        if len(models) > 1:
+            doc = compare_live_speed(source, args.frames, models, **options)
+            print(json.dumps(doc, indent=2) if args.json else compare_table(doc))
+            return 0
+        doc = live_speed(source, args.frames, args.model, **options)
     print(json.dumps(doc, indent=2) if args.json else live_table(doc))
     return 0
 

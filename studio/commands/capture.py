@@ -298,7 +298,7 @@ def _run(args: argparse.Namespace) -> int:
         exported = None
         if args.export is not None:
             exported = _export(export_track, SessionReader(folder), args.export, args.track,
-                               body=model.net.body.data)
+                               body=model.body.data)
         info = {
             "source": {"spec": args.source, "description": source.description,
                        "width": source.size[0], "height": source.size[1],

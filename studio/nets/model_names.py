@@ -1,7 +1,15 @@
-"""The registered mesh regressors: names, files and descriptions, without torch.
+"""The registered models: names, files and descriptions, without torch.
 
 :mod:`studio.nets.model_registry` loads them; the command line lists them in its help
 from here, so ``studio run --help`` does not wait for torch.
+
+Two kinds: PyMAF-style crop nets (the official checkpoint and :data:`BUILTIN_MODELS`,
+loaded as :class:`~studio.nets.model_registry.LoadedModel`) and *model methods*
+(:data:`METHOD_MODELS`): anything else that turns a found person into meshes (a keypoint
+fit, another paper's net), loaded by its own module as a
+:class:`~studio.pipeline.methods.LoadedMethod`. Registering a method is one entry in
+:data:`METHOD_MODELS` plus that module; :mod:`studio.pipeline.methods` says what the
+module provides.
 """
 from __future__ import annotations
 
@@ -32,6 +40,30 @@ BUILTIN_MODELS = {
 }
 
 
+@dataclass(frozen=True)
+class MethodModel:
+    """A model method: the module whose ``load(device, checkpoint)`` makes it, the files
+    it needs (found = all present; the first is where the window says to look) and what
+    it does."""
+
+    module: str
+    files: tuple[Path, ...]
+    description: str
+
+
+METHOD_MODELS = {
+    "keypoint-fit": MethodModel(
+        "studio.pipeline.keypoint_method", (MODELS_DIR / "smplr" / "smplr-3d.pt",),
+        "MediaPipe's 3D world landmarks fitted by the keypoint fit (SMPLR), placed on the "
+        "photo by a camera fitted to the 2D landmarks"),
+}
+
+
+def is_registered(name: str) -> bool:
+    """Whether ``name`` is a registered model name (not a file)."""
+    return name == OFFICIAL or name in BUILTIN_MODELS or name in METHOD_MODELS
+
+
 def model_names() -> str:
     """Every registered name, comma-separated, for help texts."""
-    return ", ".join([OFFICIAL, *BUILTIN_MODELS])
+    return ", ".join([OFFICIAL, *BUILTIN_MODELS, *METHOD_MODELS])

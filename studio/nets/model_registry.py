@@ -1,7 +1,9 @@
-"""Mesh regressors by name: the official PyMAF checkpoint and the built-in weights.
+"""Models by name: the official PyMAF checkpoint, the built-in weights and the model
+methods (:mod:`studio.pipeline.methods`, e.g. ``keypoint-fit``).
 
 Commands and the GUI ask for a model by name (or a file path) and get back the net plus
-what feeding it needs (input kind and size), so adding a model touches this table only.
+what feeding it needs (input kind and size), so adding a model touches the tables of
+:mod:`studio.nets.model_names` only (and a method its own module).
 
 Built-in weights use a small file format of their own: the body model's arrays and the
 downsampling map are rebuilt from the named body model on loading instead of being
@@ -9,6 +11,7 @@ stored, and weights are stored as float16, so the shipped files stay small.
 """
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import os
@@ -17,6 +20,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -25,11 +29,15 @@ from studio.body.smpl_files import PYMAF_HINT
 from studio.body.storage import atomic_write_bytes
 from studio.errors import ModelFileError, StudioError
 from studio.nets.model_names import (  # noqa: F401 (BuiltinModel: the registry's API)
-    BUILTIN_MODELS, OFFICIAL, OFFICIAL_DESCRIPTION, BuiltinModel)
+    BUILTIN_MODELS, METHOD_MODELS, OFFICIAL, OFFICIAL_DESCRIPTION, BuiltinModel)
 from studio.nets.pymaf import PyMAF, PyMAFOutput
 from studio.nets.pymaf_official import (OFFICIAL_FILE, load_official, mismatch_report,
                                         read_torch_file)
 from studio.nets.traced import TracedPyMAF
+
+if TYPE_CHECKING:
+    from studio.body.model import BodyModel
+    from studio.pipeline.methods import LoadedMethod
 
 BUILTIN_FORMAT = "human-mesh-studio/pymaf-builtin"
 BUILTIN_VERSION = 1
@@ -67,6 +75,15 @@ class LoadedModel:
     traced: bool = False
     _trace: TracedPyMAF | None = field(default=None, init=False, repr=False)
     _trace_failed: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def body(self) -> BodyModel:
+        """The body model the net's meshes are made of (as a method's ``body``)."""
+        return self.net.body
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
 
     def infer(self, crops: torch.Tensor) -> PyMAFOutput:
         """The net's forward on ``crops`` (on its device), traced where :attr:`traced` says
@@ -257,6 +274,10 @@ def available_models() -> list[ModelInfo]:
     infos = [ModelInfo(OFFICIAL, OFFICIAL_DESCRIPTION, official is not None, official or first)]
     infos += [ModelInfo(name, m.description, m.path.is_file(), m.path)
               for name, m in BUILTIN_MODELS.items()]
+    for name, method in METHOD_MODELS.items():
+        missing = [f for f in method.files if not f.is_file()]
+        infos.append(ModelInfo(name, method.description, not missing,
+                               (missing or method.files)[0]))
     return infos
 
 
@@ -289,11 +310,15 @@ def _load_path(path: Path, device: torch.device) -> LoadedModel:
 
 
 def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu",
-               checkpoint: str | os.PathLike | None = None) -> LoadedModel:
+               checkpoint: str | os.PathLike | None = None) -> LoadedModel | LoadedMethod:
     """A registered model by name, or the model in a .pt file; ``checkpoint`` replaces the
-    file a name would find (e.g. an official checkpoint kept elsewhere)."""
+    file a name would find (e.g. an official checkpoint kept elsewhere). Model methods'
+    names give their module's ``load(device, checkpoint)``."""
     dev = resolve_device(device)
     name = str(name_or_path)
+    if name in METHOD_MODELS:
+        module = importlib.import_module(METHOD_MODELS[name].module)
+        return module.load(dev, None if checkpoint is None else Path(checkpoint).expanduser())
     if name == OFFICIAL:
         path = Path(checkpoint).expanduser() if checkpoint else find_official_checkpoint()
         if path is None:
@@ -313,4 +338,5 @@ def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cp
             raise StudioError(f"{name}: a checkpoint goes with a model name, not a file")
         return _load_path(path, dev)
     raise ModelFileError(f"unknown model {name!r}: use one of "
-                         f"{', '.join([OFFICIAL, *BUILTIN_MODELS])} or a path to a .pt file")
+                         f"{', '.join([OFFICIAL, *BUILTIN_MODELS, *METHOD_MODELS])} or a "
+                         f"path to a .pt file")

@@ -11,12 +11,17 @@ keypoints are pixels; the result is in the camera's frame (x right, y down, z aw
 translation chosen (least squares) so that the body's keypoints project onto the seen
 points with the focal length (default: the image's larger side; the image size defaults
 to twice the largest coordinates, i.e. a principal point that keeps every point inside).
+
+After the nets, ``refine_steps`` Gauss-Newton steps (:mod:`studio.pipeline.keypoint_refine`)
+fit the body's keypoints to the seen points with the nets' pose as the prior: 3D errors
+halve for about a millisecond per sample at batch 1; ``refine_steps=0`` is the nets
+alone.
 """
 from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +47,7 @@ class KeypointFit:
     vertices: np.ndarray  # [N,V,3] with trans
     joints: np.ndarray  # [N,24,3] with trans
     keypoints: np.ndarray  # [N,K,3] the body's points of the input layout, with trans
+    sources: np.ndarray  # [N,S,3] every keypoint source (joint_sets.SOURCE_NAMES), with trans
     faces: np.ndarray  # [F,3]
     frame: str  # "input" (3D) or "camera" (2D: x right, y down, z away)
     body_name: str
@@ -59,6 +65,18 @@ class SMPLRModel:
     dims: int
     layouts: tuple[str, ...]
     source: Path
+    keypoint_bodies: dict = field(default_factory=dict, repr=False)  # per layout, for refining
+
+    def keypoint_body(self, layout: str) -> torch.nn.Module:
+        """The layout's :class:`~studio.pipeline.keypoint_refine.KeypointBody` (made once)."""
+        from studio.pipeline.keypoint_refine import KeypointBody
+
+        if layout not in self.keypoint_bodies:
+            device = self.body.v_template.device
+            self.keypoint_bodies[layout] = KeypointBody(self.body.cpu(), layout).double() \
+                .to(device)
+            self.body.to(device)
+        return self.keypoint_bodies[layout]
 
 
 def smplr_search_dirs() -> list[Path]:
@@ -231,14 +249,37 @@ def _spread(xy: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def predict(model: SMPLRModel, layout: str, points: torch.Tensor, seen: torch.Tensor,
+            intrinsics: torch.Tensor | None = None, refine_steps: int | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Local rotations [B,24,3,3], betas [B,10] and, for 2D, the camera-frame translation
+    [B,3] (None for 3D) from keypoints [B,K,D] (NaN where not ``seen``): the nets, then
+    ``refine_steps`` refinement steps (default :data:`keypoint_refine.STEPS`)."""
+    from studio.nets.smplr import encode
+    from studio.pipeline import keypoint_refine
+
+    steps = keypoint_refine.STEPS if refine_steps is None else refine_steps
+    out = model.net(encode(points, seen, intrinsics), layout)
+    rotmat, betas, trans = out.rotmat, out.betas, None
+    if points.shape[-1] == 2:
+        kp = model.keypoint_body(layout)(rotmat.double(), betas.double()).to(points.dtype)
+        trans = translation_2d(kp, points.nan_to_num(), seen.to(kp.dtype), intrinsics)
+    if steps > 0:
+        rotmat, betas, trans = keypoint_refine.refine_fit(
+            model.keypoint_body(layout), rotmat, betas, points, seen, intrinsics, trans, steps)
+    return rotmat, betas, trans
+
+
+@torch.no_grad()
 def fit_keypoints(points: np.ndarray, layout: str, dims: int, confidence: np.ndarray | None = None,
                   body: str | BodyModel | None = None, image_size=None, focal_length=None,
-                  model: SMPLRModel | None = None, batch_size: int = 1024) -> KeypointFit:
+                  model: SMPLRModel | None = None, batch_size: int = 1024,
+                  refine_steps: int | None = None) -> KeypointFit:
     """Fit bodies to keypoints [N,K,dims] (or [K,dims]) of ``layout``; NaN or confidence
     0 marks a missing point. 2D: ``image_size`` (width, height) and ``focal_length`` in
-    pixels, per call or per sample. ``model`` defaults to :func:`load_smplr`'s."""
+    pixels, per call or per sample. ``model`` defaults to :func:`load_smplr`'s;
+    ``refine_steps`` as for :func:`predict`."""
     from studio.nets.geometry import rotmat_to_axis_angle
-    from studio.nets.smplr import encode
     from studio.synth.smplr_points import layout_points
 
     points, seen = check_keypoints(points, layout, dims, confidence)
@@ -249,28 +290,28 @@ def fit_keypoints(points: np.ndarray, layout: str, dims: int, confidence: np.nda
     intr = _intrinsics(points, seen, image_size, focal_length) if dims == 2 else None
     device = model.body.v_template.device
     parts: dict[str, list] = {k: [] for k in ("poses", "betas", "trans", "vertices", "joints",
-                                              "keypoints")}
+                                              "keypoints", "sources")}
     for start in range(0, points.shape[0], batch_size):
         sl = slice(start, start + batch_size)
         p = torch.as_tensor(points[sl], device=device)
         s = torch.as_tensor(seen[sl], device=device)
         k = None if intr is None else torch.as_tensor(intr[sl], device=device)
-        out = model.net(encode(p.masked_fill(~s[..., None], float("nan")), s, k), layout)
-        posed = model.body(global_orient=out.rotmat[:, :1], body_pose=out.rotmat[:, 1:],
-                           betas=out.betas)
-        kp = layout_points(posed.points(), layout)
+        rotmat, betas, trans = predict(model, layout, p.masked_fill(~s[..., None], float("nan")),
+                                       s, k, refine_steps)
+        posed = model.body(global_orient=rotmat[:, :1], body_pose=rotmat[:, 1:], betas=betas)
+        sources = posed.points()
+        kp = layout_points(sources, layout)
         w = s.to(kp.dtype)
         if dims == 3:
             trans = ((p.nan_to_num() - kp) * w[..., None]).sum(1) / w.sum(1, keepdim=True)
-        else:
-            trans = translation_2d(kp, p.nan_to_num(), w, k)
         shift = trans[:, None]
-        parts["poses"].append(rotmat_to_axis_angle(out.rotmat).reshape(-1, 72))
-        parts["betas"].append(out.betas)
+        parts["poses"].append(rotmat_to_axis_angle(rotmat).reshape(-1, 72))
+        parts["betas"].append(betas)
         parts["trans"].append(trans)
         parts["vertices"].append(posed.vertices + shift)
         parts["joints"].append(posed.joints + shift)
         parts["keypoints"].append(kp + shift)
+        parts["sources"].append(sources + shift)
     arrays = {k: torch.cat(v).cpu().numpy().astype(np.float32) for k, v in parts.items()}
     return KeypointFit(**arrays, faces=model.body.data.faces, body_name=model.body.data.name,
                        frame="input" if dims == 3 else "camera", gender=model.body.data.gender,

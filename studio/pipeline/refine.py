@@ -68,7 +68,7 @@ def grown_mask(mask: np.ndarray, pixels: float) -> np.ndarray:
 def refine_body(model: LoadedModel) -> BodyModel:
     """``model``'s body model on the CPU, where refinement runs (a copy, made once, when
     the net is elsewhere)."""
-    body = model.net.body
+    body = model.body
     if next(body.buffers()).device.type == "cpu":
         return body
     cpu = getattr(model, "_refine_cpu_body", None)

@@ -6,7 +6,8 @@ it. RGB models get ImageNet-normalised crops; proxy models get the maps they wer
 on (MediaPipe's person mask and landmark heatmaps), made through the same crop transform.
 By default each iteration's crop camera is then refitted to MediaPipe's seen landmarks
 (:mod:`studio.pipeline.camera_fit`), which places the meshes on real photos better than
-the nets' own cameras do.
+the nets' own cameras do. Model methods (:mod:`studio.pipeline.methods`, e.g.
+``keypoint-fit``) replace only the net's step: they make the iterations themselves.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from studio.body.model import BodyModel
 from studio.nets.model_registry import OFFICIAL, LoadedModel
 from studio.pipeline.camera_fit import fit_crop_camera
 from studio.pipeline.crops import CropTransform, image_camera, normalised_rgb, proxy_input, square_box
+from studio.pipeline.methods import LoadedMethod, MethodOutput
 from studio.pipeline.overlay import RegionRender, mask_iou, mesh_fill, render_mesh
 from studio.pipeline.people import (MAX_PEOPLE, VISIBLE, NoPersonFound, Person, PersonFinder,
                                     TrackingPersonFinder)
@@ -31,6 +33,7 @@ from studio.pipeline.results import DenseMaps, FrameResult, MeshIteration, Perso
 # timed per person, in this order
 PERSON_STAGES = ("crop", "net", "fit", "refine", "overlay", "fill")
 PeopleFinder = PersonFinder | TrackingPersonFinder
+Model = LoadedModel | LoadedMethod
 
 
 @contextmanager
@@ -62,7 +65,7 @@ def keypoint_error(predicted: np.ndarray, person: Person, image_size: tuple[int,
     return float(np.linalg.norm(predicted[seen] - person.landmarks[seen], axis=1).mean())
 
 
-def run_person(model: LoadedModel, image: np.ndarray, person: Person,
+def run_person(model: Model, image: np.ndarray, person: Person,
                overlay: bool = True, fit_camera: bool = True,
                refine: bool = False) -> PersonResult:
     """The model's iterations for one found person, placed back on the full image.
@@ -73,38 +76,24 @@ def run_person(model: LoadedModel, image: np.ndarray, person: Person,
     seen landmarks (:mod:`studio.pipeline.camera_fit`); the net's camera stays in
     ``MeshIteration.cam`` and is used where the fit is not trusted. ``refine`` adds the
     refined step (:mod:`studio.pipeline.refine`, timed as "refine"), which the keypoints,
-    errors and render then describe."""
+    errors and render then describe. A model method's own step replaces the net's
+    (:mod:`studio.pipeline.methods`; timed as "net")."""
     timings: dict[str, float] = {}
     height, width = image.shape[:2]
     size = (width, height)
-    device = next(model.net.parameters()).device
     with timed(timings, "crop"):
         transform = CropTransform(square_box(person.extent), model.input_size,
                                   align_corners=model.name != OFFICIAL)
         crop_rgb = transform.warp(image, size)
         landmark_maps = proxy_input(transform.warp(person.mask, size), person.landmarks,
                                     person.visibility, transform)
-        inputs = landmark_maps if model.input_kind == "proxy" else normalised_rgb(crop_rgb)
+        inputs = landmark_maps if model.input_kind != "rgb" else normalised_rgb(crop_rgb)
     with timed(timings, "net"), torch.inference_mode():
-        out = model.infer(inputs.to(device))
-        regressor = np.asarray(model.net.body.data.J_regressor, np.float32)
-        iterations = []
-        for it in out.iterations:
-            cam = _numpy(it.cam)
-            vertices = _numpy(it.vertices)
-            iterations.append(MeshIteration(
-                vertices=vertices, joints=regressor @ vertices, cam=cam,
-                image_camera=image_camera(cam, transform.box), betas=_numpy(it.betas),
-                pose=_numpy(it.theta[:, 13:]), keypoints_2d=_numpy(it.keypoints_2d),
-                sample_points=None if it.sample_points is None else _numpy(it.sample_points),
-                pyramid_map=None if it.feature is None else _numpy(it.feature.abs().mean(1))))
-        # The mediapipe33 keypoints of every iteration's posed body: the camera fit's
-        # points, and the final one's are what the overlays and errors use.
-        body_keypoints = torch.cat([it.body.keypoints("mediapipe33") for it in out.iterations]
-                                   ).double().cpu().numpy()
-        dense = out.final.dense
-        dense_maps = None if dense is None else DenseMaps.from_logits(
-            {k: _numpy(v) for k, v in dense.items()})
+        if isinstance(model, LoadedMethod):
+            out = model.run(image, person, transform)
+        else:
+            out = net_iterations(model, inputs, transform)
+        iterations, body_keypoints = out.iterations, out.keypoints
     if fit_camera:
         with timed(timings, "fit"):
             seen = seen_landmarks(person, size)
@@ -118,7 +107,7 @@ def run_person(model: LoadedModel, image: np.ndarray, person: Person,
     keypoints = iterations[-1].image_camera.project(body_keypoints[-1])
     result = PersonResult(person=person, crop=transform, crop_rgb=crop_rgb,
                           model_input=_numpy(inputs), landmark_maps=_numpy(landmark_maps),
-                          iterations=iterations, dense=dense_maps, keypoints=keypoints,
+                          iterations=iterations, dense=out.dense, keypoints=keypoints,
                           keypoint_error_px=keypoint_error(keypoints, person, size),
                           render=None, mask_iou=None, timings_ms=timings)
     refined, render = None, None
@@ -126,7 +115,7 @@ def run_person(model: LoadedModel, image: np.ndarray, person: Person,
         with timed(timings, "refine"):
             refined = refine_step(result, refine_body(model), size)
     if overlay:  # with refinement, both the start and the refined step are drawn
-        faces = model.net.body.data.faces
+        faces = model.body.data.faces
         with timed(timings, "overlay"):
             result.render = render_mesh(iterations[-1].vertices, faces,
                                         iterations[-1].image_camera, size)
@@ -139,6 +128,32 @@ def run_person(model: LoadedModel, image: np.ndarray, person: Person,
     if refined is not None:
         choose_refined(result, *refined, render)
     return result
+
+
+def net_iterations(model: LoadedModel, inputs: torch.Tensor, transform: CropTransform
+                   ) -> MethodOutput:
+    """A crop net's feedback iterations on ``inputs`` (the crop's RGB or proxy maps),
+    with each iteration's mediapipe33 body keypoints and the dense maps."""
+    out = model.infer(inputs.to(model.device))
+    regressor = np.asarray(model.body.data.J_regressor, np.float32)
+    iterations = []
+    for it in out.iterations:
+        cam = _numpy(it.cam)
+        vertices = _numpy(it.vertices)
+        iterations.append(MeshIteration(
+            vertices=vertices, joints=regressor @ vertices, cam=cam,
+            image_camera=image_camera(cam, transform.box), betas=_numpy(it.betas),
+            pose=_numpy(it.theta[:, 13:]), keypoints_2d=_numpy(it.keypoints_2d),
+            sample_points=None if it.sample_points is None else _numpy(it.sample_points),
+            pyramid_map=None if it.feature is None else _numpy(it.feature.abs().mean(1))))
+    # The mediapipe33 keypoints of every iteration's posed body: the camera fit's
+    # points, and the final one's are what the overlays and errors use.
+    body_keypoints = torch.cat([it.body.keypoints("mediapipe33") for it in out.iterations]
+                               ).double().cpu().numpy()
+    dense = out.final.dense
+    dense_maps = None if dense is None else DenseMaps.from_logits(
+        {k: _numpy(v) for k, v in dense.items()})
+    return MethodOutput(iterations=iterations, keypoints=body_keypoints, dense=dense_maps)
 
 
 def refine_step(result: PersonResult, body: BodyModel, size: tuple[int, int]
@@ -182,7 +197,7 @@ def add_fill(result: PersonResult, faces: np.ndarray, image_size: tuple[int, int
         result.fill = mesh_fill(points, faces, depth, image_size, side)
 
 
-def run_image(model: LoadedModel, image: np.ndarray, finder: PeopleFinder,
+def run_image(model: Model, image: np.ndarray, finder: PeopleFinder,
               max_people: int = MAX_PEOPLE,
               progress: Callable[[str, float], None] | None = None,
               overlay: bool = True, fit_camera: bool = True,
@@ -206,7 +221,7 @@ def run_image(model: LoadedModel, image: np.ndarray, finder: PeopleFinder,
                       model_done, refine)
 
 
-def run_people(model: LoadedModel, image: np.ndarray, people: list[Person],
+def run_people(model: Model, image: np.ndarray, people: list[Person],
                timings: dict[str, float] | None = None,
                progress: Callable[[str, float], None] | None = None,
                overlay: bool = True, fit_camera: bool = True,
@@ -227,7 +242,7 @@ def run_people(model: LoadedModel, image: np.ndarray, people: list[Person],
     if not people:
         raise NoPersonFound("no person found in the image")
     height, width = image.shape[:2]
-    faces = model.net.body.data.faces
+    faces = model.body.data.faces
     results = []
     for k, person in enumerate(people):
         report(f"person {k + 1} of {len(people)}", 0.3 + 0.7 * k / len(people))
@@ -243,6 +258,6 @@ def run_people(model: LoadedModel, image: np.ndarray, people: list[Person],
     return FrameResult(model_name=model.name, body_name=model.body_name,
                        input_kind=model.input_kind, input_size=model.input_size,
                        image_size=(width, height), faces=faces,
-                       parents=np.asarray(model.net.body.data.parents),
-                       part_labels=np.asarray(model.net.body.data.part_labels),
+                       parents=np.asarray(model.body.data.parents),
+                       part_labels=np.asarray(model.body.data.part_labels),
                        people=results, timings_ms=timings)

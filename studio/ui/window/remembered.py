@@ -12,14 +12,14 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QMainWindow
 
-from studio.nets.model_names import BUILTIN_MODELS, OFFICIAL
+from studio.nets.model_names import is_registered
 
 DEFAULT_MODEL = "builtin-pymaf-proxy"
 
 
 def model_is_there(name: str) -> bool:
     """A registered name, or a model file that exists (whether it loads is seen later)."""
-    return name == OFFICIAL or name in BUILTIN_MODELS or Path(name).expanduser().is_file()
+    return is_registered(name) or Path(name).expanduser().is_file()
 
 
 class ModelMemory:

@@ -1,0 +1,87 @@
+"""The ``keypoint-fit`` model: MediaPipe's 3D world landmarks through the keypoint fit
+(SMPLR, :mod:`studio.pipeline.keypoint_fit`) to a body, placed on the photo by a crop
+camera fitted to MediaPipe's 2D landmarks. A model method
+(:mod:`studio.pipeline.methods`): no crop net runs, so it costs a few milliseconds
+beside the person finder.
+
+MediaPipe's world landmarks are metres around the hips' midpoint in the camera's axes
+(x right, y down, z away), the frame mesh iterations use, so the fit's body needs no
+turning: it is only centred on its pelvis. MediaPipe guesses every landmark, unseen ones
+too, and all of them are fitted: for legs off the photo its guess (standing, as people
+in photos mostly are) is more plausible than the fit's own fill-in from the broad pose
+prior (the astronaut's cut-off legs came out folded, hips bent 2 rad, when left out).
+Visibility weighs the 2D landmarks in the camera fit only.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from studio.body import joint_sets
+from studio.pipeline.camera_fit import project_weak, solve_camera
+from studio.pipeline.crops import CropTransform, image_camera
+from studio.pipeline.keypoint_fit import SMPLRModel, fit_keypoints, load_smplr
+from studio.pipeline.methods import LoadedMethod, MethodOutput
+from studio.pipeline.people import Person
+from studio.pipeline.results import MeshIteration
+
+NAME = "keypoint-fit"
+LAYOUT = "mediapipe33"
+START_CAM = np.array([0.9, 0.0, 0.0], np.float32)  # SMPL's mean camera: the fallback
+CROP_SIZE = 224
+
+
+def load(device: torch.device | str = "cpu", checkpoint: Path | None = None) -> LoadedMethod:
+    """The registry's loader: the shipped 3D weights, or ``checkpoint``."""
+    model = load_smplr(LAYOUT, 3, path=checkpoint, device=str(device))
+    return LoadedMethod(name=NAME, run=KeypointFitMethod(model), body=model.body,
+                        input_kind="landmarks", input_size=CROP_SIZE, source=model.source,
+                        device=torch.device(device))
+
+
+def crop_camera(points: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The crop camera (s, tx, ty) putting body points [K,3] on crop coordinates [K,2]
+    (least squares, :func:`studio.pipeline.camera_fit.solve_camera`), started from the
+    scale of the two point sets' spreads; :data:`START_CAM` when nothing can be fitted."""
+    w = np.asarray(weights, np.float64)
+    if (w > 0).sum() < 2:
+        return START_CAM.copy()
+
+    def spread(xy: np.ndarray) -> float:
+        centre = (w[:, None] * xy).sum(0) / w.sum()
+        return float(np.sqrt((w * ((xy - centre) ** 2).sum(1)).sum() / w.sum()))
+
+    body_spread = spread(points[:, :2])
+    guess = spread(targets) / body_spread if body_spread > 1e-6 else float(START_CAM[0])
+    cam = solve_camera(points, targets, w, guess if guess > 0 else float(START_CAM[0]))
+    return START_CAM.copy() if cam is None else cam.astype(np.float32)
+
+
+class KeypointFitMethod:
+    """:class:`~studio.pipeline.methods.PersonMethod`: one fit per person, one iteration."""
+
+    def __init__(self, model: SMPLRModel) -> None:
+        self.model = model
+        self._pymaf49 = joint_sets.mapping_matrix("pymaf49").astype(np.float32)
+
+    def __call__(self, image: np.ndarray, person: Person, transform: CropTransform
+                 ) -> MethodOutput:
+        visibility = np.nan_to_num(np.asarray(person.visibility, np.float32))
+        fit = fit_keypoints(person.world_landmarks, LAYOUT, 3, model=self.model)
+        pelvis = fit.joints[0, 0]
+        vertices = fit.vertices[0] - pelvis
+        keypoints = fit.keypoints[0] - pelvis
+        height, width = image.shape[:2]
+        inside = (person.landmarks >= 0).all(1) & (person.landmarks < (width, height)).all(1)
+        cam = crop_camera(keypoints, transform.to_crop(person.landmarks),
+                          np.where(inside, visibility, 0.0))
+        iteration = MeshIteration(
+            vertices=vertices, joints=fit.joints[0] - pelvis, cam=cam,
+            image_camera=image_camera(cam, transform.box), betas=fit.betas[0],
+            pose=fit.poses[0],
+            keypoints_2d=project_weak(self._pymaf49 @ (fit.sources[0] - pelvis), cam
+                                      ).astype(np.float32),
+            sample_points=None, pyramid_map=None)
+        return MethodOutput(iterations=[iteration], keypoints=keypoints[None].astype(np.float64))
