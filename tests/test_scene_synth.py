@@ -128,3 +128,20 @@ def test_synth_scenes_command(tmp_path, monkeypatch, capsys):
     assert cli.main(["synth", "scenes", "--count", "0", "--out", str(tmp_path / "x")]) == 2
     assert "--count" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_paint_out_box_fills_only_the_box(samples):
+    from studio.synth.scene_paint import paint_out_box
+
+    s = samples[1]
+    a = paint_out_box(s.image, s.box, np.random.default_rng(4))
+    b = paint_out_box(s.image, s.box, np.random.default_rng(4))
+    assert np.array_equal(a, b) and a.shape == s.image.shape and a.dtype == np.uint8
+    change = np.abs(a.astype(int) - s.image.astype(int)).max(-1)
+    x0, y0, x1, y1 = s.box
+    m = 0.15 * max(x1 - x0, y1 - y0)
+    ys, xs = np.mgrid[0:a.shape[0], 0:a.shape[1]]
+    far = (xs < x0 - m) | (xs > x1 + m) | (ys < y0 - m) | (ys > y1 + m)
+    assert change[far].max() <= 2
+    inside = (xs > x0) & (xs < x1) & (ys > y0) & (ys < y1)
+    assert change[inside].mean() > change[far].mean() + 1

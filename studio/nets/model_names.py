@@ -56,6 +56,11 @@ METHOD_MODELS = {
         "studio.pipeline.keypoint_method", (MODELS_DIR / "smplr" / "smplr-3d.pt",),
         "MediaPipe's 3D world landmarks fitted by the keypoint fit (SMPLR), placed on the "
         "photo by a camera fitted to the 2D landmarks"),
+    "builtin-pymaf-proxy-kpstart": MethodModel(
+        "studio.pipeline.pymaf_kpstart", (MODELS_DIR / "pymaf-proxy" / "pymaf-proxy.pt",
+                                          MODELS_DIR / "smplr" / "smplr-3d.pt"),
+        "the built-in proxy PyMAF with its feedback loop started from the keypoint fit's "
+        "body instead of the mean parameters (tried; measured in its model card)"),
 }
 
 
