@@ -61,6 +61,11 @@ METHOD_MODELS = {
                                           MODELS_DIR / "smplr" / "smplr-3d.pt"),
         "the built-in proxy PyMAF with its feedback loop started from the keypoint fit's "
         "body instead of the mean parameters (tried; measured in its model card)"),
+    "builtin-pointhmr": MethodModel(
+        "studio.pipeline.pointhmr_method", (MODELS_DIR / "pointhmr" / "pointhmr.pt",
+                                            MODELS_DIR / "smplr" / "smplr-3d.pt"),
+        "built-in PointHMR on person-mask and keypoint maps: vertex heat-maps, k-hop masked "
+        "transformer, mesh regressed directly (pose for refinement from the keypoint fit)"),
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -26,7 +26,8 @@ from studio.synth.dataset import SyntheticPeople
 from studio.synth.stream import batches
 from studio.train.pointhmr_eval import evaluate_meshes
 from studio.train.pointhmr_losses import MeshTargets, pointhmr_losses
-from studio.train.pymaf_train import _keep_freed_memory, _lr_factor, _save_checkpoint, _set_rates
+from studio.train.pymaf_train import (RunState, _keep_freed_memory, _lr_factor, _save_checkpoint,
+                                      _set_rates)
 
 DENSE_SIZE = 4  # the data engine's dense targets are for PyMAF; PointHMR ignores them
 
@@ -44,12 +45,6 @@ class PointHMRTrainConfig:
     val_samples: int = 256
     checkpoint_every: int = 100
     threads: int = 1
-
-
-@dataclass
-class RunState:
-    step: int = 0
-    history: list[dict] = field(default_factory=list)
 
 
 def mesh_targets(body: BodyModel) -> MeshTargets:
