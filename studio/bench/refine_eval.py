@@ -90,7 +90,7 @@ def _measure(model, finder, name: str, image: np.ndarray, overlays: Path | None)
         from PIL import Image
 
         size = (image.shape[1], image.shape[0])
-        faces = model.net.body.data.faces
+        faces = model.body.data.faces
         start = render_mesh(result.iterations[-1].vertices, faces,
                             result.iterations[-1].image_camera, size)
         refined = render_mesh(result.refined.vertices, faces, result.refined.image_camera, size)
@@ -105,18 +105,17 @@ def _measure(model, finder, name: str, image: np.ndarray, overlays: Path | None)
             "loss_first": report.loss[0], "loss_best": min(report.loss)}
 
 
-def refine_eval(model_name: str, photos: list[tuple[str, np.ndarray]],
+def refine_eval(model, photos: list[tuple[str, np.ndarray]],
                 overlays: Path | None = None) -> dict:
-    """Refinement's figures on ``photos`` (see the module's docstring)."""
-    from studio.nets.model_registry import load_model
+    """Refinement's figures on ``photos`` (see the module's docstring) for a loaded
+    model (a crop net or a model method)."""
     from studio.pipeline.people import PersonFinder
 
-    model = load_model(model_name)
     if overlays is not None:
         overlays.mkdir(parents=True, exist_ok=True)
     with PersonFinder() as finder:
         rows = [_measure(model, finder, name, image, overlays) for name, image in photos]
-    return {"model": model_name, "rows": rows, "summary": summary(rows)}
+    return {"model": model.name, "rows": rows, "summary": summary(rows)}
 
 
 def _mean(values: list[float]) -> float | None:
@@ -193,11 +192,13 @@ def add_bench_refine(sub: argparse._SubParsersAction,
                         help="write one PNG per photo: mask green, start red, refined blue")
 
     def run(args: argparse.Namespace) -> int:
-        apply_common(args)
+        from studio.nets.model_registry import load_model
+
+        device = apply_common(args)
         folder = args.photos if args.photos is not None else \
             (PHOTOS_DIR if PHOTOS_DIR.is_dir() else None)
-        doc = refine_eval(args.model or default_model(), photo_set(folder, args.samples),
-                          args.overlays)
+        doc = refine_eval(load_model(args.model or default_model(), device),
+                          photo_set(folder, args.samples), args.overlays)
         doc["thread_choice"] = args.thread_choice.as_dict()
         print(json.dumps(doc, indent=2) if args.json else refine_table(doc))
         return 0

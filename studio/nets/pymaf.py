@@ -309,12 +309,17 @@ class PyMAF(nn.Module):
         """Deconv block per level: 7 -> 14, 14 -> 28, 28 -> 56."""
         return [self.deconv_layers[3 * i:3 * i + 3] for i in range(NUM_LEVELS)]
 
-    def forward(self, crops: torch.Tensor) -> PyMAFOutput:
+    def forward(self, crops: torch.Tensor,
+                start: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+                ) -> PyMAFOutput:
+        """The feedback iterations on ``crops``, from the mean parameters or ``start``:
+        6D pose [B,144], betas [B,10] and crop camera [B,3] (e.g. a keypoint fit's body,
+        :mod:`studio.pipeline.pymaf_kpstart`)."""
         batch = crops.shape[0]
         feature = self.feature_extractor(crops)
         global_feature = feature.mean(dim=(2, 3)) if self.feedback == "ief" else None
         readout = self.readout(crops) if self.readout is not None else None
-        pose, shape, cam = self.regressor[0].initial(batch)
+        pose, shape, cam = self.regressor[0].initial(batch) if start is None else start
         current = self.regressor[0].mesh(pose, shape, cam)
         iterations = [current]
         for level, (block, reg) in enumerate(zip(self.pyramid_levels(), self.regressor)):

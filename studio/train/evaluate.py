@@ -1,20 +1,24 @@
 """Per-iteration errors of a PyMAF network on freshly generated synthetic people."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from studio.nets.pymaf import PyMAF
-from studio.synth.dataset import SyntheticPeople
+from studio.synth.dataset import Batch, SyntheticPeople
 from studio.train.metrics import errors_mm
 
 
 @torch.no_grad()
 def evaluate(net: PyMAF, data: SyntheticPeople, split: str, seed: int, samples: int,
-             batch_size: int = 32) -> dict:
+             batch_size: int = 32,
+             start: Callable[[Batch], tuple[torch.Tensor, ...]] | None = None) -> dict:
     """Mean MPJPE, PA-MPJPE and PVE (mm) of every iteration over ``samples`` people.
 
     Returns ``{"samples": N, "iterations": [{metric: mm}, ...], "final": {metric: mm}}``;
-    iteration 0 is the mean-parameter start.
+    iteration 0 is the start: the mean parameters, or ``start(batch)``'s (6D pose,
+    betas, camera), e.g. :func:`studio.pipeline.pymaf_kpstart.synthetic_start`.
     """
     was_training = net.training
     net.eval()
@@ -23,7 +27,7 @@ def evaluate(net: PyMAF, data: SyntheticPeople, split: str, seed: int, samples: 
     while done < samples:
         n = min(batch_size, samples - done)
         batch = data.batch(split, seed, index, n)
-        output = net(batch.inputs)
+        output = net(batch.inputs, start=None if start is None else start(batch))
         for i, it in enumerate(output.iterations):
             errs = errors_mm(data.body, it.rotmat, it.betas, batch.rotmat, batch.betas)
             if len(sums) <= i:
