@@ -148,20 +148,32 @@ def test_the_api_checks_its_input() -> None:
         fit_keypoints(np.zeros((1, 16, 3)), "coco17", 3)
 
 
-# The issue's targets are not met yet by the shipped weights (12,000 CPU steps): measured
-# about 41/48 mm (3D) and 76/83 mm (2D), see models/smplr/MODEL_CARD.md. The test stays,
-# expected to fail, so that better weights show up as XPASS.
-@pytest.mark.xfail(reason="shipped SMPLR weights miss the issue's targets (MODEL_CARD.md)",
-                   strict=False)
-@pytest.mark.parametrize("layout,dims,pa_mpjpe,pa_pve", [("smpl24", 3, 25.0, 35.0),
-                                                         ("coco17", 2, 50.0, 60.0)])
-def test_shipped_weights_meet_the_targets(layout: str, dims: int, pa_mpjpe: float,
-                                          pa_pve: float) -> None:
-    """The issue's targets, on a fixed seed, on prior samples at the target noise."""
+def _target_errors(layout: str, dims: int, key_poses: bool, refine_steps: int | None = None
+                   ) -> dict[str, float]:
+    """Errors at the issue's target noise on a fixed seed (200 samples)."""
     model = load_smplr(layout, dims)
     level = NoiseLevel(jitter=0.015) if dims == 3 else NoiseLevel(jitter=3.0, missing=0.1)
-    errors = evaluate_level(model, layout, 200, 0, level, key_poses=False)
-    assert errors["pa_mpjpe"] <= pa_mpjpe and errors["pa_pve"] <= pa_pve, errors
+    return evaluate_level(model, layout, 200, 0, level, key_poses, refine_steps)
+
+
+@pytest.mark.parametrize("key_poses", [False, True])
+def test_3d_fit_meets_the_targets_on_prior_and_key_poses(key_poses: bool) -> None:
+    """The issue's 3D targets (SMPL-24, 15 mm noise): PA-MPJPE <= 25 mm, PA-PVE <= 35 mm,
+    with the refinement after the nets (MODEL_CARD.md); the nets alone miss them."""
+    errors = _target_errors("smpl24", 3, key_poses)
+    assert errors["pa_mpjpe"] <= 25.0 and errors["pa_pve"] <= 35.0, errors
+    nets = _target_errors("smpl24", 3, key_poses, refine_steps=0)
+    assert nets["pa_mpjpe"] > errors["pa_mpjpe"] + 10, (nets, errors)
+
+
+# The 2D targets are not met yet (prior samples about 65/72 mm after refinement, see
+# models/smplr/MODEL_CARD.md): the test stays, expected to fail, so that better weights
+# show up as XPASS.
+@pytest.mark.xfail(reason="shipped 2D SMPLR weights miss the issue's targets (MODEL_CARD.md)",
+                   strict=False)
+def test_2d_fit_meets_the_targets() -> None:
+    errors = _target_errors("coco17", 2, key_poses=False)
+    assert errors["pa_mpjpe"] <= 50.0 and errors["pa_pve"] <= 60.0, errors
 
 
 def test_eval_and_bench_commands_print_json(capsys) -> None:
@@ -187,3 +199,52 @@ def test_smplr_points_are_pelvis_relative(partial) -> None:
     joints, _, landmarks = partial(eye[:, 0], eye[:, 1:], torch.zeros(1, 10))
     points = smplr_points(joints, landmarks)
     assert torch.allclose(points[:, :23], joints[:, 1:] - joints[:, :1])
+
+
+@pytest.mark.parametrize("layout", ["smpl24", "coco17", "mediapipe33"])
+def test_refinement_body_and_jacobian_are_exact(body, layout: str) -> None:
+    """The refinement's keypoint body gives the body model's keypoints, and its analytic
+    Jacobian matches finite differences."""
+    from studio.pipeline.keypoint_refine import KeypointBody, _jacobian, _rodrigues
+
+    gen = torch.Generator().manual_seed(5)
+    rot = _rodrigues(torch.randn(2, 24, 3, generator=gen, dtype=torch.float64) * 0.4)
+    betas = torch.randn(2, 10, generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        full = body(global_orient=rot[:, :1].float(), body_pose=rot[:, 1:].float(),
+                    betas=betas.float()).keypoints(layout)
+    kb = KeypointBody(body, layout).double()
+    kp, jac = _jacobian(kb, rot, betas)
+    assert torch.allclose(kp.float(), full, atol=1e-5)
+    eps, numeric = 1e-6, []
+    for i in range(82):
+        step = torch.zeros(2, 82, dtype=torch.float64)
+        step[:, i] = eps
+        moved = kb(rot @ _rodrigues(step[:, :72].reshape(2, 24, 3)), betas + step[:, 72:])
+        numeric.append((moved - kp) / eps)
+    assert torch.allclose(torch.stack(numeric, -1), jac, atol=1e-5)
+
+
+def test_refinement_pulls_the_fit_onto_the_points(partial) -> None:
+    """Exact 3D points: the refined body's keypoints land within millimetres, the nets'
+    alone within centimetres; 2D: the refined reprojection error shrinks."""
+    from studio.pipeline.keypoint_fit import predict
+
+    for layout, dims in (("smpl24", 3), ("coco17", 2)):
+        model = load_smplr(layout, dims)
+        batch = make_batch(partial, torch.Generator().manual_seed(6), 32, layout, dims,
+                           NoiseLevel())
+        errors = []
+        for steps in (0, 2):
+            rot, betas, trans = predict(model, layout, batch.keypoints, batch.seen,
+                                        batch.intrinsics, steps)
+            kp = model.keypoint_body(layout)(rot.double(), betas.double()).float()
+            if dims == 3:
+                kp = kp - kp.mean(1, keepdim=True) + batch.keypoints.mean(1, keepdim=True)
+                errors.append(float((kp - batch.keypoints).norm(dim=-1).mean()))
+            else:
+                cam = kp + trans[:, None]
+                f, c = batch.intrinsics[:, None, :1], batch.intrinsics[:, None, 1:]
+                pixels = f * cam[..., :2] / cam[..., 2:] + c
+                errors.append(float((pixels - batch.keypoints).norm(dim=-1).mean()))
+        assert errors[1] < 0.5 * errors[0], (layout, errors)

@@ -1,6 +1,6 @@
 """How fast the keypoint fit (SMPLR) runs, per sample: the three nets alone, and the whole
-:func:`~studio.pipeline.keypoint_fit.fit_keypoints` (input checks, nets, body model,
-translation, numpy out). Weights: the shipped ones when present, else random ones of the
+:func:`~studio.pipeline.keypoint_fit.fit_keypoints` (input checks, nets, refinement, body
+model, translation, numpy out), also without the refinement. Weights: the shipped ones when present, else random ones of the
 same architecture (the time does not depend on the values)."""
 from __future__ import annotations
 
@@ -69,16 +69,21 @@ def bench_smplr(layout: str, dims: int, batch_sizes: list[int], repeats: int,
             with torch.no_grad():
                 model.net(encode(p, s, intr), layout)
 
-        def fit() -> None:
+        def fit(steps: int | None = None) -> None:
             fit_keypoints(keypoints, layout, dims, image_size=sizes, focal_length=focal,
-                          model=model)
+                          model=model, refine_steps=steps)
 
         net_ms = _median_ms(nets, repeats, device)
         fit_ms = _median_ms(fit, max(3, repeats // 4), device)
+        unrefined_ms = _median_ms(lambda: fit(0), max(3, repeats // 4), device)
         rows.append({"batch": size, "nets_ms": round(net_ms, 3),
                      "nets_ms_per_sample": round(net_ms / size, 4),
-                     "fit_ms": round(fit_ms, 3), "fit_ms_per_sample": round(fit_ms / size, 4)})
+                     "fit_ms": round(fit_ms, 3), "fit_ms_per_sample": round(fit_ms / size, 4),
+                     "fit_ms_per_sample_no_refine": round(unrefined_ms / size, 4)})
+    from studio.pipeline.keypoint_refine import STEPS
+
     return {"benchmark": "smplr", "layout": layout, "dims": dims, "device": str(device),
+            "refine_steps": STEPS,
             "weights": str(model.source) if shipped else "random", "threads":
             torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
             "vertices": int(np.asarray(model.body.v_template.shape[0])), "rows": rows}

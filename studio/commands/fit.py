@@ -45,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--export", type=Path, default=None, metavar="OUT.{npz,obj,ply,glb}",
                    help="npz: AMASS-style parameters of all samples; obj/ply: one mesh per "
                         "sample (out.obj, out_1.obj, ...); glb: one scene, y up")
+    p.add_argument("--refine-steps", type=int, default=None, metavar="N",
+                   help="Gauss-Newton steps fitting the body to the points after the nets "
+                        "(0: the nets alone, fastest; default: 2)")
     p.add_argument("--json", action="store_true",
                    help="print every sample's parameters, joints and fit error as JSON")
     p.set_defaults(func=_fit)
@@ -113,6 +116,8 @@ def _fit(args: argparse.Namespace) -> int:
     dims = int(args.dims[0])
     if args.layout not in LAYOUTS:
         raise StudioError(f"unknown layout {args.layout!r} (use {', '.join(LAYOUTS)})")
+    if args.refine_steps is not None and args.refine_steps < 0:
+        raise StudioError("--refine-steps must be 0 or more")
     if args.export is not None:
         check_output_file(args.export, EXPORT_TYPES, "--export")
     data = read_keypoint_file(args.keypoints)
@@ -125,7 +130,8 @@ def _fit(args: argparse.Namespace) -> int:
     loaded = time.perf_counter()
     fit = fit_keypoints(np.where(seen[..., None], points, np.nan), args.layout, dims,
                         image_size=data.get("image_size"),
-                        focal_length=data.get("focal_length"), model=model)
+                        focal_length=data.get("focal_length"), model=model,
+                        refine_steps=args.refine_steps)
     done = time.perf_counter()
     written = write_outputs(export_payloads(fit, args.export)) if args.export else []
     error = _fit_error(fit, points, seen, dims)

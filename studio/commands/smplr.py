@@ -26,6 +26,20 @@ def _from_option(parser: argparse.ArgumentParser, required: bool = False) -> Non
                         + ("" if required else " (default: 3d)"))
 
 
+def _refine_steps(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: use a whole number, 0 or more")
+    return int(text)
+
+
+def _refine_option(parser: argparse.ArgumentParser) -> None:
+    from studio.pipeline.keypoint_refine import STEPS
+
+    parser.add_argument("--refine-steps", type=_refine_steps, default=STEPS, metavar="N",
+                        help="Gauss-Newton steps fitting the body to the points after the "
+                             "nets (0: the nets alone; default: %(default)s)")
+
+
 def add_train_smplr(sub: argparse._SubParsersAction) -> None:
     from studio.train.smplr_train import SMPLRConfig
 
@@ -104,6 +118,7 @@ def add_eval_smplr(sub: argparse._SubParsersAction) -> None:
                    help="test samples per noise level and pose set (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="seed of the test samples (default: %(default)s)")
+    _refine_option(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_eval)
 
@@ -117,12 +132,12 @@ def _eval(args: argparse.Namespace) -> int:
     if args.layout not in LAYOUT_NAMES:
         raise StudioError(f"unknown layout {args.layout!r} (use {', '.join(LAYOUT_NAMES)})")
     fit = load_smplr(args.layout, args.dims, path=args.model)
-    result = evaluate(fit, args.layout, args.samples, args.seed)
+    result = evaluate(fit, args.layout, args.samples, args.seed, args.refine_steps)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     print(f"{result['model']}: {args.layout} {args.dims}D, {args.samples} samples per row "
-          f"(seed {args.seed})")
+          f"(seed {args.seed}), {result['refine_steps']} refinement steps")
     print(f"{'poses':>10}  {'noise':>18}  {'MPJPE':>7}  {'PA-MPJPE':>8}  {'PA-PVE':>7}   (mm)")
     for row in result["rows"]:
         print(f"{row['poses']:>10}  {row['noise']:>18}  {row['mpjpe']:7.1f}  "
@@ -136,7 +151,8 @@ def add_bench_smplr(sub: argparse._SubParsersAction, common, apply_common, int_l
     p = sub.add_parser(
         "smplr",
         description="Time the keypoint fit per sample at each batch size: the nets alone "
-                    "and the whole fit (nets, body model, translation).")
+                    "and the whole fit (nets, refinement, body model, translation), also "
+                    "without the refinement.")
     common(p)
     p.add_argument("--layout", default="smpl24", metavar="NAME",
                    help="keypoint layout (default: %(default)s)")
@@ -160,5 +176,6 @@ def _bench(args: argparse.Namespace, device) -> int:
     print(f"keypoint fit, {args.layout} {args.dims}D on {doc['device']}")
     for row in doc["rows"]:
         print(f"batch {row['batch']:>4}: nets {row['nets_ms_per_sample']:.3f} ms/sample, "
-              f"whole fit {row['fit_ms_per_sample']:.3f} ms/sample")
+              f"whole fit {row['fit_ms_per_sample']:.3f} ms/sample ("
+              f"{row['fit_ms_per_sample_no_refine']:.3f} without refinement)")
     return 0
