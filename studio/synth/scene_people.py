@@ -89,6 +89,7 @@ SUPPORTS = {
     "lying": ((("bed", 4), ("sofa", 3), ("floor", 2)), (("bench", 1), ("floor", 3))),
     "leaning": ((("table", 3), ("counter", 2), ("wall", 3), ("wall-side", 1)),
                 (("table", 1), ("low_wall", 2), ("wall", 3), ("wall-side", 1))),
+    "standing": ((("floor", 9), ("stairs", 1)), (("floor", 6), ("stairs", 1))),
 }
 _PART = {name: i for i, name in enumerate(PART_NAMES)}
 
@@ -301,6 +302,27 @@ def _fit_stairs(rng: np.random.Generator, p: _Posed) -> tuple[list[Piece], float
     return [stair], (below + 2) * rise
 
 
+def _fit_step(rng: np.random.Generator, p: _Posed) -> list[Piece]:
+    """Standing on a step of a flight of stairs, the tread centred under the feet; the
+    flight rises behind or (turned) in front of the person."""
+    feet = p.of(FEET)
+    z0, z1 = float(feet[:, 2].min()), float(feet[:, 2].max())
+    run = rng.uniform(0.28, 0.4)
+    if z1 - z0 > run - 0.02:
+        raise FitError("the feet do not fit on one tread")
+    rise, k = rng.uniform(0.14, 0.2), int(rng.integers(1, 4))
+    p.shift(np.array([0.0, k * rise, 0.0], np.float32))
+    width = rng.uniform(1.0, 3.0)
+    x0 = float(feet[:, 0].mean()) - rng.uniform(0.4, width - 0.4)
+    zc = (z0 + z1) / 2
+    stair = furn.stairs(rng, k + int(rng.integers(1, 5)), rise, run, x0, x0 + width,
+                        zc + run / 2 + (k - 1) * run)
+    if rng.random() < 0.5:  # facing up the stairs: the flight turned about the feet
+        stair.yaw = math.pi
+        stair.x, stair.z = 2 * float(feet[:, 0].mean()), 2 * zc
+    return [stair]
+
+
 def _fit_lying(rng: np.random.Generator, p: _Posed, support: str) -> list[Piece]:
     """A bed, sofa or bench under a body lying along x."""
     if support == "floor":
@@ -403,7 +425,7 @@ def _attempt(rng: np.random.Generator, cls: str, outdoor: bool) -> Person:
     else:
         p = _Posed(rng, _choose(rng, POSES[cls]), _upright(rng), noise)
         p.drop_to(None, 0.0)
-        pieces = []
+        pieces = _fit_step(rng, p) if support == "stairs" else []
     for piece in pieces:
         if penetration(piece, p.v) > 0.004 * len(p.v):
             raise FitError(f"the body goes through the {piece.kind}")

@@ -53,12 +53,15 @@ class Camera:
 
     @staticmethod
     def look(position: np.ndarray, forward: np.ndarray, focal: float, height: int,
-             width: int) -> Camera:
-        """A camera at ``position`` looking along ``forward`` with no roll (y up world)."""
+             width: int, roll: float = 0.0) -> Camera:
+        """A camera at ``position`` looking along ``forward``, its x axis level (y up
+        world) turned by ``roll`` radians about the view direction."""
         z = forward / np.linalg.norm(forward)
         x = np.cross(z, np.array([0.0, 1.0, 0.0]))
         x /= np.linalg.norm(x)
         y = np.cross(z, x)
+        c, s = math.cos(roll), math.sin(roll)
+        x, y = c * x + s * y, c * y - s * x
         return Camera(np.stack([x, y, z]).astype(np.float32), position.astype(np.float32),
                       float(focal), height, width)
 

@@ -80,6 +80,7 @@ def _aim(rng: np.random.Generator, person: scene_people.Person, focal: float, h:
     if rng.random() < 0.5:
         height = rng.uniform(1.1, 1.8)  # eye level is the commonest
     sample = person.vertices[:: max(1, len(person.vertices) // 600)]
+    roll = float(np.clip(rng.normal(0, 1.5), -4, 4)) * math.pi / 180
     for attempt in range(6):
         drop = height - centre[1]
         flat = math.sqrt(max(dist * dist - drop * drop, 0.36))
@@ -92,7 +93,7 @@ def _aim(rng: np.random.Generator, person: scene_people.Person, focal: float, h:
         fwd = to / np.linalg.norm(to)
         cam = Camera.look(pos, fwd, focal, h, w)
         fwd = cam.rotation.T @ np.array([math.tan(yaw), math.tan(pitch), 1.0], np.float32)
-        cam = Camera.look(pos, fwd, focal, h, w)
+        cam = Camera.look(pos, fwd, focal, h, w, roll)
         uv, z = cam.project(sample)
         inside = (z.min() > 0.3 and uv[:, 0].min() >= 1 and uv[:, 1].min() >= 1
                   and uv[:, 0].max() <= w - 2 and uv[:, 1].max() <= h - 2)
