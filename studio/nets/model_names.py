@@ -66,6 +66,11 @@ METHOD_MODELS = {
                                             MODELS_DIR / "smplr" / "smplr-3d.pt"),
         "built-in PointHMR on person-mask and keypoint maps: vertex heat-maps, k-hop masked "
         "transformer, mesh regressed directly (pose for refinement from the keypoint fit)"),
+    "poseaug-lifter": MethodModel(
+        "studio.pipeline.poseaug_lift", (MODELS_DIR / "poseaug" / "mlp-poseaug.pth.tar",
+                                         MODELS_DIR / "smplr" / "smplr-3d.pt"),
+        "MediaPipe's 2D landmarks lifted to a 3D skeleton by the PoseAug-trained estimator "
+        "(--checkpoint: an official PoseAug file), body through the keypoint fit"),
 }
 
 
