@@ -16,6 +16,12 @@ KINDS = ("plain", "noise", "wood", "tiles", "stripes", "checker", "grain")
 _LATTICE = 32  # side of the random lattice behind noise and per-cell tints
 
 
+def to_linear(color: np.ndarray) -> np.ndarray:
+    """Display colours (as palettes and eyes judge them) -> linear light for shading; the
+    camera response (gamma about 2.2) turns them back."""
+    return np.asarray(color, np.float32) ** np.float32(2.2)
+
+
 @dataclass
 class Material:
     """A surface pattern: ``kind`` from :data:`KINDS`, two colours, a cell size in metres
@@ -88,7 +94,7 @@ class Textures:
             t = 0.55 * self.noise(u * 6.0, v * 6.0) + 0.45 * self.fbm(u * 0.3, v * 0.3)
         t = t.astype(np.float32)
         out = m.color + (m.second - m.color) * t[:, None]
-        if m.kind != "plain" and m.grain > 0:
+        if m.grain > 0:
             out = out * (1 + (self.noise(a * 40.0, b * 40.0)[:, None] - 0.5) * m.grain)
         return out
 
@@ -148,12 +154,12 @@ def random_material(rng: np.random.Generator, role: str) -> Material:
     if kind == "tiles":  # grout: light or dark
         second = np.full(3, rng.choice([0.15, 0.85])) + rng.normal(0, 0.03, 3)
     lo_s, hi_s = _SCALES[kind]
-    return Material(kind, color.astype(np.float32), np.clip(second, 0, 1).astype(np.float32),
+    return Material(kind, to_linear(color), to_linear(np.clip(second, 0, 1)),
                     float(np.exp(rng.uniform(np.log(lo_s), np.log(hi_s)))),
-                    float(rng.uniform(0.05, 0.35)))
+                    float(rng.uniform(0.1, 0.5)))
 
 
 def emissive_material(color: np.ndarray) -> Material:
     """A light source's surface (window, lamp shade): its colour as it is, unshaded."""
-    c = np.asarray(color, np.float32)
+    c = to_linear(color)
     return Material("plain", c, c, 1.0, 0.05, emissive=True)

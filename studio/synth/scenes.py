@@ -35,7 +35,8 @@ from studio.synth.scene_layout import Part, Piece
 from studio.synth.scene_render import (Camera, Decal, Lights, Plane, Surfaces, contact_shade,
                                        paint_ground, render_person, shade_surfaces, trace_boxes,
                                        trace_planes)
-from studio.synth.scene_textures import Material, Textures, emissive_material, random_material
+from studio.synth.scene_textures import (Material, Textures, emissive_material, random_material,
+                                         to_linear)
 
 OUTDOOR_SHARE = 0.4
 BOX_PAD = 0.05  # the person's box is the silhouette's, padded by this share per side
@@ -282,8 +283,7 @@ def _lights(rng: np.random.Generator, outdoor: bool, room: Room | None) -> Light
             high = low = np.full(3, rng.uniform(0.6, 0.9))
         warm = np.array([1.0, rng.uniform(0.9, 1.0), rng.uniform(0.8, 0.95)])
         return Lights(sun, warm * rng.uniform(1.0, 1.3), rng.uniform(0.55, 0.8) if overcast
-                      else rng.uniform(0.3, 0.5), [], low.astype(np.float32),
-                      high.astype(np.float32), 0.0 if overcast else rng.uniform(0, 0.6))
+                      else rng.uniform(0.2, 0.45), [], to_linear(low), to_linear(high), 0.0 if overcast else rng.uniform(0, 0.6))
     assert room is not None
     main = np.array([rng.normal(0, 0.5), 1.0, rng.normal(0, 0.5)], np.float32)
     main /= np.linalg.norm(main)
@@ -294,8 +294,8 @@ def _lights(rng: np.random.Generator, outdoor: bool, room: Room | None) -> Light
         local = np.array([rng.uniform(room.x0, room.x1), room.height - 0.3,
                           rng.uniform(room.z0, room.z1)], np.float32)
         lamps.append((r @ local, float(rng.uniform(0.3, 2.0))))
-    grey = np.full(3, 0.8, np.float32)
-    return Lights(main, tint * rng.uniform(0.7, 1.1), rng.uniform(0.35, 0.65), lamps, grey, grey)
+    grey = to_linear(np.full(3, 0.8))
+    return Lights(main, tint * rng.uniform(0.8, 1.3), rng.uniform(0.25, 0.55), lamps, grey, grey)
 
 
 def _skyline(rng: np.random.Generator, camera: Camera, rays: np.ndarray, surf: Surfaces,
@@ -339,7 +339,7 @@ class _Finish:
     blur, JPEG), drawn once per scene and applied alike to both of its renders."""
 
     def __init__(self, rng: np.random.Generator, h: int, w: int) -> None:
-        gain = rng.uniform(0.75, 1.3) * rng.uniform(0.9, 1.1, 3).astype(np.float32)
+        gain = rng.uniform(0.8, 1.5) * rng.uniform(0.9, 1.1, 3).astype(np.float32)
         self.gain = (1 - rng.uniform(0, 0.35) * _radius2(h, w))[..., None] * gain * _LUT_MAX
         # gamma through a 12-bit table: a power per pixel costs more than the rest
         self.curve = (np.linspace(0, 1, _LUT_MAX + 1, dtype=np.float32)
@@ -353,7 +353,7 @@ class _Finish:
         index = np.clip(linear * self.gain, 0, _LUT_MAX).astype(np.int32)
         img = self.curve.take(index) + self.noise
         out = np.clip(img + 0.5, 0, 255).astype(np.uint8)
-        if self.sigma > 0.3:
+        if self.sigma > 0.6:
             out = cv2.GaussianBlur(out, (0, 0), self.sigma)
         ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         return cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if ok else out
@@ -459,7 +459,7 @@ def make_scene_sample(seed: int, size: tuple[int, int] = (256, 256)) -> SceneSam
     body = scene_people.mannequin()
     faces = torch.as_tensor(body.data.faces)
     gen = torch.Generator().manual_seed(int(rng.integers(1 << 62)))
-    colors = clothing_colors(gen, 1, torch.as_tensor(body.data.part_labels))
+    colors = clothing_colors(gen, 1, torch.as_tensor(body.data.part_labels)) ** 2.2  # linear
     p_rgb, p_depth, p_mask = render_person(camera, person.vertices, faces, colors, lights)
     visible = (p_depth.reshape(-1) < surf.depth).reshape(h, w)
     with_person = lit_rgb.reshape(h, w, 3).copy()
