@@ -182,12 +182,17 @@ def test_panel_draws_samples_and_a_click_shows_one_in_3d(qtbot, window, tmp_path
 
     tool = window.tool(PoseAugTool)
     panel = window.poseaug_panel
+    with qtbot.waitSignal(window.result_shown, timeout=RESULT_TIMEOUT_MS):
+        window.open_sample("astronaut")
+    qtbot.wait(400)  # longer than the panel's settling: nothing is drawn unasked
+    assert panel.samples is None
+    panel.count_box.blockSignals(True)
     panel.count_box.setValue(3)
-    window.open_sample("astronaut")
-    qtbot.waitUntil(lambda: panel.samples is not None and panel.samples.count == 3,
-                    timeout=RESULT_TIMEOUT_MS)
+    panel.count_box.blockSignals(False)
+    qtbot.mouseClick(panel.draw_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.samples is not None, timeout=RESULT_TIMEOUT_MS)
     first = panel.samples
-    assert panel.table.rowCount() == 3 and panel.picked == 0
+    assert first.count == 3 and panel.table.rowCount() == 3 and panel.picked == 0
     assert panel.table.item(0, 0).text() == f"{first.d3d[0, 3, 0]:.2f}"
     actors = window.mesh_view.actors
     assert all(f"tool:poseaug:{s}:{kind}" in actors for s in ps.STAGE_KEYS
@@ -211,6 +216,11 @@ def test_panel_draws_samples_and_a_click_shows_one_in_3d(qtbot, window, tmp_path
     qtbot.waitUntil(lambda: panel.samples is not first, timeout=RESULT_TIMEOUT_MS)
     assert panel.samples.settings.seed == 7
     assert not np.allclose(panel.samples.poses[:, 3], first.poses[:, 3])
+
+    drawn = panel.samples  # once asked, the samples follow the shown iteration
+    window.scrubber.set_value(0)
+    qtbot.waitUntil(lambda: panel.samples is not drawn, timeout=RESULT_TIMEOUT_MS)
+    assert not np.allclose(panel.samples.poses[0, 0], drawn.poses[0, 0])
 
     written = tool.write_npz(tmp_path / "pairs.npz")
     with np.load(written[0]) as z:

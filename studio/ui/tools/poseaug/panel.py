@@ -25,6 +25,7 @@ MAX_COUNT = 32
 MAX_SEED = 2**31 - 1
 SETTLE_MS = 250  # controls or the shown iteration changed: draw once still this long
 GAP = 0.12  # between the stage frames and rows, as a share of the photo's size
+IDLE = "Draw augments the shown person's pose with PoseAug."
 SHORT_PARTS = ("L arm", "R arm", "R leg", "L leg", "torso")
 FRAME_PEN = pg.mkPen(90, 90, 90)
 PICKED_PEN = pg.mkPen(255, 140, 0, width=2)
@@ -36,8 +37,9 @@ def score_colour(score: float) -> QColor:
 
 
 class PoseAugPanel(QWidget):
-    """Controls, skeletons and scores; :attr:`settings_changed` asks for new samples and
-    :attr:`sample_picked` tells which one to show large (and whether the user chose it)."""
+    """Controls, skeletons and scores; :attr:`settings_changed` (and the Draw button) ask
+    for new samples and :attr:`sample_picked` tells which one to show large (and whether
+    the user chose it)."""
 
     settings_changed = Signal()
     sample_picked = Signal(int, bool)
@@ -51,6 +53,9 @@ class PoseAugPanel(QWidget):
         self.seed_box = QSpinBox()
         self.seed_box.setRange(0, MAX_SEED)
         self.seed_box.setToolTip("The same seed draws the same samples")
+        self.draw_button = QPushButton("Draw")
+        self.draw_button.setToolTip("Augment the shown person's pose; from then on the samples "
+                                    "follow the person, the iteration and these settings")
         self.next_button = QPushButton("New seed")
         self.next_button.clicked.connect(lambda: self.seed_box.setValue(
             (self.seed_box.value() + 1) % (MAX_SEED + 1)))
@@ -60,6 +65,7 @@ class PoseAugPanel(QWidget):
             top.addWidget(widget)
         top.addWidget(self.next_button)
         top.addStretch(1)
+        top.addWidget(self.draw_button)
 
         stages = QGridLayout()
         self.stage_boxes: dict[str, QCheckBox] = {}
@@ -79,7 +85,7 @@ class PoseAugPanel(QWidget):
             stages.addWidget(strength, 0, 2 * column + 1)
             self.stage_boxes[stage], self.strength_boxes[stage] = check, strength
 
-        self.caption = WrappingLabel("Open a photo: its person's pose is augmented here.")
+        self.caption = WrappingLabel(IDLE)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("k")
         self.graphics.setMinimumHeight(220)

@@ -1,5 +1,7 @@
-"""The PoseAug dock as a tool: the shown person's pose augmented on the worker whenever the
-person, the iteration or the panel's controls change (latest request wins), the picked
+"""The PoseAug dock as a tool: the shown person's pose augmented on the worker, once asked
+(Draw, or a change of the panel's controls) and from then on whenever the person, the
+iteration or the controls change (latest request wins; nothing runs for users who never
+ask, nor while live frames stream), the picked
 sample's stages side by side in the 3D view (fitted bodies and part-coloured bones) and
 its final joints on the photo, and File menu exports of the samples (npz, meshes)."""
 from __future__ import annotations
@@ -17,7 +19,7 @@ from studio.nets.poseaug import BONES
 from studio.pipeline.poseaug_samples import (BONE_PART, STAGE_KEYS, SampleSet, mesh_payloads,
                                              npz_bytes, person_samples)
 from studio.ui.tools.contract import Export, Tool, ToolHost, ToolJob
-from studio.ui.tools.poseaug.panel import PoseAugPanel, score_colour
+from studio.ui.tools.poseaug.panel import IDLE, PoseAugPanel, score_colour
 
 if TYPE_CHECKING:
     from studio.pipeline.results import MeshIteration
@@ -55,8 +57,10 @@ class PoseAugTool(Tool):
     def __init__(self, host: ToolHost) -> None:
         self.host = host
         self.view = PoseAugPanel()
-        self.view.settings_changed.connect(self.draw)
+        self.view.settings_changed.connect(self.start)
+        self.view.draw_button.clicked.connect(self.start)
         self.view.sample_picked.connect(self.show_sample)
+        self._following = False  # asked for samples once: they follow the shown person
         self._source: tuple[MeshIteration, tuple[int, int]] | None = None
         self._job: ToolJob | None = None  # the latest asked for; older answers are dropped
         self._streaming = False
@@ -78,7 +82,8 @@ class PoseAugTool(Tool):
         self._source, self._job = None, None
         self._frame_next = True
         self._remove_shown()
-        self.view.set_samples(None, "Waiting for the photo's result\N{HORIZONTAL ELLIPSIS}")
+        self.view.set_samples(None, "Waiting for the photo's result\N{HORIZONTAL ELLIPSIS}"
+                              if self._following else IDLE)
 
     def person_shown(self, document: StudioDocument) -> None:
         self.iteration_shown(document)
@@ -86,20 +91,26 @@ class PoseAugTool(Tool):
     def iteration_shown(self, document: StudioDocument) -> None:
         width, height = document.image.shape[1], document.image.shape[0]
         self._source = (document.current, (width, height))
-        if not self._streaming:
+        if self._following and not self._streaming:
             self.view.schedule()  # scrubbing passes iterations quickly: draw the last
 
     def streaming_changed(self, streaming: bool) -> None:
         """Live frames are not augmented while they stream; the paused frame is."""
         self._streaming = streaming
-        if not streaming and self._source is not None:
+        if self._following and not streaming and self._source is not None:
             self.view.schedule()
 
     # --- work ----------------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Draw samples now, and follow the shown person from now on."""
+        self._following = True
+        self.draw()
+
     def draw(self) -> None:
         """Ask the worker for samples of the shown person with the panel's settings."""
         if self._source is None:
+            self.view.set_message("No person shown: open a photo first.")
             return
         iteration, size = self._source
         settings = self.view.settings()
