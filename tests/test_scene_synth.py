@@ -145,3 +145,33 @@ def test_paint_out_box_fills_only_the_box(samples):
     assert change[far].max() <= 2
     inside = (xs > x0) & (xs < x1) & (ys > y0) & (ys < y1)
     assert change[inside].mean() > change[far].mean() + 1
+
+
+def test_furniture_in_front_hides_the_person():
+    """One depth test: a wall between camera and person hides it, one behind does not."""
+    import torch
+
+    from studio.synth import scene_furniture as furn
+    from studio.synth.scene_render import (Camera, Lights, Plane, render_person, trace_boxes,
+                                           trace_planes)
+
+    person = scene_people.place_person(np.random.default_rng(1), False, "standing")
+    centre = (person.vertices.min(0) + person.vertices.max(0)) / 2
+    eye = centre + np.array([0.0, 0.0, 4.0], np.float32)
+    cam = Camera.look(eye, centre - eye, 150.0, 96, 96)
+    body = scene_people.mannequin()
+    faces = torch.as_tensor(body.data.faces)
+    colors = torch.full((1, body.data.num_vertices, 3), 0.5)
+    rays = cam.rays()
+    floor = [Plane(np.array([0.0, 1.0, 0.0], np.float32), 0.0, 0, (np.eye(3)[0], np.eye(3)[2]))]
+    grey = np.full(3, 0.5, np.float32)
+    lights = Lights(np.array([0.0, 1.0, 0.0], np.float32), np.ones(3, np.float32), 0.4, [],
+                    grey, grey)
+    _, depth, mask = render_person(cam, person.vertices, faces, colors, lights)
+    assert mask.sum() > 100
+    for z, hidden in ((centre[2] + 2.0, True), (centre[2] - 1.0, False)):
+        wall = furn.panel("wall", -3, 3, z - 0.1, z, 3.0)
+        surf = trace_planes(cam, rays, floor)
+        trace_boxes(cam, rays, [wall], {(0, "frame"): 0}, surf)
+        visible = (depth.reshape(-1) < surf.depth) & mask.reshape(-1)
+        assert (visible.sum() == 0) if hidden else (visible.sum() == mask.sum())
