@@ -12,9 +12,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QGridLayout,
-                               QHBoxLayout, QLabel, QPushButton, QSpinBox, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QGraphicsItem,
+                               QGraphicsRectItem, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from studio.nets.poseaug import BONES, PART_NAMES, STAGES
 from studio.pipeline.poseaug_samples import (BONE_PART, STAGE_KEYS, STAGE_TITLES,
@@ -24,7 +24,9 @@ from studio.ui.views.widgets import WrappingLabel
 MAX_COUNT = 32
 MAX_SEED = 2**31 - 1
 SETTLE_MS = 250  # controls or the shown iteration changed: draw once still this long
-GAP = 0.12  # between the stage frames and rows, as a share of the photo's size
+GAP = 0.12  # between the stage cells and rows, as a share of a cell's size
+ROW_PX = 110  # a sample row's height on screen
+MARGIN = 0.5  # a cell shows at most this much (of the photo's size) around the photo
 IDLE = "Draw augments the shown person's pose with PoseAug."
 SHORT_PARTS = ("L arm", "R arm", "R leg", "L leg", "torso")
 FRAME_PEN = pg.mkPen(90, 90, 90)
@@ -88,7 +90,10 @@ class PoseAugPanel(QWidget):
         self.caption = WrappingLabel(IDLE)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("k")
-        self.graphics.setMinimumHeight(220)
+        self.scroll = QScrollArea()  # rows keep a readable height; the list scrolls
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.graphics)
+        self.scroll.setMinimumHeight(ROW_PX * 2)
         self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.view.setMenuEnabled(False)
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
@@ -109,7 +114,7 @@ class PoseAugPanel(QWidget):
         layout.addLayout(top)
         layout.addLayout(stages)
         layout.addWidget(self.caption)
-        layout.addWidget(self.graphics, 3)
+        layout.addWidget(self.scroll, 3)
         layout.addWidget(self.table, 2)
 
         self._settle = QTimer(self)
@@ -123,7 +128,7 @@ class PoseAugPanel(QWidget):
         self.samples: SampleSet | None = None
         self.picked = 0
         self._frame: QRectF | None = None  # one stage's cell: its size in photo pixels
-        self._pick_box = pg.QtWidgets.QGraphicsRectItem()
+        self._pick_box = QGraphicsRectItem()
         self._pick_box.setPen(PICKED_PEN)
 
     # --- API -----------------------------------------------------------------------------
@@ -178,11 +183,14 @@ class PoseAugPanel(QWidget):
         self.view.clear()
         samples = self.samples
         if samples is None:
+            self.graphics.setMinimumHeight(0)
             return
+        self.graphics.setMinimumHeight(int(ROW_PX * (samples.count + 0.4)))
         width, height = samples.image_size
         joints = samples.pixels.reshape(-1, 2)
-        lo = np.minimum(np.nanmin(joints, 0), 0.0)
-        hi = np.maximum(np.nanmax(joints, 0), (width, height))
+        size = np.array([width, height], np.float64)
+        lo = np.clip(np.nanmin(joints, 0), -MARGIN * size, 0.0)
+        hi = np.clip(np.nanmax(joints, 0), size, (1 + MARGIN) * size)
         self._frame = QRectF(0, 0, *(hi - lo))
         for column, key in enumerate(STAGE_KEYS):
             title = pg.TextItem(STAGE_TITLES[key], color="w", anchor=(0.5, 0.0))
@@ -192,23 +200,29 @@ class PoseAugPanel(QWidget):
         for row in range(samples.count):
             for column in range(len(STAGE_KEYS)):
                 corner = np.array([self._cell(row, column).x(), self._cell(row, column).y()])
-                photo = pg.QtWidgets.QGraphicsRectItem(*(corner - lo), width, height)
+                cell = QGraphicsRectItem(*corner, self._frame.width(), self._frame.height())
+                cell.setPen(Qt.PenStyle.NoPen)
+                cell.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
+                self.view.addItem(cell)
+                photo = QGraphicsRectItem(*(corner - lo), width, height, cell)
                 photo.setPen(FRAME_PEN)
-                self.view.addItem(photo)
-                self._draw_skeleton(samples.pixels[row, column] - lo + corner,
+                self._draw_skeleton(cell, samples.pixels[row, column] - lo + corner,
                                     samples.d3d[row, column])
         self.view.addItem(self._pick_box)
         last = self._cell(samples.count - 1, len(STAGE_KEYS) - 1)
         self.view.setRange(QRectF(0, -0.1 * self._frame.height(), last.x() + self._frame.width(),
                                   last.y() + 1.1 * self._frame.height()), padding=0.02)
 
-    def _draw_skeleton(self, points: np.ndarray, scores: np.ndarray) -> None:
-        """One pose's bones [16,2] (view coordinates), each coloured by its part's score."""
+    @staticmethod
+    def _draw_skeleton(cell: QGraphicsRectItem, points: np.ndarray, scores: np.ndarray) -> None:
+        """One pose's bones [16,2] (view coordinates) in its cell, each coloured by its
+        part's score."""
         for part in range(len(PART_NAMES)):
             bones = [BONES[b] for b in range(len(BONES)) if BONE_PART[b] == part]
             xy = points[np.array(bones).reshape(-1)]
-            self.view.addItem(pg.PlotCurveItem(xy[:, 0], xy[:, 1], connect="pairs",
-                                               pen=pg.mkPen(score_colour(scores[part]), width=2)))
+            curve = pg.PlotCurveItem(xy[:, 0], xy[:, 1], connect="pairs",
+                                     pen=pg.mkPen(score_colour(scores[part]), width=2))
+            curve.setParentItem(cell)
 
     def _place_pick_box(self) -> None:
         if self._frame is None:
