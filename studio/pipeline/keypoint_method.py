@@ -36,6 +36,7 @@ CROP_SIZE = 224
 def load(device: torch.device | str = "cpu", checkpoint: Path | None = None) -> LoadedMethod:
     """The registry's loader: the shipped 3D weights, or ``checkpoint``."""
     model = load_smplr(LAYOUT, 3, path=checkpoint, device=str(device))
+    model.keypoint_body(LAYOUT)  # the refinement's body, made now rather than at a frame
     return LoadedMethod(name=NAME, run=KeypointFitMethod(model), body=model.body,
                         input_kind="landmarks", input_size=CROP_SIZE, source=model.source,
                         device=torch.device(device))
