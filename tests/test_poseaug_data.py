@@ -22,18 +22,18 @@ def body() -> PartialBody:
 
 @pytest.fixture(scope="module")
 def sets(body) -> dict:
-    return {kind: make_set(kind, 600, 0, body) for kind in ("source", "target")}
+    return {kind: make_set(kind, 400, 0, body) for kind in ("source", "target")}
 
 
 def test_sets_repeat_with_the_seed_and_project_consistently(body, sets):
-    again = make_set("source", 600, 0, body)
+    again = make_set("source", 400, 0, body)
     np.testing.assert_array_equal(again.poses, sets["source"].poses)
-    other = make_set("source", 600, 1, body)
+    other = make_set("source", 400, 1, body)
     assert not np.allclose(other.poses, sets["source"].poses)
     for data in sets.values():
         p, c, x = data.tensors()
         torch.testing.assert_close(poseaug.project_to_2d(p, c), x)
-        assert p.shape == (600, 16, 3) and (p[..., 2] > 1.0).all()
+        assert p.shape == (400, 16, 3) and (p[..., 2] > 1.0).all()
 
 
 def test_source_is_narrow_and_target_broad(sets):
@@ -44,7 +44,7 @@ def test_source_is_narrow_and_target_broad(sets):
         return float(np.mean(p[:, 1, 0] < p[:, 4, 0]))
 
     src, tgt = sets["source"].poses, sets["target"].poses
-    assert upright(src) == 1.0 and upright(tgt) < 0.95
+    assert upright(src) > 0.99 and upright(tgt) < 0.95
     assert facing(src) > 0.95 and 0.3 < facing(tgt) < 0.7
     src_depth, tgt_depth = src[:, 0, 2], tgt[:, 0, 2]
     assert 3.4 < src_depth.min() and src_depth.max() < 5.7

@@ -2,11 +2,14 @@
 from the studio's pose prior and the mannequin body (there is no Human3.6M or 3DHP here).
 
 - *source* (the Human3.6M stand-in): upright everyday poses with mild variation, five
-  body shapes, cameras at chest height looking level at the person, who faces the
-  camera's front half (yaw within +-70 degrees), 3.5-5.5 m away.
+  body shapes, cameras at chest height (1.25-1.4 m), 3.5-5.5 m away, the person facing
+  the camera's front half (yaw within +-70 degrees).
 - *target* (the 3DHP stand-in): the whole prior (everyday poses incl. sitting,
   crouching, kneeling, lying, plus the training key poses), any yaw, cameras 0.3-2.6 m
-  high looking at the pelvis from 2.5-7 m, any shape.
+  high and 2.5-7 m away, any shape.
+
+Both aim their cameras at the pelvis give or take 0.2 m, so people are near the middle
+of the picture in both: the shift is in pose, viewpoint, distance and shape.
 
 A sample is PoseAug's: 16 joints in metres in camera coordinates (x right, y down,
 z forward), a camera [9] (no distortion), and the 2D projection in normalized screen
@@ -98,7 +101,7 @@ def make_set(kind: str, count: int, seed: int, body: PartialBody, chunk: int = 2
             betas = shapes[torch.randint(0, SOURCE_SHAPES, (n,), generator=gen)]
             yaw = (u() * 2 - 1) * 70 * DEG
             distance = 3.5 + 2.0 * u()
-            height = 1.25 + 0.15 * u()  # chest height, looking level
+            height = 1.25 + 0.15 * u()  # chest height
         else:
             root, body_pose = sample_broad_poses(gen, n)
             betas = sample_betas(gen, n)
@@ -112,11 +115,9 @@ def make_set(kind: str, count: int, seed: int, body: PartialBody, chunk: int = 2
         joints = joints - joints[:, :1]
         joints[..., 1] -= joints[..., 1].min(dim=1, keepdim=True).values  # on the ground
         pelvis = joints[:, 0]
-        side = (u() * 2 - 1) * 0.4
         # The body faces +z: a camera on the +z side sees its front at yaw 0.
-        eye = torch.stack([pelvis[:, 0] + side, height, pelvis[:, 2] + distance], -1)
-        look = torch.stack([pelvis[:, 0] + side, height, pelvis[:, 2]], -1) if kind == "source" \
-            else pelvis
+        eye = torch.stack([pelvis[:, 0], height, pelvis[:, 2] + distance], -1)
+        look = pelvis + (torch.rand(n, 3, generator=gen) * 2 - 1) * 0.2
         cam_joints = _camera_frame(joints, eye, look)
         focal = (2.0 + 0.6 * u()) if kind == "target" else (2.2 + 0.2 * u())
         cx, cy = (u() - 0.5) * 0.04, (u() - 0.5) * 0.04
