@@ -89,7 +89,7 @@ SUPPORTS = {
     "lying": ((("bed", 4), ("sofa", 3), ("floor", 2)), (("bench", 1), ("floor", 3))),
     "leaning": ((("table", 3), ("counter", 2), ("wall", 3), ("wall-side", 1)),
                 (("table", 1), ("low_wall", 2), ("wall", 3), ("wall-side", 1))),
-    "standing": ((("floor", 9), ("stairs", 1)), (("floor", 6), ("stairs", 1))),
+    "standing": ((("floor", 8), ("stairs", 2)), (("floor", 6), ("stairs", 2))),
 }
 _PART = {name: i for i, name in enumerate(PART_NAMES)}
 
