@@ -48,15 +48,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.add_lazy("smplr", "train the keypoint fit (SMPLR) on synthetic keypoints", _add_smplr)
     sub.add_lazy("poseaug", "train PoseAug and its estimators on synthetic poses",
                  _add_poseaug)
+    sub.add_lazy("scenepose", "train the scene-aware pose generator on rendered scenes",
+                 _add_scenepose)
+    sub.add_lazy("pointhmr", "train the built-in PointHMR on synthetic people", _add_pointhmr)
 
 
 def _add_poseaug(sub: argparse._SubParsersAction) -> None:
     from studio.commands.poseaug import add_train_poseaug  # torch: only for `train poseaug`
 
     add_train_poseaug(sub)
-    sub.add_lazy("scenepose", "train the scene-aware pose generator on rendered scenes",
-                 _add_scenepose)
-    sub.add_lazy("pointhmr", "train the built-in PointHMR on synthetic people", _add_pointhmr)
 
 
 def _add_pointhmr(sub: argparse._SubParsersAction) -> None:
