@@ -38,7 +38,7 @@ from studio.synth.pose_prior import JOINT_LIMITS
 from studio.synth.soft_silhouette import (EDGE_OFFSET, SurfaceSamples, sigma_pixels,
                                            soft_iou, soft_silhouette)
 
-STEPS = 35
+STEPS = 30
 SILHOUETTE_SIZE = 64  # px of the soft silhouette's square
 SILHOUETTE_MARGIN = 1.5  # its side: the person's extent times this (the mesh may stray)
 LEARNING_RATE = {"pose": 0.03, "betas": 0.05, "camera": 0.01}
