@@ -71,7 +71,7 @@ def _aim(rng: np.random.Generator, person: scene_people.Person, focal: float, h:
     lo, hi = person.vertices.min(0), person.vertices.max(0)
     centre = (lo + hi) / 2
     extent = float(np.linalg.norm(hi - lo))
-    fraction = rng.uniform(0.3, 0.85)
+    fraction = rng.uniform(0.3, 1.05)  # of the 3D diagonal: people fill up to ~90% of the height
     dist = extent * focal / (fraction * min(h, w))
     turn = rng.choice([0, 1, 2], p=[0.6, 0.3, 0.1])
     az = [rng.uniform(-50, 50), rng.choice([-1, 1]) * rng.uniform(50, 110),
