@@ -199,7 +199,7 @@ def test_scene_generate_refuses_bad_boxes_in_one_line(weights, tmp_path, capsys,
 @pytest.mark.slow
 def test_training_runs_resumes_and_writes_weights(tmp_path: Path) -> None:
     from studio.pipeline.scenepose import load_scenepose
-    from studio.train.scenepose_train import ScenePoseTrainConfig, train
+    from studio.train.scenepose_train import COMPAT_WEIGHTS, ScenePoseTrainConfig, train
 
     data = standin_scenes(60, size=96)
     (tmp_path / "run" / "scenes").mkdir(parents=True)
@@ -214,3 +214,26 @@ def test_training_runs_resumes_and_writes_weights(tmp_path: Path) -> None:
     assert done.step == 6 and len(done.history) == 2
     model = load_scenepose(tmp_path / "w.pt")
     assert model.net.config.templates == 4
+    assert model.compat_weight in COMPAT_WEIGHTS  # fit on the validation scenes
+
+
+SCENES = (Path(__file__).resolve().parents[2] / "shared" / "data" / "scenes",
+          Path("/work/shared/data/scenes"))
+SHIPPED = Path(__file__).resolve().parents[1] / "models" / "scenepose"
+
+
+def test_shipped_weights_reproduce_the_model_cards_real_photo_table(capsys) -> None:
+    """The model card's real-photo figures (``eval/real.json``) come back, model and
+    baselines alike."""
+    folder = next((f for f in SCENES if (f / "labels.json").is_file()), None)
+    if folder is None:
+        pytest.skip(f"the real scene photos are in neither of {', '.join(map(str, SCENES))}")
+    stored = json.loads((SHIPPED / "eval" / "real.json").read_text())
+    assert main(["eval", "scenepose", "--data", f"real:{folder}", "--mode", "both",
+                 "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    for mine, theirs in zip(got["tables"], stored["tables"], strict=True):
+        for name, row in theirs["rows"].items():
+            for k in ("top1", "best_of_k"):
+                assert mine["rows"][name][k]["pck@0.2"] == pytest.approx(
+                    row[k]["pck@0.2"], abs=1e-3), (mine["mode"], name, k)

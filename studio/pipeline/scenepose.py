@@ -66,23 +66,47 @@ def _fmt(b: np.ndarray) -> str:
 
 
 class ScenePoseModel:
-    """The net, its templates and the device; :meth:`predict` works in batches."""
+    """The net, its templates and the device; :meth:`predict` works in batches.
 
-    def __init__(self, net: ScenePoseNet, templates: TemplateSet, source: str = "") -> None:
+    A box's ranking adds ``compat_weight`` times the compatibility's log-probability to
+    the box aspect's log-likelihood; the weight is fit on the run's validation scenes
+    (:func:`studio.train.scenepose_train.calibrate`) and saved with the weights."""
+
+    def __init__(self, net: ScenePoseNet, templates: TemplateSet, source: str = "",
+                 compat_weight: float = 1.0) -> None:
         self.net = net.eval()
         self.templates = templates
         self.source = source
+        self.compat_weight = compat_weight
 
     @property
     def device(self) -> torch.device:
         return self.net.templates.device
 
-    @torch.no_grad()
     def predict(self, images: list[np.ndarray], boxes: np.ndarray | None = None,
                 points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Scores [N,K] (each row sums to 1) and keypoints [N,K,16,2] (pixels, NaN = not
         placed) of every template for images (uint8 [H,W,3], all one size) with a box
         [N,4] or a point [N,2] each."""
+        compat, kp = self.predict_parts(images, boxes, points)
+        return self.rank_scores(compat, boxes), kp
+
+    def rank_scores(self, compat: np.ndarray, boxes: np.ndarray | None,
+                    compat_weight: float | None = None) -> np.ndarray:
+        """Scores [N,K] summing to 1 from compatibility log-probabilities [N,K] (and, for
+        boxes, their aspect)."""
+        logit = compat
+        if boxes is not None:
+            w = self.compat_weight if compat_weight is None else compat_weight
+            logit = w * compat + self.templates.aspect_loglik(np.asarray(boxes))
+        scores = np.exp(logit - logit.max(1, keepdims=True))
+        return scores / scores.sum(1, keepdims=True)
+
+    @torch.no_grad()
+    def predict_parts(self, images: list[np.ndarray], boxes: np.ndarray | None = None,
+                      points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Compatibility log-probabilities [N,K] and keypoints [N,K,16,2] (see
+        :meth:`predict`)."""
         scale = WORK_HEIGHT / images[0].shape[0]
         arr = np.stack([_resize(im, scale) for im in images])
         t = torch.as_tensor(arr, device=self.device).permute(0, 3, 1, 2).float() / 255
@@ -98,15 +122,13 @@ class ScenePoseModel:
             rois = None
         out = net(*make_views(t, centres, net.config.input_size), boxes=rois)
         poses = net.templates[None] + out.offsets
-        logit = torch.nn.functional.logsigmoid(out.logits).cpu().numpy().astype(np.float64)
+        compat = torch.nn.functional.logsigmoid(out.logits).cpu().numpy().astype(np.float64)
         if boxes is not None:
-            logit = logit + self.templates.aspect_loglik(np.asarray(boxes))
             extents = net.extents[None].expand(len(images), -1, -1)
             kp = place_in_box(poses, extents, b)
         else:
             kp = place_at_point(poses, out.scale, centres, h)
-        scores = np.exp(logit - logit.max(1, keepdims=True))
-        return scores / scores.sum(1, keepdims=True), kp.cpu().numpy() / scale
+        return compat, kp.cpu().numpy() / scale
 
     def generate(self, image: np.ndarray, box=None, point=None,
                  top_k: int = 5) -> list[GeneratedPose]:
@@ -134,8 +156,10 @@ def _resize(image: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
-def save_scenepose(path: Path, net: ScenePoseNet, templates: TemplateSet, meta: dict) -> None:
-    """The weights file: config, templates and their statistics, fp16 weights."""
+def save_scenepose(path: Path, net: ScenePoseNet, templates: TemplateSet, meta: dict,
+                   compat_weight: float = 1.0) -> None:
+    """The weights file: config, templates and their statistics, the box ranking's
+    compatibility weight, fp16 weights."""
     import io
 
     from studio.io.output import write_output
@@ -144,7 +168,7 @@ def save_scenepose(path: Path, net: ScenePoseNet, templates: TemplateSet, meta: 
                  else v) for k, v in net.state_dict().items() if not k.startswith("teacher.")}
     buf = io.BytesIO()
     torch.save({"config": net.config.to_dict(), "templates": templates.to_dict(),
-                "state_dict": state, "meta": meta}, buf)
+                "compat_weight": compat_weight, "state_dict": state, "meta": meta}, buf)
     write_output(path, buf.getvalue())
 
 
@@ -166,7 +190,8 @@ def load_scenepose(path: Path | None = None, device: str = "cpu") -> ScenePoseMo
             raise KeyError(f"missing {missing}, unexpected {unexpected}")
     except (KeyError, RuntimeError, ValueError, TypeError) as err:
         raise ModelFileError(f"{path} is not a scene-pose weights file ({err})") from err
-    return ScenePoseModel(net.to(device), templates, str(path))
+    return ScenePoseModel(net.to(device), templates, str(path),
+                          float(doc.get("compat_weight", 1.0)))
 
 
 # Skeleton colours by rank (RGB): the best pose first.

@@ -99,22 +99,26 @@ def ranked(scores: np.ndarray, poses: np.ndarray) -> np.ndarray:
     return np.take_along_axis(poses, order[:, :, None, None], 1)
 
 
-def generate_all(model, data: SceneSet, mode: str, batch_size: int = 32) -> np.ndarray:
-    """The model's ranked poses [N,K,16,2] for every scene, asked with the person's box
-    (``box``) or its centre (``point``)."""
-    same_size = isinstance(data.images, np.ndarray)
-    step = batch_size if same_size else 1
-    out = []
+def predict_all(model, data: SceneSet, mode: str, batch_size: int = 32
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Compatibility log-probabilities [N,K] and keypoints [N,K,16,2] of every template
+    for every scene, asked with the person's box (``box``) or its centre (``point``)."""
+    step = batch_size if isinstance(data.images, np.ndarray) else 1  # one size per batch
+    compat, keypoints = [], []
     for start in range(0, len(data), step):
         sl = slice(start, start + step)
-        images = list(data.images[sl])
         boxes = data.boxes[sl]
-        if mode == "box":
-            scores, kp = model.predict(images, boxes=boxes)
-        else:
-            scores, kp = model.predict(images, points=box_frame(boxes)[0])
-        out.append(ranked(scores, kp))
-    return np.concatenate(out)
+        where = {"boxes": boxes} if mode == "box" else {"points": box_frame(boxes)[0]}
+        c, kp = model.predict_parts(list(data.images[sl]), **where)
+        compat.append(c)
+        keypoints.append(kp)
+    return np.concatenate(compat), np.concatenate(keypoints)
+
+
+def generate_all(model, data: SceneSet, mode: str) -> np.ndarray:
+    """The model's ranked poses [N,K,16,2] for every scene (see :func:`predict_all`)."""
+    compat, kp = predict_all(model, data, mode)
+    return ranked(model.rank_scores(compat, data.boxes if mode == "box" else None), kp)
 
 
 def evaluate(model, data: SceneSet, mode: str = "box", k: int = 5,

@@ -11,7 +11,9 @@ joints masked), the teacher's offsets (squared) and the student's distance to th
 teacher's (distillation).
 
 A run folder holds ``checkpoint.pt`` (atomic; a killed run resumes), ``templates.json``
-and ``log.jsonl``; ``--out`` gets the weights file when the run reaches its last step.
+and ``log.jsonl``; ``--out`` gets the weights file when the run reaches its last step,
+with the box ranking's compatibility weight fit on the validation scenes
+(:func:`calibrate`; re-running a finished run writes the file again).
 """
 from __future__ import annotations
 
@@ -215,6 +217,25 @@ def validate(net: ScenePoseNet, templates: TemplateSet, data: SceneSet) -> dict:
     return out
 
 
+COMPAT_WEIGHTS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def calibrate(model, data: SceneSet, k: int = 5) -> tuple[float, dict[str, dict]]:
+    """The box ranking's compatibility weight (of :data:`COMPAT_WEIGHTS`) whose ranking
+    scores best on ``data`` (mean of top-1 and best-of-k PCK@0.2), and every weight's
+    figures."""
+    from studio.train.scenepose_eval import predict_all, ranked, summarise
+
+    compat, kp = predict_all(model, data, "box")
+    figures = {}
+    for w in COMPAT_WEIGHTS:
+        row = summarise(ranked(model.rank_scores(compat, data.boxes, w), kp), data.keypoints,
+                        data.heights(), k)
+        figures[str(w)] = {"top1": row["top1"]["pck@0.2"], "best_of_k": row["best_of_k"]["pck@0.2"]}
+    best = max(COMPAT_WEIGHTS, key=lambda w: figures[str(w)]["top1"] + figures[str(w)]["best_of_k"])
+    return best, figures
+
+
 def train(config: ScenePoseTrainConfig, run_dir: Path, out: Path | None = None,
           progress: bool = True, stop_after: int | None = None) -> RunState:
     """Train (or resume) the run in ``run_dir``; write the weights to ``out`` at the end."""
@@ -286,7 +307,11 @@ def train(config: ScenePoseTrainConfig, run_dir: Path, out: Path | None = None,
             atomic_write_bytes(ckpt_path, buffer.getvalue())
     bar.close()
     if out is not None and state.step == config.steps:
+        from studio.pipeline.scenepose import ScenePoseModel
+
+        weight, figures = calibrate(ScenePoseModel(net, templates), val_set)
         save_scenepose(out, net, templates, {
             "steps": state.step, "train_config": asdict(config),
-            "validation": state.history[-1] if state.history else None})
+            "validation": state.history[-1] if state.history else None,
+            "compat_weight_validation": figures}, compat_weight=weight)
     return state
