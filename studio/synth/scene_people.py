@@ -48,6 +48,11 @@ _OWN_POSES: dict[str, Angles] = {
                      "left_knee": (125, 0, 0), "right_knee": (125, 0, 0), "spine1": (20, 0, 0),
                      "left_shoulder": (0, -60, -50), "right_shoulder": (0, 60, 50),
                      "left_elbow": (0, -40, 0), "right_elbow": (0, 40, 0)},
+    "sit-floor-knees": {"left_hip": (-125, 0, 12), "right_hip": (-125, 0, -12),
+                        "left_knee": (120, 0, 0), "right_knee": (115, 0, 0),
+                        "spine1": (15, 0, 0), "left_shoulder": (0, -60, -45),
+                        "right_shoulder": (0, 60, 45), "left_elbow": (0, -30, 0),
+                        "right_elbow": (0, 30, 0)},
     "lean-table": {"spine1": (10, 0, 0), "neck": (-15, 0, 0), "left_shoulder": (0, -70, -45),
                    "right_shoulder": (0, 70, 45), "left_elbow": (0, -10, 0),
                    "right_elbow": (0, 10, 0)},
@@ -72,8 +77,8 @@ POSES: dict[str, tuple[tuple[str, float], ...]] = {
     "walking": (("walk", 4), ("run", 1)),
     "sitting": (("sit", 2), ("sit-chair", 2), ("sit-relaxed", 2), ("sit-forward", 1)),
     "sitting-low": (("sit-knees-up", 2), ("sit-forward", 1)),
-    "sitting-floor": (("sit-floor", 1), ("cross-legged", 1), ("kneel-sit", 1),
-                      ("sit-knees-up", 1)),
+    # (the key poses' cross-legged sits on its feet: its soles do not lie flat)
+    "sitting-floor": (("sit-floor", 1), ("kneel-sit", 1), ("sit-floor-knees", 1)),
     "lying": (("lying-flat", 2), ("lying-arms-up", 1), ("lying-knees-up", 1),
               ("lying-side-curl", 1), ("lying", 1)),
     "crouching": (("crouch", 2), ("squat", 2), ("kneel", 1), ("kneel-both", 1)),
@@ -198,6 +203,13 @@ class _Posed:
         self.kp += d
         self.hips += d
 
+    def pitch_back(self, degrees: float) -> None:
+        """Turn the whole body about the line through its hip joints (x), top backwards."""
+        centre = self.hips.mean(0)
+        r = _rot(0, -degrees * DEG)
+        for pts in (self.v, self.kp, self.hips):
+            pts[:] = (pts - centre) @ r.T + centre
+
     def drop_to(self, parts: list[int] | None, height: float) -> None:
         """Move vertically so the lowest vertex (of ``parts``) is at ``height``."""
         pts = self.v if parts is None else self.of(parts)
@@ -265,6 +277,19 @@ def _fit_seat(rng: np.random.Generator, p: _Posed, support: str) -> tuple[list[P
         pieces = [furn.seat(rng, support, top, x0, x1, z0, z1, back_z if has_back else None,
                             back_top)]
     return pieces, top
+
+
+def _fit_floor_sit(p: _Posed) -> float:
+    """Buttocks on the floor: the body leans back (as people sitting on the ground do, up
+    to 30 degrees) until nothing is lower than the buttocks; returns their height."""
+    for step in range(6):
+        if step:
+            p.pitch_back(6.0)
+        p.drop_to(None, 0.0)
+        buttocks = float(p.of(SEAT_PARTS)[:, 1].min())
+        if buttocks < 0.04:
+            return buttocks
+    raise FitError(f"buttocks {buttocks:.2f} m above the floor")
 
 
 def _calves(p: _Posed, height: float) -> float:
@@ -397,9 +422,8 @@ def _attempt(rng: np.random.Generator, cls: str, outdoor: bool) -> Person:
         if support == "stairs" and rng.random() < 0.5:
             kind = "sitting-low"
         p = _Posed(rng, _choose(rng, POSES[kind]), _upright(rng, rng.normal(0, 4)), noise)
-        if support == "floor":  # buttocks, feet or knees: the lowest part is on the floor
-            p.drop_to(None, 0.0)
-            pieces, seat_height = [], float(p.of(SEAT_PARTS)[:, 1].min())
+        if support == "floor":
+            pieces, seat_height = [], _fit_floor_sit(p)
         elif support == "stairs":
             pieces, seat_height = _fit_stairs(rng, p)
         else:

@@ -80,6 +80,8 @@ def _aim(rng: np.random.Generator, person: scene_people.Person, focal: float, h:
     height = rng.uniform(0.4, 3.5) if outdoor else rng.uniform(0.5, 2.6)
     if rng.random() < 0.5:
         height = rng.uniform(1.1, 1.8)  # eye level is the commonest
+    if height - centre[1] > 0.8 * dist:  # steeper than ~50 degrees down: rare in photos
+        height = float(centre[1] + 0.8 * dist * rng.uniform(0.3, 1.0))
     sample = person.vertices[:: max(1, len(person.vertices) // 600)]
     roll = float(np.clip(rng.normal(0, 1.5), -4, 4)) * math.pi / 180
     for attempt in range(6):
