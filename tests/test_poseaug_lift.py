@@ -51,10 +51,11 @@ def test_screen_coordinates_come_from_the_image_size_alone():
     assert np.allclose(pl.landmarks_to_screen(landmarks, (640, 480)), [1.0, -0.75])
 
 
-@pytest.mark.parametrize("kind", ["mlp", "gcn"])
-def test_lift_is_root_relative(kind):
+@pytest.mark.parametrize("make", [poseaug.SimpleBaseline, poseaug.VideoPose1f, poseaug.SemGCN,
+                                  poseaug.STGCN])
+def test_every_estimator_lifts_root_relative(make):
     torch.manual_seed(1)
-    net = (poseaug.SimpleBaseline() if kind == "mlp" else poseaug.SemGCN()).eval()
+    net = make().eval()
     screen = np.random.default_rng(0).normal(0, 0.3, (16, 2)).astype(np.float32)
     lifted = pl.lift(net, screen)
     raw = net(torch.as_tensor(screen)[None])[0].detach().numpy()
