@@ -67,15 +67,12 @@ class SMPLRModel:
     source: Path
     keypoint_bodies: dict = field(default_factory=dict, repr=False)  # per layout, for refining
 
-    def keypoint_body(self, layout: str) -> torch.nn.Module:
+    def keypoint_body(self, layout: str):
         """The layout's :class:`~studio.pipeline.keypoint_refine.KeypointBody` (made once)."""
         from studio.pipeline.keypoint_refine import KeypointBody
 
         if layout not in self.keypoint_bodies:
-            device = self.body.v_template.device
-            self.keypoint_bodies[layout] = KeypointBody(self.body.cpu(), layout).double() \
-                .to(device)
-            self.body.to(device)
+            self.keypoint_bodies[layout] = KeypointBody(self.body, layout)
         return self.keypoint_bodies[layout]
 
 
@@ -261,12 +258,25 @@ def predict(model: SMPLRModel, layout: str, points: torch.Tensor, seen: torch.Te
     steps = keypoint_refine.STEPS if refine_steps is None else refine_steps
     out = model.net(encode(points, seen, intrinsics), layout)
     rotmat, betas, trans = out.rotmat, out.betas, None
+    if points.shape[-1] == 3 and steps == 0:
+        return rotmat, betas, trans
+    body = model.keypoint_body(layout)  # numpy, float64
+
+    def array(t: torch.Tensor | None) -> np.ndarray | None:
+        return None if t is None else np.ascontiguousarray(t.detach().cpu().double().numpy())
+
+    def tensor(a: np.ndarray | None) -> torch.Tensor | None:
+        return None if a is None else torch.as_tensor(a, dtype=points.dtype,
+                                                      device=points.device)
+
     if points.shape[-1] == 2:
-        kp = model.keypoint_body(layout)(rotmat.double(), betas.double()).to(points.dtype)
+        kp = tensor(body(array(rotmat), array(betas)))
         trans = translation_2d(kp, points.nan_to_num(), seen.to(kp.dtype), intrinsics)
     if steps > 0:
-        rotmat, betas, trans = keypoint_refine.refine_fit(
-            model.keypoint_body(layout), rotmat, betas, points, seen, intrinsics, trans, steps)
+        refined = keypoint_refine.refine_fit(body, array(rotmat), array(betas), array(points),
+                                             seen.cpu().numpy(), array(intrinsics),
+                                             array(trans), steps)
+        rotmat, betas, trans = (tensor(a) for a in refined)
     return rotmat, betas, trans
 
 

@@ -8,153 +8,163 @@ fit away from the noise's own shapes, and lets missing points follow the rest.
 
 Cheap because only the layout's keypoints are posed (:class:`KeypointBody`): every
 keypoint a layout reads (a joint, a surface vertex or a regressed extra joint) is, in
-linear blend skinning, ``sum_k T_k C_k(betas)`` over the 24 joints' skinning transforms
-``T_k`` with coefficients ``C_k`` linear in the shape (exact for bodies without pose
+linear blend skinning, ``sum_j T_j C_j(betas)`` over the 24 joints' skinning transforms
+``T_j`` with coefficients ``C_j`` linear in the shape (exact for bodies without pose
 correctives, such as the mannequin; SMPL's correctives are left out here, a few mm). So
-a forward pass is 24 rigid transforms and one small product, and the Jacobian by
-finite differences over the 85 unknowns is one batched forward pass.
+posing is 24 rigid transforms and one small product, and the Jacobian is analytic. It
+runs in numpy (float64): at batch 1 a step is a hundred-odd operations on tiny arrays,
+where torch's per-operation cost would dominate.
 
 Unknowns per sample: a rotation (axis-angle) after each of the 24 local rotations, the 10
 shape coefficients and, for 2D, the camera-frame translation (3D solves it in closed
-form). Residuals: the seen points' offsets over the noise scale, the rotations over
-:data:`POSE_SIGMA` (radians) and the shape over 1 (the shape space's own scale) over
+form). Residuals: the seen points' offsets over the noise scale (:data:`NOISE`), the
+rotations' changes over :data:`POSE_SIGMA` (radians) and the shape over
 :data:`SHAPE_SIGMA`.
 """
 from __future__ import annotations
 
 import numpy as np
-import smplx
 import torch
-from torch import nn
 
 from studio.body import joint_sets
 from studio.body.model import BodyModel
-from studio.body.skinning import kinematic_levels, rigid_transforms
+from studio.body.skinning import kinematic_levels
 
 POSE_SIGMA = 0.5  # radians: how far a rotation may move from the nets' (regulariser)
 SHAPE_SIGMA = 3.3  # shape coefficients' prior scale
 NOISE = {3: 0.015, 2: 3.0}  # residual scale: metres (3D) / pixels (2D)
 STEPS = 2  # Gauss-Newton steps
-EPS = 1e-6  # finite-difference step
 DAMPING = 1e-3
+N_BETAS = 10
 
 
-class KeypointBody(nn.Module):
+class KeypointBody:
     """One layout's keypoints [B,K,3] of a body model from local rotations [B,24,3,3]
-    and shapes [B,10], as :meth:`BodyModel.forward` gives them (without pose
-    correctives)."""
+    and shapes [B,10] (numpy float64), as :meth:`BodyModel.forward` gives them (without
+    pose correctives). Products with the shape directions are einsums: numpy's BLAS
+    would run them on threads of its own that then spin beside the studio's."""
 
     def __init__(self, body: BodyModel, layout: str) -> None:
-        super().__init__()
         data = body.data
         mapping = joint_sets.mapping_matrix(layout).astype(np.float64)  # [K,S]
-        weights = body.lbs_weights.detach().double().numpy()  # [V,24]
-        v_template = body.v_template.detach().double().numpy()  # [V,3]
-        shapedirs = body.shapedirs.detach().double().numpy()  # [V,3,10]
-        jreg = body.J_regressor.detach().double().numpy()  # [24,V]
+        weights = body.lbs_weights.detach().cpu().double().numpy()  # [V,24]
+        v_template = body.v_template.detach().cpu().double().numpy()  # [V,3]
+        shapedirs = body.shapedirs.detach().cpu().double().numpy()[..., :N_BETAS]  # [V,3,10]
+        jreg = body.J_regressor.detach().cpu().double().numpy()  # [24,V]
         n_joints = jreg.shape[0]
-        # each source as a combination of vertices, skinned (landmarks, extra joints)
-        # or as a joint (posed by its own transform)
+        # sources after the joints are vertex mixes: landmarks, then the extra joints
         landmark_rows = np.zeros((len(joint_sets.LANDMARK_NAMES), v_template.shape[0]))
         for row, name in enumerate(joint_sets.LANDMARK_NAMES):
             landmark_rows[row, data.landmarks[name]] = 1.0
-        extra = body.J_regressor_extra.detach().double().numpy()
-        vertex_rows = np.concatenate([landmark_rows, extra])  # sources 24.. as vertex mixes
-        coeff = mapping[:, n_joints:] @ vertex_rows  # [K,V]
+        extra = body.J_regressor_extra.detach().cpu().double().numpy()
+        coeff = mapping[:, n_joints:] @ np.concatenate([landmark_rows, extra])  # [K,V]
         used = np.flatnonzero(np.abs(coeff).sum(0))
-        # C0[k,j] = sum_v coeff[k,v] w[v,j] [v_template_v, 1]; Cdirs the same for shapedirs
+        # C[k,j] = sum_v coeff[k,v] w[v,j] [v_shaped_v, 1]: its point part linear in the
+        # betas (centre + dirs), its last part the joint's weight in the keypoint
         cw = coeff[:, used, None] * weights[None, used]  # [K,U,24]
-        c0 = np.concatenate([np.einsum("kuj,ud->kjd", cw, v_template[used]),
-                             cw.sum(1)[..., None]], -1)
-        cdirs = np.concatenate([np.einsum("kuj,udl->kjdl", cw, shapedirs[used]),
-                                np.zeros((*cw.shape[0:1], n_joints, 1, shapedirs.shape[-1]))],
-                               -2)
+        centre = np.einsum("kuj,ud->kjd", cw, v_template[used])
+        dirs = np.einsum("kuj,udl->kjdl", cw, shapedirs[used])
+        weight = cw.sum(1)
         # joint sources: posed joint j = T_j [J_rest_j, 1]
         joint_map = mapping[:, :n_joints]  # [K,24]
-        rest = jreg @ v_template
-        rest_dirs = np.einsum("jv,vdl->jdl", jreg, shapedirs)
-        c0 += joint_map[..., None] * np.concatenate([rest, np.ones((n_joints, 1))], -1)[None]
-        cdirs[..., :3, :] += joint_map[..., None, None] * rest_dirs[None]
-        self.register_buffer("c0", torch.as_tensor(c0))
-        self.register_buffer("cdirs", torch.as_tensor(cdirs))
-        self.register_buffer("rest", torch.as_tensor(rest))
-        self.register_buffer("rest_dirs", torch.as_tensor(rest_dirs))
-        self.register_buffer("parents", body.parents.detach().clone())
-        parents = self.parents.tolist()
+        self.rest = jreg @ v_template  # [24,3]
+        self.rest_dirs = np.einsum("jv,vdl->jdl", jreg, shapedirs)  # [24,3,10]
+        centre += joint_map[..., None] * self.rest[None]
+        dirs += joint_map[..., None, None] * self.rest_dirs[None]
+        self.weight = weight + joint_map  # [K,24]
+        self.centre, self.dirs = centre, dirs  # [K,24,3], [K,24,3,10]
+        self.parents = body.parents.detach().cpu().numpy().astype(np.int64)
+        self.levels = [(j.numpy(), p.numpy()) for j, p in kinematic_levels(body.parents.cpu())]
         subtree = np.eye(n_joints)  # subtree[a, j]: j is a or below a
         for j in range(1, n_joints):
-            a = parents[j]
+            a = self.parents[j]
             while a >= 0:
                 subtree[a, j] = 1.0
-                a = parents[a] if a > 0 else -1
-        self.register_buffer("subtree", torch.as_tensor(subtree))
-        # constants of the Jacobian: each joint's part of each keypoint, summed over
-        # subtrees, and the rest bones' shape directions
-        self.register_buffer("subtree_weight", torch.as_tensor(c0[..., 3] @ subtree.T))
-        bone_dirs = rest_dirs.copy()
-        bone_dirs[1:] -= rest_dirs[parents[1:]]
-        self.register_buffer("bone_dirs", torch.as_tensor(bone_dirs))
-        self._levels = kinematic_levels(self.parents)
+                a = self.parents[a] if a > 0 else -1
+        self.subtree = subtree
+        self.subtree_weight = self.weight @ subtree.T  # [K,24] over each joint's subtree
+        bone_dirs = self.rest_dirs.copy()  # the rest bones' shape directions
+        bone_dirs[1:] -= self.rest_dirs[self.parents[1:]]
+        self.bone_dirs = bone_dirs
 
-    def parts(self, rotmats: torch.Tensor, betas: torch.Tensor
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def parts(self, rot: np.ndarray, betas: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each keypoint's share carried by each joint [B,K,24,3] (their sum over joints is
         the keypoint), the posed joints [B,24,3] and world rotations [B,24,3,3]."""
-        rest = self.rest + torch.einsum("jdl,bl->bjd", self.rest_dirs, betas)
-        joints, transforms = rigid_transforms(rotmats, rest, self.parents, self._levels)
-        coeff = self.c0 + torch.einsum("kjdl,bl->bkjd", self.cdirs, betas)  # [B,K,24,4]
-        shares = torch.einsum("bjxd,bkjd->bkjx", transforms[:, :, :3], coeff)
-        return shares, joints, transforms[:, :, :3, :3]
+        rest = self.rest + np.einsum("jdl,bl->bjd", self.rest_dirs, betas)
+        offsets = rest.copy()
+        offsets[:, 1:] -= rest[:, self.parents[1:]]
+        world = np.empty_like(rot)
+        joints = np.empty_like(rest)
+        world[:, 0], joints[:, 0] = rot[:, 0], offsets[:, 0]
+        for level, parents in self.levels:
+            world[:, level] = world[:, parents] @ rot[:, level]
+            joints[:, level] = joints[:, parents] + (
+                world[:, parents] @ offsets[:, level, :, None])[..., 0]
+        shift = joints - (world @ rest[..., None])[..., 0]  # the skinning transforms' part
+        centre = self.centre + np.einsum("kjdl,bl->bkjd", self.dirs, betas)
+        shares = (world[:, None] @ centre[..., None])[..., 0] \
+            + self.weight[None, ..., None] * shift[:, None]
+        return shares, joints, world
 
-    def forward(self, rotmats: torch.Tensor, betas: torch.Tensor) -> torch.Tensor:
-        return self.parts(rotmats, betas)[0].sum(2)
+    def __call__(self, rot: np.ndarray, betas: np.ndarray) -> np.ndarray:
+        return self.parts(rot, betas)[0].sum(2)
 
-
-def _rodrigues(axis_angle: torch.Tensor) -> torch.Tensor:
-    return smplx.lbs.batch_rodrigues(axis_angle.reshape(-1, 3)).reshape(
-        *axis_angle.shape[:-1], 3, 3)
-
-
-def _skew(v: torch.Tensor) -> torch.Tensor:
-    """[...,3] -> [...,3,3] cross-product matrices."""
-    zero = torch.zeros_like(v[..., 0])
-    x, y, z = v.unbind(-1)
-    return torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(*v.shape, 3)
-
-
-def _jacobian(body: KeypointBody, rot: torch.Tensor, betas: torch.Tensor
-              ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keypoints [B,K,3] and their Jacobian [B,K,3,82] with respect to a small rotation
-    after each local rotation (axis-angle, 72) and the shape (10)."""
-    shares, joints, world = body.parts(rot, betas)
-    kp = shares.sum(2)
-    b, k = kp.shape[:2]
-    # A rotation w (world axis G_a delta_a) at joint a moves every share carried by a
-    # joint of a's subtree by w x (share - weight p_a): d kp / d delta_a = -[S]x G_a.
-    carried = torch.einsum("aj,bkjx->bkax", body.subtree, shares) \
-        - body.subtree_weight[None, ..., None] * joints[:, None]
-    d_rot = -(_skew(carried) @ world[:, None])  # [B,K,24,3,3]
-    d_rot = d_rot.permute(0, 1, 3, 2, 4).reshape(b, k, 3, 72)
-    # Shape: keypoint = sum_j G_j c_kj + w_kj (p_j - G_j J_j), with c, J linear in the
-    # betas and each posed joint p_j its parent's plus the turned rest bone.
-    turned = torch.cat([body.bone_dirs[:1].expand(b, -1, -1, -1),
-                        world[:, body.parents[1:]] @ body.bone_dirs[1:]], 1)
-    d_joints = torch.einsum("ij,bixl->bjxl", body.subtree, turned)
-    d_betas = torch.einsum("bjxy,kjyl->bkxl", world, body.cdirs[..., :3, :]) \
-        + torch.einsum("kj,bjxl->bkxl", body.c0[..., 3], d_joints - world @ body.rest_dirs)
-    return kp, torch.cat([d_rot, d_betas], -1)
+    def jacobian(self, rot: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoints [B,K,3] and their Jacobian [B,K,3,82] with respect to a small rotation
+        after each local rotation (axis-angle, 72) and the shape (10)."""
+        shares, joints, world = self.parts(rot, betas)
+        kp = shares.sum(2)
+        b, k = kp.shape[:2]
+        # A rotation w (world axis G_a delta_a) at joint a moves every share carried by a
+        # joint of a's subtree by w x (share - weight p_a): d kp / d delta_a = -[S]x G_a,
+        # whose column c is G_a[:, c] x S.
+        carried = self.subtree @ shares - self.subtree_weight[..., None] * joints[:, None]
+        columns = np.cross(np.swapaxes(world, -1, -2)[:, None], carried[..., None, :])
+        d_rot = columns.transpose(0, 1, 4, 2, 3).reshape(b, k, 3, -1)  # [B,K,3,72]
+        # Shape: keypoint = sum_j G_j c_kj + w_kj (p_j - G_j J_j), with c, J linear in the
+        # betas and each posed joint p_j its parent's plus the turned rest bone.
+        turned = np.concatenate([np.broadcast_to(self.bone_dirs[:1], (b, 1, 3, N_BETAS)),
+                                 world[:, self.parents[1:]] @ self.bone_dirs[1:]], 1)
+        d_joints = (self.subtree.T @ turned.reshape(b, -1, 3 * N_BETAS)).reshape(turned.shape)
+        d_centre = np.einsum("bjxy,kjyl->bkxl", world, self.dirs)
+        d_shift = d_joints - world @ self.rest_dirs
+        d_betas = d_centre + (self.weight @ d_shift.reshape(b, -1, 3 * N_BETAS)).reshape(
+            b, k, 3, N_BETAS)
+        return kp, np.concatenate([d_rot, d_betas], -1)
 
 
-def _centred(x: torch.Tensor, share: torch.Tensor) -> torch.Tensor:
+def rodrigues(axis_angle: np.ndarray) -> np.ndarray:
+    """[...,3] axis-angle -> [...,3,3] rotation matrices."""
+    angle = np.linalg.norm(axis_angle, axis=-1, keepdims=True)
+    x, y, z = np.moveaxis(axis_angle / np.maximum(angle, 1e-12), -1, 0)
+    zero = np.zeros_like(x)
+    cross = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(*x.shape, 3, 3)
+    angle = angle[..., None]
+    return np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * (cross @ cross)
+
+
+def _gauss_newton_step(jac: np.ndarray, res: np.ndarray, prior_grad: np.ndarray,
+                       regulariser: np.ndarray) -> np.ndarray:
+    """The step [B,n] minimising |res + jac step|^2 plus the prior's quadratic, for
+    residuals [B,R] and their Jacobian [B,R,n]. In torch, whose BLAS and LAPACK run on
+    torch's threads: numpy's OpenBLAS would start threads of its own for these sizes,
+    which then spin beside the studio's (ten times slower on two busy cores)."""
+    jac_t, res_t = torch.from_numpy(jac), torch.from_numpy(res)
+    jt = jac_t.transpose(1, 2)
+    grad = (jt @ res_t[..., None])[..., 0] + torch.from_numpy(prior_grad)
+    return -torch.linalg.solve(jt @ jac_t + torch.from_numpy(regulariser), grad).numpy()
+
+
+def _centred(x: np.ndarray, share: np.ndarray) -> np.ndarray:
     """[B,K,...] minus its ``share``-weighted mean over the points."""
-    return x - (x * share).sum(1, keepdim=True)
+    return x - (x * share).sum(1, keepdims=True)
 
 
-@torch.no_grad()
-def refine_fit(body: KeypointBody, rotmat: torch.Tensor, betas: torch.Tensor,
-               points: torch.Tensor, seen: torch.Tensor, intrinsics: torch.Tensor | None = None,
-               trans: torch.Tensor | None = None, steps: int = STEPS
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+def refine_fit(body: KeypointBody, rotmat: np.ndarray, betas: np.ndarray, points: np.ndarray,
+               seen: np.ndarray, intrinsics: np.ndarray | None = None,
+               trans: np.ndarray | None = None, steps: int = STEPS
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Refined local rotations [B,24,3,3], shapes [B,10] and (2D) translation [B,3].
 
     ``points`` [B,K,D] the input keypoints (any value where not ``seen`` [B,K]); 3D
@@ -163,40 +173,37 @@ def refine_fit(body: KeypointBody, rotmat: torch.Tensor, betas: torch.Tensor,
     """
     dims = points.shape[-1]
     b = rotmat.shape[0]
-    rot, shape = rotmat.double(), betas.double()
-    goal = points.double().nan_to_num()
-    w = seen.double()[..., None, None]  # [B,K,1,1]
-    share = w[..., 0] / w.sum(1).clamp_min(1)  # [B,K,1]: each seen point's part of a mean
-    moved = torch.zeros(b, 72, dtype=torch.float64, device=rot.device)  # from the nets'
-    t = None if trans is None else trans.double()
+    rot, shape = rotmat.astype(np.float64), betas.astype(np.float64)
+    goal = np.nan_to_num(points.astype(np.float64))
+    w = seen.astype(np.float64)[..., None, None]  # [B,K,1,1]
+    share = w[..., 0] / np.maximum(w.sum(1), 1)  # [B,K,1]: each seen point's part of a mean
+    moved = np.zeros((b, 72))  # the rotations' change from the nets'
+    t = None if trans is None else trans.astype(np.float64)
     n = 82 if dims == 3 else 85
-    damping = DAMPING * torch.eye(n, dtype=torch.float64, device=rot.device)
-    prior = torch.cat([torch.full((72,), POSE_SIGMA ** -2), torch.full((10,), SHAPE_SIGMA ** -2),
-                       torch.zeros(n - 82)]).to(rot)
+    prior = np.concatenate([np.full(72, POSE_SIGMA ** -2), np.full(N_BETAS, SHAPE_SIGMA ** -2),
+                            np.zeros(n - 82)])
+    regulariser = np.diag(prior + DAMPING)
     for _ in range(steps):
-        kp, jac = _jacobian(body, rot, shape)
+        kp, jac = body.jacobian(rot, shape)
         if dims == 3:  # translation in closed form: compare centred points
             res = (_centred(kp, share) - _centred(goal, share)) * w[..., 0] / NOISE[3]
             jac = _centred(jac, share[..., None]) * w / NOISE[3]
         else:
-            f, c = intrinsics.double()[:, None, :1], intrinsics.double()[:, None, 1:]
+            f, c = intrinsics[:, None, :1], intrinsics[:, None, 1:]
             cam = kp + t[:, None]
-            z = cam[..., 2:].clamp_min(1e-2)
+            z = np.maximum(cam[..., 2:], 1e-2)
             res = (f * cam[..., :2] / z + c - goal) * w[..., 0] / NOISE[2]
-            proj = torch.zeros(*cam.shape[:2], 2, 3, dtype=cam.dtype, device=cam.device)
+            proj = np.zeros((*cam.shape[:2], 2, 3))
             proj[..., 0, 0] = proj[..., 1, 1] = (f / z)[..., 0]
             proj[..., :, 2] = -f * cam[..., :2] / z ** 2
-            proj = proj * w / NOISE[2]
-            jac = torch.cat([proj @ jac, proj], -1)  # [B,K,2,85]
+            proj *= w / NOISE[2]
+            jac = np.concatenate([proj @ jac, proj], -1)  # [B,K,2,85]
         jac, res = jac.reshape(b, -1, n), res.reshape(b, -1)
-        params = torch.cat([moved, shape] + ([] if dims == 3 else [torch.zeros_like(t)]), 1)
-        hessian = jac.transpose(1, 2) @ jac + torch.diag_embed(prior.expand(b, n)) + damping
-        grad = (jac.transpose(1, 2) @ res[..., None])[..., 0] + prior * params
-        step = -torch.linalg.solve(hessian, grad)
-        rot = rot @ _rodrigues(step[:, :72].reshape(b, 24, 3))
-        moved = moved + step[:, :72]
+        params = np.concatenate([moved, shape] + ([] if t is None else [np.zeros_like(t)]), 1)
+        step = _gauss_newton_step(jac, res, prior * params, regulariser)
+        rot = rot @ rodrigues(step[:, :72].reshape(b, 24, 3))
+        moved += step[:, :72]
         shape = shape + step[:, 72:82]
-        if dims == 2:
+        if t is not None:
             t = t + step[:, 82:85]
-    return (rot.to(rotmat.dtype), shape.to(betas.dtype),
-            None if t is None else t.to(betas.dtype))
+    return rot, shape, t
