@@ -17,6 +17,7 @@ import functools
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 
@@ -158,8 +159,7 @@ class Decal:
 
 def paint_ground(surf: Surfaces, decals: list[Decal]) -> None:
     """Give ground pixels (y = 0, facing up) inside each strip its material (in place)."""
-    ground = np.nonzero((surf.material >= 0) & (surf.normal[:, 1] > 0.99)
-                        & (np.abs(surf.point[:, 1]) < 1e-3))[0]
+    ground = ground_pixels(surf)
     for d in decals:
         x, z = surf.point[ground, 0] - d.through[0], surf.point[ground, 2] - d.through[1]
         across = np.abs(-math.sin(d.angle) * x + math.cos(d.angle) * z)
@@ -274,13 +274,75 @@ def shade_surfaces(surf: Surfaces, rays: np.ndarray, materials: list[Material],
     return out
 
 
+class GroundShadows:
+    """Shadows the main light casts on the ground, drawn on a grid over the ground plane.
+
+    Each box casts the convex hull of its corners projected along the light onto y = 0;
+    a body casts its projected vertices, closed by a small dilation. The grid is blurred
+    (soft edges) where something was drawn and read bilinearly at each ground pixel. Only
+    the ground receives shadows.
+    """
+
+    CELLS = 512
+
+    def __init__(self, centre: np.ndarray, extent: float, light: np.ndarray,
+                 softness: float) -> None:
+        self.centre, self.extent = np.asarray(centre, np.float32), float(extent)
+        self.scale = self.CELLS / (2 * self.extent)  # cells per metre
+        self.light = light / max(float(light[1]), 0.2)  # a point at height y moves y * this
+        self.sigma = max(1.0, softness * self.scale)
+        self.grid = np.zeros((self.CELLS, self.CELLS), np.uint8)
+
+    def _cells(self, points: np.ndarray) -> np.ndarray:
+        flat = points[:, [0, 2]] - points[:, 1:2] * self.light[[0, 2]]
+        return (flat - self.centre) * self.scale + self.CELLS / 2
+
+    def add_boxes(self, corners: np.ndarray) -> None:
+        """Boxes' world corners [B,8,3]."""
+        for box in corners:
+            if box[:, 1].max() <= 0.02:
+                continue  # rugs and paths cast nothing
+            hull = cv2.convexHull(np.round(self._cells(box) * 4).astype(np.int32))
+            cv2.fillConvexPoly(self.grid, hull, 1, cv2.LINE_8, 2)  # quarter-cell precision
+
+    def add_points(self, points: np.ndarray) -> None:
+        """A body's vertices [V,3]."""
+        cells = self._cells(points).astype(np.int32)
+        ok = ((cells >= 0) & (cells < self.CELLS)).all(1)
+        self.grid[cells[ok, 1], cells[ok, 0]] = 1
+        self.grid = cv2.dilate(self.grid, np.ones((3, 3), np.uint8))
+
+    def lookup(self, ground: np.ndarray) -> np.ndarray:
+        """Shadow amounts in [0,1] at ground points [N,3]."""
+        soft = np.zeros(self.grid.shape, np.float32)
+        pad = int(3 * self.sigma) + 1
+        x, y, w, h = cv2.boundingRect(self.grid)
+        if w and h:  # blur only around what was drawn
+            x0, y0 = max(0, x - pad), max(0, y - pad)
+            x1, y1 = min(self.CELLS, x + w + pad), min(self.CELLS, y + h + pad)
+            soft[y0:y1, x0:x1] = cv2.GaussianBlur(self.grid[y0:y1, x0:x1].astype(np.float32),
+                                                  (0, 0), self.sigma)
+        n = len(ground)
+        cells = np.full((-(-n // 256) * 256, 2), -1.0, np.float32)  # remap wants rows < 32k
+        cells[:n] = (ground[:, [0, 2]] - self.centre) * self.scale + self.CELLS / 2 - 0.5
+        cells = cells.reshape(-1, 256, 2)
+        amount = cv2.remap(soft, cells[..., 0], cells[..., 1], cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return amount.reshape(-1)[:n]
+
+
+def ground_pixels(surf: Surfaces, height: float = 1e-3) -> np.ndarray:
+    """Indices of the pixels that see the ground plane (facing up, below ``height``)."""
+    return np.nonzero((surf.material >= 0) & (surf.normal[:, 1] > 0.99)
+                      & (np.abs(surf.point[:, 1]) < height))[0]
+
+
 def contact_shade(surf: Surfaces, shadows: list[tuple[np.ndarray, np.ndarray, float]]
                   ) -> np.ndarray:
     """[N] factors darkening the floor softly under and around objects: ``shadows`` are
     ((x, z) centre, half extents, strength) of their floor rectangles."""
     out = np.ones(len(surf.depth), np.float32)
-    floor = np.nonzero((surf.material >= 0) & (surf.normal[:, 1] > 0.99)
-                       & (surf.point[:, 1] < 0.02))[0]
+    floor = ground_pixels(surf, 0.02)  # rugs too
     if not shadows or not len(floor):
         return out
     x, z = surf.point[floor, 0], surf.point[floor, 2]

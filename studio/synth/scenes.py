@@ -31,10 +31,10 @@ import torch
 from studio.synth import scene_furniture as furn
 from studio.synth import scene_people
 from studio.synth.dataset import clothing_colors
-from studio.synth.scene_layout import Part, Piece
-from studio.synth.scene_render import (Camera, Decal, Lights, Plane, Surfaces, contact_shade,
-                                       paint_ground, render_person, shade_surfaces, trace_boxes,
-                                       trace_planes)
+from studio.synth.scene_layout import Part, Piece, pieces_mesh
+from studio.synth.scene_render import (Camera, Decal, GroundShadows, Lights, Plane, Surfaces,
+                                       contact_shade, ground_pixels, paint_ground, render_person,
+                                       shade_surfaces, trace_boxes, trace_planes)
 from studio.synth.scene_textures import (Material, Textures, emissive_material, random_material,
                                          to_linear)
 
@@ -373,6 +373,30 @@ def build_scene(seed: int, size: tuple[int, int] = (256, 256)) -> tuple[Scene, n
     return Scene(person, camera, list(person.pieces), outdoor), rng
 
 
+def _cast_shadows(rng: np.random.Generator, surf: Surfaces, lights: Lights,
+                  pieces: list[Piece], person: scene_people.Person, outdoor: bool,
+                  scene_rgb: np.ndarray, lit_rgb: np.ndarray) -> None:
+    """Darken the ground where the main light is blocked (in place): by the furniture in
+    both renders, by the person only in the render with the person. In shadow a floor
+    pixel keeps its ambient share of the light; indoors (a diffuse main light) less so."""
+    cos = max(float(lights.direction[1]), 0.05)
+    lit = lights.ambient + (1 - lights.ambient) * cos
+    depth = (1 - lights.ambient) * cos / lit * (rng.uniform(0.75, 0.95) if outdoor
+                                                else rng.uniform(0.3, 0.6))
+    ground = ground_pixels(surf)
+    points = surf.point[ground]
+    centre = person.vertices[:, [0, 2]].mean(0)
+    furniture, body = (GroundShadows(centre, 10.0, lights.direction, 0.02 if outdoor else 0.12)
+                       for _ in range(2))
+    verts, _, _ = pieces_mesh(pieces, {(i, slot): 0 for i, p in enumerate(pieces)
+                                       for slot in p.roles})
+    furniture.add_boxes(verts.reshape(-1, 8, 3))
+    body.add_points(person.vertices)
+    amount = furniture.lookup(points)
+    scene_rgb[ground] *= (1 - depth * amount)[:, None]
+    lit_rgb[ground] *= (1 - depth * np.maximum(amount, body.lookup(points)))[:, None]
+
+
 def _furnish(rng: np.random.Generator, scene: Scene, room: Room | None) -> list[Piece]:
     """The person's furniture and 3-10 more pieces on free floor (wall decor indoors)."""
     person, camera = scene.person, scene.camera
@@ -457,6 +481,7 @@ def make_scene_sample(seed: int, size: tuple[int, int] = (256, 256)) -> SceneSam
     scene_rgb = shade_surfaces(surf, rays, mats, textures, lights)
     scene_rgb *= contact_shade(surf, shadows)[:, None]
     lit_rgb = scene_rgb * contact_shade(surf, foot_shadow)[:, None]
+    _cast_shadows(rng, surf, lights, pieces, person, outdoor, scene_rgb, lit_rgb)
 
     body = scene_people.mannequin()
     faces = torch.as_tensor(body.data.faces)
