@@ -11,7 +11,7 @@ What synthetic rooms can teach about real ones: where supports are and what they
 (seat tops at hip height, bed and sofa tops for lying, table edges for leaning, free floor
 for standing), how a person's image size follows depth and camera height on a ground plane,
 and that furniture in front hides a person. What they cannot: real clutter, lighting and
-materials (boxes, procedural textures, no cast shadows apart from soft contact shading),
+materials (boxes, procedural textures, shadows that fall on the ground only),
 semantics beyond geometry (a desk chair and a throne look alike here), how real people
 choose spots (here uniform over what fits), clothing and body variety beyond the mannequin,
 and the inpainting traces that real person-removed photos carry (a smooth blob where the
