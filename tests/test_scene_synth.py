@@ -175,3 +175,16 @@ def test_furniture_in_front_hides_the_person():
         trace_boxes(cam, rays, [wall], {(0, "frame"): 0}, surf)
         visible = (depth.reshape(-1) < surf.depth) & mask.reshape(-1)
         assert (visible.sum() == 0) if hidden else (visible.sum() == mask.sum())
+
+
+def test_ground_shadows_fall_away_from_the_light():
+    from studio.synth.scene_render import GroundShadows
+
+    light = np.array([0.5, 0.8, 0.0], np.float32)  # the sun towards +x
+    shadows = GroundShadows(np.zeros(2), 10.0, light, 0.02)
+    box = np.array([[[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)]], np.float32)
+    shadows.add_boxes(box)
+    ground = np.array([[-0.5, 0, 0.5], [0.5, 0, 0.5], [1.5, 0, 0.5]], np.float32)
+    amount = shadows.lookup(ground)
+    assert amount[0] > 0.9 and amount[1] > 0.9 and amount[2] < 0.1  # cast towards -x
+    assert shadows.lookup(np.zeros((0, 3), np.float32)).shape == (0,)  # no ground in view

@@ -323,6 +323,8 @@ class GroundShadows:
             soft[y0:y1, x0:x1] = cv2.GaussianBlur(self.grid[y0:y1, x0:x1].astype(np.float32),
                                                   (0, 0), self.sigma)
         n = len(ground)
+        if not n:
+            return np.zeros(0, np.float32)
         cells = np.full((-(-n // 256) * 256, 2), -1.0, np.float32)  # remap wants rows < 32k
         cells[:n] = (ground[:, [0, 2]] - self.centre) * self.scale + self.CELLS / 2 - 0.5
         cells = cells.reshape(-1, 256, 2)
