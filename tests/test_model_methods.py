@@ -64,7 +64,7 @@ def test_run_places_the_fit_on_each_sample(studio, photos, tmp_path, name) -> No
     [person] = info["people"]
     assert len(person["iterations"]) == 1
     # the mesh lies on the person: MediaPipe's mask and landmarks agree with it
-    assert person["mask_iou"] > 0.6, person["mask_iou"]
+    assert person["mask_iou"] > 0.55, person["mask_iou"]
     assert person["keypoint_error_px"] < 25, person["keypoint_error_px"]
     mesh = trimesh.load(export, force="mesh", process=False)
     assert len(mesh.vertices) == load_body_model("mannequin").data.num_vertices

@@ -247,11 +247,13 @@ def _spread(xy: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def predict(model: SMPLRModel, layout: str, points: torch.Tensor, seen: torch.Tensor,
-            intrinsics: torch.Tensor | None = None, refine_steps: int | None = None
+            intrinsics: torch.Tensor | None = None, refine_steps: int | None = None,
+            shape_sigma: float | None = None
             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Local rotations [B,24,3,3], betas [B,10] and, for 2D, the camera-frame translation
     [B,3] (None for 3D) from keypoints [B,K,D] (NaN where not ``seen``): the nets, then
-    ``refine_steps`` refinement steps (default :data:`keypoint_refine.STEPS`)."""
+    ``refine_steps`` refinement steps (default :data:`keypoint_refine.STEPS`) with
+    ``shape_sigma`` as the shape prior's scale (default :data:`keypoint_refine.SHAPE_SIGMA`)."""
     from studio.nets.smplr import encode
     from studio.pipeline import keypoint_refine
 
@@ -275,7 +277,8 @@ def predict(model: SMPLRModel, layout: str, points: torch.Tensor, seen: torch.Te
     if steps > 0:
         refined = keypoint_refine.refine_fit(body, array(rotmat), array(betas), array(points),
                                              seen.cpu().numpy(), array(intrinsics),
-                                             array(trans), steps)
+                                             array(trans), steps,
+                                             shape_sigma or keypoint_refine.SHAPE_SIGMA)
         rotmat, betas, trans = (tensor(a) for a in refined)
     return rotmat, betas, trans
 
@@ -284,11 +287,12 @@ def predict(model: SMPLRModel, layout: str, points: torch.Tensor, seen: torch.Te
 def fit_keypoints(points: np.ndarray, layout: str, dims: int, confidence: np.ndarray | None = None,
                   body: str | BodyModel | None = None, image_size=None, focal_length=None,
                   model: SMPLRModel | None = None, batch_size: int = 1024,
-                  refine_steps: int | None = None) -> KeypointFit:
+                  refine_steps: int | None = None, shape_sigma: float | None = None
+                  ) -> KeypointFit:
     """Fit bodies to keypoints [N,K,dims] (or [K,dims]) of ``layout``; NaN or confidence
     0 marks a missing point. 2D: ``image_size`` (width, height) and ``focal_length`` in
     pixels, per call or per sample. ``model`` defaults to :func:`load_smplr`'s;
-    ``refine_steps`` as for :func:`predict`."""
+    ``refine_steps`` and ``shape_sigma`` as for :func:`predict`."""
     from studio.nets.geometry import rotmat_to_axis_angle
     from studio.synth.smplr_points import layout_points
 
@@ -307,7 +311,7 @@ def fit_keypoints(points: np.ndarray, layout: str, dims: int, confidence: np.nda
         s = torch.as_tensor(seen[sl], device=device)
         k = None if intr is None else torch.as_tensor(intr[sl], device=device)
         rotmat, betas, trans = predict(model, layout, p.masked_fill(~s[..., None], float("nan")),
-                                       s, k, refine_steps)
+                                       s, k, refine_steps, shape_sigma)
         posed = model.body(global_orient=rotmat[:, :1], body_pose=rotmat[:, 1:], betas=betas)
         sources = posed.points()
         kp = layout_points(sources, layout)

@@ -10,7 +10,10 @@ turning: it is only centred on its pelvis. MediaPipe guesses every landmark, uns
 too, and all of them are fitted: for legs off the photo its guess (standing, as people
 in photos mostly are) is more plausible than the fit's own fill-in from the broad pose
 prior (the astronaut's cut-off legs came out folded, hips bent 2 rad, when left out).
-Visibility weighs the 2D landmarks in the camera fit only.
+Visibility weighs the 2D landmarks in the camera fit only. MediaPipe's skeleton is not
+the body model's (wider hips, other shoulders), and with the fit's default shape prior
+the refinement bent the shape far out of its range to match it (|betas| 6-7 on the
+astronaut and Grace Hopper); :data:`SHAPE_SIGMA` holds it nearer the mean shape.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ NAME = "keypoint-fit"
 LAYOUT = "mediapipe33"
 START_CAM = np.array([0.9, 0.0, 0.0], np.float32)  # SMPL's mean camera: the fallback
 CROP_SIZE = 224
+SHAPE_SIGMA = 0.5  # the refinement's shape prior for MediaPipe's landmarks
 
 
 def load(device: torch.device | str = "cpu", checkpoint: Path | None = None) -> LoadedMethod:
@@ -70,7 +74,8 @@ class KeypointFitMethod:
     def __call__(self, image: np.ndarray, person: Person, transform: CropTransform
                  ) -> MethodOutput:
         visibility = np.nan_to_num(np.asarray(person.visibility, np.float32))
-        fit = fit_keypoints(person.world_landmarks, LAYOUT, 3, model=self.model)
+        fit = fit_keypoints(person.world_landmarks, LAYOUT, 3, model=self.model,
+                            shape_sigma=SHAPE_SIGMA)
         pelvis = fit.joints[0, 0]
         vertices = fit.vertices[0] - pelvis
         keypoints = fit.keypoints[0] - pelvis

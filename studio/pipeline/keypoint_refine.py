@@ -31,7 +31,7 @@ from studio.body.model import BodyModel
 from studio.body.skinning import kinematic_levels
 
 POSE_SIGMA = 0.5  # radians: how far a rotation may move from the nets' (regulariser)
-SHAPE_SIGMA = 3.3  # shape coefficients' prior scale
+SHAPE_SIGMA = 1.0  # shape coefficients' prior scale (around the mean shape)
 NOISE = {3: 0.015, 2: 3.0}  # residual scale: metres (3D) / pixels (2D)
 STEPS = 2  # Gauss-Newton steps
 DAMPING = 1e-3
@@ -163,13 +163,15 @@ def _centred(x: np.ndarray, share: np.ndarray) -> np.ndarray:
 
 def refine_fit(body: KeypointBody, rotmat: np.ndarray, betas: np.ndarray, points: np.ndarray,
                seen: np.ndarray, intrinsics: np.ndarray | None = None,
-               trans: np.ndarray | None = None, steps: int = STEPS
+               trans: np.ndarray | None = None, steps: int = STEPS,
+               shape_sigma: float = SHAPE_SIGMA
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Refined local rotations [B,24,3,3], shapes [B,10] and (2D) translation [B,3].
 
     ``points`` [B,K,D] the input keypoints (any value where not ``seen`` [B,K]); 3D
     metres in any frame (the translation is solved in closed form), 2D pixels with
-    ``intrinsics`` [B,3] (focal, cx, cy) and the starting camera-frame ``trans`` [B,3].
+    ``intrinsics`` [B,3] (focal, cx, cy) and the starting camera-frame ``trans`` [B,3];
+    ``shape_sigma`` the shape prior's scale.
     """
     dims = points.shape[-1]
     b = rotmat.shape[0]
@@ -180,7 +182,7 @@ def refine_fit(body: KeypointBody, rotmat: np.ndarray, betas: np.ndarray, points
     moved = np.zeros((b, 72))  # the rotations' change from the nets'
     t = None if trans is None else trans.astype(np.float64)
     n = 82 if dims == 3 else 85
-    prior = np.concatenate([np.full(72, POSE_SIGMA ** -2), np.full(N_BETAS, SHAPE_SIGMA ** -2),
+    prior = np.concatenate([np.full(72, POSE_SIGMA ** -2), np.full(N_BETAS, shape_sigma ** -2),
                             np.zeros(n - 82)])
     regulariser = np.diag(prior + DAMPING)
     for _ in range(steps):
