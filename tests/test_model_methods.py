@@ -124,3 +124,25 @@ def test_a_method_registers_with_one_entry_and_its_module(studio, photos, tmp_pa
     person = info["people"][0]
     assert person["iterations"][0]["fitted_cam"] is not None  # the camera refit ran
     assert person["mask_iou"] > 0.3
+
+
+def test_bench_live_measures_several_models_in_one_run(monkeypatch, capsys) -> None:
+    """``--model A,B`` runs the live bench once per model, in order, and reports their fps
+    side by side (the bench itself is tested in test_live_window.py)."""
+    from studio.bench import live_speed
+
+    ran = []
+
+    def fake(source, frames, model, **options):
+        ran.append((model, frames, options["in_flight"]))
+        return {"model": model, "processed_fps": 2.0 if model == "a" else 7.0}
+
+    monkeypatch.setattr(live_speed, "live_speed", fake)
+    monkeypatch.setattr(live_speed, "live_table", lambda doc: f"table {doc['model']}")
+    assert cli.main(["bench", "live", "--frames", "3", "--in-flight", "1", "--model", "a,b",
+                     "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert ran == [("a", 3, 1), ("b", 3, 1)]
+    assert doc["processed_fps"] == {"a": 2.0, "b": 7.0} and len(doc["runs"]) == 2
+    assert cli.main(["bench", "live", "--frames", "3", "--model", "a,b"]) == 0
+    assert capsys.readouterr().out.strip().endswith("processed fps, same run: a 2.0, b 7.0")
