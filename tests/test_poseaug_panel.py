@@ -206,11 +206,17 @@ def test_panel_draws_samples_and_a_click_shows_one_in_3d(qtbot, window, tmp_path
     centre = panel._cell(2, 1) + QPointF(frame.width() / 2, frame.height() / 2)
     widget_pos = panel.graphics.mapFromScene(panel.view.mapViewToScene(centre))
     qtbot.mouseClick(panel.graphics.viewport(), Qt.MouseButton.LeftButton, pos=widget_pos)
-    assert picked == [(2, True)] and panel.picked == 2 and panel.table.currentRow() == 2
+    assert picked == [(2, True)] and panel.picked == 2
+    assert panel.table.verticalHeaderItem(2).text().endswith("#2")
+    assert panel.table.verticalHeaderItem(2).text() != "#2"  # marked as picked
     shown_after = np.asarray(window.mesh_view._tool_meshes["poseaug:rt:bones"][0].points)
     assert not np.allclose(shown_before, shown_after)
     rt = first.poses[2, 3]
     assert np.allclose(shown_after - shown_after[0], rt - rt[0], atol=1e-5)  # its final pose
+
+    rect = panel.table.visualItemRect(panel.table.item(1, 3))
+    qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert picked[-1] == (1, True) and panel.picked == 1  # a click on the table picks too
 
     panel.seed_box.setValue(7)  # a new seed: new samples, once the controls settle
     qtbot.waitUntil(lambda: panel.samples is not first, timeout=RESULT_TIMEOUT_MS)

@@ -31,6 +31,7 @@ IDLE = "Draw augments the shown person's pose with PoseAug."
 SHORT_PARTS = ("L arm", "R arm", "R leg", "L leg", "torso")
 FRAME_PEN = pg.mkPen(90, 90, 90)
 PICKED_PEN = pg.mkPen(255, 140, 0, width=2)
+PICKED_MARK = "\N{BLACK RIGHT-POINTING TRIANGLE} "
 
 
 def score_colour(score: float) -> QColor:
@@ -102,12 +103,13 @@ class PoseAugPanel(QWidget):
         self.table.setToolTip("The final poses' 3D discriminator part scores and 2D score "
                               "(about 1 looks real, about 0 augmented)")
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # No selection highlight: it would hide the picked row's score colours; its
+        # header says it is picked.
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.horizontalHeader().setMinimumSectionSize(36)
         self.table.horizontalHeader().setDefaultSectionSize(48)
         self.table.verticalHeader().setDefaultSectionSize(20)
-        self.table.itemSelectionChanged.connect(self._table_picked)
+        self.table.cellClicked.connect(lambda row, _column: self.pick(row, True))
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -164,10 +166,8 @@ class PoseAugPanel(QWidget):
             return
         self.picked = index
         self._place_pick_box()
-        if self.table.currentRow() != index:
-            self.table.blockSignals(True)
-            self.table.selectRow(index)
-            self.table.blockSignals(False)
+        self.table.setVerticalHeaderLabels([f"{PICKED_MARK if i == index else ''}#{i}"
+                                            for i in range(self.samples.count)])
         self.sample_picked.emit(index, by_user)
 
     # --- drawing -------------------------------------------------------------------------
@@ -247,7 +247,6 @@ class PoseAugPanel(QWidget):
                     item.setForeground(QBrush(QColor("black")))
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                     self.table.setItem(row, column, item)
-            self.table.setVerticalHeaderLabels([f"#{i}" for i in range(samples.count)])
         self.table.blockSignals(False)
 
     # --- picking -------------------------------------------------------------------------
@@ -259,8 +258,3 @@ class PoseAugPanel(QWidget):
         row = int(point.y() // (self._frame.height() * (1 + GAP)))
         if 0 <= row < self.samples.count and point.x() >= 0:
             self.pick(row, True)
-
-    def _table_picked(self) -> None:
-        rows = {index.row() for index in self.table.selectedIndexes()}
-        if len(rows) == 1:
-            self.pick(rows.pop(), True)
