@@ -19,7 +19,7 @@ from studio.train.metrics import procrustes_align
 FOCAL, SIZE = 1000.0, (1280, 720)
 # Round-trip bounds (PA-MPJPE, mm) on this seed: from 3D the target (25 mm);
 # from 2D a bound the shipped weights hold with margin, the target (50 mm) is not met yet
-# (about 65 mm on prior samples, see models/smplr/MODEL_CARD.md; test_smplr.py keeps it
+# (about 60 mm on prior samples, see models/smplr/MODEL_CARD.md; test_smplr.py keeps it
 # as xfail).
 ROUND_TRIP_3D, ROUND_TRIP_2D = 25.0, 100.0
 

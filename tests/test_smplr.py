@@ -166,7 +166,7 @@ def test_3d_fit_meets_the_targets_on_prior_and_key_poses(key_poses: bool) -> Non
     assert nets["pa_mpjpe"] > errors["pa_mpjpe"] + 10, (nets, errors)
 
 
-# The 2D targets are not met yet (prior samples about 65/72 mm after refinement, see
+# The 2D targets are not met yet (prior samples about 60/66 mm after refinement, see
 # models/smplr/MODEL_CARD.md): the test stays, expected to fail, so that better weights
 # show up as XPASS.
 @pytest.mark.xfail(reason="shipped 2D SMPLR weights miss the issue's targets (MODEL_CARD.md)",

@@ -1,7 +1,8 @@
 """How fast the keypoint fit (SMPLR) runs, per sample: the three nets alone, and the whole
 :func:`~studio.pipeline.keypoint_fit.fit_keypoints` (input checks, nets, refinement, body
-model, translation, numpy out), also without the refinement. Weights: the shipped ones when present, else random ones of the
-same architecture (the time does not depend on the values)."""
+model, translation, numpy out), also without the refinement. Weights: the shipped ones
+when present, else random ones of the same architecture (the time does not depend on the
+values)."""
 from __future__ import annotations
 
 import platform
@@ -83,7 +84,7 @@ def bench_smplr(layout: str, dims: int, batch_sizes: list[int], repeats: int,
     from studio.pipeline.keypoint_refine import STEPS
 
     return {"benchmark": "smplr", "layout": layout, "dims": dims, "device": str(device),
-            "refine_steps": STEPS,
+            "refine_steps": STEPS[dims],
             "weights": str(model.source) if shipped else "random", "threads":
             torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
             "vertices": int(np.asarray(model.body.v_template.shape[0])), "rows": rows}

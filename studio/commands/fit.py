@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "sample (out.obj, out_1.obj, ...); glb: one scene, y up")
     p.add_argument("--refine-steps", type=int, default=None, metavar="N",
                    help="Gauss-Newton steps fitting the body to the points after the nets "
-                        "(0: the nets alone, fastest; default: 2)")
+                        "(0: the nets alone, fastest; default: 2 from 3D, 3 from 2D)")
     p.add_argument("--json", action="store_true",
                    help="print every sample's parameters, joints and fit error as JSON")
     p.set_defaults(func=_fit)

@@ -33,11 +33,9 @@ def _refine_steps(text: str) -> int:
 
 
 def _refine_option(parser: argparse.ArgumentParser) -> None:
-    from studio.pipeline.keypoint_refine import STEPS
-
-    parser.add_argument("--refine-steps", type=_refine_steps, default=STEPS, metavar="N",
+    parser.add_argument("--refine-steps", type=_refine_steps, default=None, metavar="N",
                         help="Gauss-Newton steps fitting the body to the points after the "
-                             "nets (0: the nets alone; default: %(default)s)")
+                             "nets (0: the nets alone; default: 2 from 3D, 3 from 2D)")
 
 
 def add_train_smplr(sub: argparse._SubParsersAction) -> None:

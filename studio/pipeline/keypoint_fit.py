@@ -252,12 +252,12 @@ def predict(model: SMPLRModel, layout: str, points: torch.Tensor, seen: torch.Te
             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Local rotations [B,24,3,3], betas [B,10] and, for 2D, the camera-frame translation
     [B,3] (None for 3D) from keypoints [B,K,D] (NaN where not ``seen``): the nets, then
-    ``refine_steps`` refinement steps (default :data:`keypoint_refine.STEPS`) with
+    ``refine_steps`` refinement steps (default: :data:`keypoint_refine.STEPS`) with
     ``shape_sigma`` as the shape prior's scale (default :data:`keypoint_refine.SHAPE_SIGMA`)."""
     from studio.nets.smplr import encode
     from studio.pipeline import keypoint_refine
 
-    steps = keypoint_refine.STEPS if refine_steps is None else refine_steps
+    steps = keypoint_refine.STEPS[points.shape[-1]] if refine_steps is None else refine_steps
     out = model.net(encode(points, seen, intrinsics), layout)
     rotmat, betas, trans = out.rotmat, out.betas, None
     if points.shape[-1] == 3 and steps == 0:

@@ -19,7 +19,9 @@ Unknowns per sample: a rotation (axis-angle) after each of the 24 local rotation
 shape coefficients and, for 2D, the camera-frame translation (3D solves it in closed
 form). Residuals: the seen points' offsets over the noise scale (:data:`NOISE`), the
 rotations' changes over :data:`POSE_SIGMA` (radians) and the shape over
-:data:`SHAPE_SIGMA`.
+:data:`SHAPE_SIGMA`. From 2D the pose prior is tighter and a third step pays: the
+points say nothing of depth, which stays closer to the nets' (COCO-17 at 3 px, 200
+samples: 0.5 rad and 2 steps 65.4 mm PA-MPJPE, 0.25/3 60.3, 0.15/3 59.4, 0.1/4 60.9).
 """
 from __future__ import annotations
 
@@ -30,10 +32,10 @@ from studio.body import joint_sets
 from studio.body.model import BodyModel
 from studio.body.skinning import kinematic_levels
 
-POSE_SIGMA = 0.5  # radians: how far a rotation may move from the nets' (regulariser)
+POSE_SIGMA = {3: 0.5, 2: 0.15}  # radians, by input dims: how far a rotation may move
 SHAPE_SIGMA = 1.0  # shape coefficients' prior scale (around the mean shape)
 NOISE = {3: 0.015, 2: 3.0}  # residual scale: metres (3D) / pixels (2D)
-STEPS = 2  # Gauss-Newton steps
+STEPS = {3: 2, 2: 3}  # Gauss-Newton steps by input dims
 DAMPING = 1e-3
 N_BETAS = 10
 
@@ -163,7 +165,7 @@ def _centred(x: np.ndarray, share: np.ndarray) -> np.ndarray:
 
 def refine_fit(body: KeypointBody, rotmat: np.ndarray, betas: np.ndarray, points: np.ndarray,
                seen: np.ndarray, intrinsics: np.ndarray | None = None,
-               trans: np.ndarray | None = None, steps: int = STEPS,
+               trans: np.ndarray | None = None, steps: int | None = None,
                shape_sigma: float = SHAPE_SIGMA
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Refined local rotations [B,24,3,3], shapes [B,10] and (2D) translation [B,3].
@@ -171,7 +173,7 @@ def refine_fit(body: KeypointBody, rotmat: np.ndarray, betas: np.ndarray, points
     ``points`` [B,K,D] the input keypoints (any value where not ``seen`` [B,K]); 3D
     metres in any frame (the translation is solved in closed form), 2D pixels with
     ``intrinsics`` [B,3] (focal, cx, cy) and the starting camera-frame ``trans`` [B,3];
-    ``shape_sigma`` the shape prior's scale.
+    ``steps`` default :data:`STEPS`, ``shape_sigma`` the shape prior's scale.
     """
     dims = points.shape[-1]
     b = rotmat.shape[0]
@@ -182,8 +184,9 @@ def refine_fit(body: KeypointBody, rotmat: np.ndarray, betas: np.ndarray, points
     moved = np.zeros((b, 72))  # the rotations' change from the nets'
     t = None if trans is None else trans.astype(np.float64)
     n = 82 if dims == 3 else 85
-    prior = np.concatenate([np.full(72, POSE_SIGMA ** -2), np.full(N_BETAS, shape_sigma ** -2),
-                            np.zeros(n - 82)])
+    steps = STEPS[dims] if steps is None else steps
+    prior = np.concatenate([np.full(72, POSE_SIGMA[dims] ** -2),
+                            np.full(N_BETAS, shape_sigma ** -2), np.zeros(n - 82)])
     regulariser = np.diag(prior + DAMPING)
     for _ in range(steps):
         kp, jac = body.jacobian(rot, shape)

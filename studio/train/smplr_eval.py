@@ -57,7 +57,7 @@ def evaluate(model, layout: str, samples: int, seed: int, refine_steps: int | No
     """Every noise level of the model's input kind, on prior samples and key poses."""
     from studio.pipeline.keypoint_refine import STEPS
 
-    steps = STEPS if refine_steps is None else refine_steps
+    steps = STEPS[model.dims] if refine_steps is None else refine_steps
     started = time.perf_counter()
     rows = []
     for poses in ("prior", "key-poses"):
