@@ -83,3 +83,19 @@ def test_cached_sets_reload(tmp_path):
     again = load_or_make(tmp_path, "target", 50, 3)
     np.testing.assert_array_equal(made.poses, again.poses)
     assert (tmp_path / "target-50-3.npz").is_file()
+
+
+def test_shipped_weights_reproduce_the_stored_check(tmp_path, capsys):
+    from pathlib import Path
+
+    from studio.cli import main
+
+    folder = Path(poseaug.BUILTIN_DIR)
+    stored = json.loads((folder / "eval" / "check.json").read_text())
+    assert main(["eval", "poseaug", "--samples", str(stored["samples"]), "--seed",
+                 str(stored["seed"]), "--cache", str(tmp_path), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    for variant, sets in stored["variants"].items():
+        for kind, errors in sets.items():
+            for metric, value in errors.items():
+                assert got["variants"][variant][kind][metric] == pytest.approx(value, abs=0.5)

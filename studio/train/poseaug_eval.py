@@ -15,10 +15,20 @@ from studio.train.poseaug_train import VARIANTS, WEIGHT_FILES
 TEST_SEED_OFFSET = 1000  # test sets never share a seed with a training set
 
 
+def view_groups(poses: torch.Tensor) -> dict[str, torch.Tensor]:
+    """[N] masks: upright with the front seen (right hip on the image's left), upright
+    with the back seen, and not upright (head less than 0.3 m above the hip: sitting low,
+    lying, ...); camera frame, y down."""
+    upright = poses[:, 9, 1] < poses[:, 0, 1] - 0.3
+    front = poses[:, 1, 0] < poses[:, 4, 0]
+    return {"upright_front": upright & front, "upright_back": upright & ~front,
+            "not_upright": ~upright}
+
+
 @torch.no_grad()
-def errors_mm(model: torch.nn.Module, pose_2d: torch.Tensor, poses: torch.Tensor,
-              batch: int = 2048) -> dict[str, float]:
-    """Mean MPJPE and PA-MPJPE in mm of ``model`` on 2D inputs against 3D poses."""
+def per_sample_mm(model: torch.nn.Module, pose_2d: torch.Tensor, poses: torch.Tensor,
+                  batch: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """[N] MPJPE and PA-MPJPE in mm of ``model`` on 2D inputs against 3D poses."""
     model.eval()
     mpjpe, pa = [], []
     for i in range(0, len(poses), batch):
@@ -27,8 +37,18 @@ def errors_mm(model: torch.nn.Module, pose_2d: torch.Tensor, poses: torch.Tensor
         gt = poses[i:i + batch] - poses[i:i + batch, :1]
         mpjpe.append((pred - gt).norm(dim=-1).mean(-1))
         pa.append((procrustes_align(pred, gt) - gt).norm(dim=-1).mean(-1))
-    return {"mpjpe": round(float(torch.cat(mpjpe).mean()) * 1000, 1),
-            "pa_mpjpe": round(float(torch.cat(pa).mean()) * 1000, 1)}
+    return torch.cat(mpjpe) * 1000, torch.cat(pa) * 1000
+
+
+def errors_mm(model: torch.nn.Module, pose_2d: torch.Tensor, poses: torch.Tensor
+              ) -> dict[str, float]:
+    """Mean MPJPE and PA-MPJPE in mm, and MPJPE per :func:`view_groups` group."""
+    mpjpe, pa = per_sample_mm(model, pose_2d, poses)
+    out = {"mpjpe": round(float(mpjpe.mean()), 1), "pa_mpjpe": round(float(pa.mean()), 1)}
+    for name, mask in view_groups(poses).items():
+        if mask.any():
+            out[f"mpjpe_{name}"] = round(float(mpjpe[mask].mean()), 1)
+    return out
 
 
 def evaluate(weights: Path, samples: int, seed: int, cache: Path) -> dict:
@@ -36,7 +56,10 @@ def evaluate(weights: Path, samples: int, seed: int, cache: Path) -> dict:
     other two (percent, negative = lower error)."""
     sets = {kind: load_or_make(cache, kind, samples, seed + TEST_SEED_OFFSET).tensors()
             for kind in DISTRIBUTIONS}
-    result: dict = {"samples": samples, "seed": seed, "variants": {}}
+    result: dict = {"samples": samples, "seed": seed, "variants": {},
+                    "view_share": {kind: {name: round(float(mask.float().mean()), 3)
+                                          for name, mask in view_groups(data[0]).items()}
+                                   for kind, data in sets.items()}}
     for variant in VARIANTS:
         model = load_official(Path(weights) / WEIGHT_FILES[variant])
         result["variants"][variant] = {kind: errors_mm(model, data[2], data[0])
