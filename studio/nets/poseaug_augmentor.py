@@ -190,7 +190,7 @@ class PoseAugmentor(nn.Module):
 def draw_noise(count: int, seed: int, strength: dict[str, float] | None = None
                ) -> dict[str, torch.Tensor]:
     """Seeded noise per stage ([count,48] each, official order), scaled by ``strength``
-    (1 = the training distribution; 0 = the network's mean output)."""
+    (1 = the training distribution; 0 = the output at zero noise)."""
     gen = torch.Generator().manual_seed(int(seed))
     strength = strength or {}
     out = {}
