@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from studio.nets.pointhmr_mesh import BLOCK_HOPS
 
@@ -24,6 +24,7 @@ class PointHMRPanel(QWidget):
     clicked = Signal(float, float)  # crop coordinates
     block_changed = Signal(int)  # 0..3
     compare_toggled = Signal(bool)
+    run_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,13 +46,17 @@ class PointHMRPanel(QWidget):
         self.block_box.addItems([f"attention of block {b + 1} ({k} hops)"
                                  for b, k in enumerate(BLOCK_HOPS)])
         self.block_box.currentIndexChanged.connect(self.block_changed.emit)
+        self.run_button = QPushButton("Run PointHMR on the shown people")
+        self.run_button.clicked.connect(self.run_requested.emit)
         self.compare_box = QCheckBox("Compare with PyMAF (per-vertex distance)")
         self.compare_box.toggled.connect(self.compare_toggled.emit)
-        self.caption = QLabel("Open a photo: PointHMR's vertex heat-maps show here.")
+        self.caption = QLabel("PointHMR's vertex heat-maps show here (by itself with the "
+                              "builtin-pointhmr model; otherwise press Run).")
         self.caption.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.run_button)
         layout.addWidget(self.block_box)
         layout.addWidget(self.compare_box)
         layout.addWidget(self.caption)

@@ -1,7 +1,8 @@
 """PointHMR as a studio tool: its vertex heat-maps linked to the 3D mesh.
 
 For the shown person the built-in PointHMR runs on the worker (on the person's proxy
-maps, whichever model the window uses). The panel shows all heat-maps (their maximum)
+maps, whichever model the window uses: by itself when the window's model is PointHMR,
+after the panel's Run button otherwise). The panel shows all heat-maps (their maximum)
 over the crop; hovering or clicking a vertex in the 3D view shows the nearest coarse
 vertex's heat-map and its peak, and colours the coarse mesh by that vertex's attention in
 the chosen transformer block (the 7 -> 5 -> 3 -> 1-hop neighbourhoods); clicking the
@@ -17,6 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject
 
 from studio.ui.tools.contract import Tool, ToolHost, ToolJob
+from studio.pipeline.pointhmr_method import NAME as POINTHMR
 from studio.ui.tools.pointhmr.jobs import (PYMAF, PointHMRAnalysis, PointHMRSlot, analyse,
                                            vertices_peaking_near)
 from studio.ui.tools.pointhmr.panel import PointHMRPanel
@@ -44,9 +46,14 @@ class PointHMRTool(QObject, Tool):
         self.request = 0
         self.analysis: PointHMRAnalysis | None = None
         self.picked = -1  # coarse vertex
+        # Runs by itself when the window's model is PointHMR, or once asked (the Run
+        # button) for every person shown after; never on streaming live frames.
+        self.follow = False
+        self.streaming = False
         self.view.clicked.connect(self.pick_point)
         self.view.block_changed.connect(lambda _: self._draw_attention())
         self.view.compare_toggled.connect(lambda _: self._start())
+        self.view.run_requested.connect(self.run_here)
         host.mesh_view.hovered.connect(self._mesh_hovered)
 
     def panel(self) -> PointHMRPanel:
@@ -57,9 +64,19 @@ class PointHMRTool(QObject, Tool):
         self.request += 1
         self._set_analysis(None)
         self.view.clear()
-        self.view.set_caption("PointHMR runs when the photo's people are found.")
+        if self.follow or self.host.model_name == POINTHMR:
+            self.view.set_caption("PointHMR runs when the photo's people are found.")
 
     def person_shown(self, document: StudioDocument) -> None:
+        if not self.streaming and (self.follow or self.host.model_name == POINTHMR):
+            self._start()
+
+    def streaming_changed(self, streaming: bool) -> None:
+        self.streaming = streaming
+
+    def run_here(self) -> None:
+        """Run PointHMR on the shown person, and on every person shown from now on."""
+        self.follow = True
         self._start()
 
     def iteration_shown(self, document: StudioDocument) -> None:
