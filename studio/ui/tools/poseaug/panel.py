@@ -166,6 +166,9 @@ class PoseAugPanel(QWidget):
             return
         self.picked = index
         self._place_pick_box()
+        centre = self._cell(index, 0) + QPointF(0, self._frame.height() / 2)
+        shown = self.graphics.mapFromScene(self.view.mapViewToScene(centre))
+        self.scroll.ensureVisible(shown.x(), shown.y(), 0, ROW_PX // 2)
         self.table.setVerticalHeaderLabels([f"{PICKED_MARK if i == index else ''}#{i}"
                                             for i in range(self.samples.count)])
         self.sample_picked.emit(index, by_user)
