@@ -10,6 +10,7 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
+from poseaug_fixtures import manifest_state
 from reference_files import reference_file
 from studio.nets import poseaug
 from studio.nets.poseaug_augmentor import angle_axis_to_matrix, apply_length_ratios
@@ -26,23 +27,9 @@ def manifest() -> dict:
     return json.loads(reference_file("poseaug_state_dict.json").read_text())["modules"]
 
 
-def random_state(spec: dict, seed: int) -> dict[str, torch.Tensor]:
-    """Random weights with the manifest's keys and shapes (positive BN variances)."""
-    gen = torch.Generator().manual_seed(seed)
-    out = {}
-    for key, entry in spec["state_dict"].items():
-        if entry["dtype"] == "int64":
-            out[key] = torch.tensor(7, dtype=torch.int64)
-        elif key.endswith("running_var"):
-            out[key] = torch.rand(entry["shape"], generator=gen) + 0.5
-        else:
-            out[key] = torch.randn(entry["shape"], generator=gen) * 0.05
-    return out
-
-
 @pytest.fixture(scope="module")
 def states(manifest) -> dict[str, dict]:
-    return {MANIFEST_NAMES[name]: random_state(spec, i)
+    return {MANIFEST_NAMES[name]: manifest_state(spec, i, scale=0.05)
             for i, (name, spec) in enumerate(manifest.items())}
 
 

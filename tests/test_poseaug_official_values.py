@@ -14,26 +14,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from poseaug_fixtures import manifest_state
 from reference_files import reference_file
 from studio.nets import poseaug
 
 VALUES = json.loads((Path(__file__).parent / "poseaug_official_values.json").read_text())
 MODULES = {"augmentor": ("augmentor", 10), "d3d": ("discriminator_3d", 11),
            "d2d": ("discriminator_2d", 12), "gcn": ("gcn", 13), "stgcn": ("stgcn", 14)}
-
-
-def seeded_state(spec: dict, seed: int) -> dict[str, torch.Tensor]:
-    """Weights drawn in the manifest's (the official) key order."""
-    gen = torch.Generator().manual_seed(seed)
-    out = {}
-    for key, entry in spec["state_dict"].items():
-        if entry["dtype"] == "int64":
-            out[key] = torch.tensor(0, dtype=torch.int64)
-        elif key.endswith("running_var"):
-            out[key] = torch.rand(entry["shape"], generator=gen) + 0.5
-        else:
-            out[key] = torch.randn(entry["shape"], generator=gen) * 0.1
-    return out
 
 
 def close(got: torch.Tensor, want: list) -> None:
@@ -52,7 +39,7 @@ def test_outputs_match_the_official_computation(tmp_path, manifest, kind):
     name, seed = MODULES[kind]
     torch.save({"epoch": 1, "model_pos" if kind in ("gcn", "stgcn") else
                 {"augmentor": "model_G", "d3d": "model_d3d", "d2d": "model_d2d"}[kind]:
-                seeded_state(manifest[name], seed)}, tmp_path / "f.pth.tar")
+                manifest_state(manifest[name], seed)}, tmp_path / "f.pth.tar")
     module = poseaug.load_official(tmp_path / "f.pth.tar")
     pose, pose_2d = torch.tensor(VALUES["pose"]), torch.tensor(VALUES["pose_2d"])
     with torch.no_grad():
