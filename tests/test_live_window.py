@@ -15,14 +15,14 @@ import time
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 
 from studio.body.storage import atomic_write_bytes
 from studio.io.session import SessionReader, SessionWriter
 from studio.pipeline.overlay import STREAM_FILL_SIDE
-from studio.pipeline.people import shared_finder
 from studio.pipeline.samples import mannequin
 from studio.pipeline.sources import Frame, FrameSource, SourceLost, VideoSource
+from window_fixtures import studio_window
 
 pytestmark = pytest.mark.gui
 WAIT_MS = 60_000
@@ -85,16 +85,7 @@ class VanishingSource(FrameSource):
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from studio.ui.window.settings import StudioSettings
-    from studio.ui.window.studio_window import StudioWindow
-    from studio.ui.worker.worker import PipelineWorker
-
-    settings = StudioSettings(QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
-    win = StudioWindow(settings=settings, worker=PipelineWorker(finder=shared_finder()))
-    qtbot.addWidget(win)
-    win.resize(1400, 860)
-    win.show()
-    qtbot.waitExposed(win)
+    win = studio_window(qtbot, tmp_path, (1400, 860))
     yield win
     win.close()
 

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import trimesh
 from PIL import Image
-from PySide6.QtCore import QSettings
 
-from studio.pipeline.people import shared_finder
 from studio.pipeline.samples import astronaut, mannequin
 from studio.pipeline.sources import VideoSource
+from window_fixtures import studio_window
 
 pytestmark = pytest.mark.gui
 WAIT_MS = 120_000
@@ -18,17 +17,7 @@ WAIT_MS = 120_000
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from studio.ui.window.settings import StudioSettings
-    from studio.ui.window.studio_window import StudioWindow
-    from studio.ui.worker.worker import PipelineWorker
-
-    settings = StudioSettings(QSettings(str(tmp_path / "studio.ini"),
-                                        QSettings.Format.IniFormat))
-    win = StudioWindow(settings=settings, worker=PipelineWorker(finder=shared_finder()))
-    qtbot.addWidget(win)
-    win.resize(1400, 860)
-    win.show()
-    qtbot.waitExposed(win)
+    win = studio_window(qtbot, tmp_path, (1400, 860))
     yield win
     win.close()
 

@@ -9,13 +9,14 @@ import io
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtCore import QPointF, Qt
 
 from studio.body.registry import load_body_model
 from studio.nets import poseaug
 from studio.pipeline import poseaug_samples as ps
 from studio.pipeline.crops import ImageCamera
 from studio.pipeline.results import MeshIteration
+from window_fixtures import studio_window
 
 RESULT_TIMEOUT_MS = 120_000
 IMAGE_SIZE = (640, 480)
@@ -156,21 +157,9 @@ def test_exports_hold_the_pairs_and_one_mesh_per_sample_and_stage(weights, pose,
 
 @pytest.fixture
 def window(qtbot, tmp_path, weights, monkeypatch):
-    from studio.pipeline.people import shared_finder
-    from studio.ui.window.settings import StudioSettings
-    from studio.ui.window.studio_window import StudioWindow
-    from studio.ui.window.tool_list import TOOLS
-    from studio.ui.worker.worker import PipelineWorker
-
     monkeypatch.setattr(poseaug, "BUILTIN_GAN", weights)
     ps._load_modules.cache_clear()
-    settings = StudioSettings(QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
-    win = StudioWindow(settings=settings, worker=PipelineWorker(finder=shared_finder()),
-                       tools=TOOLS)
-    qtbot.addWidget(win)
-    win.resize(1500, 950)
-    win.show()
-    qtbot.waitExposed(win)
+    win = studio_window(qtbot, tmp_path, (1500, 950))
     yield win
     win.close()
     ps._load_modules.cache_clear()

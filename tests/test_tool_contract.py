@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDockWidget, QLabel
 
 from result_fixtures import astronaut_image
-from studio.pipeline.people import shared_finder
 from studio.ui.tools.contract import Tool, ToolHost, ToolJob
+from window_fixtures import studio_window
 
 pytestmark = pytest.mark.gui
 RESULT_TIMEOUT_MS = 120_000
@@ -70,17 +69,9 @@ class ModelUser(Tool):
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from studio.ui.window.settings import StudioSettings
-    from studio.ui.window.studio_window import StudioWindow
     from studio.ui.window.tool_list import TOOLS
-    from studio.ui.worker.worker import PipelineWorker
 
-    settings = StudioSettings(QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
-    win = StudioWindow(settings=settings, worker=PipelineWorker(finder=shared_finder()),
-                       tools=(*TOOLS, BrightestPoint, ModelUser))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
+    win = studio_window(qtbot, tmp_path, None, (*TOOLS, BrightestPoint, ModelUser))
     yield win
     win.close()
 
