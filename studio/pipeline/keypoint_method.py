@@ -25,7 +25,7 @@ import torch
 from studio.body import joint_sets
 from studio.pipeline.camera_fit import project_weak, solve_camera
 from studio.pipeline.crops import CropTransform, image_camera
-from studio.pipeline.keypoint_fit import SMPLRModel, fit_keypoints, load_smplr
+from studio.pipeline.keypoint_fit import KeypointFit, SMPLRModel, fit_keypoints, load_smplr
 from studio.pipeline.methods import LoadedMethod, MethodOutput
 from studio.pipeline.people import Person
 from studio.pipeline.results import MeshIteration
@@ -69,25 +69,34 @@ class KeypointFitMethod:
 
     def __init__(self, model: SMPLRModel) -> None:
         self.model = model
-        self._pymaf49 = joint_sets.mapping_matrix("pymaf49").astype(np.float32)
 
     def __call__(self, image: np.ndarray, person: Person, transform: CropTransform
                  ) -> MethodOutput:
-        visibility = np.nan_to_num(np.asarray(person.visibility, np.float32))
         fit = fit_keypoints(person.world_landmarks, LAYOUT, 3, model=self.model,
                             shape_sigma=SHAPE_SIGMA)
-        pelvis = fit.joints[0, 0]
-        vertices = fit.vertices[0] - pelvis
-        keypoints = fit.keypoints[0] - pelvis
-        height, width = image.shape[:2]
-        inside = (person.landmarks >= 0).all(1) & (person.landmarks < (width, height)).all(1)
-        cam = crop_camera(keypoints, transform.to_crop(person.landmarks),
-                          np.where(inside, visibility, 0.0))
-        iteration = MeshIteration(
-            vertices=vertices, joints=fit.joints[0] - pelvis, cam=cam,
-            image_camera=image_camera(cam, transform.box), betas=fit.betas[0],
-            pose=fit.poses[0],
-            keypoints_2d=project_weak(self._pymaf49 @ (fit.sources[0] - pelvis), cam
-                                      ).astype(np.float32),
-            sample_points=None, pyramid_map=None)
-        return MethodOutput(iterations=[iteration], keypoints=keypoints[None].astype(np.float64))
+        return placed_fit(fit, person, transform, (image.shape[1], image.shape[0]))
+
+
+_PYMAF49 = joint_sets.mapping_matrix("pymaf49").astype(np.float32)
+_MEDIAPIPE33 = joint_sets.mapping_matrix("mediapipe33").astype(np.float32)
+
+
+def placed_fit(fit: KeypointFit, person: Person, transform: CropTransform,
+               image_size: tuple[int, int]) -> MethodOutput:
+    """A keypoint fit's first body as a method's one iteration: centred on its pelvis and
+    placed with the crop camera that puts its mediapipe33 points on the person's seen,
+    in-image landmarks (every method that ends in a keypoint fit shares this)."""
+    pelvis = fit.joints[0, 0]
+    sources = fit.sources[0] - pelvis
+    keypoints = _MEDIAPIPE33 @ sources
+    width, height = image_size
+    visibility = np.nan_to_num(np.asarray(person.visibility, np.float32))
+    inside = (person.landmarks >= 0).all(1) & (person.landmarks < (width, height)).all(1)
+    cam = crop_camera(keypoints, transform.to_crop(person.landmarks),
+                      np.where(inside, visibility, 0.0))
+    iteration = MeshIteration(
+        vertices=fit.vertices[0] - pelvis, joints=fit.joints[0] - pelvis, cam=cam,
+        image_camera=image_camera(cam, transform.box), betas=fit.betas[0], pose=fit.poses[0],
+        keypoints_2d=project_weak(_PYMAF49 @ sources, cam).astype(np.float32),
+        sample_points=None, pyramid_map=None)
+    return MethodOutput(iterations=[iteration], keypoints=keypoints[None].astype(np.float64))

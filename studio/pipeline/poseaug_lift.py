@@ -22,12 +22,11 @@ import torch
 from studio.body import joint_sets
 from studio.errors import ModelFileError
 from studio.nets import poseaug
-from studio.pipeline.crops import CropTransform, image_camera
+from studio.pipeline.crops import CropTransform
 from studio.pipeline.keypoint_fit import SMPLRModel, fit_keypoints, load_smplr
-from studio.pipeline.keypoint_method import crop_camera
+from studio.pipeline.keypoint_method import placed_fit
 from studio.pipeline.methods import LoadedMethod, MethodOutput
 from studio.pipeline.people import Person
-from studio.pipeline.results import MeshIteration
 
 NAME = "poseaug-lifter"
 LAYOUT = "poseaug16"
@@ -95,27 +94,10 @@ class PoseAugLifter:
     def __init__(self, estimator: torch.nn.Module, fit: SMPLRModel) -> None:
         self.estimator = estimator.eval()
         self.fit = fit
-        self._pymaf49 = joint_sets.mapping_matrix("pymaf49")
-        self._mediapipe33 = joint_sets.mapping_matrix("mediapipe33")
 
     def __call__(self, image: np.ndarray, person: Person, transform: CropTransform
                  ) -> MethodOutput:
-        from studio.pipeline.camera_fit import project_weak
-
-        height, width = image.shape[:2]
-        skeleton = lift(self.estimator, landmarks_to_screen(person.landmarks, (width, height)))
-        fit = fit_keypoints(skeleton, LAYOUT, 3, model=self.fit)
-        pelvis = fit.joints[0, 0]
-        sources = fit.sources[0] - pelvis
-        keypoints = self._mediapipe33 @ sources
-        visibility = np.nan_to_num(np.asarray(person.visibility, np.float32))
-        inside = (person.landmarks >= 0).all(1) & (person.landmarks < (width, height)).all(1)
-        cam = crop_camera(keypoints, transform.to_crop(person.landmarks),
-                          np.where(inside, visibility, 0.0))
-        iteration = MeshIteration(
-            vertices=fit.vertices[0] - pelvis, joints=fit.joints[0] - pelvis, cam=cam,
-            image_camera=image_camera(cam, transform.box), betas=fit.betas[0],
-            pose=fit.poses[0],
-            keypoints_2d=project_weak(self._pymaf49 @ sources, cam).astype(np.float32),
-            sample_points=None, pyramid_map=None)
-        return MethodOutput(iterations=[iteration], keypoints=keypoints[None].astype(np.float64))
+        size = (image.shape[1], image.shape[0])
+        skeleton = lift(self.estimator, landmarks_to_screen(person.landmarks, size))
+        return placed_fit(fit_keypoints(skeleton, LAYOUT, 3, model=self.fit), person,
+                          transform, size)
