@@ -13,7 +13,7 @@ from studio.body import joint_sets
 from studio.body.registry import load_body_model
 from studio.cli import main
 from studio.errors import ModelFileError, StudioError
-from studio.nets.smplr import LAYOUTS, SMPLR, encode
+from studio.nets.smplr import LAYOUTS, SMPLR, encode, fold_batchnorm
 from studio.pipeline.keypoint_fit import fit_keypoints, load_smplr
 from studio.synth import key_poses
 from studio.synth.keypoint_noise import NoiseLevel
@@ -79,6 +79,28 @@ def test_the_nets_take_every_layout_with_missing_points(dims: int, partial) -> N
         assert out.points.shape == (4, 41, 3) and out.betas.shape == (4, 10)
         r = out.rotmat
         assert torch.allclose(r @ r.transpose(-1, -2), torch.eye(3).expand_as(r), atol=1e-5)
+
+
+def test_folding_batchnorm_keeps_the_outputs(partial) -> None:
+    """The inference nets (BatchNorm folded into the Linear layers) give the trained
+    nets' outputs to float rounding, with running statistics far from the defaults."""
+    torch.manual_seed(0)
+    net = SMPLR(("coco17",), 2, torch.ones(41) * 0.1, hidden=32)
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.normal_()
+            module.running_var.uniform_(0.2, 3.0)
+            module.weight.data.normal_()
+            module.bias.data.normal_()
+    batch = make_batch(partial, torch.Generator().manual_seed(2), 5, "coco17", 2)
+    features = encode(batch.keypoints, batch.seen, batch.intrinsics)
+    with torch.no_grad():
+        before = net.eval()(features, "coco17")
+        after = fold_batchnorm(net)(features, "coco17")
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in net.modules())
+    for a, b in ((before.points, after.points), (before.rotmat, after.rotmat),
+                 (before.betas, after.betas)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
 def test_noise_model_misses_swaps_and_keeps_four_points(partial) -> None:

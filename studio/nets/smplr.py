@@ -70,6 +70,22 @@ def block(n_in: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), nn.ELU())
 
 
+@torch.no_grad()
+def fold_batchnorm(net: nn.Module) -> nn.Module:
+    """``net`` for inference only: each block's BatchNorm (its running statistics) folded
+    into the Linear before it. Why: at batch 1 the nets' time is per-operation cost, and
+    this drops 15 of their 50-odd operations; the outputs agree to float rounding."""
+    for module in list(net.modules()):
+        if isinstance(module, nn.Sequential) and len(module) == 3 \
+                and isinstance(module[1], nn.BatchNorm1d):
+            linear, norm = module[0], module[1]
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            linear.weight.mul_(scale[:, None])
+            linear.bias.copy_((linear.bias - norm.running_mean) * scale + norm.bias)
+            del module[1]
+    return net.eval()
+
+
 class Denoiser(nn.Module):
     """Per-layout input layer, then hidden -> hidden -> hidden/2 -> hidden -> hidden with
     skips (layer 1 into layer 5, layer 2 into layer 4), output 41x3 plus a linear residual

@@ -134,7 +134,7 @@ def load_smplr(layout: str, dims: int, path: str | os.PathLike | None = None,
 @functools.lru_cache(maxsize=4)
 def _load(path: str, body_spec: str | None, device: str) -> SMPLRModel:
     from studio.body.registry import load_body_model
-    from studio.nets.smplr import SMPLR
+    from studio.nets.smplr import SMPLR, fold_batchnorm
     from studio.synth.smplr_points import PartialBody
 
     content = read_smplr_file(path)
@@ -148,8 +148,8 @@ def _load(path: str, body_spec: str | None, device: str) -> SMPLRModel:
     except RuntimeError as err:
         raise ModelFileError(f"{path}: weights do not match the network ({err})") from None
     body = load_body_model(body_spec or content.get("body", "mannequin"))
-    return SMPLRModel(net.eval().to(device), PartialBody(body).to(device), body.to(device),
-                      arch["dims"], tuple(arch["layouts"]), Path(path))
+    return SMPLRModel(fold_batchnorm(net).to(device), PartialBody(body).to(device),
+                      body.to(device), arch["dims"], tuple(arch["layouts"]), Path(path))
 
 
 def check_keypoints(points: np.ndarray, layout: str, dims: int,

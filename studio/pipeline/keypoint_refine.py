@@ -74,7 +74,16 @@ class KeypointBody:
         centre += joint_map[..., None] * self.rest[None]
         dirs += joint_map[..., None, None] * self.rest_dirs[None]
         self.weight = weight + joint_map  # [K,24]
-        self.centre, self.dirs = centre, dirs  # [K,24,3], [K,24,3,10]
+        # a keypoint's share carried by joint j: G_j a_kj + w_kj p_j, with the rest-frame
+        # part a_kj = c_kj - w_kj J_j linear in the betas (a0 + a_dirs betas)
+        a0 = centre - self.weight[..., None] * self.rest[None]
+        a_dirs = dirs - self.weight[..., None, None] * self.rest_dirs[None]
+        k = a0.shape[0]
+        self.a0 = a0
+        self.a_dirs = a_dirs.reshape(-1, N_BETAS)  # [K*24*3,10]
+        # the same, ordered (joint, axis) x (keypoint, beta): the shape Jacobian's
+        # sum_j G_j a_dirs_kj is then one product with the world rotations
+        self.a_dirs_by_joint = a_dirs.transpose(1, 2, 0, 3).reshape(n_joints * 3, k * N_BETAS)
         self.parents = body.parents.detach().cpu().numpy().astype(np.int64)
         self.levels = [(j.numpy(), p.numpy()) for j, p in kinematic_levels(body.parents.cpu())]
         subtree = np.eye(n_joints)  # subtree[a, j]: j is a or below a
@@ -85,6 +94,7 @@ class KeypointBody:
                 a = self.parents[a] if a > 0 else -1
         self.subtree = subtree
         self.subtree_weight = self.weight @ subtree.T  # [K,24] over each joint's subtree
+        self.rest_dirs_flat = self.rest_dirs.reshape(-1, N_BETAS)  # [72,10]
         bone_dirs = self.rest_dirs.copy()  # the rest bones' shape directions
         bone_dirs[1:] -= self.rest_dirs[self.parents[1:]]
         self.bone_dirs = bone_dirs
@@ -93,20 +103,23 @@ class KeypointBody:
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each keypoint's share carried by each joint [B,K,24,3] (their sum over joints is
         the keypoint), the posed joints [B,24,3] and world rotations [B,24,3,3]."""
-        rest = self.rest + np.einsum("jdl,bl->bjd", self.rest_dirs, betas)
+        b = rot.shape[0]
+        rest = self.rest + (betas @ self.rest_dirs_flat.T).reshape(b, -1, 3)
         offsets = rest.copy()
         offsets[:, 1:] -= rest[:, self.parents[1:]]
         world = np.empty_like(rot)
-        joints = np.empty_like(rest)
-        world[:, 0], joints[:, 0] = rot[:, 0], offsets[:, 0]
+        world[:, 0] = rot[:, 0]
         for level, parents in self.levels:
             world[:, level] = world[:, parents] @ rot[:, level]
-            joints[:, level] = joints[:, parents] + (
-                world[:, parents] @ offsets[:, level, :, None])[..., 0]
-        shift = joints - (world @ rest[..., None])[..., 0]  # the skinning transforms' part
-        centre = self.centre + np.einsum("kjdl,bl->bkjd", self.dirs, betas)
-        shares = (world[:, None] @ centre[..., None])[..., 0] \
-            + self.weight[None, ..., None] * shift[:, None]
+        # each posed joint: the sum of its own and its ancestors' turned rest bones
+        turned = np.empty_like(rest)
+        turned[:, 0] = offsets[:, 0]
+        turned[:, 1:] = (world[:, self.parents[1:]] @ offsets[:, 1:, :, None])[..., 0]
+        joints = self.subtree.T @ turned
+        # an einsum: a BLAS product this size would wake OpenBLAS's own threads
+        a = self.a0 + np.einsum("ml,bl->bm", self.a_dirs, betas).reshape(b, *self.a0.shape)
+        shares = (world[:, None] @ a[..., None])[..., 0] \
+            + self.weight[None, ..., None] * joints[:, None]
         return shares, joints, world
 
     def __call__(self, rot: np.ndarray, betas: np.ndarray) -> np.ndarray:
@@ -118,22 +131,28 @@ class KeypointBody:
         shares, joints, world = self.parts(rot, betas)
         kp = shares.sum(2)
         b, k = kp.shape[:2]
+        n = joints.shape[1]
+        jac = np.empty((b, k, 3, 3 * n + N_BETAS))
         # A rotation w (world axis G_a delta_a) at joint a moves every share carried by a
         # joint of a's subtree by w x (share - weight p_a): d kp / d delta_a = -[S]x G_a,
-        # whose column c is G_a[:, c] x S.
-        carried = self.subtree @ shares - self.subtree_weight[..., None] * joints[:, None]
-        columns = np.cross(np.swapaxes(world, -1, -2)[:, None], carried[..., None, :])
-        d_rot = columns.transpose(0, 1, 4, 2, 3).reshape(b, k, 3, -1)  # [B,K,3,72]
-        # Shape: keypoint = sum_j G_j c_kj + w_kj (p_j - G_j J_j), with c, J linear in the
-        # betas and each posed joint p_j its parent's plus the turned rest bone.
-        turned = np.concatenate([np.broadcast_to(self.bone_dirs[:1], (b, 1, 3, N_BETAS)),
-                                 world[:, self.parents[1:]] @ self.bone_dirs[1:]], 1)
-        d_joints = (self.subtree.T @ turned.reshape(b, -1, 3 * N_BETAS)).reshape(turned.shape)
-        d_centre = np.einsum("bjxy,kjyl->bkxl", world, self.dirs)
-        d_shift = d_joints - world @ self.rest_dirs
-        d_betas = d_centre + (self.weight @ d_shift.reshape(b, -1, 3 * N_BETAS)).reshape(
-            b, k, 3, N_BETAS)
-        return kp, np.concatenate([d_rot, d_betas], -1)
+        # whose column c is G_a[:, c] x S (written out: np.cross costs more than the sum).
+        s = self.subtree @ shares - self.subtree_weight[..., None] * joints[:, None]
+        s = s[..., None]  # [B,K,24,1,3 axes as the last but one]
+        g = world[:, None]  # [B,1,24,3,3]: g[..., i, c] is component i of column c
+        d_rot = jac[..., :3 * n].reshape(b, k, 3, n, 3)
+        d_rot[:, :, 0] = g[..., 1, :] * s[..., 2, :] - g[..., 2, :] * s[..., 1, :]
+        d_rot[:, :, 1] = g[..., 2, :] * s[..., 0, :] - g[..., 0, :] * s[..., 2, :]
+        d_rot[:, :, 2] = g[..., 0, :] * s[..., 1, :] - g[..., 1, :] * s[..., 0, :]
+        # Shape: keypoint = sum_j G_j a_kj + w_kj p_j, with a linear in the betas and each
+        # posed joint p_j its parent's plus the turned rest bone.
+        turned = np.empty((b, n, 3, N_BETAS))
+        turned[:, 0] = self.bone_dirs[0]
+        turned[:, 1:] = world[:, self.parents[1:]] @ self.bone_dirs[1:]
+        d_joints = (self.subtree.T @ turned.reshape(b, n, 3 * N_BETAS))
+        d_rest = (world.transpose(0, 2, 1, 3).reshape(b, 3, 3 * n) @ self.a_dirs_by_joint
+                    ).reshape(b, 3, k, N_BETAS).transpose(0, 2, 1, 3)
+        jac[..., 3 * n:] = d_rest + (self.weight @ d_joints).reshape(b, k, 3, N_BETAS)
+        return kp, jac
 
 
 def rodrigues(axis_angle: np.ndarray) -> np.ndarray:
@@ -146,16 +165,19 @@ def rodrigues(axis_angle: np.ndarray) -> np.ndarray:
     return np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * (cross @ cross)
 
 
-def _gauss_newton_step(jac: np.ndarray, res: np.ndarray, prior_grad: np.ndarray,
+def _gauss_newton_step(system: np.ndarray, prior_grad: np.ndarray,
                        regulariser: np.ndarray) -> np.ndarray:
     """The step [B,n] minimising |res + jac step|^2 plus the prior's quadratic, for
-    residuals [B,R] and their Jacobian [B,R,n]. In torch, whose BLAS and LAPACK run on
+    ``system`` [B,R,n+1] = the residuals' Jacobian with the residuals as its last column
+    (one product gives both J^T J and J^T res; the system is positive definite, so
+    Cholesky). In torch, whose BLAS and LAPACK run on
     torch's threads: numpy's OpenBLAS would start threads of its own for these sizes,
     which then spin beside the studio's (ten times slower on two busy cores)."""
-    jac_t, res_t = torch.from_numpy(jac), torch.from_numpy(res)
-    jt = jac_t.transpose(1, 2)
-    grad = (jt @ res_t[..., None])[..., 0] + torch.from_numpy(prior_grad)
-    return -torch.linalg.solve(jt @ jac_t + torch.from_numpy(regulariser), grad).numpy()
+    full = torch.from_numpy(system)
+    normal = full.transpose(1, 2) @ full  # [B,n+1,n+1]
+    grad = normal[:, :-1, -1] + torch.from_numpy(prior_grad)
+    factor = torch.linalg.cholesky_ex(normal[:, :-1, :-1] + torch.from_numpy(regulariser))[0]
+    return -torch.cholesky_solve(grad[..., None], factor)[..., 0].numpy()
 
 
 def _centred(x: np.ndarray, share: np.ndarray) -> np.ndarray:
@@ -191,21 +213,19 @@ def refine_fit(body: KeypointBody, rotmat: np.ndarray, betas: np.ndarray, points
     for _ in range(steps):
         kp, jac = body.jacobian(rot, shape)
         if dims == 3:  # translation in closed form: compare centred points
-            res = (_centred(kp, share) - _centred(goal, share)) * w[..., 0] / NOISE[3]
-            jac = _centred(jac, share[..., None]) * w / NOISE[3]
+            system = np.concatenate([jac, (kp - goal)[..., None]], -1)
+            system = _centred(system, share[..., None]) * (w / NOISE[3])  # [B,K,3,83]
         else:
             f, c = intrinsics[:, None, :1], intrinsics[:, None, 1:]
             cam = kp + t[:, None]
             z = np.maximum(cam[..., 2:], 1e-2)
-            res = (f * cam[..., :2] / z + c - goal) * w[..., 0] / NOISE[2]
+            res = f * cam[..., :2] / z + c - goal
             proj = np.zeros((*cam.shape[:2], 2, 3))
             proj[..., 0, 0] = proj[..., 1, 1] = (f / z)[..., 0]
             proj[..., :, 2] = -f * cam[..., :2] / z ** 2
-            proj *= w / NOISE[2]
-            jac = np.concatenate([proj @ jac, proj], -1)  # [B,K,2,85]
-        jac, res = jac.reshape(b, -1, n), res.reshape(b, -1)
+            system = np.concatenate([proj @ jac, proj, res[..., None]], -1) * (w / NOISE[2])
         params = np.concatenate([moved, shape] + ([] if t is None else [np.zeros_like(t)]), 1)
-        step = _gauss_newton_step(jac, res, prior * params, regulariser)
+        step = _gauss_newton_step(system.reshape(b, -1, n + 1), prior * params, regulariser)
         rot = rot @ rodrigues(step[:, :72].reshape(b, 24, 3))
         moved += step[:, :72]
         shape = shape + step[:, 72:82]
