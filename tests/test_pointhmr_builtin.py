@@ -100,3 +100,37 @@ def test_eval_rejects_bad_arguments(args: list[str]) -> None:
                            *args], capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and done.stderr.strip()
+
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "pointhmr" / "pointhmr.pt"
+needs_weights = pytest.mark.skipif(not WEIGHTS.is_file(), reason=f"{WEIGHTS} not built")
+
+
+@needs_weights
+def test_shipped_weights_hold_their_card_figures(body: BodyModel) -> None:
+    """The model card's 97.0 mm PA-MPJPE (2,000 people) within noise on 64 of them."""
+    from studio.train.pointhmr_eval import evaluate_meshes
+
+    net = pointhmr_builtin.load(WEIGHTS, body)
+    data = SyntheticPeople(body, "proxy", pointhmr_builtin.INPUT_SIZE, 4)
+    with torch.inference_mode():
+        errs = evaluate_meshes({"p": lambda x: net(x, fine_heatmaps=False)["vertices_full"]},
+                               data, pointhmr_builtin.vertex_regressor(body, "h36m17"),
+                               "test", 0, 64, 32)["p"]
+    assert errs["pa_mpjpe"] < 115 and errs["pve"] < 185, errs
+
+
+@needs_weights
+def test_builtin_pointhmr_runs_as_a_model_choice() -> None:
+    from studio.nets.model_registry import load_model
+    from studio.pipeline.people import PersonFinder
+    from studio.pipeline.samples import SAMPLES
+    from studio.pipeline.single_image import run_person
+
+    model = load_model("builtin-pointhmr")
+    image = SAMPLES["mannequin"]()
+    with PersonFinder() as finder:
+        person = finder.find(image, max_people=1)[0]
+    result = run_person(model, image, person)
+    assert result.iterations[-1].vertices.shape == (7000, 3)
+    assert result.mask_iou > 0.6 and result.keypoint_error_px < 8  # card: 0.725, 4.7 px
