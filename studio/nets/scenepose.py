@@ -134,7 +134,7 @@ class OffsetTeacher(nn.Module):
     """The distillation teacher: the RoI's pixels and the template's 16 joint heatmaps in
     that RoI -> offsets; trained on the ground truth, its offsets guide the student's."""
 
-    def __init__(self, config: ScenePoseConfig) -> None:
+    def __init__(self) -> None:
         super().__init__()
         w = 32
         layers: list[nn.Module] = []
@@ -187,7 +187,7 @@ class ScenePoseNet(nn.Module):
         self.joint_embed = nn.Linear(2, c)
         self.offset_decoder = _decoder(config, config.offset_layers)
         self.offset_head = _mlp(c, c, 2)
-        self.teacher = OffsetTeacher(config)
+        self.teacher = OffsetTeacher()
 
     def features(self, full: torch.Tensor, crop: torch.Tensor,
                  half: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
