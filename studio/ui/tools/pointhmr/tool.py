@@ -213,9 +213,10 @@ class PointHMRTool(QObject, Tool):
         ours.point_data["distance (mm)"] = a.distances_mm
         self.host.mesh_view.set_tool_mesh(
             COMPARE_KEY, ours, scalars="distance (mm)", cmap="YlOrRd",
-            scalar_bar_args={"title": "PointHMR to PyMAF (mm)", "n_labels": 3, "fmt": "%.0f",
-                             "vertical": True, "position_x": 0.88, "position_y": 0.1,
-                             "height": 0.5, "title_font_size": 14, "label_font_size": 12,
+            scalar_bar_args={"title": "to PyMAF (mm)", "n_labels": 3, "fmt": "%.0f",
+                             "vertical": True, "position_x": 0.08, "position_y": 0.55,
+                             "height": 0.35, "width": 0.05, "title_font_size": 14,
+                             "label_font_size": 12,
                              "unconstrained_font_size": True})
         self.host.mesh_view.set_tool_mesh(
             COMPARE_OTHER_KEY, pv.PolyData(a.pymaf_vertices + shift, cells),
