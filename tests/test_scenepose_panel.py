@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 from PySide6.QtWidgets import QDockWidget
 
 from gui_events import send_mouse
@@ -45,14 +45,7 @@ def window(qtbot, tmp_path):
 def _widget_pos(window, x: float, y: float) -> QPoint:
     """The image view's widget pixel showing photo pixel (x, y)."""
     iv = window.image_view
-    scene = iv.view.mapViewToScene(pg_point(x, y))
-    return iv.graphics.mapFromScene(scene)
-
-
-def pg_point(x: float, y: float):
-    from PySide6.QtCore import QPointF
-
-    return QPointF(x, y)
+    return iv.graphics.mapFromScene(iv.view.mapViewToScene(QPointF(x, y)))
 
 
 def test_dragging_the_box_regenerates_poses_and_a_click_lifts_one_to_a_body(
