@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDockWidget
 
 from studio.body.model import BodyModel
 from studio.body.registry import find_body_model
 from studio.nets import pointhmr_builtin
+from window_fixtures import studio_window
 
 pytestmark = pytest.mark.gui
 TIMEOUT_MS = 120_000
@@ -21,17 +21,7 @@ TIMEOUT_MS = 120_000
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from studio.pipeline.people import shared_finder
-    from studio.ui.window.settings import StudioSettings
-    from studio.ui.window.studio_window import StudioWindow
-    from studio.ui.worker.worker import PipelineWorker
-
-    settings = StudioSettings(QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
-    win = StudioWindow(settings=settings, worker=PipelineWorker(finder=shared_finder()))
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
+    win = studio_window(qtbot, tmp_path)
     yield win
     win.close()
 
