@@ -100,7 +100,9 @@ def test_dragging_the_box_regenerates_poses_and_a_click_lifts_one_to_a_body(
     item = tool.view.list.item(1)
     tool.view.list.itemClicked.emit(item)
     qtbot.waitUntil(lambda: tool.body is not None, timeout=TIMEOUT_MS)
-    assert "tool:scenepose" in window.mesh_view.actors
+    # no person in the photo: the body is the 3D view's, seen through the photo's camera
+    assert window.mesh_view.scene is not None and window.mesh_view.camera is not None
+    assert "backdrop" in window.mesh_view.actors
     assert tool.body.rank == 1 and tool.body.vertices.shape[1] == 3
     written = tool.write_poses(tmp_path / "poses.json")
     doc = json.loads(written[0].read_text())

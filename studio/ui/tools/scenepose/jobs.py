@@ -23,6 +23,9 @@ class LiftedBody:
     rank: int
     vertices: np.ndarray  # [V,3] camera frame (x right, y down, z away), metres
     faces: np.ndarray
+    joints: np.ndarray    # [24,3] the same frame
+    translation: np.ndarray  # [3] included in both
+    intrinsics: np.ndarray   # [3] focal, cx, cy in pixels
 
 
 class ModelSlot:
@@ -52,4 +55,5 @@ def lift(rank: int, keypoints: np.ndarray, image_size: tuple[int, int]) -> Lifte
 
     points = np.where((keypoints >= 0).all(1, keepdims=True), keypoints, np.nan)
     fit = fit_keypoints(points[None].astype(np.float32), "mpii16", dims=2, image_size=image_size)
-    return LiftedBody(rank, fit.vertices[0], fit.faces)
+    return LiftedBody(rank, fit.vertices[0], fit.faces, fit.joints[0], fit.trans[0],
+                      fit.intrinsics[0])

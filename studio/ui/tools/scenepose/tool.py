@@ -193,6 +193,9 @@ class ScenePoseTool(QObject, Tool):
                                         result_type=LiftedBody, label="keypoint fit"))
 
     def _set_body(self, body: LiftedBody | None) -> None:
+        """Show the lifted body: with no person's result, as the 3D view's body seen
+        through the photo's camera (backdrop and look-through work); over a person's
+        result, as this tool's extra mesh in that result's camera frame."""
         import pyvista as pv
 
         self.body = body
@@ -200,14 +203,24 @@ class ScenePoseTool(QObject, Tool):
         if body is None:
             mesh_view.set_tool_mesh(self.name, None)
             return
-        vertices = body.vertices
-        if mesh_view.camera is not None:  # the view adds its camera's translation
-            vertices = vertices - np.asarray(mesh_view.camera.translation, np.float32)
+        doc = self.host.document
+        image = self._image()
+        if image is not None and (doc is None or not doc.has_result):
+            from studio.body.joint_sets import SMPL24_PARENTS
+            from studio.pipeline.crops import ImageCamera
+
+            t = np.asarray(body.translation, np.float32)
+            mesh_view.set_body(body.vertices - t, body.faces, body.joints - t,
+                               np.array(SMPL24_PARENTS))
+            focal, cx, cy = (float(v) for v in body.intrinsics)
+            mesh_view.set_camera(ImageCamera(focal, (cx, cy), tuple(float(v) for v in t)),
+                                 image)
+            return
+        shift = np.zeros(3) if mesh_view.camera is None else mesh_view.camera.translation
+        vertices = body.vertices - np.asarray(shift, np.float32)  # the view adds it back
         faces = np.column_stack([np.full(len(body.faces), 3), body.faces]).ravel()
         mesh_view.set_tool_mesh(self.name, pv.PolyData(vertices, faces), color=BODY_COLOUR,
                                 smooth_shading=True)
-        if mesh_view.scene is None:  # no person's body to frame the view by: frame this one
-            mesh_view.plotter.reset_camera()
 
     # ------------------------------------------------------------------ exports
     def write_poses(self, path: Path) -> list[Path]:
