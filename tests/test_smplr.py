@@ -248,6 +248,34 @@ def test_refinement_body_and_jacobian_are_exact(body, layout: str) -> None:
     np.testing.assert_allclose(np.stack(numeric, -1), jac, atol=1e-5)
 
 
+def test_fast_mesh_and_traced_nets_agree_with_the_body_model_and_eager_nets(body,
+                                                                          partial) -> None:
+    """The fit's own posing (:class:`FitMesh` on the refinement's chain) gives the body
+    model's mesh and keypoint sources; the traced nets give the eager nets' outputs, at
+    another batch size than the one traced."""
+    from studio.pipeline.keypoint_mesh import FitMesh
+    from studio.pipeline.keypoint_refine import KeypointBody, rodrigues
+
+    rng = np.random.default_rng(7)
+    rot = torch.as_tensor(rodrigues(rng.normal(0, 0.6, (3, 24, 3)))).float()
+    betas = torch.as_tensor(rng.normal(0, 1.5, (3, 10))).float()
+    with torch.no_grad():
+        want = body(global_orient=rot[:, :1], body_pose=rot[:, 1:], betas=betas)
+    got = FitMesh(body)(KeypointBody(body, "coco17"), rot, betas)
+    torch.testing.assert_close(got.vertices, want.vertices, atol=2e-6, rtol=0)
+    torch.testing.assert_close(got.points(), want.points(), atol=2e-6, rtol=0)
+    model = load_smplr("coco17", 2)
+    gen = torch.Generator().manual_seed(3)
+    for size in (1, 6):
+        batch = make_batch(partial, gen, size, "coco17", 2)
+        features = encode(batch.keypoints, batch.seen, batch.intrinsics)
+        with torch.no_grad():
+            eager = model.net(features, "coco17")
+        traced = model.nets(features, "coco17")
+        torch.testing.assert_close(traced[0], eager.rotmat, atol=1e-6, rtol=0)
+        torch.testing.assert_close(traced[1], eager.betas, atol=1e-6, rtol=0)
+
+
 def test_refinement_pulls_the_fit_onto_the_points(partial) -> None:
     """Exact 3D points: the refined body's keypoints land within millimetres, the nets'
     alone within centimetres; 2D: the refined reprojection error shrinks."""

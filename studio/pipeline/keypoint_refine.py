@@ -99,10 +99,9 @@ class KeypointBody:
         bone_dirs[1:] -= self.rest_dirs[self.parents[1:]]
         self.bone_dirs = bone_dirs
 
-    def parts(self, rot: np.ndarray, betas: np.ndarray
+    def chain(self, rot: np.ndarray, betas: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each keypoint's share carried by each joint [B,K,24,3] (their sum over joints is
-        the keypoint), the posed joints [B,24,3] and world rotations [B,24,3,3]."""
+        """Rest joints [B,24,3], world rotations [B,24,3,3] and posed joints [B,24,3]."""
         b = rot.shape[0]
         rest = self.rest + (betas @ self.rest_dirs_flat.T).reshape(b, -1, 3)
         offsets = rest.copy()
@@ -115,7 +114,14 @@ class KeypointBody:
         turned = np.empty_like(rest)
         turned[:, 0] = offsets[:, 0]
         turned[:, 1:] = (world[:, self.parents[1:]] @ offsets[:, 1:, :, None])[..., 0]
-        joints = self.subtree.T @ turned
+        return rest, world, self.subtree.T @ turned
+
+    def parts(self, rot: np.ndarray, betas: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each keypoint's share carried by each joint [B,K,24,3] (their sum over joints is
+        the keypoint), the posed joints [B,24,3] and world rotations [B,24,3,3]."""
+        b = rot.shape[0]
+        _, world, joints = self.chain(rot, betas)
         # an einsum: a BLAS product this size would wake OpenBLAS's own threads
         a = self.a0 + np.einsum("ml,bl->bm", self.a_dirs, betas).reshape(b, *self.a0.shape)
         shares = (world[:, None] @ a[..., None])[..., 0] \
