@@ -6,12 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QDockWidget
 
 from gui_events import send_mouse
 from studio.pipeline.scenepose import save_scenepose
 from test_scenepose import tiny_model
+from window_fixtures import studio_window
 
 pytestmark = pytest.mark.gui
 TIMEOUT_MS = 120_000
@@ -27,17 +28,7 @@ def scene_image() -> np.ndarray:
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from studio.pipeline.people import shared_finder
-    from studio.ui.window.settings import StudioSettings
-    from studio.ui.window.studio_window import StudioWindow
-    from studio.ui.worker.worker import PipelineWorker
-
-    settings = StudioSettings(QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
-    win = StudioWindow(settings=settings, worker=PipelineWorker(finder=shared_finder()))
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
+    win = studio_window(qtbot, tmp_path)
     yield win
     win.close()
 

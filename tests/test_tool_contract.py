@@ -95,6 +95,18 @@ def test_a_minimal_tool_gets_a_dock_a_worker_job_and_a_2d_mark(qtbot, window):
     assert "brightest" not in window.image_view.marks
 
 
+def test_tool_docks_share_one_tab_group_and_a_tool_can_bring_its_own_forward(qtbot, window):
+    docks = window.tools.docks
+    assert len(docks) >= 3 and docks[0].objectName() == "maps_dock"
+    assert set(window.tabifiedDockWidgets(docks[0])) == set(docks[1:])
+    assert not docks[0].visibleRegion().isEmpty()  # the first tool's tab is in front
+    assert docks[-1].visibleRegion().isEmpty()
+    window.show_panel(window.tools.get(BrightestPoint))
+    qtbot.waitUntil(lambda: not docks[-1].visibleRegion().isEmpty())
+    assert docks[0].visibleRegion().isEmpty()
+    assert window.height() <= 1000  # five tools' docks stacked made the window taller
+
+
 def test_jobs_get_their_models_by_name_and_a_wrong_result_type_fails(qtbot, window):
     tool = window.tools.get(ModelUser)
     with qtbot.waitSignal(window.result_shown, timeout=RESULT_TIMEOUT_MS):

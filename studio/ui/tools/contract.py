@@ -6,7 +6,8 @@ A tool is made by the window, ``tool = Tool(host)``, with the window as its
 tool adds a line there). The window then asks it once what it contributes:
 
 - :meth:`Tool.panel`: a widget the window shows in a dock titled :attr:`Tool.title`
-  (object name ``<name>_dock``) and keeps as ``window.<name>_panel``;
+  (object name ``<name>_dock``, one tab among the tools' docks; ``host.show_panel(tool)``
+  brings it to the front) and keeps as ``window.<name>_panel``;
 - :meth:`Tool.menu`: a menu of the tool's actions, put in the menu bar before Model;
 - :meth:`Tool.exports`: :class:`Export` entries for the File menu (the window asks for
   the file and reports the outcome).
@@ -104,6 +105,8 @@ class ToolHost(Protocol):
     def set_streaming(self, streaming: bool) -> None: ...  # views and tools draw coarser
 
     def tell_tools(self, hook: str, *args: object) -> None: ...  # call a hook on every tool
+
+    def show_panel(self, tool: Tool) -> None: ...  # the tool's dock tab in front
 
 
 class Tool:

@@ -106,6 +106,8 @@ class StudioWindow(ExportCommands, WorkerAnswers):
         self.tools = ToolSet(self, self.file_menu, self.exports_end)
         for make in tools:  # their docks come before the Result dock
             self.tools.add(make)
+        if self.tools.docks:
+            self.tools.docks[0].raise_()  # the first tool's tab in front
         docks = [*self.tools.docks, building.build_result_dock(self)]
         self.resizeDocks(docks, [DOCK_WIDTH] * len(docks), Qt.Orientation.Horizontal)
         if self.settings.geometry is not None:
@@ -127,6 +129,10 @@ class StudioWindow(ExportCommands, WorkerAnswers):
     def run_job(self, tool: Tool, job: ToolJob) -> int:
         """Run ``tool``'s ``job`` on the worker; the answer goes to the tool."""
         return self.tools.run_job(tool, job)
+
+    def show_panel(self, tool: Tool) -> None:
+        """Bring ``tool``'s dock to the front of the tools' tabs."""
+        self.tools.show_panel(tool)
 
     def tell_tools(self, hook: str, *args: object) -> None:
         """Call a :class:`~studio.ui.tools.contract.Tool` event hook on every tool."""

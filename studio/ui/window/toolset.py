@@ -41,7 +41,10 @@ class ToolSet(QObject):
         tool = make(win)
         panel = tool.panel()
         if panel is not None:
-            self.docks.append(add_dock(win, tool.title, f"{tool.name}_dock", panel))
+            dock = add_dock(win, tool.title, f"{tool.name}_dock", panel)
+            if self.docks:  # one tab each: stacked, five tools outgrew a laptop's screen
+                win.tabifyDockWidget(self.docks[0], dock)
+            self.docks.append(dock)
             setattr(win, f"{tool.name}_panel", panel)
         menu = tool.menu()
         if menu is not None:
@@ -52,6 +55,13 @@ class ToolSet(QObject):
             self._export_menu.insertAction(self._export_before, action)
         self._tools.append(tool)
         return tool
+
+    def show_panel(self, tool: Tool) -> None:
+        """Bring ``tool``'s dock to the front of the tools' tabs."""
+        dock = self._window.findChild(QDockWidget, f"{tool.name}_dock")
+        if dock is not None:
+            dock.show()
+            dock.raise_()
 
     def get(self, kind: type[T]) -> T | None:
         """The window's tool of class ``kind``, if it has one."""

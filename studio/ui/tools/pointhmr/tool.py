@@ -66,6 +66,7 @@ class PointHMRTool(QObject, Tool):
         self.view.clear()
         if self.follow or self.host.model_name == POINTHMR:
             self.view.set_caption("PointHMR runs when the photo's people are found.")
+            self.host.show_panel(self)
 
     def person_shown(self, document: StudioDocument) -> None:
         if not self.streaming and (self.follow or self.host.model_name == POINTHMR):
