@@ -9,6 +9,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+from studio.commands.training_runs import add_run_options, run_training
 from studio.errors import StudioError
 
 PHOTOS_DIR = Path("/work/shared/data/scenes/photos")  # the shared real photos, where present
@@ -39,14 +40,11 @@ def add_train_pointhmr(sub: argparse._SubParsersAction) -> None:
     for f in fields(PointHMRTrainConfig):
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
                        metavar="N", help=f"{TRAIN_HELP[f.name]} (default: %(default)s)")
-    p.add_argument("--stop-after", type=int, default=None, metavar="N",
-                   help="stop (with a checkpoint) after N steps of this call")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_options(p)
     p.set_defaults(func=_train)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from studio.io.output import check_output_file, check_output_folder
     from studio.train.pointhmr_train import PointHMRTrainConfig, train
 
     config = PointHMRTrainConfig(**{f.name: getattr(args, f.name)
@@ -55,14 +53,7 @@ def _train(args: argparse.Namespace) -> int:
             config.checkpoint_every < 1:
         raise StudioError("--steps, --batch-size, --val-every and --checkpoint-every must be "
                           "at least 1")
-    check_output_folder(args.run_dir, "--run-dir")
-    if args.out is not None:
-        check_output_file(args.out, (".pt",), "--out", make_folders=True)
-    state = train(config, args.run_dir, args.out, progress=not args.no_progress,
-                  stop_after=args.stop_after)
-    if state.history:
-        print(f"step {state.step}: validation {json.dumps(state.history[-1]['val'])}")
-    return 0
+    return run_training(train, config, args)
 
 
 def add_eval_pointhmr(sub: argparse._SubParsersAction) -> None:

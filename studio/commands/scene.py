@@ -9,6 +9,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from studio.commands.training_runs import add_run_options, run_training
 from studio.errors import StudioError
 
 EXPORT_TYPES = (".json", ".npz")
@@ -142,14 +143,11 @@ def add_train_scenepose(sub: argparse._SubParsersAction) -> None:
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(value), default=value,
                        metavar="X" if f.name == "data" else "N",
                        help=f"{TRAIN_HELP[f.name]} (default: %(default)s)")
-    p.add_argument("--stop-after", type=int, default=None, metavar="N",
-                   help="stop (with a checkpoint) after N steps of this call")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_options(p)
     p.set_defaults(func=_train)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from studio.io.output import check_output_file, check_output_folder
     from studio.train.scenepose_train import ScenePoseTrainConfig, train
 
     try:
@@ -157,14 +155,7 @@ def _train(args: argparse.Namespace) -> int:
                                          for f in fields(ScenePoseTrainConfig)})
     except ValueError as err:
         raise StudioError(str(err)) from err
-    check_output_folder(args.run_dir, "--run-dir")
-    if args.out is not None:
-        check_output_file(args.out, (".pt",), "--out", make_folders=True)
-    state = train(config, args.run_dir, args.out, progress=not args.no_progress,
-                  stop_after=args.stop_after)
-    if state.history:
-        print(f"step {state.step}: validation PCK@0.2 {json.dumps(state.history[-1]['val'])}")
-    return 0
+    return run_training(train, config, args, "validation PCK@0.2")
 
 
 def add_eval_scenepose(sub: argparse._SubParsersAction) -> None:

@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+from studio.commands.training_runs import add_run_options, run_training
 from studio.errors import StudioError
 
 LAYOUT_NAMES = ("smpl24", "openpose25", "coco17", "h36m17", "mpii16", "poseaug16",
@@ -72,14 +73,11 @@ def add_train_smplr(sub: argparse._SubParsersAction) -> None:
                              ("threads", int, "CPU threads for torch (0: torch's choice)")):
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=getattr(d, name),
                        metavar="N", help=f"{text} (default: %(default)s)")
-    p.add_argument("--stop-after", type=int, default=None, metavar="N",
-                   help="stop (with a checkpoint) after N steps of this call")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_options(p)
     p.set_defaults(func=_train)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from studio.io.output import check_output_file, check_output_folder
     from studio.train.smplr_train import SMPLRConfig, train
 
     try:
@@ -91,14 +89,7 @@ def _train(args: argparse.Namespace) -> int:
             threads=args.threads)
     except ValueError as err:
         raise StudioError(str(err)) from err
-    check_output_folder(args.run_dir, "--run-dir")
-    if args.out is not None:
-        check_output_file(args.out, (".pt",), "--out", make_folders=True)
-    state = train(config, args.run_dir, args.out, progress=not args.no_progress,
-                  stop_after=args.stop_after)
-    if state.history:
-        print(f"step {state.step}: validation {json.dumps(state.history[-1]['val'])}")
-    return 0
+    return run_training(train, config, args)
 
 
 def add_eval_smplr(sub: argparse._SubParsersAction) -> None:
