@@ -249,39 +249,39 @@ def _intrinsics(points: np.ndarray, seen: np.ndarray, image_size, focal_length
     return np.stack([focal, size[:, 0] / 2, size[:, 1] / 2], -1).astype(np.float32)
 
 
-def translation_2d(pred: torch.Tensor, pixels: torch.Tensor, weight: torch.Tensor,
-                   intrinsics: torch.Tensor) -> torch.Tensor:
+def translation_2d(pred: np.ndarray, pixels: np.ndarray, weight: np.ndarray,
+                   intrinsics: np.ndarray) -> np.ndarray:
     """[B,3] translation t with pred + t projecting onto ``pixels`` (weighted least
     squares of the linearised projection; a weak prior on depth from the spreads keeps
-    one or two seen points solvable)."""
+    one or two seen points solvable). numpy float64: at batch 1 the torch version's
+    thirty operations cost more than the solve."""
     f, c = intrinsics[:, None, :1], intrinsics[:, None, 1:]
     d = pixels - c  # [B,K,2]
     w = weight[..., None]
     b = pred.shape[0]
     # rows: f*t_xy - d*t_z = d*Pz - f*P_xy
-    a = torch.zeros(b, pred.shape[1], 2, 3, dtype=pred.dtype)
-    a[..., 0, 0] = f[..., 0]
-    a[..., 1, 1] = f[..., 0]
+    a = np.zeros((b, pred.shape[1], 2, 3))
+    a[..., 0, 0] = a[..., 1, 1] = f[..., 0]
     a[..., :, 2] = -d
     rhs = d * pred[..., 2:] - f * pred[..., :2]
     a, rhs = (a * w[..., None]).reshape(b, -1, 3), (rhs * w).reshape(b, -1)
-    spread3 = _spread(pred[..., :2], weight)
-    spread2 = _spread(d, weight)
-    z0 = f[:, 0, 0] * spread3 / spread2.clamp_min(1e-6) - (pred[..., 2] * weight).sum(1) \
-        / weight.sum(1).clamp_min(1e-6)
+    count = np.maximum(weight.sum(1), 1e-6)
+    z0 = f[:, 0, 0] * _spread(pred[..., :2], weight) / np.maximum(_spread(d, weight), 1e-6) \
+        - (pred[..., 2] * weight).sum(1) / count
     lam = DEPTH_PRIOR * f[:, 0, 0]
-    ata = a.transpose(1, 2) @ a + torch.diag_embed(torch.stack(
-        [torch.zeros_like(lam), torch.zeros_like(lam), lam ** 2], -1))
-    atb = (a.transpose(1, 2) @ rhs[..., None])[..., 0]
+    at = a.transpose(0, 2, 1)
+    ata = np.einsum("bij,bjk->bik", at, a) + 1e-9 * np.eye(3)  # einsums: no OpenBLAS threads
+    ata[:, 2, 2] += lam ** 2
+    atb = np.einsum("bij,bj->bi", at, rhs)
     atb[:, 2] += lam ** 2 * z0
-    return torch.linalg.solve(ata + 1e-9 * torch.eye(3), atb)
+    return np.linalg.solve(ata, atb[..., None])[..., 0]
 
 
-def _spread(xy: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def _spread(xy: np.ndarray, weight: np.ndarray) -> np.ndarray:
     w = weight[..., None]
-    centre = (xy * w).sum(1, keepdim=True) / w.sum(1, keepdim=True).clamp_min(1e-6)
-    return (((xy - centre) ** 2).sum(-1) * weight).sum(1).div(weight.sum(1).clamp_min(1e-6)
-                                                              ).sqrt()
+    centre = (xy * w).sum(1, keepdims=True) / np.maximum(w.sum(1, keepdims=True), 1e-6)
+    return np.sqrt((((xy - centre) ** 2).sum(-1) * weight).sum(1)
+                   / np.maximum(weight.sum(1), 1e-6))
 
 
 @torch.no_grad()
@@ -310,16 +310,18 @@ def predict(model: SMPLRModel, layout: str, points: torch.Tensor, seen: torch.Te
         return None if a is None else torch.as_tensor(a, dtype=points.dtype,
                                                       device=points.device)
 
+    rot, shape, pixels, mask = array(rotmat), array(betas), array(points), seen.cpu().numpy()
+    intr = array(intrinsics)
+    t = None
     if points.shape[-1] == 2:
-        kp = tensor(body(array(rotmat), array(betas)))
-        trans = translation_2d(kp, points.nan_to_num(), seen.to(kp.dtype), intrinsics)
+        t = translation_2d(body(rot, shape), np.nan_to_num(pixels), mask.astype(np.float64),
+                           intr)
     if steps > 0:
-        refined = keypoint_refine.refine_fit(body, array(rotmat), array(betas), array(points),
-                                             seen.cpu().numpy(), array(intrinsics),
-                                             array(trans), steps,
-                                             shape_sigma or keypoint_refine.SHAPE_SIGMA)
-        rotmat, betas, trans = (tensor(a) for a in refined)
-    return rotmat, betas, trans
+        rot, shape, t = keypoint_refine.refine_fit(body, rot, shape, pixels, mask, intr, t,
+                                                   steps,
+                                                   shape_sigma or keypoint_refine.SHAPE_SIGMA)
+        rotmat, betas = tensor(rot), tensor(shape)
+    return rotmat, betas, tensor(t)
 
 
 @torch.no_grad()

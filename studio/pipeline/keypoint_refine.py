@@ -26,11 +26,10 @@ samples: 0.5 rad and 2 steps 65.4 mm PA-MPJPE, 0.25/3 60.3, 0.15/3 59.4, 0.1/4 6
 from __future__ import annotations
 
 import numpy as np
-import torch
+from scipy.linalg import blas, lapack
 
 from studio.body import joint_sets
 from studio.body.model import BodyModel
-from studio.body.skinning import kinematic_levels
 
 POSE_SIGMA = {3: 0.5, 2: 0.15}  # radians, by input dims: how far a rotation may move
 SHAPE_SIGMA = 1.0  # shape coefficients' prior scale (around the mean shape)
@@ -85,7 +84,13 @@ class KeypointBody:
         # sum_j G_j a_dirs_kj is then one product with the world rotations
         self.a_dirs_by_joint = a_dirs.transpose(1, 2, 0, 3).reshape(n_joints * 3, k * N_BETAS)
         self.parents = body.parents.detach().cpu().numpy().astype(np.int64)
-        self.levels = [(j.numpy(), p.numpy()) for j, p in kinematic_levels(body.parents.cpu())]
+        # pointer jumping down the tree: world rotations in log2(depth) products (4 for
+        # SMPL's depth of 8, where level by level takes 8); index n is the identity
+        above = np.append(np.where(self.parents >= 0, self.parents, n_joints), n_joints)
+        self.jumps = []
+        while (above[:n_joints] < n_joints).any():
+            self.jumps.append(above)
+            above = above[above]
         subtree = np.eye(n_joints)  # subtree[a, j]: j is a or below a
         for j in range(1, n_joints):
             a = self.parents[j]
@@ -106,10 +111,12 @@ class KeypointBody:
         rest = self.rest + (betas @ self.rest_dirs_flat.T).reshape(b, -1, 3)
         offsets = rest.copy()
         offsets[:, 1:] -= rest[:, self.parents[1:]]
-        world = np.empty_like(rot)
-        world[:, 0] = rot[:, 0]
-        for level, parents in self.levels:
-            world[:, level] = world[:, parents] @ rot[:, level]
+        n = rot.shape[1]
+        world = np.empty((b, n + 1, 3, 3))
+        world[:, :n], world[:, n] = rot, np.eye(3)
+        for above in self.jumps:  # each joint's product down from its ancestor "above"
+            world = world[:, above] @ world
+        world = world[:, :n]
         # each posed joint: the sum of its own and its ancestors' turned rest bones
         turned = np.empty_like(rest)
         turned[:, 0] = offsets[:, 0]
@@ -161,29 +168,35 @@ class KeypointBody:
         return kp, jac
 
 
+# CROSS[c] is the cross-product matrix [e_c]x, flattened: [a]x = a @ CROSS
+CROSS = np.array([[0, 0, 0, 0, 0, -1, 0, 1, 0], [0, 0, 1, 0, 0, 0, -1, 0, 0],
+                  [0, -1, 0, 1, 0, 0, 0, 0, 0]], dtype=np.float64)
+
+
 def rodrigues(axis_angle: np.ndarray) -> np.ndarray:
-    """[...,3] axis-angle -> [...,3,3] rotation matrices."""
-    angle = np.linalg.norm(axis_angle, axis=-1, keepdims=True)
-    x, y, z = np.moveaxis(axis_angle / np.maximum(angle, 1e-12), -1, 0)
-    zero = np.zeros_like(x)
-    cross = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(*x.shape, 3, 3)
-    angle = angle[..., None]
-    return np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * (cross @ cross)
+    """[...,3] axis-angle -> [...,3,3] rotation matrices:
+    cos(t) I + sin(t) [u]x + (1 - cos(t)) u u^T for the unit axis u and angle t."""
+    angle = np.sqrt((axis_angle * axis_angle).sum(-1))[..., None]
+    unit = axis_angle / np.maximum(angle, 1e-12)
+    cross = np.einsum("...c,cm->...m", unit, CROSS).reshape(*unit.shape, 3)  # no BLAS
+    cos, sin = np.cos(angle)[..., None], np.sin(angle)[..., None]
+    return cos * np.eye(3) + sin * cross + (1 - cos) * (unit[..., :, None] * unit[..., None, :])
 
 
 def _gauss_newton_step(system: np.ndarray, prior_grad: np.ndarray,
                        regulariser: np.ndarray) -> np.ndarray:
     """The step [B,n] minimising |res + jac step|^2 plus the prior's quadratic, for
     ``system`` [B,R,n+1] = the residuals' Jacobian with the residuals as its last column
-    (one product gives both J^T J and J^T res; the system is positive definite, so
-    Cholesky). In torch, whose BLAS and LAPACK run on
-    torch's threads: numpy's OpenBLAS would start threads of its own for these sizes,
-    which then spin beside the studio's (ten times slower on two busy cores)."""
-    full = torch.from_numpy(system)
-    normal = full.transpose(1, 2) @ full  # [B,n+1,n+1]
-    grad = normal[:, :-1, -1] + torch.from_numpy(prior_grad)
-    factor = torch.linalg.cholesky_ex(normal[:, :-1, :-1] + torch.from_numpy(regulariser))[0]
-    return -torch.cholesky_solve(grad[..., None], factor)[..., 0].numpy()
+    (one product gives both J^T J and J^T res). Straight BLAS/LAPACK calls per sample
+    (syrk, Cholesky): at these sizes (n 82-85) they stay on the calling thread, where
+    numpy's matmul and solve wake OpenBLAS's own threads (ten times slower on two busy
+    cores) and torch's equivalents cost 0.1 ms a step in dispatch."""
+    step = np.empty(prior_grad.shape)
+    for i, full in enumerate(system):
+        normal = blas.dsyrk(1.0, full, trans=1)  # upper triangle of full^T full
+        factor, _ = lapack.dpotrf(normal[:-1, :-1] + regulariser, lower=0)
+        step[i] = -lapack.dpotrs(factor, normal[:-1, -1] + prior_grad[i], lower=0)[0]
+    return step
 
 
 def _centred(x: np.ndarray, share: np.ndarray) -> np.ndarray:
