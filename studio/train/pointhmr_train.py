@@ -8,7 +8,6 @@ float16 weights file when the run reaches its last step.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from studio.synth.dataset import SyntheticPeople
 from studio.synth.stream import batches
 from studio.train.pointhmr_eval import evaluate_meshes
 from studio.train.pointhmr_losses import MeshTargets, pointhmr_losses
+from studio.train.run_files import append_log
 from studio.train.pymaf_train import (RunState, _keep_freed_memory, _lr_factor, _save_checkpoint,
                                       _set_rates)
 
@@ -119,8 +119,7 @@ def train(config: PointHMRTrainConfig, run_dir: Path, out: Path | None = None,
                 f"val_{k}": round(v, 2) for k, v in val.items()}
             state.history.append({"step": state.step, "val": val})
         if record:
-            with open(run_dir / "log.jsonl", "a") as fh:
-                fh.write(json.dumps(record) + "\n")
+            append_log(run_dir, record)
         if state.step % config.checkpoint_every == 0 or state.step in (last, config.steps):
             _save_checkpoint(ckpt_path, net, opt, sched, config, state)
     stream.close()

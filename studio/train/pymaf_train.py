@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import csv
 import ctypes
-import io
-import json
 import math
 import os
 import time
@@ -24,7 +22,6 @@ from tqdm import tqdm
 
 from studio.body.model import BodyModel
 from studio.body.registry import find_body_model
-from studio.body.storage import atomic_write_bytes
 from studio.errors import ModelFileError
 from studio.nets.model_registry import load_builtin, save_builtin, stored_state_dict
 from studio.nets.pymaf import PARAM_DIM, PyMAF
@@ -33,6 +30,7 @@ from studio.synth.proxy import NUM_KEYPOINTS, PROXY_CHANNELS
 from studio.synth.stream import batches
 from studio.train.evaluate import evaluate
 from studio.train.losses import pymaf_losses
+from studio.train.run_files import append_log, save_checkpoint
 
 
 @dataclass
@@ -164,11 +162,8 @@ def _set_rates(opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.Lambd
 def _save_checkpoint(path: Path, net: nn.Module, opt: torch.optim.Optimizer,
                      sched: torch.optim.lr_scheduler.LRScheduler, config: TrainConfig,
                      state: RunState) -> None:
-    buffer = io.BytesIO()
-    torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "config": asdict(config), "step": state.step,
-                "history": state.history, "torch_rng": torch.get_rng_state()}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_checkpoint(path, net, opt, sched, config, state.step, state.history,
+                    torch_rng=torch.get_rng_state())
 
 
 LOG_COLUMNS = ("step", "seconds", "lr", "keypoints_2d", "keypoints_3d", "pose", "shape",
@@ -176,8 +171,7 @@ LOG_COLUMNS = ("step", "seconds", "lr", "keypoints_2d", "keypoints_3d", "pose", 
 
 
 def _log(run_dir: Path, record: dict) -> None:
-    with open(run_dir / "log.jsonl", "a") as fh:
-        fh.write(json.dumps(record) + "\n")
+    append_log(run_dir, record)
     csv_path = run_dir / "log.csv"
     new = not csv_path.exists()
     with open(csv_path, "a", newline="") as fh:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.nets.scenepose_views import box_aspect, box_frame, normalise
+from studio.nets.scenepose_views import box_aspect, box_frame
 from studio.synth.scenepose_data import SceneSet, TemplateSet
 
 TORSO = (3, 12)

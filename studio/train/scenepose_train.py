@@ -17,7 +17,6 @@ with the box ranking's compatibility weight fit on the validation scenes
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import time
@@ -33,6 +32,7 @@ from studio.body.storage import atomic_write_bytes
 from studio.nets.scenepose import ScenePoseConfig, ScenePoseNet, joint_heatmaps, roi_align
 from studio.nets.scenepose_views import MIRROR, box_frame, crop_boxes, make_views, normalise
 from studio.synth.scenepose_data import SceneSet, TemplateSet, build_templates, load_cache, render_cache
+from studio.train.run_files import append_log, save_checkpoint
 
 
 @dataclass
@@ -297,14 +297,9 @@ def train(config: ScenePoseTrainConfig, run_dir: Path, out: Path | None = None,
             record = (record or {"step": state.step}) | {"val": scores}
             tqdm.write(f"step {state.step}: " + json.dumps(scores))
         if record:
-            with open(run_dir / "log.jsonl", "a") as fh:
-                fh.write(json.dumps(record) + "\n")
+            append_log(run_dir, record)
         if state.step % config.checkpoint_every == 0 or state.step in (last, config.steps):
-            buffer = io.BytesIO()
-            torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(), "config": asdict(config),
-                        "step": state.step, "history": state.history}, buffer)
-            atomic_write_bytes(ckpt_path, buffer.getvalue())
+            save_checkpoint(ckpt_path, net, opt, sched, config, state.step, state.history)
     bar.close()
     if out is not None and state.step == config.steps:
         from studio.pipeline.scenepose import ScenePoseModel

@@ -32,6 +32,7 @@ from studio.synth.keypoint_noise import EVAL_LEVELS
 from studio.synth.smplr_data import make_batch
 from studio.synth.smplr_points import PartialBody, layout_points, relative_vectors, smplr_points
 from studio.train.metrics import procrustes_align
+from studio.train.run_files import append_log, save_checkpoint
 
 DEFAULT_FOCUS = {3: "smpl24,mediapipe33", 2: "coco17"}
 LOSS_WEIGHTS = {"points": 10.0, "rotmat": 1.0, "betas": 0.1, "body": 10.0}
@@ -202,15 +203,10 @@ def train(config: SMPLRConfig, run_dir: Path, out: Path | None = None, progress:
             record = (record or {"step": state.step}) | {"val": errors}
             tqdm.write(f"step {state.step}: " + json.dumps(errors))
         if record:
-            with open(run_dir / "log.jsonl", "a") as fh:
-                fh.write(json.dumps(record) + "\n")
+            append_log(run_dir, record)
         if state.step % config.checkpoint_every == 0 or state.step in (last, config.steps):
-            buffer = io.BytesIO()
-            torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(), "config": asdict(config),
-                        "step": state.step, "history": state.history,
-                        "generator": gen.get_state()}, buffer)
-            atomic_write_bytes(ckpt_path, buffer.getvalue())
+            save_checkpoint(ckpt_path, net, opt, sched, config, state.step, state.history,
+                            generator=gen.get_state())
     bar.close()
     if out is not None and state.step == config.steps:
         save_weights(out, net, config, {"steps": state.step,
