@@ -99,3 +99,18 @@ def test_shipped_weights_reproduce_the_stored_check(tmp_path, capsys):
         for kind, errors in sets.items():
             for metric, value in errors.items():
                 assert got["variants"][variant][kind][metric] == pytest.approx(value, abs=0.5)
+
+
+def test_d2d_real_views_mirror_about_the_root_and_scale_within_bounds():
+    from studio.train.poseaug_train import d2d_real_views
+
+    x = torch.rand(64, 16, 2) * 0.5 - 0.25
+    gen = torch.Generator().manual_seed(0)
+    torch.testing.assert_close(d2d_real_views(x, 0.0, 1.0, gen), x)
+    flipped = d2d_real_views(x, 1.0, 1.0, gen)
+    torch.testing.assert_close(flipped[..., 1], x[..., 1])
+    torch.testing.assert_close(flipped[..., 0] - x[:, :1, 0], -(x[..., 0] - x[:, :1, 0]))
+    scaled = d2d_real_views(x, 0.0, 1.6, gen)
+    ratio = (scaled - scaled[:, :1]).norm(dim=-1).sum(-1) / (x - x[:, :1]).norm(dim=-1).sum(-1)
+    assert ratio.min() >= 1 / 1.6 - 1e-5 and ratio.max() <= 1.6 + 1e-5
+    assert ratio.max() - ratio.min() > 0.3

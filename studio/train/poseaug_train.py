@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -74,6 +75,9 @@ class PoseAugConfig:
     gloss_factorfeedback_ba: float = 0.1
     gloss_factorfeedback_rt: float = 0.01
     gloss_factorframe: float = 10.0  # ours: keeps RT samples in the picture
+    rotation_start: float = 0.1  # ours: initial weight scale of the rotation output layer
+    d2d_mirror: float = 0.0  # ours: share of the 2D discriminator's reals seen from behind
+    d2d_scale: float = 1.0  # ours: ... and nearer/farther (2D scaled by up to this factor)
     pool_size: int = 4096
     seed: int = 0
     threads: int = 1
@@ -83,6 +87,9 @@ class PoseAugConfig:
                      "pool_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.replace('_', '-')} must be at least 1")
+        if self.d2d_scale < 1 or not 0 <= self.d2d_mirror <= 1 or self.rotation_start <= 0:
+            raise ValueError("d2d-scale must be at least 1, d2d-mirror within 0-1 and "
+                             "rotation-start above 0")
         if not 0 <= self.warmup < self.epochs:
             raise ValueError("--warmup must be at least 0 and below --epochs")
 
@@ -91,14 +98,18 @@ def _estimator(config: PoseAugConfig) -> SimpleBaseline:
     return SimpleBaseline(config.width, config.stages, config.dropout)
 
 
-def near_identity_augmentor(mean_root: torch.Tensor) -> PoseAugmentor:
+def near_identity_augmentor(mean_root: torch.Tensor, rotation_start: float = 0.1
+                            ) -> PoseAugmentor:
     """An augmentor whose first outputs barely change a pose and keep it at ``mean_root``
     (small last layers; the depth bias is the root of the mean depth, since the depth
-    output is squared), so the GAN starts from plausible samples."""
+    output is squared), so the GAN starts from plausible samples. The rotation layer's
+    weights are scaled by ``rotation_start`` instead (1: its full initial spread of
+    viewpoints)."""
     g = PoseAugmentor()
     with torch.no_grad():
-        for last in (g.BAprocess.w2, g.BLprocess.w2_BL, g.RTprocess.w2_R, g.RTprocess.w2_T):
-            last.weight.mul_(0.1)
+        for last, scale in ((g.BAprocess.w2, 0.1), (g.BLprocess.w2_BL, 0.1),
+                            (g.RTprocess.w2_R, rotation_start), (g.RTprocess.w2_T, 0.1)):
+            last.weight.mul_(scale)
             last.bias.zero_()
         g.RTprocess.w2_T.bias.copy_(torch.stack([mean_root[0], mean_root[1],
                                                  mean_root[2].clamp(min=0).sqrt()]))
@@ -151,6 +162,23 @@ def random_augment(pose: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         + pose[:, :1]
 
 
+def d2d_real_views(pose_2d: torch.Tensor, mirror: float, scale: float,
+                   gen: torch.Generator) -> torch.Tensor:
+    """The 2D discriminator's real samples: source 2D poses, a share ``mirror`` of them seen
+    from behind (mirrored about the root without swapping sides: exact for an
+    orthographic camera) and scaled about the root by a log-uniform factor in
+    [1/``scale``, ``scale``] (the same person nearer or farther). The source cameras all
+    see the front at one distance; without this the 2D discriminator forbids the RT stage
+    the views the paper's rotation exists to make."""
+    b = len(pose_2d)
+    root = pose_2d[:, :1]
+    x = pose_2d - root
+    flip = torch.rand(b, generator=gen) < mirror
+    x = torch.where(flip[:, None, None], x * torch.tensor([-1.0, 1.0]), x)
+    factor = torch.exp((torch.rand(b, generator=gen) * 2 - 1) * math.log(scale))
+    return x * factor[:, None, None] + root
+
+
 def valid_samples(pose_3d: torch.Tensor, pose_2d: torch.Tensor) -> torch.Tensor:
     """[B] bool: in front of the camera and inside the image (the official check)."""
     return (pose_3d[..., 2] > 0.1).all(1) & (pose_2d.abs() <= 1).all(-1).all(-1)
@@ -181,7 +209,7 @@ class GANParts:
     """The augmentor, discriminators, their optimizers and fake pools."""
 
     def __init__(self, config: PoseAugConfig, mean_root: torch.Tensor) -> None:
-        self.g = near_identity_augmentor(mean_root)
+        self.g = near_identity_augmentor(mean_root, config.rotation_start)
         self.d3d, self.d2d = PoseDiscriminator3D(), PoseDiscriminator2D()
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=config.lr_g)
         self.opt_d3d = torch.optim.Adam(self.d3d.parameters(), lr=config.lr_d)
@@ -258,7 +286,10 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
             d_losses = (
                 _train_discriminator(d3d, parts.opt_d3d, real3,
                                      parts.pool3d(out["pose_ba"], gen)),
-                _train_discriminator(d2d, parts.opt_d2d, real2, parts.pool2d(fake2_rt, gen)))
+                _train_discriminator(d2d, parts.opt_d2d,
+                                     d2d_real_views(real2, config.d2d_mirror, config.d2d_scale,
+                                                    gen),
+                                     parts.pool2d(fake2_rt, gen)))
         rt3, rt2 = out["pose_rt"].detach(), fake2_rt.detach()
         ok = valid_samples(rt3, rt2)
         kept3.append(rt3[ok])
@@ -266,9 +297,11 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
         logs.append([adv.item(), diff.item(), feedback.item(), *d_losses,
                      out["ba_diff"].detach().mean().item(),
                      out["blr"].detach().abs().mean().item(),
-                     ok.float().mean().item()])
+                     ok.float().mean().item(),
+                     (rt3[:, 1, 0] > rt3[:, 4, 0]).float().mean().item()])
     mean = np.nanmean(np.array(logs), axis=0)
-    names = ("adv", "diff", "feedback", "d3d", "d2d", "ba_diff", "blr_abs", "valid")
+    names = ("adv", "diff", "feedback", "d3d", "d2d", "ba_diff", "blr_abs", "valid",
+             "back_seen")
     return torch.cat(kept3), torch.cat(kept2), dict(zip(names, map(float, mean)))
 
 
