@@ -14,7 +14,7 @@ to twice the largest coordinates, i.e. a principal point that keeps every point 
 
 After the nets, ``refine_steps`` Gauss-Newton steps (:mod:`studio.pipeline.keypoint_refine`)
 fit the body's keypoints to the seen points with the nets' pose as the prior: 3D errors
-halve for about a millisecond per sample at batch 1; ``refine_steps=0`` is the nets
+halve for about 0.4 ms per step and sample at batch 1; ``refine_steps=0`` is the nets
 alone.
 """
 from __future__ import annotations
