@@ -44,6 +44,20 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
         raise
 
 
+def atomic_torch_save(obj: object, path: str | os.PathLike, make_folders: bool = False) -> Path:
+    """``torch.save`` through :func:`atomic_write_bytes`: weights files and checkpoints are
+    never seen half-written; ``make_folders`` creates the missing folders first."""
+    import torch
+
+    path = Path(path)
+    if make_folders:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
 def _sparse_entries(prefix: str, mats: list[sp.csr_matrix]) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for k, m in enumerate(mats):

@@ -12,7 +12,6 @@ stored, and weights are stored as float16, so the shipped files stay small.
 from __future__ import annotations
 
 import importlib
-import io
 import json
 import os
 import re
@@ -26,7 +25,7 @@ import torch
 
 from studio.body.registry import ENV_VAR, REPO_ROOT, expand_search_dirs, find_body_model
 from studio.body.smpl_files import PYMAF_HINT
-from studio.body.storage import atomic_write_bytes
+from studio.body.storage import atomic_torch_save
 from studio.errors import ModelFileError, StudioError
 from studio.nets.model_names import (  # noqa: F401 (BuiltinModel: the registry's API)
     BUILTIN_MODELS, METHOD_MODELS, OFFICIAL, OFFICIAL_DESCRIPTION, BuiltinModel)
@@ -188,12 +187,7 @@ def save_builtin(path: str | os.PathLike, net: PyMAF, arch: dict, input_spec: di
     payload = {"format": BUILTIN_FORMAT, "version": BUILTIN_VERSION,
                "body": net.body.data.name, "arch": dict(arch), "input": dict(input_spec),
                "meta": dict(meta), "state_dict": state}
-    buf = io.BytesIO()
-    torch.save(payload, buf)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    return atomic_torch_save(payload, path, make_folders=True)
 
 
 MODEL_FILES = (f"a built-in weights file ({BUILTIN_FORMAT}, written by `studio train pymaf "

@@ -15,7 +15,6 @@ model's name and the float16 weights; the mesh matrices are rebuilt from the bod
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import os
 from collections.abc import Mapping
@@ -26,7 +25,7 @@ import torch
 
 from studio.body.joint_sets import mapping_matrix
 from studio.body.model import BodyModel
-from studio.body.storage import atomic_write_bytes
+from studio.body.storage import atomic_torch_save
 from studio.errors import ModelFileError
 from studio.nets.pointhmr import PointHMR, PointHMRConfig
 from studio.nets.pointhmr_backbone import HRNetConfig
@@ -85,12 +84,7 @@ def save(path: str | os.PathLike, net: PointHMR, body_name: str, meta: dict) -> 
                "config": dataclasses.asdict(net.config),
                "input": {"kind": "proxy", "size": net.config.input_size},
                "meta": meta, "state_dict": state}
-    buf = io.BytesIO()
-    torch.save(payload, buf)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    return atomic_torch_save(payload, path, make_folders=True)
 
 
 def read(path: str | os.PathLike) -> dict:

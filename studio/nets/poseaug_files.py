@@ -8,7 +8,6 @@ is strict, and a mismatch names the missing, unexpected and mis-shaped keys.
 """
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
@@ -165,8 +164,6 @@ def load_official(path: str | Path, part: str | None = None, device: str = "cpu"
 
 def save_official(path: str | Path, payload: dict) -> None:
     """``torch.save`` ``payload`` (official layout dict) atomically."""
-    from studio.body.storage import atomic_write_bytes
+    from studio.body.storage import atomic_torch_save
 
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    atomic_torch_save(payload, path)

@@ -19,7 +19,6 @@ file layouts (see :func:`studio.nets.poseaug_files.save_official`).
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from studio.body.storage import atomic_write_bytes
+from studio.body.storage import atomic_torch_save
 from studio.nets.poseaug_augmentor import PoseAugmentor, apply_length_ratios, \
     angle_axis_to_matrix
 from studio.nets.poseaug_discriminators import PoseDiscriminator2D, PoseDiscriminator3D
@@ -309,12 +308,6 @@ def _lr_lambda(epochs: int):
     return lambda e: max(0.0, 1.0 - e / epochs)
 
 
-def _atomic_torch_save(obj: object, path: Path) -> None:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
 def data_folder(run_dir: Path) -> Path:
     return Path(run_dir) / "data"
 
@@ -392,14 +385,14 @@ def train(config: PoseAugConfig, run_dir: Path, out: Path | None = None,
             with open(run_dir / "log.jsonl", "a") as f:
                 f.write(json.dumps(entry) + "\n")
             log(json.dumps(entry))
-            _atomic_torch_save(state, ckpt_path)
+            atomic_torch_save(state, ckpt_path)
         state["done"][phase] = model.state_dict()
         if phase == "poseaug":
             state["done"]["gan"] = {k: parts.state()[k] for k in ("g", "d3d", "d2d")}
         state["phase"] += 1
         state["epoch"] = 0
         state["current"] = None
-        _atomic_torch_save(state, ckpt_path)
+        atomic_torch_save(state, ckpt_path)
     if out is not None:
         write_weights(state, Path(out))
     return state

@@ -3,7 +3,6 @@ per logged step) and ``checkpoint.pt`` (everything a killed run needs to resume 
 stopped), written atomically so a kill mid-write leaves the previous checkpoint whole."""
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import torch
 
-from studio.body.storage import atomic_write_bytes
+from studio.body.storage import atomic_torch_save
 
 
 def append_log(run_dir: Path, record: dict) -> None:
@@ -25,8 +24,6 @@ def save_checkpoint(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer
                     history: list, **extra: object) -> None:
     """Weights, optimiser, schedule, the run's config (a dataclass), step and validation
     history, plus ``extra`` entries (random states), to ``path`` atomically."""
-    buffer = io.BytesIO()
-    torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "config": asdict(config), "step": step,
-                "history": history, **extra}, buffer)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    atomic_torch_save({"model": net.state_dict(), "optimizer": opt.state_dict(),
+                       "scheduler": sched.state_dict(), "config": asdict(config), "step": step,
+                       "history": history, **extra}, path)

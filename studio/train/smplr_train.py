@@ -13,7 +13,6 @@ when the run reaches its last step.
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import time
@@ -25,7 +24,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from studio.body.registry import load_body_model
-from studio.body.storage import atomic_write_bytes
+from studio.body.storage import atomic_torch_save
 from studio.nets.smplr import FILE_FORMAT, SMPLR, encode, world_rotations
 from studio.nets.smplr import LAYOUTS as ALL_LAYOUTS
 from studio.synth.keypoint_noise import EVAL_LEVELS
@@ -138,11 +137,9 @@ def quick_errors(net: SMPLR, partial: PartialBody, batch, layout: str) -> dict[s
 def save_weights(path: Path, net: SMPLR, config: SMPLRConfig, extra: dict) -> None:
     """The shipped weights file: fp16 state dict, architecture and training facts."""
     state = {k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}
-    buffer = io.BytesIO()
-    torch.save({"format": FILE_FORMAT, "version": 1, "arch": config.arch(), "body": config.body,
-                "state_dict": state, "train_config": asdict(config), **extra}, buffer)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)  # --out may name a new folder
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    atomic_torch_save({"format": FILE_FORMAT, "version": 1, "arch": config.arch(),
+                       "body": config.body, "state_dict": state, "train_config": asdict(config),
+                       **extra}, path, make_folders=True)  # --out may name a new folder
 
 
 def _draw_layout(gen: torch.Generator, config: SMPLRConfig) -> str:
