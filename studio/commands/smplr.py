@@ -165,6 +165,7 @@ def _bench(args: argparse.Namespace, device) -> int:
     print(f"keypoint fit, {args.layout} {args.dims}D on {doc['device']}")
     for row in doc["rows"]:
         print(f"batch {row['batch']:>4}: nets {row['nets_ms_per_sample']:.3f} ms/sample, "
-              f"whole fit {row['fit_ms_per_sample']:.3f} ms/sample ("
+              f"whole fit {row['fit_ms_per_sample']:.3f} ms/sample median, "
+              f"{row['fit_ms_per_sample_fastest']:.3f} fastest ("
               f"{row['fit_ms_per_sample_no_refine']:.3f} without refinement)")
     return 0
