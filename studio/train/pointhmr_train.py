@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from studio.body.registry import find_body_model
@@ -25,7 +24,7 @@ from studio.synth.dataset import SyntheticPeople
 from studio.synth.stream import batches
 from studio.train.pointhmr_eval import evaluate_meshes
 from studio.train.pointhmr_losses import MeshTargets, pointhmr_losses
-from studio.train.run_files import append_log
+from studio.train.run_files import append_log, optimise, step_record
 from studio.train.pymaf_train import (RunState, _keep_freed_memory, _lr_factor, _save_checkpoint,
                                       _set_rates)
 
@@ -100,19 +99,13 @@ def train(config: PointHMRTrainConfig, run_dir: Path, out: Path | None = None,
     while state.step < last:
         batch = next(stream)
         losses = pointhmr_losses(net(batch.inputs, fine_heatmaps=False), batch, targets)
-        opt.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        opt.step()
-        sched.step()
+        optimise(net, opt, sched, losses["total"])
         state.step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{losses['total'].item():.3f}")
         record = None
         if state.step % 50 == 0 or state.step == config.steps:
-            record = {"step": state.step, "seconds": round(time.perf_counter() - started, 1),
-                      "lr": sched.get_last_lr()[0],
-                      **{k: round(v.item(), 5) for k, v in losses.items()}}
+            record = step_record(state.step, started, sched, losses)
         if state.step % config.val_every == 0 or state.step == config.steps:
             val = validate(net, data, config.seed, config.val_samples, 32)
             record = (record or {"step": state.step}) | {

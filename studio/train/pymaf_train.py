@@ -30,7 +30,7 @@ from studio.synth.proxy import NUM_KEYPOINTS, PROXY_CHANNELS
 from studio.synth.stream import batches
 from studio.train.evaluate import evaluate
 from studio.train.losses import pymaf_losses
-from studio.train.run_files import append_log, save_checkpoint
+from studio.train.run_files import append_log, optimise, save_checkpoint, step_record
 
 
 @dataclass
@@ -237,11 +237,7 @@ def train(config: TrainConfig, run_dir: Path, out: Path | None = None,
         net.train()
         batch = next(stream)
         losses = pymaf_losses(model(batch.inputs), batch)
-        opt.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        opt.step()
-        sched.step()
+        optimise(net, opt, sched, losses["total"])
         state.step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{losses['total'].item():.3f}")
@@ -249,9 +245,7 @@ def train(config: TrainConfig, run_dir: Path, out: Path | None = None,
             continue
         record = None
         if state.step % 50 == 0 or state.step == config.steps:
-            record = {"step": state.step, "seconds": round(time.perf_counter() - started, 1),
-                      "lr": sched.get_last_lr()[0],
-                      **{k: round(v.item(), 5) for k, v in losses.items()}}
+            record = step_record(state.step, started, sched, losses)
         if state.step % config.val_every == 0 or state.step == config.steps:
             val = evaluate(net, data, "val", config.seed, config.val_samples,
                            config.batch_size)

@@ -32,7 +32,7 @@ from studio.body.storage import atomic_write_bytes
 from studio.nets.scenepose import ScenePoseConfig, ScenePoseNet, joint_heatmaps, roi_align
 from studio.nets.scenepose_views import MIRROR, box_frame, crop_boxes, make_views, normalise
 from studio.synth.scenepose_data import SceneSet, TemplateSet, build_templates, load_cache, render_cache
-from studio.train.run_files import append_log, save_checkpoint
+from studio.train.run_files import append_log, optimise, save_checkpoint, step_record
 
 
 @dataclass
@@ -278,19 +278,13 @@ def train(config: ScenePoseTrainConfig, run_dir: Path, out: Path | None = None,
         index = rng.choice(len(train_set), config.batch_size, replace=False)
         batch = make_batch(train_set, index, rng, config.fill_probability)
         terms = losses(net, templates, batch, state.step >= self_train_step, config)
-        opt.zero_grad(set_to_none=True)
-        terms["total"].backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        opt.step()
-        sched.step()
+        optimise(net, opt, sched, terms["total"])
         state.step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{terms['total'].item():.3f}")
         record = None
         if state.step % 25 == 0 or state.step == config.steps:
-            record = {"step": state.step, "seconds": round(time.perf_counter() - started, 1),
-                      "lr": sched.get_last_lr()[0],
-                      **{k: round(v.item(), 5) for k, v in terms.items()}}
+            record = step_record(state.step, started, sched, terms)
         if state.step % config.val_every == 0 or state.step == config.steps:
             scores = validate(net, templates, val_set)
             state.history.append({"step": state.step, "val": scores})

@@ -31,7 +31,7 @@ from studio.synth.keypoint_noise import EVAL_LEVELS
 from studio.synth.smplr_data import make_batch
 from studio.synth.smplr_points import PartialBody, layout_points, relative_vectors, smplr_points
 from studio.train.metrics import procrustes_align
-from studio.train.run_files import append_log, save_checkpoint
+from studio.train.run_files import append_log, optimise, save_checkpoint, step_record
 
 DEFAULT_FOCUS = {3: "smpl24,mediapipe33", 2: "coco17"}
 LOSS_WEIGHTS = {"points": 10.0, "rotmat": 1.0, "betas": 0.1, "body": 10.0}
@@ -181,19 +181,13 @@ def train(config: SMPLRConfig, run_dir: Path, out: Path | None = None, progress:
         layout = _draw_layout(gen, config)
         batch = make_batch(partial, gen, config.batch_size, layout, config.dims)
         terms = losses(net, partial, batch, layout, state.step >= finetune_step)
-        opt.zero_grad(set_to_none=True)
-        terms["total"].backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        opt.step()
-        sched.step()
+        optimise(net, opt, sched, terms["total"])
         state.step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{terms['total'].item():.3f}", layout=layout)
         record = None
         if state.step % 50 == 0 or state.step == config.steps:
-            record = {"step": state.step, "seconds": round(time.perf_counter() - started, 1),
-                      "lr": sched.get_last_lr()[0], "layout": layout,
-                      **{k: round(v.item(), 5) for k, v in terms.items()}}
+            record = step_record(state.step, started, sched, terms, layout=layout)
         if state.step % config.val_every == 0 or state.step == config.steps:
             errors = {k: quick_errors(net, partial, b, k) for k, b in val.items()}
             state.history.append({"step": state.step, "val": errors})
