@@ -51,24 +51,25 @@ class MethodModel:
     description: str
 
 
+SMPLR_3D_FILE = MODELS_DIR / "smplr" / "smplr-3d.pt"  # every method that ends in a keypoint fit
+POINTHMR_FILE = MODELS_DIR / "pointhmr" / "pointhmr.pt"
 METHOD_MODELS = {
     "keypoint-fit": MethodModel(
-        "studio.pipeline.keypoint_method", (MODELS_DIR / "smplr" / "smplr-3d.pt",),
+        "studio.pipeline.keypoint_method", (SMPLR_3D_FILE,),
         "MediaPipe's 3D world landmarks fitted by the keypoint fit (SMPLR), placed on the "
         "photo by a camera fitted to the 2D landmarks"),
     "builtin-pymaf-proxy-kpstart": MethodModel(
-        "studio.pipeline.pymaf_kpstart", (MODELS_DIR / "pymaf-proxy" / "pymaf-proxy.pt",
-                                          MODELS_DIR / "smplr" / "smplr-3d.pt"),
+        "studio.pipeline.pymaf_kpstart", (BUILTIN_MODELS["builtin-pymaf-proxy"].path,
+                                          SMPLR_3D_FILE),
         "the built-in proxy PyMAF with its feedback loop started from the keypoint fit's "
         "body instead of the mean parameters (tried; measured in its model card)"),
     "builtin-pointhmr": MethodModel(
-        "studio.pipeline.pointhmr_method", (MODELS_DIR / "pointhmr" / "pointhmr.pt",
-                                            MODELS_DIR / "smplr" / "smplr-3d.pt"),
+        "studio.pipeline.pointhmr_method", (POINTHMR_FILE, SMPLR_3D_FILE),
         "built-in PointHMR on person-mask and keypoint maps: vertex heat-maps, k-hop masked "
         "transformer, mesh regressed directly (pose for refinement from the keypoint fit)"),
     "poseaug-lifter": MethodModel(
         "studio.pipeline.poseaug_lift", (MODELS_DIR / "poseaug" / "mlp-poseaug.pth.tar",
-                                         MODELS_DIR / "smplr" / "smplr-3d.pt"),
+                                         SMPLR_3D_FILE),
         "MediaPipe's 2D landmarks lifted to a 3D skeleton by the PoseAug-trained estimator "
         "(--checkpoint: an official PoseAug file), body through the keypoint fit"),
 }

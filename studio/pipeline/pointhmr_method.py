@@ -17,7 +17,7 @@ import torch
 from studio.body.model import BodyModel
 from studio.body.registry import find_body_model
 from studio.nets import pointhmr_builtin
-from studio.nets.model_names import MODELS_DIR
+from studio.nets.model_names import POINTHMR_FILE
 from studio.nets.pointhmr import PointHMR
 from studio.pipeline.camera_fit import project_weak
 from studio.pipeline.crops import CropTransform, image_camera, proxy_input
@@ -27,14 +27,13 @@ from studio.pipeline.people import Person
 from studio.pipeline.results import MeshIteration
 
 NAME = "builtin-pointhmr"
-WEIGHTS = MODELS_DIR / "pointhmr" / "pointhmr.pt"
 LAYOUT = "mediapipe33"
 
 
 def load(device: torch.device | str = "cpu", checkpoint: Path | None = None) -> LoadedMethod:
     """The registry's loader: the shipped weights, or ``checkpoint``."""
     body = BodyModel(find_body_model("mannequin"))
-    source = Path(checkpoint) if checkpoint is not None else WEIGHTS
+    source = Path(checkpoint) if checkpoint is not None else POINTHMR_FILE
     net = pointhmr_builtin.load(source, body, device)
     method = PointHMRMethod(net, body, load_smplr(LAYOUT, 3, device=str(device)))
     return LoadedMethod(name=NAME, run=method, body=body, input_kind="proxy",

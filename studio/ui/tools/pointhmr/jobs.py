@@ -58,11 +58,11 @@ class PointHMRSlot:
                 from studio.body.model import BodyModel
                 from studio.body.registry import find_body_model
                 from studio.nets import pointhmr_builtin
-                from studio.pipeline.pointhmr_method import WEIGHTS
+                from studio.nets.model_names import POINTHMR_FILE
 
                 body = BodyModel(find_body_model("mannequin"))
                 self._loaded = LoadedPointHMR(
-                    pointhmr_builtin.load(self.path or WEIGHTS, body),
+                    pointhmr_builtin.load(self.path or POINTHMR_FILE, body),
                     level_indices(body.data)[1],
                     pointhmr_builtin.vertex_regressor(body, "h36m17")[0].numpy(),
                     np.asarray(body.data.faces))
