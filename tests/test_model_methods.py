@@ -96,7 +96,7 @@ def test_a_method_registers_with_one_entry_and_its_module(studio, photos, tmp_pa
     points = rest.keypoints("mediapipe33")[0].double().numpy()
     called = []
 
-    def run(image, person, transform):
+    def run(image, person, transform, maps):
         called.append(person.landmarks.shape)
         cam = np.array([0.9, 0.0, 0.0], np.float32)
         flip = np.array([1.0, -1.0, -1.0], np.float32)  # y up -> the camera's y down

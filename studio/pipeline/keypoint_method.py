@@ -70,8 +70,8 @@ class KeypointFitMethod:
     def __init__(self, model: SMPLRModel) -> None:
         self.model = model
 
-    def __call__(self, image: np.ndarray, person: Person, transform: CropTransform
-                 ) -> MethodOutput:
+    def __call__(self, image: np.ndarray, person: Person, transform: CropTransform,
+                 maps: torch.Tensor) -> MethodOutput:
         fit = fit_keypoints(person.world_landmarks, LAYOUT, 3, model=self.model,
                             shape_sigma=SHAPE_SIGMA)
         return placed_fit(fit, person, transform, (image.shape[1], image.shape[0]))

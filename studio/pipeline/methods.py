@@ -57,11 +57,14 @@ class MethodOutput:
 
 
 class PersonMethod(Protocol):
-    """``run(image, person, transform)``: RGB uint8 photo [H,W,3], one found person and
-    their crop (full-image <-> crop coordinates) -> the person's meshes."""
+    """``run(image, person, transform, maps)``: RGB uint8 photo [H,W,3], one found person,
+    their crop (full-image <-> crop coordinates) and the crop's proxy maps [1,34,S,S]
+    (person mask and MediaPipe landmark maps at ``LoadedMethod.input_size``, made once by
+    the pipeline for its views: a method that reads them takes these) -> the person's
+    meshes."""
 
-    def __call__(self, image: np.ndarray, person: Person, transform: CropTransform
-                 ) -> MethodOutput: ...
+    def __call__(self, image: np.ndarray, person: Person, transform: CropTransform,
+                 maps: torch.Tensor) -> MethodOutput: ...
 
 
 @dataclass

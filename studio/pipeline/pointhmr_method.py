@@ -20,7 +20,7 @@ from studio.nets import pointhmr_builtin
 from studio.nets.model_names import POINTHMR_FILE
 from studio.nets.pointhmr import PointHMR
 from studio.pipeline.camera_fit import project_weak
-from studio.pipeline.crops import CropTransform, image_camera, proxy_input
+from studio.pipeline.crops import CropTransform, image_camera
 from studio.pipeline.keypoint_fit import SMPLRModel, fit_keypoints, load_smplr
 from studio.pipeline.methods import LoadedMethod, MethodOutput
 from studio.pipeline.people import Person
@@ -50,16 +50,10 @@ class PointHMRMethod:
         self.pymaf49 = pointhmr_builtin.vertex_regressor(body, "pymaf49").numpy()
         self.joints = np.asarray(body.data.J_regressor, np.float32)
 
-    def maps(self, image: np.ndarray, person: Person, transform: CropTransform) -> torch.Tensor:
-        """The net's input [1, 34, S, S] for ``person`` (as the PyMAF proxy model's)."""
-        size = (image.shape[1], image.shape[0])
-        return proxy_input(transform.warp(person.mask, size), person.landmarks,
-                           person.visibility, transform)
-
-    def __call__(self, image: np.ndarray, person: Person, transform: CropTransform
-                 ) -> MethodOutput:
+    def __call__(self, image: np.ndarray, person: Person, transform: CropTransform,
+                 maps: torch.Tensor) -> MethodOutput:
         device = next(self.net.parameters()).device
-        out = self.net(self.maps(image, person, transform).to(device), fine_heatmaps=False)
+        out = self.net(maps.to(device), fine_heatmaps=False)  # as the PyMAF proxy model's
         vertices = out["vertices_full"][0].float().cpu().numpy()
         cam = out["camera"][0].float().cpu().numpy()
         keypoints = self.mediapipe @ vertices

@@ -95,8 +95,8 @@ class PoseAugLifter:
         self.estimator = estimator.eval()
         self.fit = fit
 
-    def __call__(self, image: np.ndarray, person: Person, transform: CropTransform
-                 ) -> MethodOutput:
+    def __call__(self, image: np.ndarray, person: Person, transform: CropTransform,
+                 maps: torch.Tensor) -> MethodOutput:
         size = (image.shape[1], image.shape[0])
         skeleton = lift(self.estimator, landmarks_to_screen(person.landmarks, size))
         return placed_fit(fit_keypoints(skeleton, LAYOUT, 3, model=self.fit), person,

@@ -27,7 +27,7 @@ from studio.body.model import BodyModel
 from studio.nets.geometry import project_to_crop
 from studio.nets.model_registry import LoadedModel, load_model
 from studio.nets.pymaf import PyMAF
-from studio.pipeline.crops import CropTransform, proxy_input
+from studio.pipeline.crops import CropTransform
 from studio.pipeline.keypoint_fit import SMPLRModel, fit_keypoints, load_smplr
 from studio.pipeline.keypoint_method import crop_camera
 from studio.pipeline.methods import LoadedMethod, MethodOutput
@@ -84,8 +84,8 @@ class KeypointStartMethod:
     def __init__(self, model: LoadedModel, smplr: SMPLRModel) -> None:
         self.model, self.smplr = model, smplr
 
-    def __call__(self, image: np.ndarray, person: Person, transform: CropTransform
-                 ) -> MethodOutput:
+    def __call__(self, image: np.ndarray, person: Person, transform: CropTransform,
+                 maps: torch.Tensor) -> MethodOutput:
         size = (image.shape[1], image.shape[0])
         visibility = np.nan_to_num(np.asarray(person.visibility, np.float32))
         # every world landmark is fitted, as keypoint-fit does (MediaPipe's guess for an
@@ -94,10 +94,8 @@ class KeypointStartMethod:
             self.model.body, self.smplr, person.world_landmarks[None], np.ones((1, 33)),
             transform.to_crop(person.landmarks)[None],
             np.where(seen_landmarks(person, size), visibility, 0.0)[None])
-        inputs = proxy_input(transform.warp(person.mask, size), person.landmarks,
-                             person.visibility, transform)
         with torch.inference_mode():
-            return net_iterations(_StartedNet(self.model, start), inputs, transform)
+            return net_iterations(_StartedNet(self.model, start), maps, transform)
 
 
 def load(device: torch.device | str = "cpu", checkpoint: Path | None = None) -> LoadedMethod:

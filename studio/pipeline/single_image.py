@@ -90,7 +90,7 @@ def run_person(model: Model, image: np.ndarray, person: Person,
         inputs = landmark_maps if model.input_kind != "rgb" else normalised_rgb(crop_rgb)
     with timed(timings, "net"), torch.inference_mode():
         if isinstance(model, LoadedMethod):
-            out = model.run(image, person, transform)
+            out = model.run(image, person, transform, landmark_maps)
         else:
             out = net_iterations(model, inputs, transform)
         iterations, body_keypoints = out.iterations, out.keypoints
