@@ -5,8 +5,8 @@ its feedback iterations; everything around it (finding people, cropping, refitti
 camera to MediaPipe's landmarks, refinement, overlays, mask IoU and keypoint error,
 exports, the window and live capture) is :mod:`studio.pipeline.single_image`'s. A model
 method reuses all of that and replaces only the middle: given the photo, one found
-:class:`~studio.pipeline.people.Person` and the person's crop transform, it returns the
-meshes (:class:`MethodOutput`).
+:class:`~studio.pipeline.people.Person`, the person's crop transform and the crop's proxy
+maps, it returns the meshes (:class:`MethodOutput`).
 
 Registering one (e.g. PointHMR, a PoseAug lifter, a PyMAF variant):
 
