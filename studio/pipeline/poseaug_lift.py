@@ -24,13 +24,12 @@ from studio.errors import ModelFileError
 from studio.nets import poseaug
 from studio.pipeline.crops import CropTransform
 from studio.pipeline.keypoint_fit import SMPLRModel, fit_keypoints, load_smplr
-from studio.pipeline.keypoint_method import placed_fit
+from studio.pipeline.keypoint_method import CROP_SIZE, placed_fit
 from studio.pipeline.methods import LoadedMethod, MethodOutput
 from studio.pipeline.people import Person
 
 NAME = "poseaug-lifter"
 LAYOUT = "poseaug16"
-CROP_SIZE = 224
 # PoseAug joints MediaPipe lacks, as blends of its landmarks (Spine: halfway between Hip
 # and Thorax); the Head's weights are the least-squares fit on the mannequin.
 BLENDS = {"Hip": {"left_hip": 0.5, "right_hip": 0.5},
