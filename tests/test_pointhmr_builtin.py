@@ -134,3 +134,65 @@ def test_builtin_pointhmr_runs_as_a_model_choice() -> None:
     result = run_person(model, image, person)
     assert result.iterations[-1].vertices.shape == (7000, 3)
     assert result.mask_iou > 0.6 and result.keypoint_error_px < 8  # card: 0.725, 4.7 px
+
+
+PYMAF_PROXY = Path(__file__).resolve().parents[1] / "models" / "pymaf-proxy" / "pymaf-proxy.pt"
+
+
+@pytest.mark.skipif(not PYMAF_PROXY.is_file(), reason=f"{PYMAF_PROXY} not built")
+def test_encoder_starts_from_the_pymaf_proxy_file(body: BodyModel, batch) -> None:
+    """The started backbone gives the PyMAF file's pyramid maps and keypoint readout."""
+    from studio.nets.model_registry import load_builtin
+
+    net = pointhmr_builtin.build(body).eval()
+    keys = pointhmr_builtin.init_from_pymaf(net, PYMAF_PROXY)
+    assert any(k.startswith("readout.") for k in keys)
+    pymaf = load_builtin(PYMAF_PROXY)
+    x = batch.inputs[:2]
+    with torch.no_grad():
+        high, low = net.backbone(x)
+        feature = pymaf.feature_extractor(x)
+        torch.testing.assert_close(low, torch.nn.functional.avg_pool2d(feature, 2))
+        torch.testing.assert_close(high, pymaf.deconv_layers[:6](feature))
+        torch.testing.assert_close(net.readout(x), pymaf.readout(x))
+    hrnet = pointhmr_builtin.build(body, pointhmr_builtin.BUILTIN_HRNET)
+    with pytest.raises(ValueError, match="HRNet backbone"):
+        pointhmr_builtin.init_from_pymaf(hrnet, PYMAF_PROXY)
+
+
+def test_frozen_encoder_stays_put(body: BodyModel, batch) -> None:
+    from studio.train.pointhmr_train import _freeze_encoder
+
+    net = pointhmr_builtin.build(body)
+    _freeze_encoder(net, True)
+    before = {k: v.clone() for k, v in net.backbone.state_dict().items()}
+    opt = torch.optim.AdamW([p for p in net.parameters()], lr=1e-2)
+    pointhmr_losses(net(batch.inputs, fine_heatmaps=False), batch,
+                    mesh_targets(body))["total"].backward()
+    opt.step()
+    for k, v in net.backbone.state_dict().items():
+        torch.testing.assert_close(v, before[k], msg=k)
+    _freeze_encoder(net, False)
+    assert net.backbone.training and all(p.requires_grad for p in net.backbone.parameters())
+
+
+def test_version_1_files_load_and_unknown_versions_are_named(body: BodyModel, batch,
+                                                             tmp_path: Path) -> None:
+    """A first-format file (HRNet network, no encoder fields) still loads; a newer one
+    is refused with its version."""
+    net = pointhmr_builtin.build(body, pointhmr_builtin.BUILTIN_HRNET).eval()
+    path = pointhmr_builtin.save(tmp_path / "v1.pt", net, "mannequin", {})
+    content = torch.load(path, weights_only=True)
+    content["version"] = 1
+    for key in ("proxy_pyramid", "keypoint_readout"):
+        del content["config"][key]
+    torch.save(content, path)
+    loaded = pointhmr_builtin.load(path, body)
+    assert loaded.config == pointhmr_builtin.BUILTIN_HRNET
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(batch.inputs[:1])["vertices_full"],
+                                   net(batch.inputs[:1])["vertices_full"], atol=2e-3, rtol=1e-2)
+    content["version"] = 3
+    torch.save(content, path)
+    with pytest.raises(ModelFileError, match="version 3, this studio reads versions 1, 2"):
+        pointhmr_builtin.load(path, body)

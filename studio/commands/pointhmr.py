@@ -20,7 +20,12 @@ TRAIN_HELP = {"steps": "optimizer steps in all", "batch_size": "synthetic people
               "val_every": "validate every N steps",
               "val_samples": "synthetic people per validation",
               "checkpoint_every": "save the run's checkpoint every N steps",
-              "threads": "CPU threads for torch (0: torch's own choice)"}
+              "threads": "CPU threads for torch (0: torch's own choice)",
+              "backbone": "pymaf-small (the PyMAF proxy model's encoder) or hrnet (a small "
+                          "HRNet, the first shipped file's)",
+              "init_from": "PyMAF proxy weights that start a fresh pymaf-small run's encoder "
+                           "('' for random weights)",
+              "freeze_backbone_steps": "keep the started encoder fixed for the first N steps"}
 
 
 def add_train_pointhmr(sub: argparse._SubParsersAction) -> None:

@@ -22,7 +22,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from studio.nets.backbones import BasicBlock
-from studio.nets.pointhmr_backbone import SMALL, W32, HRNet, HRNetConfig
+from studio.nets.pymaf import KeypointReadout
+from studio.nets.pointhmr_backbone import SMALL, W32, HRNet, HRNetConfig, ProxyPyramid
 from studio.nets.pointhmr_mesh import (BLOCK_HOPS, as_scipy, attention_masks, check_shape,
                                        sparse_float32, upsample)
 from studio.nets.pointhmr_transformer import MeshRegressor, sine_position_encoding
@@ -54,6 +55,14 @@ class PointHMRConfig:
     # its x, y) to the vertex's token: the built-in's keypoint-maps input has few textures
     # to sample, so where a vertex is seen matters more than what is there.
     vertex_coords: bool = False
+    # 0: the HRNet of ``backbone``; otherwise the PyMAF proxy model's encoder (small ResNet
+    # and two deconv levels of this many channels, :class:`ProxyPyramid`) on
+    # ``backbone.in_channels`` inputs, so the trained PyMAF file can start it.
+    proxy_pyramid: int = 0
+    # >0: the input's last that many channels are keypoint maps; PyMAF's keypoint readout
+    # of them (positions, peaks, an MLP) is added to the camera and joint tokens (not in
+    # the paper: the tokens that regress the camera and joints get the keypoints directly).
+    keypoint_readout: int = 0
 
     @property
     def grid_tokens(self) -> int:
@@ -103,12 +112,16 @@ class PointHMR(nn.Module):
         super().__init__()
         self.config = c = config
         v = c.vertices[0]
-        self.backbone = HRNet(c.backbone)
+        self.backbone = (ProxyPyramid(c.backbone.in_channels, c.proxy_pyramid)
+                         if c.proxy_pyramid else HRNet(c.backbone))
         self.feature_extract_layer = _head(self.backbone.high_channels, c.model_dim, 2)
         self.heatmap_layer = _head(self.backbone.high_channels, c.heatmap_width or v, 2)
         if c.heatmap_width:
             self.heatmap_layer.append(nn.Conv2d(c.heatmap_width, v, 1))
         self.vertex_coords = nn.Linear(2, c.model_dim) if c.vertex_coords else None
+        self.readout = KeypointReadout(c.keypoint_readout) if c.keypoint_readout else None
+        self.readout_tokens = (nn.Linear(self.readout.out_dim, (1 + NUM_JOINTS) * c.model_dim)
+                               if self.readout is not None else None)
         self.grid_layer = _head(self.backbone.low_channels, c.model_dim, 1)
         self.cam_layer = nn.Linear(v, 1)
         # cam_token_embed and vertex_token_embed are in the official checkpoint but never
@@ -157,6 +170,9 @@ class PointHMR(nn.Module):
             sampled = sampled + self.vertex_coords(sampling @ cell_centres(h, w, high))
         camera_token = self.cam_layer(sampled.transpose(1, 2)).transpose(1, 2)  # [B, 1, C]
         joints = self.joint_token_embed.weight.unsqueeze(0).expand(b, -1, -1)
+        if self.readout is not None:
+            read = self.readout_tokens(self.readout(images)).view(b, 1 + NUM_JOINTS, -1)
+            camera_token, joints = camera_token + read[:, :1], joints + read[:, 1:]
         tokens = torch.cat([camera_token, grid.transpose(1, 2), joints, sampled], dim=1)
         position = self.token_position_embed.weight.unsqueeze(0).expand(b, -1, -1)
         camera, coords = self.transformer(torch.cat([tokens, position], dim=2), attention)

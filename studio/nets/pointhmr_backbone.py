@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-from studio.nets.backbones import BasicBlock, BottleneckBlock
+from studio.nets.backbones import BasicBlock, BottleneckBlock, small
+from studio.nets.pymaf import _deconv_block
 
 
 @dataclass(frozen=True)
@@ -141,3 +143,29 @@ class HRNet(nn.Module):
             xs = [ys[i] if layer is None else layer(ys[-1]) for i, layer in enumerate(transition)]
             ys = getattr(self, f"stage{stage}")(xs)
         return ys[0], ys[-1]
+
+
+class ProxyPyramid(nn.Module):
+    """The built-in PyMAF proxy model's encoder as a PointHMR backbone: its small ResNet
+    (stride 16) and the first two levels of its deconv pyramid (stride 16 -> 4), with
+    PyMAF's key names (``feature_extractor.*``, ``deconv_layers.0-5.*``) so the shipped
+    PyMAF file's trained weights start it (:func:`studio.nets.pointhmr_builtin.init_from_pymaf`).
+
+    Returns (stride-4 pyramid map, stride-32 map: the ResNet's output average-pooled x2),
+    the two maps PointHMR reads from its HRNet.
+    """
+
+    LEVELS = 2
+
+    def __init__(self, in_channels: int, channels: int) -> None:
+        super().__init__()
+        self.feature_extractor = small(in_channels)
+        widths = [self.feature_extractor.out_channels] + [channels] * self.LEVELS
+        self.deconv_layers = nn.Sequential(*[m for i in range(self.LEVELS)
+                                             for m in _deconv_block(widths[i], widths[i + 1])])
+        self.high_channels = channels
+        self.low_channels = self.feature_extractor.out_channels
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        low = self.feature_extractor(x)
+        return self.deconv_layers(low), F.avg_pool2d(low, 2)

@@ -28,20 +28,31 @@ from studio.body.model import BodyModel
 from studio.body.storage import atomic_torch_save
 from studio.errors import ModelFileError
 from studio.nets.pointhmr import PointHMR, PointHMRConfig
-from studio.nets.pointhmr_backbone import HRNetConfig
+from studio.nets.pointhmr_backbone import HRNetConfig, ProxyPyramid
 from studio.nets.pointhmr_mesh import mannequin_matrices
 from studio.synth.proxy import PROXY_CHANNELS
 
 FORMAT = "human-mesh-studio/pointhmr-builtin"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: the HRNet network only; 2 adds the PyMAF encoder
 INPUT_SIZE = 64
 TRAIN_HINT = "build it with `studio train pointhmr` (see `studio train pointhmr --help`)"
-BUILTIN = PointHMRConfig(
+# The first shipped file's network (version 1 files): a small HRNet trained from scratch.
+BUILTIN_HRNET = PointHMRConfig(
     vertices=(438, 1750, 7000), input_size=INPUT_SIZE,
     backbone=HRNetConfig(widths=(32, 64, 96, 128), blocks=1, modules=(1, 1, 1),
                          stem_blocks=1, in_channels=PROXY_CHANNELS),
     model_dim=64, position_dim=16, reduced_dim=32, heads=4, feedforward=(128, 64),
     layers_per_block=1, dropout=0.0, heatmap_width=64, vertex_coords=True)
+# The built-in: the same PointHMR parts on the PyMAF proxy model's encoder (its small
+# ResNet and 32-channel deconv pyramid to stride 4) and keypoint readout, which the
+# shipped PyMAF file (trained on 480k synthetic people) starts.
+BUILTIN = dataclasses.replace(BUILTIN_HRNET, backbone=HRNetConfig(in_channels=PROXY_CHANNELS),
+                              proxy_pyramid=32, keypoint_readout=PROXY_CHANNELS - 1)
+BACKBONES = {"pymaf-small": BUILTIN, "hrnet": BUILTIN_HRNET}
+# PyMAF keys that the BUILTIN network shares: backbone, two pyramid levels, readout.
+_PYMAF_PREFIXES = {"feature_extractor.": "backbone.feature_extractor.",
+                   "readout.": "readout."}
 
 
 def config_from_dict(values: Mapping) -> PointHMRConfig:
@@ -99,9 +110,10 @@ def read(path: str | os.PathLike) -> dict:
     if not isinstance(content, Mapping) or content.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a built-in PointHMR file (format {FORMAT!r} "
                              f"expected); {TRAIN_HINT}")
-    if content.get("version") != VERSION:
+    if content.get("version") not in READABLE_VERSIONS:
         raise ModelFileError(f"{path}: built-in PointHMR version {content.get('version')!r}, "
-                             f"this studio reads version {VERSION}")
+                             f"this studio reads versions "
+                             f"{', '.join(map(str, READABLE_VERSIONS))}")
     return dict(content)
 
 
@@ -119,3 +131,39 @@ def load(path: str | os.PathLike, body: BodyModel,
                       for k, v in content["state_dict"].items()}, str(path))
     net.meta = content["meta"]
     return net.to(torch.device(device)).eval()
+
+
+def _pymaf_key(key: str) -> str | None:
+    """The BUILTIN network's name for a PyMAF state-dict key it shares, else None."""
+    for prefix, into in _PYMAF_PREFIXES.items():
+        if key.startswith(prefix):
+            return into + key[len(prefix):]
+    level, _, rest = key.removeprefix("deconv_layers.").partition(".")
+    if key.startswith("deconv_layers.") and int(level) < 3 * ProxyPyramid.LEVELS:
+        return f"backbone.deconv_layers.{level}.{rest}"
+    return None
+
+
+def init_from_pymaf(net: PointHMR, path: str | os.PathLike) -> list[str]:
+    """Copy a built-in PyMAF proxy file's encoder, pyramid levels 1-2 and keypoint readout
+    into ``net`` (a PointHMR with ``proxy_pyramid``, else ValueError); returns the keys set.
+    Every shared key must be there with the same shape, else :class:`ModelFileError`
+    names them."""
+    from studio.nets.model_registry import read_builtin
+
+    if not net.config.proxy_pyramid:
+        raise ValueError("this PointHMR has an HRNet backbone: a PyMAF file cannot start it")
+    state = read_builtin(path)["state_dict"]
+    target = net.state_dict()
+    pairs = {into: key for key in state if (into := _pymaf_key(key)) is not None}
+    wanted = [k for k in target if k.startswith(("backbone.", "readout."))]
+    missing = [k for k in wanted if k not in pairs]
+    bad = [f"{k} {tuple(state[pairs[k]].shape)} != {tuple(target[k].shape)}"
+           for k in wanted if k in pairs and state[pairs[k]].shape != target[k].shape]
+    if missing or bad or len(pairs) != len(wanted):
+        raise ModelFileError(f"{path}: not a PyMAF proxy file this PointHMR can start from "
+                             f"(missing {missing[:5]}, mis-shaped {bad[:5]})")
+    with torch.no_grad():
+        for into, key in pairs.items():
+            target[into].copy_(state[key].to(target[into].dtype))
+    return sorted(pairs)

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from studio.body.registry import find_body_model
 from studio.body.model import BodyModel
 from studio.nets import pointhmr_builtin
+from studio.nets.model_names import BUILTIN_MODELS
 from studio.nets.pointhmr import PointHMR
 from studio.nets.pointhmr_mesh import level_indices
 from studio.synth.dataset import SyntheticPeople
@@ -44,6 +45,10 @@ class PointHMRTrainConfig:
     val_samples: int = 256
     checkpoint_every: int = 100
     threads: int = 1
+    backbone: str = "pymaf-small"  # a key of pointhmr_builtin.BACKBONES
+    # PyMAF proxy weights file that starts a fresh pymaf-small run's encoder ('' : random)
+    init_from: str = str(BUILTIN_MODELS["builtin-pymaf-proxy"].path)
+    freeze_backbone_steps: int = 0  # keep the started encoder fixed (BN too) this long
 
 
 def mesh_targets(body: BodyModel) -> MeshTargets:
@@ -74,7 +79,11 @@ def train(config: PointHMRTrainConfig, run_dir: Path, out: Path | None = None,
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     body = BodyModel(find_body_model("mannequin"))
-    net = pointhmr_builtin.build(body)
+    if config.backbone not in pointhmr_builtin.BACKBONES:
+        raise ValueError(f"unknown backbone {config.backbone!r}; choose one of "
+                         f"{', '.join(pointhmr_builtin.BACKBONES)}")
+    net = pointhmr_builtin.build(body, pointhmr_builtin.BACKBONES[config.backbone])
+    started_from = _start_encoder(net, config, run_dir / "checkpoint.pt")
     targets = mesh_targets(body)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, config.steps))
@@ -97,6 +106,7 @@ def train(config: PointHMRTrainConfig, run_dir: Path, out: Path | None = None,
     started = time.perf_counter()
     net.train()
     while state.step < last:
+        _freeze_encoder(net, state.step < config.freeze_backbone_steps)
         batch = next(stream)
         losses = pointhmr_losses(net(batch.inputs, fine_heatmaps=False), batch, targets)
         optimise(net, opt, sched, losses["total"])
@@ -120,6 +130,30 @@ def train(config: PointHMRTrainConfig, run_dir: Path, out: Path | None = None,
     if out is not None and state.step == config.steps:
         pointhmr_builtin.save(out, net, body.data.name,
                               {"train_config": asdict(config), "steps": state.step,
+                               "encoder_started_from": started_from,
                                "validation": state.history[-1]["val"] if state.history
                                else None})
     return state
+
+
+def _encoder(net: PointHMR) -> list[torch.nn.Module]:
+    """The parts a PyMAF file starts: the backbone and the keypoint readout."""
+    return [m for m in (net.backbone, net.readout) if m is not None]
+
+
+def _start_encoder(net: PointHMR, config: PointHMRTrainConfig, checkpoint: Path) -> str | None:
+    """Copy ``config.init_from``'s encoder into a fresh pymaf-small run (a resumed one
+    gets its weights from the checkpoint); returns the file's name as stored, or None."""
+    if config.backbone != "pymaf-small" or not config.init_from:
+        return None
+    if not checkpoint.exists():
+        pointhmr_builtin.init_from_pymaf(net, config.init_from)
+    return Path(config.init_from).name
+
+
+def _freeze_encoder(net: PointHMR, frozen: bool) -> None:
+    """Fix (or free) the started encoder: no gradients, batch-norm on its stored statistics."""
+    for module in _encoder(net):
+        module.train(not frozen)
+        for p in module.parameters():
+            p.requires_grad_(not frozen)
