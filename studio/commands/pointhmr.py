@@ -58,6 +58,13 @@ def _train(args: argparse.Namespace) -> int:
             config.checkpoint_every < 1:
         raise StudioError("--steps, --batch-size, --val-every and --checkpoint-every must be "
                           "at least 1")
+    from studio.nets.pointhmr_builtin import BACKBONES
+
+    if config.backbone not in BACKBONES:
+        raise StudioError(f"--backbone must be one of {', '.join(BACKBONES)}, not "
+                          f"{config.backbone!r}")
+    if config.init_from and not Path(config.init_from).is_file():
+        raise StudioError(f"--init-from {config.init_from}: no such file")
     return run_training(train, config, args)
 
 
