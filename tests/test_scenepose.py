@@ -109,6 +109,34 @@ def test_wide_boxes_rank_lying_templates_first() -> None:
     assert aspect[wide.template] > 0 > aspect[tall.template]
 
 
+def test_offset_scale_zero_gives_the_bare_templates_stretched_into_the_box() -> None:
+    model = tiny_model()
+    image = np.random.default_rng(1).integers(0, 255, (100, 120, 3), np.uint8)
+    box = np.array([[20.0, 10.0, 70.0, 95.0]])
+    model.offset_scale = 0.0
+    _, bare = model.predict([image], boxes=box)
+    order = np.argsort(np.abs(np.log(50 / 85) - model.templates.aspect[:, 0]), kind="stable")
+    expect = box_only_poses(model.templates, box)[0]  # templates in box-only's order
+    assert np.allclose(bare[0, order], expect, atol=1e-3, equal_nan=True)
+    model.offset_scale = 1.0
+    _, moved = model.predict([image], boxes=box)
+    assert not np.allclose(moved, bare, atol=1e-3, equal_nan=True)
+
+
+def test_painted_out_scenes_are_seeded_and_change_only_near_the_box() -> None:
+    data = standin_scenes(3, size=96)
+    a, b = data.painted_out(5), data.painted_out(5)
+    assert np.array_equal(a.images, b.images) and a.images.shape == data.images.shape
+    assert not np.array_equal(a.images, data.painted_out(6).images)
+    assert np.array_equal(a.keypoints, data.keypoints) and np.array_equal(a.boxes, data.boxes)
+
+
+def test_eval_refuses_paint_out_for_real_photos(tmp_path, capsys) -> None:
+    assert main(["eval", "scenepose", "--data", f"real:{tmp_path}", "--paint-out"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--paint-out" in err
+
+
 def test_sitcom_lines_parse_with_missing_joints_negative(tmp_path: Path) -> None:
     values = [f"{10 + i},{20 + i}" for i in range(16)]
     values[3] = "-1,-1"
@@ -199,7 +227,8 @@ def test_scene_generate_refuses_bad_boxes_in_one_line(weights, tmp_path, capsys,
 @pytest.mark.slow
 def test_training_runs_resumes_and_writes_weights(tmp_path: Path) -> None:
     from studio.pipeline.scenepose import load_scenepose
-    from studio.train.scenepose_train import COMPAT_WEIGHTS, ScenePoseTrainConfig, train
+    from studio.train.scenepose_train import (COMPAT_WEIGHTS, OFFSET_SCALES, ScenePoseTrainConfig,
+                                              train)
 
     data = standin_scenes(60, size=96)
     (tmp_path / "run" / "scenes").mkdir(parents=True)
@@ -215,6 +244,7 @@ def test_training_runs_resumes_and_writes_weights(tmp_path: Path) -> None:
     model = load_scenepose(tmp_path / "w.pt")
     assert model.net.config.templates == 4
     assert model.compat_weight in COMPAT_WEIGHTS  # fit on the validation scenes
+    assert model.offset_scale in OFFSET_SCALES
 
 
 SCENES = (Path(__file__).resolve().parents[2] / "shared" / "data" / "scenes",

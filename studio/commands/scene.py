@@ -116,6 +116,8 @@ TRAIN_HELP = {
     "self_train_threshold": "compatibility above which a template becomes a positive",
     "distill_weight": "weight of the distance to the teacher's offsets",
     "fill_probability": "share of scenes whose person spot is painted over smoothly",
+    "fill_style": "how: paint (like the real photos' person removal) or ellipse (a blurred "
+                  "ellipse, as the first weights)",
     "val_samples": "scenes held out for validation",
     "val_every": "validate every N steps",
     "checkpoint_every": "checkpoint every N steps",
@@ -179,6 +181,9 @@ def add_eval_scenepose(sub: argparse._SubParsersAction) -> None:
                         "the shipped weights were trained)")
     p.add_argument("--cache", type=Path, default=None, metavar="DIR",
                    help="keep the rendered test scenes here (reused when there)")
+    p.add_argument("--paint-out", action="store_true",
+                   help="paint each rendered scene's person box out as the real photos' "
+                        "person was (synth; seeded by --seed)")
     p.add_argument("--mode", choices=("box", "point", "both"), default="both",
                    help="ask with the person's box, its centre, or both (default: %(default)s)")
     p.add_argument("--top-k", type=int, default=5, metavar="K",
@@ -192,6 +197,9 @@ def add_eval_scenepose(sub: argparse._SubParsersAction) -> None:
 def _eval_data(args: argparse.Namespace):
     from studio.train.scenepose_eval import ALL_JOINTS, load_real_scenes
 
+    if args.paint_out and args.data != "synth":
+        raise StudioError("--paint-out is for rendered scenes (--data synth); the real "
+                          "photos have their person painted out already")
     if args.data.startswith("real:"):
         folder = Path(args.data[len("real:"):])
         if not (folder / "labels.json").is_file():
@@ -206,16 +214,22 @@ def _eval_data(args: argparse.Namespace):
         raise StudioError(f"--data {args.data!r}: use synth, real:FOLDER or sitcom:LIST")
     if args.samples < 1:
         raise StudioError("--samples must be at least 1")
+    data = _rendered(args)
+    return (data.painted_out(args.seed) if args.paint_out else data), None, ALL_JOINTS
+
+
+def _rendered(args: argparse.Namespace):
+    """The rendered test scenes (kept in --cache when given)."""
     import tempfile
 
     from studio.synth.scenepose_data import load_cache, render_cache
 
     if args.cache is not None:
         render_cache(args.cache, args.samples, args.seed, args.render_size)
-        return load_cache(args.cache), None, ALL_JOINTS
+        return load_cache(args.cache)
     with tempfile.TemporaryDirectory() as tmp:
         render_cache(Path(tmp), args.samples, args.seed, args.render_size)
-        return load_cache(Path(tmp)), None, ALL_JOINTS
+        return load_cache(Path(tmp))
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -69,15 +69,18 @@ class ScenePoseModel:
     """The net, its templates and the device; :meth:`predict` works in batches.
 
     A box's ranking adds ``compat_weight`` times the compatibility's log-probability to
-    the box aspect's log-likelihood; the weight is fit on the run's validation scenes
-    (:func:`studio.train.scenepose_train.calibrate`) and saved with the weights."""
+    the box aspect's log-likelihood; the predicted offsets are applied times
+    ``offset_scale`` (offsets learnt on renders can overshoot on photos). Both are fit on
+    the run's validation scenes (:func:`studio.train.scenepose_train.calibrate`) and
+    saved with the weights."""
 
     def __init__(self, net: ScenePoseNet, templates: TemplateSet, source: str = "",
-                 compat_weight: float = 1.0) -> None:
+                 compat_weight: float = 1.0, offset_scale: float = 1.0) -> None:
         self.net = net.eval()
         self.templates = templates
         self.source = source
         self.compat_weight = compat_weight
+        self.offset_scale = offset_scale
 
     @property
     def device(self) -> torch.device:
@@ -121,7 +124,7 @@ class ScenePoseModel:
                                       device=self.device).float()
             rois = None
         out = net(*make_views(t, centres, net.config.input_size), boxes=rois)
-        poses = net.templates[None] + out.offsets
+        poses = net.templates[None] + self.offset_scale * out.offsets
         compat = torch.nn.functional.logsigmoid(out.logits).cpu().numpy().astype(np.float64)
         if boxes is not None:
             extents = net.extents[None].expand(len(images), -1, -1)
@@ -157,9 +160,9 @@ def _resize(image: np.ndarray, scale: float) -> np.ndarray:
 
 
 def save_scenepose(path: Path, net: ScenePoseNet, templates: TemplateSet, meta: dict,
-                   compat_weight: float = 1.0) -> None:
+                   compat_weight: float = 1.0, offset_scale: float = 1.0) -> None:
     """The weights file: config, templates and their statistics, the box ranking's
-    compatibility weight, fp16 weights."""
+    compatibility weight, the offsets' scale, fp16 weights."""
     import io
 
     from studio.io.output import write_output
@@ -168,7 +171,8 @@ def save_scenepose(path: Path, net: ScenePoseNet, templates: TemplateSet, meta: 
                  else v) for k, v in net.state_dict().items() if not k.startswith("teacher.")}
     buf = io.BytesIO()
     torch.save({"config": net.config.to_dict(), "templates": templates.to_dict(),
-                "compat_weight": compat_weight, "state_dict": state, "meta": meta}, buf)
+                "compat_weight": compat_weight, "offset_scale": offset_scale,
+                "state_dict": state, "meta": meta}, buf)
     write_output(path, buf.getvalue())
 
 
@@ -191,7 +195,7 @@ def load_scenepose(path: Path | None = None, device: str = "cpu") -> ScenePoseMo
     except (KeyError, RuntimeError, ValueError, TypeError) as err:
         raise ModelFileError(f"{path} is not a scene-pose weights file ({err})") from err
     return ScenePoseModel(net.to(device), templates, str(path),
-                          float(doc.get("compat_weight", 1.0)))
+                          float(doc.get("compat_weight", 1.0)), float(doc.get("offset_scale", 1.0)))
 
 
 # Skeleton colours by rank (RGB): the best pose first.

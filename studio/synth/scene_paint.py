@@ -60,3 +60,10 @@ def paint_out_box(image: np.ndarray, box: np.ndarray, rng: np.random.Generator) 
     fill += np.roll(grain, shift, axis=1) * rng.uniform(0.3, 1.0)
     out = img * (1 - alpha[..., None]) + fill * alpha[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def paint_out_scenes(images, boxes: np.ndarray, seed: int) -> list[np.ndarray]:
+    """Each image with its box painted out (:func:`paint_out_box`), seeded per scene so a
+    validation or test set is painted the same way every time."""
+    return [paint_out_box(im, b, np.random.default_rng([seed, i]))
+            for i, (im, b) in enumerate(zip(images, boxes))]

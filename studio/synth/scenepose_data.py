@@ -37,6 +37,16 @@ class SceneSet:
                   else [self.images[i] for i in index])
         return SceneSet(images, self.keypoints[index], self.boxes[index], self.pose_class[index])
 
+    def painted_out(self, seed: int) -> SceneSet:
+        """The same scenes with each person's box painted out as the real evaluation
+        photos' person was (:func:`studio.synth.scene_paint.paint_out_scenes`)."""
+        from studio.synth.scene_paint import paint_out_scenes
+
+        images = paint_out_scenes(self.images, self.boxes, seed)
+        if isinstance(self.images, np.ndarray):
+            images = np.stack(images)
+        return SceneSet(images, self.keypoints, self.boxes, self.pose_class)
+
     def heights(self) -> np.ndarray:
         if isinstance(self.images, np.ndarray):
             return np.full(len(self), self.images.shape[1], np.float64)

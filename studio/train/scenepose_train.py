@@ -31,8 +31,15 @@ from tqdm import tqdm
 from studio.body.storage import atomic_write_bytes
 from studio.nets.scenepose import ScenePoseConfig, ScenePoseNet, joint_heatmaps, roi_align
 from studio.nets.scenepose_views import MIRROR, box_frame, crop_boxes, make_views, normalise
+from studio.synth.scene_paint import paint_out_box
 from studio.synth.scenepose_data import SceneSet, TemplateSet, build_templates, load_cache, render_cache
 from studio.train.run_files import append_log, optimise, save_checkpoint, step_record
+
+
+# How a training scene's person spot is painted out: "paint" is the real photos' kind of
+# fill (a rounded blob, normalised convolution plus grain; the default), "ellipse" a
+# blurred copy over an ellipse (what the first shipped weights were trained with).
+FILL_STYLES = ("paint", "ellipse")
 
 
 @dataclass
@@ -52,6 +59,7 @@ class ScenePoseTrainConfig:
     self_train_threshold: float = 0.7
     distill_weight: float = 0.5
     fill_probability: float = 0.5
+    fill_style: str = "paint"     # paint (scene_paint.paint_out_box) or ellipse
     val_samples: int = 200
     val_every: int = 250
     checkpoint_every: int = 50
@@ -63,6 +71,8 @@ class ScenePoseTrainConfig:
             raise ValueError(f"--data {self.data!r}: use synth or sitcom:PATH")
         if self.steps < 1 or self.batch_size < 2 or self.templates < 2:
             raise ValueError("steps must be at least 1, batch size and templates at least 2")
+        if self.fill_style not in FILL_STYLES:
+            raise ValueError(f"--fill-style {self.fill_style!r}: use {' or '.join(FILL_STYLES)}")
         if self.data == "synth" and self.samples <= self.val_samples:
             raise ValueError("--samples must exceed --val-samples")
 
@@ -114,9 +124,15 @@ def _image_tensor(images: list[np.ndarray]) -> torch.Tensor:
 
 
 def make_batch(data: SceneSet, index: np.ndarray, rng: np.random.Generator,
-               fill_probability: float) -> Batch:
-    """Scenes ``index`` with mirroring, colour jitter and a smooth fill over the spot."""
-    images = _image_tensor([data.images[i] for i in index])
+               fill_probability: float, fill_style: str = "paint") -> Batch:
+    """Scenes ``index`` with a smooth fill over the spot (``fill_style``, see
+    :data:`FILL_STYLES`), mirroring and colour jitter."""
+    if fill_style == "paint":
+        paint = rng.random(len(index)) < fill_probability
+        images = _image_tensor([paint_out_box(data.images[i], data.boxes[i], rng) if p
+                                else data.images[i] for i, p in zip(index, paint)])
+    else:
+        images = _image_tensor([data.images[i] for i in index])
     kp = data.keypoints[index].astype(np.float64).copy()
     boxes = data.boxes[index].astype(np.float64).copy()
     widths = np.array([data.images[i].shape[1] for i in index], np.float64)
@@ -133,9 +149,10 @@ def make_batch(data: SceneSet, index: np.ndarray, rng: np.random.Generator,
     mean = images.mean((1, 2, 3), keepdim=True)
     contrast = torch.as_tensor(rng.uniform(0.7, 1.3, (b, 1, 1, 1)), dtype=torch.float32)
     images = ((images - mean) * contrast + mean) * gain
-    fill = np.flatnonzero(rng.random(b) < fill_probability)
-    if len(fill):
-        images[fill] = _smooth_fill(images[fill], boxes[fill], rng)
+    if fill_style == "ellipse":
+        fill = np.flatnonzero(rng.random(b) < fill_probability)
+        if len(fill):
+            images[fill] = _smooth_fill(images[fill], boxes[fill], rng)
     return Batch(images.clamp(0, 1), kp, boxes)
 
 
@@ -218,22 +235,28 @@ def validate(net: ScenePoseNet, templates: TemplateSet, data: SceneSet) -> dict:
 
 
 COMPAT_WEIGHTS = (0.25, 0.5, 1.0, 2.0, 4.0)
+OFFSET_SCALES = (0.0, 0.5, 1.0)
 
 
-def calibrate(model, data: SceneSet, k: int = 5) -> tuple[float, dict[str, dict]]:
-    """The box ranking's compatibility weight (of :data:`COMPAT_WEIGHTS`) whose ranking
-    scores best on ``data`` (mean of top-1 and best-of-k PCK@0.2), and every weight's
-    figures."""
+def calibrate(model, data: SceneSet, k: int = 5) -> tuple[float, float, dict[str, dict]]:
+    """The box ranking's compatibility weight (of :data:`COMPAT_WEIGHTS`) and the offsets'
+    scale (of :data:`OFFSET_SCALES`) that score best on ``data`` (mean of top-1 and
+    best-of-k PCK@0.2), and every pair's figures (keys ``weight/scale``)."""
     from studio.train.scenepose_eval import predict_all, ranked, summarise
 
-    compat, kp = predict_all(model, data, "box")
     figures = {}
-    for w in COMPAT_WEIGHTS:
-        row = summarise(ranked(model.rank_scores(compat, data.boxes, w), kp), data.keypoints,
-                        data.heights(), k)
-        figures[str(w)] = {"top1": row["top1"]["pck@0.2"], "best_of_k": row["best_of_k"]["pck@0.2"]}
-    best = max(COMPAT_WEIGHTS, key=lambda w: figures[str(w)]["top1"] + figures[str(w)]["best_of_k"])
-    return best, figures
+    for scale in OFFSET_SCALES:
+        model.offset_scale = scale
+        compat, kp = predict_all(model, data, "box")
+        for w in COMPAT_WEIGHTS:
+            row = summarise(ranked(model.rank_scores(compat, data.boxes, w), kp),
+                            data.keypoints, data.heights(), k)
+            figures[f"{w}/{scale}"] = {"top1": row["top1"]["pck@0.2"],
+                                       "best_of_k": row["best_of_k"]["pck@0.2"]}
+    best = max(figures, key=lambda key: figures[key]["top1"] + figures[key]["best_of_k"])
+    weight, scale = (float(v) for v in best.split("/"))
+    model.compat_weight, model.offset_scale = weight, scale
+    return weight, scale, figures
 
 
 def train(config: ScenePoseTrainConfig, run_dir: Path, out: Path | None = None,
@@ -246,7 +269,8 @@ def train(config: ScenePoseTrainConfig, run_dir: Path, out: Path | None = None,
     run_dir.mkdir(parents=True, exist_ok=True)
     data = load_data(config, run_dir, progress)
     n_val = min(config.val_samples, len(data) // 10)
-    train_set, val_set = data.subset(np.arange(n_val, len(data))), data.subset(np.arange(n_val))
+    train_set = data.subset(np.arange(n_val, len(data)))
+    val_set = data.subset(np.arange(n_val)).painted_out(config.seed)  # as the real photos
     tpath = run_dir / "templates.json"
     if tpath.exists():
         templates = TemplateSet.from_dict(json.loads(tpath.read_text()))
@@ -276,7 +300,7 @@ def train(config: ScenePoseTrainConfig, run_dir: Path, out: Path | None = None,
         net.train()
         rng = np.random.default_rng([config.seed, state.step])  # resumes repeatably
         index = rng.choice(len(train_set), config.batch_size, replace=False)
-        batch = make_batch(train_set, index, rng, config.fill_probability)
+        batch = make_batch(train_set, index, rng, config.fill_probability, config.fill_style)
         terms = losses(net, templates, batch, state.step >= self_train_step, config)
         optimise(net, opt, sched, terms["total"])
         state.step += 1
@@ -298,9 +322,9 @@ def train(config: ScenePoseTrainConfig, run_dir: Path, out: Path | None = None,
     if out is not None and state.step == config.steps:
         from studio.pipeline.scenepose import ScenePoseModel
 
-        weight, figures = calibrate(ScenePoseModel(net, templates), val_set)
+        weight, scale, figures = calibrate(ScenePoseModel(net, templates), val_set)
         save_scenepose(out, net, templates, {
             "steps": state.step, "train_config": asdict(config),
             "validation": state.history[-1] if state.history else None,
-            "compat_weight_validation": figures}, compat_weight=weight)
+            "calibration_validation": figures}, compat_weight=weight, offset_scale=scale)
     return state
