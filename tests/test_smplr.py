@@ -257,10 +257,12 @@ def test_fast_mesh_and_traced_nets_agree_with_the_body_model_and_eager_nets(body
     from studio.pipeline.keypoint_refine import KeypointBody, rodrigues
 
     rng = np.random.default_rng(7)
-    rot = torch.as_tensor(rodrigues(rng.normal(0, 0.6, (3, 24, 3)))).float()
-    betas = torch.as_tensor(rng.normal(0, 1.5, (3, 10))).float()
+    rot = rodrigues(rng.normal(0, 0.6, (3, 24, 3)))
+    betas = rng.normal(0, 1.5, (3, 10))
     with torch.no_grad():
-        want = body(global_orient=rot[:, :1], body_pose=rot[:, 1:], betas=betas)
+        rotmat = torch.as_tensor(rot).float()
+        want = body(global_orient=rotmat[:, :1], body_pose=rotmat[:, 1:],
+                    betas=torch.as_tensor(betas).float())
     got = FitMesh(body)(KeypointBody(body, "coco17"), rot, betas)
     torch.testing.assert_close(got.vertices, want.vertices, atol=2e-6, rtol=0)
     torch.testing.assert_close(got.points(), want.points(), atol=2e-6, rtol=0)

@@ -73,6 +73,9 @@ def add_train_smplr(sub: argparse._SubParsersAction) -> None:
                              ("threads", int, "CPU threads for torch (0: torch's choice)")):
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=getattr(d, name),
                        metavar="N", help=f"{text} (default: %(default)s)")
+    p.add_argument("--init", default="", metavar="WEIGHTS",
+                   help="start a new run from this weights file (fine-tuning; same "
+                        "architecture) instead of random weights")
     add_run_options(p)
     p.set_defaults(func=_train)
 
@@ -86,7 +89,7 @@ def _train(args: argparse.Namespace) -> int:
             steps=args.steps, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
             dropout=args.dropout, finetune_from=args.finetune_from, seed=args.seed,
             val_every=args.val_every, checkpoint_every=args.checkpoint_every,
-            threads=args.threads)
+            threads=args.threads, init=args.init)
     except ValueError as err:
         raise StudioError(str(err)) from err
     return run_training(train, config, args)

@@ -89,14 +89,18 @@ class SMPLRModel:
                     torch.jit.trace(wrapper, features, check_trace=False))
         return self.cache[key](features)
 
-    def pose(self, layout: str, rotmat: torch.Tensor, betas: torch.Tensor):
+    def pose(self, layout: str, rotmat: np.ndarray, betas: np.ndarray):
         """The posed body (:class:`~studio.body.model.BodyOutput`) for local rotations
-        [B,24,3,3] and shapes [B,10]: :class:`~studio.pipeline.keypoint_mesh.FitMesh` on
-        the refinement's chain (faster at batch 1) unless the body has pose correctives."""
+        [B,24,3,3] and shapes [B,10] (numpy float64): :class:`~studio.pipeline.
+        keypoint_mesh.FitMesh` on the refinement's chain (faster at batch 1) unless the
+        body has pose correctives."""
         from studio.pipeline.keypoint_mesh import FitMesh
 
         if self.body.data.posedirs is not None:
-            return self.body(global_orient=rotmat[:, :1], body_pose=rotmat[:, 1:], betas=betas)
+            device = self.body.v_template.device
+            rot = torch.as_tensor(rotmat, dtype=torch.float32, device=device)
+            return self.body(global_orient=rot[:, :1], body_pose=rot[:, 1:],
+                             betas=torch.as_tensor(betas, dtype=torch.float32, device=device))
         if "mesh" not in self.cache:
             self.cache["mesh"] = FitMesh(self.body)
         return self.cache["mesh"](self.keypoint_body(layout), rotmat, betas)
@@ -284,7 +288,37 @@ def _spread(xy: np.ndarray, weight: np.ndarray) -> np.ndarray:
                    / np.maximum(weight.sum(1), 1e-6))
 
 
-@torch.no_grad()
+def solve(model: SMPLRModel, layout: str, points: torch.Tensor, seen: torch.Tensor,
+          intrinsics: torch.Tensor | None = None, refine_steps: int | None = None,
+          shape_sigma: float | None = None
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`predict`'s answer as numpy float64 arrays (local rotations, betas, 2D
+    translation or None), what :func:`fit_keypoints` goes on with: no round trip through
+    float32 tensors."""
+    from studio.nets.smplr import encode
+    from studio.pipeline import keypoint_refine
+
+    steps = keypoint_refine.STEPS[points.shape[-1]] if refine_steps is None else refine_steps
+    with torch.no_grad():
+        rotmat, betas = model.nets(encode(points, seen, intrinsics), layout)
+    rot, shape = rotmat.double().cpu().numpy(), betas.double().cpu().numpy()
+    if points.shape[-1] == 3 and steps == 0:
+        return rot, shape, None
+    body = model.keypoint_body(layout)  # numpy, float64
+    pixels = points.detach().cpu().double().numpy()
+    mask = seen.cpu().numpy()
+    intr = None if intrinsics is None else intrinsics.detach().cpu().double().numpy()
+    t = None
+    if points.shape[-1] == 2:
+        t = translation_2d(body(rot, shape), np.where(mask[..., None], pixels, 0.0),
+                           mask.astype(np.float64), intr)
+    if steps > 0:
+        rot, shape, t = keypoint_refine.refine_fit(body, rot, shape, pixels, mask, intr, t,
+                                                   steps,
+                                                   shape_sigma or keypoint_refine.SHAPE_SIGMA)
+    return rot, shape, t
+
+
 def predict(model: SMPLRModel, layout: str, points: torch.Tensor, seen: torch.Tensor,
             intrinsics: torch.Tensor | None = None, refine_steps: int | None = None,
             shape_sigma: float | None = None
@@ -293,35 +327,10 @@ def predict(model: SMPLRModel, layout: str, points: torch.Tensor, seen: torch.Te
     [B,3] (None for 3D) from keypoints [B,K,D] (NaN where not ``seen``): the nets, then
     ``refine_steps`` refinement steps (default: :data:`keypoint_refine.STEPS`) with
     ``shape_sigma`` as the shape prior's scale (default :data:`keypoint_refine.SHAPE_SIGMA`)."""
-    from studio.nets.smplr import encode
-    from studio.pipeline import keypoint_refine
-
-    steps = keypoint_refine.STEPS[points.shape[-1]] if refine_steps is None else refine_steps
-    rotmat, betas = model.nets(encode(points, seen, intrinsics), layout)
-    trans = None
-    if points.shape[-1] == 3 and steps == 0:
-        return rotmat, betas, trans
-    body = model.keypoint_body(layout)  # numpy, float64
-
-    def array(t: torch.Tensor | None) -> np.ndarray | None:
-        return None if t is None else np.ascontiguousarray(t.detach().cpu().double().numpy())
-
-    def tensor(a: np.ndarray | None) -> torch.Tensor | None:
-        return None if a is None else torch.as_tensor(a, dtype=points.dtype,
-                                                      device=points.device)
-
-    rot, shape, pixels, mask = array(rotmat), array(betas), array(points), seen.cpu().numpy()
-    intr = array(intrinsics)
-    t = None
-    if points.shape[-1] == 2:
-        t = translation_2d(body(rot, shape), np.nan_to_num(pixels), mask.astype(np.float64),
-                           intr)
-    if steps > 0:
-        rot, shape, t = keypoint_refine.refine_fit(body, rot, shape, pixels, mask, intr, t,
-                                                   steps,
-                                                   shape_sigma or keypoint_refine.SHAPE_SIGMA)
-        rotmat, betas = tensor(rot), tensor(shape)
-    return rotmat, betas, tensor(t)
+    answer = solve(model, layout, points, seen, intrinsics, refine_steps, shape_sigma)
+    return tuple(None if a is None else torch.as_tensor(a, dtype=points.dtype,
+                                                          device=points.device)
+                 for a in answer)
 
 
 @torch.no_grad()
@@ -333,10 +342,11 @@ def fit_keypoints(points: np.ndarray, layout: str, dims: int, confidence: np.nda
     """Fit bodies to keypoints [N,K,dims] (or [K,dims]) of ``layout``; NaN or confidence
     0 marks a missing point. 2D: ``image_size`` (width, height) and ``focal_length`` in
     pixels, per call or per sample. ``model`` defaults to :func:`load_smplr`'s;
-    ``refine_steps`` and ``shape_sigma`` as for :func:`predict`."""
-    from scipy.spatial.transform import Rotation
+    ``refine_steps`` and ``shape_sigma`` as for :func:`predict`.
 
-    from studio.synth.smplr_points import layout_points
+    After the nets and the refinement everything is numpy: at batch 1 the twenty-odd
+    torch operations it replaces cost a tenth of the fit."""
+    from scipy.spatial.transform import Rotation
 
     points, seen = check_keypoints(points, layout, dims, confidence)
     model = model or load_smplr(layout, dims, body=body)
@@ -345,35 +355,36 @@ def fit_keypoints(points: np.ndarray, layout: str, dims: int, confidence: np.nda
                           f"{', '.join(model.layouts)}, not {dims}D {layout}")
     intr = _intrinsics(points, seen, image_size, focal_length) if dims == 2 else None
     device = model.body.v_template.device
-    parts: dict[str, list] = {k: [] for k in ("poses", "betas", "trans", "vertices", "joints",
-                                              "keypoints", "sources")}
+    mapping = joint_sets.mapping_matrix(layout)  # [K,S]
+    names = ("poses", "betas", "trans", "vertices", "joints", "keypoints", "sources")
+    parts: dict[str, list] = {k: [] for k in names}
     for start in range(0, points.shape[0], batch_size):
         sl = slice(start, start + batch_size)
-        p = torch.as_tensor(points[sl], device=device)
-        s = torch.as_tensor(seen[sl], device=device)
-        k = None if intr is None else torch.as_tensor(intr[sl], device=device)
-        rotmat, betas, trans = predict(model, layout, p.masked_fill(~s[..., None], float("nan")),
-                                       s, k, refine_steps, shape_sigma)
-        posed = model.pose(layout, rotmat, betas)
-        sources = posed.points()
-        kp = layout_points(sources, layout)
-        w = s.to(kp.dtype)
+        given, mask = points[sl], seen[sl]
+        rot, betas, trans = solve(
+            model, layout,
+            torch.as_tensor(np.where(mask[..., None], given, np.float32(np.nan)), device=device),
+            torch.as_tensor(mask, device=device),
+            None if intr is None else torch.as_tensor(intr[sl], device=device),
+            refine_steps, shape_sigma)
+        posed = model.pose(layout, rot, betas)
+        sources = posed.points().cpu().numpy()
+        kp = mapping @ sources
         if dims == 3:
-            trans = ((p.nan_to_num() - kp) * w[..., None]).sum(1) / w.sum(1, keepdim=True)
-        shift = trans[:, None]
-        # scipy's conversion (rotations already orthonormal): one call where the torch
-        # one is forty operations (0.02 against 0.15 ms at batch 1; equal to 1e-6)
-        parts["poses"].append(torch.as_tensor(Rotation.from_matrix(
-            rotmat.reshape(-1, 3, 3).double().cpu().numpy(), assume_valid=True
-        ).as_rotvec()).reshape(-1, 72))
+            w = mask[..., None].astype(np.float32)
+            trans = ((np.where(mask[..., None], given, 0.0) - kp) * w).sum(1) / w.sum(1)
+        shift = trans[:, None].astype(np.float32)
+        parts["poses"].append(Rotation.from_matrix(rot.reshape(-1, 3, 3), assume_valid=True)
+                              .as_rotvec().reshape(-1, 72))
         parts["betas"].append(betas)
         parts["trans"].append(trans)
-        parts["vertices"].append(posed.vertices + shift)
-        parts["joints"].append(posed.joints + shift)
+        # in place: the posed body's arrays are this call's own
+        parts["vertices"].append(np.add(posed.vertices.cpu().numpy(), shift,
+                                        out=posed.vertices.cpu().numpy()))
+        parts["joints"].append(posed.joints.cpu().numpy() + shift)
         parts["keypoints"].append(kp + shift)
-        parts["sources"].append(sources + shift)
-    arrays = {k: (v[0] if len(v) == 1 else torch.cat(v)).cpu().numpy().astype(np.float32,
-                                                                              copy=False)
+        parts["sources"].append(np.add(sources, shift, out=sources))
+    arrays = {k: (v[0] if len(v) == 1 else np.concatenate(v)).astype(np.float32, copy=False)
               for k, v in parts.items()}
     return KeypointFit(**arrays, faces=model.body.data.faces, body_name=model.body.data.name,
                        frame="input" if dims == 3 else "camera", gender=model.body.data.gender,

@@ -20,7 +20,8 @@ from studio.pipeline.keypoint_refine import N_BETAS, KeypointBody
 
 class FitMesh:
     """Vertices, joints, landmarks and extra joints of a body without pose correctives
-    from local rotations [B,24,3,3] and shapes [B,10] (torch float32 out)."""
+    from local rotations [B,24,3,3] and shapes [B,10] (numpy float64 in, as the
+    refinement leaves them; torch float32 out)."""
 
     def __init__(self, body: BodyModel) -> None:
         if body.data.posedirs is not None:
@@ -28,26 +29,31 @@ class FitMesh:
         self.v_template = body.v_template.detach()
         self.shapedirs = body.shapedirs.detach()[..., :N_BETAS].reshape(-1, N_BETAS).T
         self.weights = body.lbs_weights.detach()  # [V,24]
-        self.extra = body.J_regressor_extra.detach()  # [9,V]
+        # the extra joints' regressor on the few vertices it reads (a sixth of the mesh)
+        extra = body.J_regressor_extra.detach()  # [9,V]
+        self.extra_vertices = torch.nonzero(extra.abs().sum(0)).flatten()
+        self.extra = extra[:, self.extra_vertices].contiguous()
         self.landmarks = torch.as_tensor([body.data.landmarks[n]
-                                          for n in joint_sets.LANDMARK_NAMES])
+                                          for n in joint_sets.LANDMARK_NAMES],
+                                         device=self.v_template.device)
 
-    def __call__(self, chain: KeypointBody, rotmat: torch.Tensor, betas: torch.Tensor
+    def __call__(self, chain: KeypointBody, rotmat: np.ndarray, betas: np.ndarray
                  ) -> BodyOutput:
         b, dt = rotmat.shape[0], self.v_template.dtype
-        rest, world, joints = chain.chain(rotmat.double().cpu().numpy(),
-                                          betas.double().cpu().numpy())
+        rest, world, joints = chain.chain(rotmat, betas)
         # the skinning transforms [G_j | p_j - G_j J_j], column by column (12 numbers)
         shift = joints - (world @ rest[..., None])[..., 0]
         transforms = np.concatenate([world, shift[..., None]], -1).transpose(0, 1, 3, 2)
         transforms = torch.from_numpy(np.ascontiguousarray(transforms)).to(
             self.v_template.device, dt).reshape(b, -1, 12)
-        shaped = self.v_template + (betas.to(dt) @ self.shapedirs).reshape(b, -1, 3)
+        shape = torch.as_tensor(betas, dtype=dt, device=self.v_template.device)
+        shaped = self.v_template + (shape @ self.shapedirs).reshape(b, -1, 3)
         columns = (self.weights @ transforms).reshape(b, -1, 4, 3)  # per vertex
         vertices = torch.addcmul(columns[:, :, 3], columns[:, :, 0], shaped[..., :1])
         vertices.addcmul_(columns[:, :, 1], shaped[..., 1:2])
         vertices.addcmul_(columns[:, :, 2], shaped[..., 2:])
         return BodyOutput(vertices=vertices,
                           joints=torch.from_numpy(joints).to(vertices),
-                          landmarks=vertices[:, self.landmarks.to(vertices.device)],
-                          extra_joints=self.extra @ vertices, rotmats=rotmat)
+                          landmarks=vertices[:, self.landmarks],
+                          extra_joints=self.extra @ vertices[:, self.extra_vertices],
+                          rotmats=torch.from_numpy(rotmat).to(vertices))

@@ -218,8 +218,8 @@ def refine_fit(body: KeypointBody, rotmat: np.ndarray, betas: np.ndarray, points
     """
     dims = points.shape[-1]
     b = rotmat.shape[0]
-    rot, shape = rotmat.astype(np.float64), betas.astype(np.float64)
-    goal = np.nan_to_num(points.astype(np.float64))
+    rot, shape = np.asarray(rotmat, np.float64), np.asarray(betas, np.float64)
+    goal = np.where(seen[..., None], points, 0.0)  # where unseen: NaN, any value
     w = seen.astype(np.float64)[..., None, None]  # [B,K,1,1]
     share = w[..., 0] / np.maximum(w.sum(1), 1)  # [B,K,1]: each seen point's part of a mean
     moved = np.zeros((b, 72))  # the rotations' change from the nets'

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from studio.body.registry import load_body_model
 from studio.body.storage import atomic_torch_save
+from studio.errors import StudioError
 from studio.nets.smplr import FILE_FORMAT, SMPLR, encode, world_rotations
 from studio.nets.smplr import LAYOUTS as ALL_LAYOUTS
 from studio.synth.keypoint_noise import EVAL_LEVELS
@@ -57,6 +58,7 @@ class SMPLRConfig:
     val_samples: int = 512
     checkpoint_every: int = 100
     threads: int = 0
+    init: str = ""  # weights file a new run starts from (fine-tuning), "" = random
 
     def __post_init__(self) -> None:
         if self.dims not in (2, 3):
@@ -142,6 +144,19 @@ def save_weights(path: Path, net: SMPLR, config: SMPLRConfig, extra: dict) -> No
                        **extra}, path, make_folders=True)  # --out may name a new folder
 
 
+def _start_from(net: SMPLR, config: SMPLRConfig) -> None:
+    """A new run's weights from the file ``config.init`` (fine-tuning shipped weights with
+    a fresh schedule); it must have the run's architecture."""
+    from studio.pipeline.keypoint_fit import read_smplr_file
+
+    content = read_smplr_file(config.init)
+    if content["arch"] != config.arch():
+        raise StudioError(f"{config.init}: architecture {content['arch']} is not the run's "
+                         f"{config.arch()}")
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v
+                         for k, v in content["state_dict"].items()})
+
+
 def _draw_layout(gen: torch.Generator, config: SMPLRConfig) -> str:
     layouts = config.layout_list
     weights = torch.tensor([3.0 if k in config.focus_list else 1.0 for k in layouts])
@@ -167,6 +182,8 @@ def train(config: SMPLRConfig, run_dir: Path, out: Path | None = None, progress:
         sched.load_state_dict(ckpt["scheduler"])
         state = RunState(step=ckpt["step"], history=ckpt["history"])
         gen.set_state(ckpt["generator"])
+    elif config.init:
+        _start_from(net, config)
     val_gen = torch.Generator().manual_seed(config.seed + 1_000_003)
     val_level = EVAL_LEVELS[config.dims][1]
     val = {k: make_batch(partial, val_gen, config.val_samples, k, config.dims, val_level)
