@@ -3,6 +3,7 @@ pose prior, training (a few steps; resume), evaluation and the Python API."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from studio.body.registry import load_body_model
 from studio.cli import main
 from studio.errors import ModelFileError, StudioError
 from studio.nets.smplr import LAYOUTS, SMPLR, encode, fold_batchnorm
-from studio.pipeline.keypoint_fit import fit_keypoints, load_smplr
+from studio.pipeline.keypoint_fit import fit_keypoints, load_smplr, read_smplr_file
 from studio.synth import key_poses
 from studio.synth.keypoint_noise import NoiseLevel
 from studio.synth.pose_prior import JOINT_LIMITS
@@ -151,6 +152,15 @@ def test_a_few_training_steps_lower_the_loss_and_resume(tmp_path: Path) -> None:
     assert np.isfinite(fit.vertices).all()
     with pytest.raises(ModelFileError, match="not 3D coco17"):
         load_smplr("coco17", 3, path=tmp_path / "w.pt")
+    # --init: a new run starts from the weights file (fp16 as shipped), not at random
+    tuned = replace(config, steps=1, lr=1e-12, init=str(tmp_path / "w.pt"))
+    train(tuned, tmp_path / "tuned", progress=False)
+    start = torch.load(tmp_path / "tuned" / "checkpoint.pt", weights_only=False)["model"]
+    shipped = read_smplr_file(tmp_path / "w.pt")["state_dict"]
+    weight = "denoiser.l2.0.weight"
+    torch.testing.assert_close(start[weight], shipped[weight].float(), atol=1e-6, rtol=0)
+    with pytest.raises(StudioError, match="architecture"):
+        train(replace(tuned, hidden=64), tmp_path / "other", progress=False)
 
 
 def test_missing_weights_name_the_file_and_where_to_get_them(tmp_path: Path) -> None:
