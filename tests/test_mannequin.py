@@ -162,6 +162,11 @@ def test_parts_uv_and_landmarks(data):
     for name, point in lm.items():
         if name.startswith("left_"):
             assert point[0] > 0 and lm["right_" + name[5:]][0] < 0, name
+    # The ear is where MediaPipe puts it (see the model card): behind and outside the
+    # outer eye corner, in front of the head's widest point.
+    ear, eye = lm["left_ear"], lm["left_eye_outer"]
+    assert ear[0] > eye[0] and ear[2] < eye[2] - 0.01
+    assert ear[0] < head[:, 0].max() - 0.01 and ear[2] > 0.03
     assert lm["left_big_toe"][2] > lm["left_heel"][2] + 0.2
     assert abs(lm["left_big_toe"][0]) < abs(lm["left_small_toe"][0])
     assert lm["left_index_tip"][0] > lm["left_thumb_tip"][0] > data.rest_joints()[IDX["left_wrist"], 0]

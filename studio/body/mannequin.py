@@ -47,11 +47,13 @@ _TIP_POINTS = {
     "left_foot": (0.104, -1.147, 0.177),
 }
 
-# Landmark design points (left side and midline); right side mirrors x.
+# Landmark design points (left side and midline); right side mirrors x. The ear is where
+# MediaPipe puts it (`studio bench landmarks`, see the model card): in front of the
+# head's side, not on it.
 _LANDMARK_POINTS = {
     "nose": (0.0, 0.432, 0.145), "left_eye": (0.032, 0.470, 0.110),
     "left_eye_inner": (0.017, 0.470, 0.115), "left_eye_outer": (0.050, 0.468, 0.095),
-    "left_ear": (0.095, 0.455, 0.012), "mouth_left": (0.024, 0.405, 0.115),
+    "left_ear": (0.072, 0.445, 0.072), "mouth_left": (0.024, 0.405, 0.115),
     "head_top": (0.0, 0.600, 0.020), "chin": (0.0, 0.352, 0.090),
     "left_big_toe": (0.086, -1.150, 0.190), "left_small_toe": (0.135, -1.152, 0.160),
     "left_heel": (0.090, -1.145, -0.100),

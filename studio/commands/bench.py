@@ -308,6 +308,12 @@ def _add_refine(sub: argparse._SubParsersAction) -> None:
     add_bench_refine(sub, _common_options, _apply_common)
 
 
+def _add_landmarks(sub: argparse._SubParsersAction) -> None:
+    from studio.bench.landmark_offsets import add_bench_landmarks
+
+    add_bench_landmarks(sub, _common_options, _apply_common)
+
+
 def _add_pointhmr(sub: argparse._SubParsersAction) -> None:
     from studio.bench.pointhmr_speed import add_bench_pointhmr
 
@@ -335,6 +341,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[argparse._SubParsersAction], None]]] 
                  "batch 1 and 16", _add_pointhmr),
     "refine": ("refinement: mask IoU and keypoint error before/after, ms per person, on "
                "the samples and photos", _add_refine),
+    "landmarks": ("where MediaPipe puts each landmark against the body model's, on "
+                  "rendered mannequins or refined photos", _add_landmarks),
     "scenes": ("synthetic scenes with a placed person: ms per scene (CPU and wall)",
                _add_scenes),
 }

@@ -33,12 +33,13 @@ from studio.nets.model_registry import LoadedModel
 from studio.nets.geometry import project_to_crop, rotmat_to_axis_angle
 from studio.pipeline.crops import CropTransform, image_camera, square_box
 from studio.pipeline.people import Person
+from studio.pipeline.refine_points import PointBody
 from studio.pipeline.results import MeshIteration, RefineReport
 from studio.synth.pose_prior import JOINT_LIMITS
 from studio.synth.soft_silhouette import (EDGE_OFFSET, SurfaceSamples, sigma_pixels,
                                            soft_iou, soft_silhouette)
 
-STEPS = 30
+STEPS = 45
 SILHOUETTE_SIZE = 64  # px of the soft silhouette's square
 SILHOUETTE_MARGIN = 1.5  # its side: the person's extent times this (the mesh may stray)
 LEARNING_RATE = {"pose": 0.03, "betas": 0.05, "camera": 0.01}
@@ -99,13 +100,14 @@ class Adam:
             p.addcdiv_(m, denom, value=-lr / (1 - b1 ** self.t))
 
 
-def _samples(body: BodyModel) -> SurfaceSamples:
-    """The body model's surface samples, drawn once and kept on the model."""
-    samples = getattr(body, "_refine_samples", None)
-    if samples is None:
-        samples = SurfaceSamples(body.data.v_template, body.data.faces)
-        body._refine_samples = samples
-    return samples
+def _point_body(body: BodyModel) -> PointBody:
+    """The body model's surface samples and the points a step reads
+    (:class:`studio.pipeline.refine_points.PointBody`), made once and kept on the model."""
+    points = getattr(body, "_refine_points", None)
+    if points is None:
+        points = PointBody(body, SurfaceSamples(body.data.v_template, body.data.faces))
+        body._refine_points = points
+    return points
 
 
 def euler_xyz(rotmats: torch.Tensor) -> torch.Tensor:
@@ -137,7 +139,7 @@ class Problem:
                  transform: CropTransform, image_size: tuple[int, int],
                  seen: np.ndarray) -> None:
         self.body = body
-        self.samples = _samples(body)
+        self.points = _point_body(body)
         dt = torch.float32
         self.start_rotmats = smplx.lbs.batch_rodrigues(
             torch.as_tensor(start.pose, dtype=dt).reshape(24, 3))[None]  # [1,24,3,3]
@@ -186,13 +188,12 @@ class Problem:
     def objective(self, delta: torch.Tensor, betas: torch.Tensor, cam_params: torch.Tensor
                   ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         rotmats = self.rotmats(delta)
-        out = self.body(global_orient=rotmats[:, :1], body_pose=rotmats[:, 1:], betas=betas)
+        body_keypoints, surface = self.points(rotmats, betas)
         cam = self.camera(cam_params)
-        keypoints = project_to_crop(out.keypoints("mediapipe33"), cam)[0]
+        keypoints = project_to_crop(body_keypoints, cam)[0]
         dist = ((keypoints - self.targets) ** 2).sum(1)
         kp = (self.weights * ((dist + KEYPOINT_EPS ** 2).sqrt() - KEYPOINT_EPS)).sum()
-        points = project_to_crop(self.samples.points(out.vertices), cam) * self.scale \
-            + self.offset
+        points = project_to_crop(surface, cam) * self.scale + self.offset
         sigma = sigma_pixels(SILHOUETTE_SIZE, float(cam[0, 0].detach()) * self.scale)
         occupancy = soft_silhouette(points, SILHOUETTE_SIZE, sigma) * self.inside
         sil = 1 - soft_iou(occupancy, self.mask)[0]
