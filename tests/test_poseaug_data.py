@@ -114,3 +114,22 @@ def test_d2d_real_views_mirror_about_the_root_and_scale_within_bounds():
     ratio = (scaled - scaled[:, :1]).norm(dim=-1).sum(-1) / (x - x[:, :1]).norm(dim=-1).sum(-1)
     assert ratio.min() >= 1 / 1.6 - 1e-5 and ratio.max() <= 1.6 + 1e-5
     assert ratio.max() - ratio.min() > 0.3
+
+
+def test_d2d_turned_views_keep_the_pose_and_change_only_the_viewpoint(sets):
+    from studio.train.poseaug_train import d2d_turned_views
+
+    poses, cameras, pose_2d = sets["source"].tensors()
+    gen = torch.Generator().manual_seed(0)
+    torch.testing.assert_close(d2d_turned_views(poses, cameras, pose_2d, 0.0, 0.45, 0.0, gen),
+                               pose_2d)
+    turned = d2d_turned_views(poses, cameras, pose_2d, 1.0, 0.0, 0.0, gen)
+    # turned about the root: the root stays where it was
+    torch.testing.assert_close(turned[:, 0], pose_2d[:, 0])
+    back = (turned[:, 1, 0] > turned[:, 4, 0]).float().mean()
+    assert 0.3 < back < 0.7  # about half the people now show their back
+    rotated = d2d_turned_views(poses, cameras, pose_2d, 0.0, 0.0, 1.0, gen)
+    assert not torch.allclose(rotated, turned)
+    with pytest.raises(ValueError, match="d2d-turn"):
+        PoseAugConfig(d2d_turn=0.7, d2d_rotate=0.5)
+

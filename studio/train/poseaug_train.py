@@ -55,6 +55,7 @@ class PoseAugConfig:
     pretrain_epochs: int = 6
     epochs: int = 12
     warmup: int = 2
+    real_passes: int = 1  # estimator passes on real pairs per augmented epoch (ours)
     lr_p: float = 5e-4
     lr_g: float = 1e-4
     lr_d: float = 1e-4
@@ -77,18 +78,25 @@ class PoseAugConfig:
     rotation_start: float = 0.1  # ours: initial weight scale of the rotation output layer
     d2d_mirror: float = 0.0  # ours: share of the 2D discriminator's reals seen from behind
     d2d_scale: float = 1.0  # ours: ... and nearer/farther (2D scaled by up to this factor)
+    d2d_turn: float = 0.0  # ours: share of the 2D discriminator's reals turned to any yaw
+    d2d_tilt: float = 0.45  # ours: ... and tilted by up to this many radians
+    d2d_rotate: float = 0.0  # ours: share of its reals seen after any rotation
     pool_size: int = 4096
     seed: int = 0
     threads: int = 1
 
     def __post_init__(self) -> None:
         for name in ("train_samples", "width", "stages", "batch_size", "epochs", "df",
-                     "pool_size"):
+                     "pool_size", "real_passes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.replace('_', '-')} must be at least 1")
         if self.d2d_scale < 1 or not 0 <= self.d2d_mirror <= 1 or self.rotation_start <= 0:
             raise ValueError("d2d-scale must be at least 1, d2d-mirror within 0-1 and "
                              "rotation-start above 0")
+        if min(self.d2d_turn, self.d2d_rotate, self.d2d_tilt) < 0 or \
+                self.d2d_turn + self.d2d_rotate > 1:
+            raise ValueError("d2d-turn, d2d-rotate and d2d-tilt must be at least 0 and "
+                             "d2d-turn + d2d-rotate at most 1")
         if not 0 <= self.warmup < self.epochs:
             raise ValueError("--warmup must be at least 0 and below --epochs")
 
@@ -141,6 +149,17 @@ class FakePool:
         return out
 
 
+def _uniform_rotations(count: int, gen: torch.Generator) -> torch.Tensor:
+    """[count,3,3] rotations with axis-angle components uniform in the augmentor's +-pi."""
+    return angle_axis_to_matrix((torch.rand(count, 3, generator=gen) * 2 - 1) * 3.1415)
+
+
+def _axis_rotations(axis: int, angle: torch.Tensor) -> torch.Tensor:
+    r = torch.zeros(len(angle), 3)
+    r[:, axis] = angle
+    return angle_axis_to_matrix(r)
+
+
 def random_augment(pose: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """The plain baseline: bone directions jittered (1 - cos about PoseAug's target
     0.2; bones 6, 7 kept), group-shared bone-length ratios uniform in +-0.2 (spine-thorax
@@ -156,8 +175,7 @@ def random_augment(pose: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     blr = (torch.rand(b, 9, generator=gen) * 2 - 1) * 0.2
     blr[:, 4] = 0.0
     posed = apply_length_ratios(posed, blr)
-    rot = (torch.rand(b, 3, generator=gen) * 2 - 1) * 3.1415
-    return torch.matmul(angle_axis_to_matrix(rot), posed.transpose(1, 2)).transpose(1, 2) \
+    return torch.matmul(_uniform_rotations(b, gen), posed.transpose(1, 2)).transpose(1, 2) \
         + pose[:, :1]
 
 
@@ -176,6 +194,33 @@ def d2d_real_views(pose_2d: torch.Tensor, mirror: float, scale: float,
     x = torch.where(flip[:, None, None], x * torch.tensor([-1.0, 1.0]), x)
     factor = torch.exp((torch.rand(b, generator=gen) * 2 - 1) * math.log(scale))
     return x * factor[:, None, None] + root
+
+
+def d2d_turned_views(poses: torch.Tensor, cameras: torch.Tensor, pose_2d: torch.Tensor,
+                     turn: float, tilt: float, rotate: float, gen: torch.Generator
+                     ) -> torch.Tensor:
+    """The 2D discriminator's real samples from source pairs: a share ``turn`` of the
+    people turned about the root to any yaw (the camera's vertical axis) and tilted by up
+    to ``tilt`` radians about its horizontal axis (other camera heights), a share
+    ``rotate`` turned by any rotation (the augmentor's +-pi axis-angle range), both
+    projected through their own cameras; the rest as they are. The poses stay the
+    source's: this widens only the viewpoints the 2D discriminator accepts, which is
+    what PoseAug's RT stage exists to change and what the front-half source cameras
+    never show."""
+    if turn + rotate == 0:  # draws nothing: runs without these views repeat exactly
+        return pose_2d
+    b = len(poses)
+    pick = torch.rand(b, generator=gen)
+    turned = _axis_rotations(0, (torch.rand(b, generator=gen) * 2 - 1) * tilt) @ \
+        _axis_rotations(1, (torch.rand(b, generator=gen) * 2 - 1) * math.pi)
+    rot = torch.where((pick < rotate)[:, None, None], _uniform_rotations(b, gen), turned)
+    moved = (pick < turn + rotate)
+    if not moved.any():
+        return pose_2d
+    x = root_relative(poses[moved]) @ rot[moved].transpose(1, 2) + poses[moved][:, :1]
+    out = pose_2d.clone()
+    out[moved] = project_to_2d(x, cameras[moved])
+    return out
 
 
 def valid_samples(pose_3d: torch.Tensor, pose_2d: torch.Tensor) -> torch.Tensor:
@@ -202,6 +247,15 @@ def estimator_pass(model: SimpleBaseline, opt: torch.optim.Optimizer, poses: tor
         opt.step()
         total += loss.item()
     return total / max(1, len(idx_list))
+
+
+def real_passes(model: SimpleBaseline, opt: torch.optim.Optimizer,
+                data: tuple[torch.Tensor, torch.Tensor, torch.Tensor], passes: int,
+                batch: int, gen: torch.Generator) -> float:
+    """``passes`` epochs on the real (source) pairs; their mean loss."""
+    poses, _, pose_2d = data
+    return sum(estimator_pass(model, opt, poses, pose_2d, batch, gen)
+               for _ in range(passes)) / passes
 
 
 class GANParts:
@@ -286,8 +340,10 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
                 _train_discriminator(d3d, parts.opt_d3d, real3,
                                      parts.pool3d(out["pose_ba"], gen)),
                 _train_discriminator(d2d, parts.opt_d2d,
-                                     d2d_real_views(real2, config.d2d_mirror, config.d2d_scale,
-                                                    gen),
+                                     d2d_real_views(d2d_turned_views(
+                                         real3, cam, real2, config.d2d_turn, config.d2d_tilt,
+                                         config.d2d_rotate, gen),
+                                         config.d2d_mirror, config.d2d_scale, gen),
                                      parts.pool2d(fake2_rt, gen)))
         rt3, rt2 = out["pose_rt"].detach(), fake2_rt.detach()
         ok = valid_samples(rt3, rt2)
@@ -297,10 +353,11 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
                      out["ba_diff"].detach().mean().item(),
                      out["blr"].detach().abs().mean().item(),
                      ok.float().mean().item(),
-                     (rt3[:, 1, 0] > rt3[:, 4, 0]).float().mean().item()])
+                     (rt3[:, 1, 0] > rt3[:, 4, 0]).float().mean().item(),
+                     (rt3[:, 9, 1] > rt3[:, 0, 1] - 0.3).float().mean().item()])
     mean = np.nanmean(np.array(logs), axis=0)
     names = ("adv", "diff", "feedback", "d3d", "d2d", "ba_diff", "blr_abs", "valid",
-             "back_seen")
+             "back_seen", "not_upright")
     return torch.cat(kept3), torch.cat(kept2), dict(zip(names, map(float, mean)))
 
 
@@ -354,28 +411,26 @@ def train(config: PoseAugConfig, run_dir: Path, out: Path | None = None,
             torch.manual_seed(seed)
             gen = torch.Generator().manual_seed(seed)
             entry = {"phase": phase, "epoch": epoch + 1}
-            poses, _, pose_2d = data
             if phase == "poseaug":
                 fake3, fake2, entry["gan"] = gan_pass(config, parts, model, data, epoch + 1, gen)
                 if epoch + 1 > config.warmup and len(fake3) >= config.batch_size:
                     entry["fake_loss"] = estimator_pass(model, opt, fake3, fake2,
                                                         config.batch_size, gen)
-                entry["real_loss"] = estimator_pass(model, opt, poses, pose_2d,
-                                                    config.batch_size, gen)
+                entry["real_loss"] = real_passes(model, opt, data, config.real_passes,
+                                                 config.batch_size, gen)
             elif phase == "random":
-                aug3 = random_augment(poses, gen)
+                aug3 = random_augment(data[0], gen)
                 aug2 = project_to_2d(aug3, data[1])
                 ok = valid_samples(aug3, aug2)
                 entry["fake_loss"] = estimator_pass(model, opt, aug3[ok], aug2[ok],
                                                     config.batch_size, gen)
                 entry["valid"] = float(ok.float().mean())
-                entry["real_loss"] = estimator_pass(model, opt, poses, pose_2d,
-                                                    config.batch_size, gen)
+                entry["real_loss"] = real_passes(model, opt, data, config.real_passes,
+                                                 config.batch_size, gen)
             else:
-                passes = 1 if phase == "pretrain" else 2
-                entry["real_loss"] = sum(estimator_pass(model, opt, poses, pose_2d,
-                                                        config.batch_size, gen)
-                                         for _ in range(passes)) / passes
+                entry["real_loss"] = real_passes(model, opt, data,
+                                                 1 if phase == "pretrain" else 2,
+                                                 config.batch_size, gen)
             sched.step()
             state["epoch"] = epoch + 1
             state["current"] = {"model": model.state_dict(), "opt": opt.state_dict(),
