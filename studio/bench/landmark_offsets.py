@@ -80,12 +80,15 @@ def random_view(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 def _posed(body, root: np.ndarray, pose: np.ndarray, betas: np.ndarray):
+    """``body`` posed: root as a matrix [3,3] or axis-angle [3], body pose [69]."""
     import torch
 
-    t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)[None]  # noqa: E731
+    def batch(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(a), dtype=torch.float32)[None]
+
     with torch.no_grad():
-        return body(global_orient=t(root).reshape(1, 1, 3, 3) if np.ndim(root) == 2
-                    else t(root), body_pose=t(pose), betas=t(betas))
+        return body(global_orient=batch(root)[:, None] if np.ndim(root) == 2 else batch(root),
+                    body_pose=batch(pose), betas=batch(betas))
 
 
 def render_view(body, view: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
