@@ -76,7 +76,9 @@ def pointhmr_speed(variants: list[str], batches: list[int], repeats: int, device
                     times.append(time.perf_counter() - start)
                 ms = statistics.median(times) * 1000
                 results.append({"variant": name, "vertices": list(model.config.vertices),
-                                "backbone_widths": list(model.config.backbone.widths),
+                                "backbone": ("pymaf-small" if model.config.proxy_pyramid
+                                             else "hrnet"),
+                                "backbone_widths": list(_widths(model)),
                                 "params_m": round(params / 1e6, 2), "input_size": size,
                                 "batch": batch, "repeats": runs,
                                 "ms_per_batch": round(ms, 1), "ms_per_crop": round(ms / batch, 1)})
@@ -85,6 +87,15 @@ def pointhmr_speed(variants: list[str], batches: list[int], repeats: int, device
             "threads": torch.get_num_threads(), "results": results,
             "notes": ["random weights; median of the repeats after one warm-up at batch 1",
                       "absolute times are comparable only within one run"]}
+
+
+def _widths(model: object) -> tuple[int, ...]:
+    """The HRNet's branch widths, or the PyMAF encoder's stage widths and pyramid width."""
+    if not model.config.proxy_pyramid:
+        return model.config.backbone.widths
+    resnet = model.backbone.feature_extractor
+    return (*(getattr(resnet, f"layer{i}")[0].conv1.out_channels for i in range(1, 5)),
+            model.config.proxy_pyramid)
 
 
 def pointhmr_table(doc: dict) -> str:
