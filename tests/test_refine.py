@@ -110,6 +110,48 @@ def test_refined_step_fixes_a_wrong_start(body, scene) -> None:
                                image_camera(refined.cam, transform.box).translation)
 
 
+def test_the_schedule_puts_the_pose_on_the_landmarks_in_loose_clothes(body, scene,
+                                                                     monkeypatch) -> None:
+    """A mask 12 px wider than the body all round (loose clothes): silhouette first,
+    keypoints last ends nearer the landmarks than the same weights throughout, and
+    covers the mask no worse."""
+    import cv2
+
+    from studio.pipeline import refine
+
+    person, transform, truth = scene
+    loose = cv2.dilate(person.mask, np.ones((25, 25), np.uint8))
+    ys, xs = np.nonzero(loose)
+    clothed = Person(landmarks=person.landmarks, visibility=person.visibility, mask=loose,
+                     world_landmarks=person.world_landmarks,
+                     extent=(float(xs.min()), float(ys.min()), float(xs.max() + 1),
+                             float(ys.max() + 1)))
+    start, _ = _iteration(body, _pose(0.2, 0.0), np.array([2.0, 1.0] + [0.0] * 8),
+                          truth.cam * np.array([1.15, 1, 1]) + [0, 0.06, -0.04],
+                          transform.box)
+    figures = {}
+    for name, ramps in (("flat", ((1.0, 1.0), (1.0, 1.0))),
+                        ("schedule", (refine.KEYPOINT_RAMP, refine.SILHOUETTE_RAMP))):
+        monkeypatch.setattr(refine, "KEYPOINT_RAMP", ramps[0])
+        monkeypatch.setattr(refine, "SILHOUETTE_RAMP", ramps[1])
+        refined, points, _ = refine_mesh(body, start, clothed, transform, SIZE,
+                                         seen_landmarks(clothed, SIZE))
+        figures[name] = _measure(body, refined, points, clothed)
+    print(f"\nloose mask, (IoU, keypoint px): {figures}")
+    assert refine.KEYPOINT_RAMP[1] > refine.KEYPOINT_RAMP[0]
+    assert figures["schedule"][1] < 0.8 * figures["flat"][1]
+    assert figures["schedule"][0] > figures["flat"][0] - 0.02
+
+
+def test_step_weights_ramp_from_silhouette_to_keypoints() -> None:
+    from studio.pipeline.refine import SILHOUETTE_RAMP, WEIGHTS, step_weights
+
+    first, last = step_weights(0.0), step_weights(1.0)
+    assert first["silhouette"] == WEIGHTS["silhouette"] * SILHOUETTE_RAMP[0]
+    assert last["keypoints"] / last["silhouette"] > first["keypoints"] / first["silhouette"]
+    assert first["pose_prior"] == last["pose_prior"] == WEIGHTS["pose_prior"]
+
+
 def test_the_points_a_step_reads_are_the_whole_bodys(body) -> None:
     """Refinement skins only the keypoints' and surface samples' vertices; they must be
     where the whole body puts them, for any pose and shape."""

@@ -10,6 +10,8 @@ change all three so that
 - its soft silhouette (:mod:`studio.synth.soft_silhouette`, 64 px over a square 1.5x the
   person's extent) covers MediaPipe's soft mask (1 - soft IoU),
 
+the silhouette weighing most at first (shape and placement) and the keypoints most at the
+end (loose clothes make the mask wider than the body, so the last word is the landmarks'),
 regularised by the pose prior's joint limits (:data:`studio.synth.pose_prior.JOINT_LIMITS`,
 a squared hinge a little outside them), a shape prior (betas near the mean, and a steep
 hinge beyond +-2.5: the range people have) and a pull towards the start.
@@ -45,6 +47,12 @@ SILHOUETTE_MARGIN = 1.5  # its side: the person's extent times this (the mesh ma
 LEARNING_RATE = {"pose": 0.03, "betas": 0.05, "camera": 0.01}
 WEIGHTS = {"keypoints": 5.0, "silhouette": 1.0, "pose_prior": 1.0, "shape": 0.02,
            "shape_hinge": 1.0, "start": 0.05}
+# The steps' schedule: the keypoint and silhouette weights go linearly from RAMP[0] to
+# RAMP[1] times WEIGHTS' over the steps, silhouette-heavy first (shape and placement),
+# keypoint-heavy last (a loose sleeve's silhouette is wider than the arm in it; the final
+# pose should sit on the landmarks). Steps are compared on WEIGHTS itself.
+KEYPOINT_RAMP = (1.0, 4.0)
+SILHOUETTE_RAMP = (2.0, 1.0)
 KEYPOINT_EPS = 0.01  # crop units: the Charbonnier distance's soft corner
 BETA_LIMIT = 2.5
 IOU_SLACK, KP_SLACK = 0.005, 0.25  # what counts as worse than the start
@@ -186,7 +194,7 @@ class Problem:
         return torch.cat([cam_params[:1].exp(), cam_params[1:]])[None]
 
     def objective(self, delta: torch.Tensor, betas: torch.Tensor, cam_params: torch.Tensor
-                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                  ) -> dict[str, torch.Tensor]:
         rotmats = self.rotmats(delta)
         body_keypoints, surface = self.points(rotmats, betas)
         cam = self.camera(cam_params)
@@ -203,8 +211,7 @@ class Problem:
                  "shape": mean_sq, "shape_hinge": hinge,
                  "start": (self.pull * (delta ** 2).sum(1)).mean()
                  + ((betas - self.start_betas) ** 2).mean()}
-        total = sum(WEIGHTS[k] * v for k, v in terms.items())
-        return total, terms
+        return terms
 
     def iteration(self, delta: torch.Tensor, betas: torch.Tensor, cam_params: torch.Tensor,
                   start: MeshIteration, box) -> tuple[MeshIteration, np.ndarray]:
@@ -225,6 +232,14 @@ class Problem:
                 keypoints_2d=project_to_crop(out.keypoints("pymaf49"), cam)[0].numpy(),
                 sample_points=None, pyramid_map=None)
             return refined, out.keypoints("mediapipe33")[0].double().numpy()
+
+
+def step_weights(progress: float) -> dict[str, float]:
+    """WEIGHTS at ``progress`` (0 first step, 1 last) through the refinement."""
+    out = dict(WEIGHTS)
+    for key, (a, b) in (("keypoints", KEYPOINT_RAMP), ("silhouette", SILHOUETTE_RAMP)):
+        out[key] *= a + (b - a) * progress
+    return out
 
 
 def refine_mesh(body: BodyModel, start: MeshIteration, person: Person, transform: CropTransform,
@@ -258,8 +273,10 @@ def _refine(body: BodyModel, start: MeshIteration, person: Person, transform: Cr
     for step in range(steps + 1):
         last = step == steps
         with torch.set_grad_enabled(not last):
-            total, terms = problem.objective(delta, betas, cam_params)
-        value = float(total.detach())
+            terms = problem.objective(delta, betas, cam_params)
+        weights = step_weights(step / max(steps, 1))
+        total = sum(weights[k] * v for k, v in terms.items())
+        value = sum(WEIGHTS[k] * float(v.detach()) for k, v in terms.items())
         losses.append(value)
         if value < best[0]:
             best = (value, tuple(p.detach().clone() for p in (delta, betas, cam_params)),
