@@ -138,14 +138,16 @@ class KeypointBody:
     def __call__(self, rot: np.ndarray, betas: np.ndarray) -> np.ndarray:
         return self.parts(rot, betas)[0].sum(2)
 
-    def jacobian(self, rot: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def jacobian(self, rot: np.ndarray, betas: np.ndarray, spare: int = 0
+                 ) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints [B,K,3] and their Jacobian [B,K,3,82] with respect to a small rotation
-        after each local rotation (axis-angle, 72) and the shape (10)."""
+        after each local rotation (axis-angle, 72) and the shape (10); ``spare`` more
+        columns at the end are left for the caller (the residuals: no copy to add them)."""
         shares, joints, world = self.parts(rot, betas)
         kp = shares.sum(2)
         b, k = kp.shape[:2]
         n = joints.shape[1]
-        jac = np.empty((b, k, 3, 3 * n + N_BETAS))
+        jac = np.empty((b, k, 3, 3 * n + N_BETAS + spare))
         # A rotation w (world axis G_a delta_a) at joint a moves every share carried by a
         # joint of a's subtree by w x (share - weight p_a): d kp / d delta_a = -[S]x G_a,
         # whose column c is G_a[:, c] x S (written out: np.cross costs more than the sum).
@@ -164,7 +166,7 @@ class KeypointBody:
         d_joints = (self.subtree.T @ turned.reshape(b, n, 3 * N_BETAS))
         d_rest = (world.transpose(0, 2, 1, 3).reshape(b, 3, 3 * n) @ self.a_dirs_by_joint
                     ).reshape(b, 3, k, N_BETAS).transpose(0, 2, 1, 3)
-        jac[..., 3 * n:] = d_rest + (self.weight @ d_joints).reshape(b, k, 3, N_BETAS)
+        jac[..., 3 * n:3 * n + N_BETAS] = d_rest + (self.weight @ d_joints).reshape(b, k, 3, N_BETAS)
         return kp, jac
 
 
@@ -199,11 +201,6 @@ def _gauss_newton_step(system: np.ndarray, prior_grad: np.ndarray,
     return step
 
 
-def _centred(x: np.ndarray, share: np.ndarray) -> np.ndarray:
-    """[B,K,...] minus its ``share``-weighted mean over the points."""
-    return x - (x * share).sum(1, keepdims=True)
-
-
 def refine_fit(body: KeypointBody, rotmat: np.ndarray, betas: np.ndarray, points: np.ndarray,
                seen: np.ndarray, intrinsics: np.ndarray | None = None,
                trans: np.ndarray | None = None, steps: int | None = None,
@@ -230,11 +227,13 @@ def refine_fit(body: KeypointBody, rotmat: np.ndarray, betas: np.ndarray, points
                             np.full(N_BETAS, shape_sigma ** -2), np.zeros(n - 82)])
     regulariser = np.diag(prior + DAMPING)
     for _ in range(steps):
-        kp, jac = body.jacobian(rot, shape)
         if dims == 3:  # translation in closed form: compare centred points
-            system = np.concatenate([jac, (kp - goal)[..., None]], -1)
-            system = _centred(system, share[..., None]) * (w / NOISE[3])  # [B,K,3,83]
+            kp, system = body.jacobian(rot, shape, spare=1)  # [B,K,3,83], in place below
+            system[..., -1] = kp - goal
+            system -= (system * share[..., None]).sum(1, keepdims=True)
+            system *= w / NOISE[3]
         else:
+            kp, jac = body.jacobian(rot, shape)
             f, c = intrinsics[:, None, :1], intrinsics[:, None, 1:]
             cam = kp + t[:, None]
             z = np.maximum(cam[..., 2:], 1e-2)
