@@ -8,9 +8,10 @@ official PoseAug file given as the checkpoint (any layout ``load_official`` read
 
 MediaPipe has no pelvis, spine, thorax or H36M head point; they are blended from its
 landmarks (:data:`BLENDS`): pelvis = the hips' midpoint, thorax = the shoulders',
-spine = halfway between, head = mostly the ears' midpoint. On the mannequin in 200
-prior poses these are on average 7, 44, 20 and 2 mm from the body model's own joints
-(the spine bends, a blend cannot).
+spine = halfway between, head = the ears' midpoint pushed back away from the nose
+(MediaPipe's ears sit in front of the head's side). On the mannequin in 200 prior poses
+these are on average 7, 44, 20 and 5 mm from the body model's own joints (the spine
+bends, a blend cannot).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ LAYOUT = "poseaug16"
 # and Thorax); the Head's weights are the least-squares fit on the mannequin.
 BLENDS = {"Hip": {"left_hip": 0.5, "right_hip": 0.5},
           "Thorax": {"left_shoulder": 0.5, "right_shoulder": 0.5},
-          "Head": {"left_ear": 0.455, "right_ear": 0.455, "nose": 0.09}}
+          "Head": {"left_ear": 0.864, "right_ear": 0.864, "nose": -0.728}}
 
 
 def _landmark_matrix() -> np.ndarray:
