@@ -15,8 +15,8 @@ the image camera's principal point is the crop box centre. The camera node is th
 moved sideways, not turned, by the offset (dx, dy) = principal point - image centre, scaled
 to the body's depth tz: -(dx, dy) tz / f in camera axes. Points at depth tz then land
 exactly where ``ImageCamera.project`` puts them; a point at depth z is off by
-|(dx, dy)| |z - tz| / z pixels, a fraction of a pixel for a body tens of metres away from
-the nets' 5000 px camera. The exact intrinsics are in the camera's ``extras`` (focal_px,
+|(dx, dy)| |z - tz| / z pixels, about a pixel at most for a body tens of metres away
+from the nets' 5000 px camera. The exact intrinsics are in the camera's ``extras`` (focal_px,
 principal_point_px, image_size_px).
 """
 from __future__ import annotations
