@@ -108,7 +108,8 @@ needs_weights = pytest.mark.skipif(not WEIGHTS.is_file(), reason=f"{WEIGHTS} not
 
 @needs_weights
 def test_shipped_weights_hold_their_card_figures(body: BodyModel) -> None:
-    """The model card's 97.0 mm PA-MPJPE (2,000 people) within noise on 64 of them."""
+    """The model card's 85.7 mm PA-MPJPE and 134.8 mm PVE (2,000 people) within noise on
+    64 of them (91.3 / 141.5 there; the first file's 104.6 / 165.1 fail both bounds)."""
     from studio.train.pointhmr_eval import evaluate_meshes
 
     net = pointhmr_builtin.load(WEIGHTS, body)
@@ -117,7 +118,7 @@ def test_shipped_weights_hold_their_card_figures(body: BodyModel) -> None:
         errs = evaluate_meshes({"p": lambda x: net(x, fine_heatmaps=False)["vertices_full"]},
                                data, pointhmr_builtin.vertex_regressor(body, "h36m17"),
                                "test", 0, 64, 32)["p"]
-    assert errs["pa_mpjpe"] < 115 and errs["pve"] < 185, errs
+    assert errs["pa_mpjpe"] < 100 and errs["pve"] < 152, errs
 
 
 @needs_weights
@@ -133,7 +134,7 @@ def test_builtin_pointhmr_runs_as_a_model_choice() -> None:
         person = finder.find(image, max_people=1)[0]
     result = run_person(model, image, person)
     assert result.iterations[-1].vertices.shape == (7000, 3)
-    assert result.mask_iou > 0.6 and result.keypoint_error_px < 8  # card: 0.725, 4.7 px
+    assert result.mask_iou > 0.6 and result.keypoint_error_px < 8  # card: 0.734, 5.2 px
 
 
 PYMAF_PROXY = Path(__file__).resolve().parents[1] / "models" / "pymaf-proxy" / "pymaf-proxy.pt"
