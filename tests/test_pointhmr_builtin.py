@@ -108,8 +108,9 @@ needs_weights = pytest.mark.skipif(not WEIGHTS.is_file(), reason=f"{WEIGHTS} not
 
 @needs_weights
 def test_shipped_weights_hold_their_card_figures(body: BodyModel) -> None:
-    """The model card's 85.7 mm PA-MPJPE and 134.8 mm PVE (2,000 people) within noise on
-    64 of them (91.3 / 141.5 there; the first file's 104.6 / 165.1 fail both bounds)."""
+    """The model card's 80.5 mm PA-MPJPE and 126.1 mm PVE (2,000 people) within noise on
+    64 of them (84.4 / 130.7 there; the same run at 2,300 steps, 91.3 / 141.5, and the
+    first file, 104.6 / 165.1, fail both bounds)."""
     from studio.train.pointhmr_eval import evaluate_meshes
 
     net = pointhmr_builtin.load(WEIGHTS, body)
@@ -118,7 +119,7 @@ def test_shipped_weights_hold_their_card_figures(body: BodyModel) -> None:
         errs = evaluate_meshes({"p": lambda x: net(x, fine_heatmaps=False)["vertices_full"]},
                                data, pointhmr_builtin.vertex_regressor(body, "h36m17"),
                                "test", 0, 64, 32)["p"]
-    assert errs["pa_mpjpe"] < 100 and errs["pve"] < 152, errs
+    assert errs["pa_mpjpe"] < 90 and errs["pve"] < 138, errs
 
 
 @needs_weights
