@@ -74,6 +74,21 @@ def test_person_choice(doc):
 def test_iteration_names():
     assert iteration_name(0) == "initial estimate"
     assert iteration_name(3) == "feedback iteration 3"
+    assert iteration_name(4, refined=True) == "refined"
+    assert iteration_name(4, refined=True, kept=False) == "refined (start kept)"
+
+
+def test_a_refinement_that_lost_to_its_start_is_named_so(doc):
+    from studio.pipeline.results import RefineReport
+
+    person = doc.current_person
+    if person.refined is None:  # the fixture's result may predate refinement
+        person.refined = person.iterations[-1]
+    person.refine = RefineReport(steps=3, loss=[1.0, 0.9, 0.8, 0.7], ms=1.0, kept=True)
+    last = doc.iteration_count - 1
+    assert doc.refined_kept and doc.step_name(last) == "refined"
+    person.refine.kept = False
+    assert not doc.refined_kept and doc.step_name(last) == "refined (start kept)"
 
 
 def test_an_iteration_projects_once_for_its_camera_and_vertices():

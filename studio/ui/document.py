@@ -16,11 +16,12 @@ from studio.pipeline.results import FrameResult, MeshIteration, PersonResult
 MM_PER_M = 1000.0
 
 
-def iteration_name(index: int, refined: bool = False) -> str:
+def iteration_name(index: int, refined: bool = False, kept: bool = True) -> str:
     """What the scrubber calls step ``index``: 0 is PyMAF's mean-parameter start;
-    ``refined``: the step is the refinement after the iterations."""
+    ``refined``: the step is the refinement after the iterations; not ``kept``: the
+    refinement was no better, so that step shows the start again."""
     if refined:
-        return "refined"
+        return "refined" if kept else "refined (start kept)"
     return "initial estimate" if index == 0 else f"feedback iteration {index}"
 
 
@@ -69,7 +70,14 @@ class StudioDocument:
     def step_name(self, index: int | None = None) -> str:
         """What step ``index`` (default: the current one) is called."""
         index = self.iteration if index is None else index
-        return iteration_name(index, self.has_refined and index == self.iteration_count - 1)
+        return iteration_name(index, self.has_refined and index == self.iteration_count - 1,
+                              self.refined_kept)
+
+    @property
+    def refined_kept(self) -> bool:
+        """False when the current person's refinement lost to its start (shown instead)."""
+        refine = self.current_person.refine if self.has_result else None
+        return refine is None or refine.kept
 
     @property
     def current(self) -> MeshIteration:

@@ -101,5 +101,6 @@ class LiveView:
         win.image_view.set_keypoints(person.person.landmarks, person.person.visibility)
         win.tell_tools("person_shown", doc)
         win.mesh_view.update_photo(image)
-        win.scrubber.set_count(doc.iteration_count, doc.iteration, doc.has_refined)
+        win.scrubber.set_count(doc.iteration_count, doc.iteration, doc.has_refined,
+                              doc.refined_kept)
         win.show_iteration(doc.iteration, announce=False)  # moves the body in both views

@@ -48,7 +48,7 @@ class IterationScrubber(QWidget):
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.label)
         layout.addWidget(self.movement_box)
-        self._refined = False
+        self._refined, self._kept = False, True
         self.set_count(0)
 
     def _button(self, icon: QStyle.StandardPixmap, tip: str, slot) -> QToolButton:
@@ -58,11 +58,12 @@ class IterationScrubber(QWidget):
         button.clicked.connect(slot)
         return button
 
-    def set_count(self, count: int, current: int | None = None, refined: bool = False) -> None:
+    def set_count(self, count: int, current: int | None = None, refined: bool = False,
+                  kept: bool = True) -> None:
         """Offer iterations 0..count-1 (none: disabled), showing ``current`` (default last);
-        ``refined``: the last is the refined step."""
+        ``refined``: the last is the refined step (not ``kept``: it shows the start)."""
         self.stop()
-        self._refined = refined
+        self._refined, self._kept = refined, kept
         self.setEnabled(count > 0)
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(count - 1, 0))
@@ -120,4 +121,4 @@ class IterationScrubber(QWidget):
             value = self.slider.value()
             refined = self._refined and value == self._count - 1
             self.label.setText(f"{value} / {self._count - 1}: "
-                               f"{iteration_name(value, refined)}")
+                               f"{iteration_name(value, refined, self._kept)}")

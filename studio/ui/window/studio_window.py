@@ -276,7 +276,8 @@ class StudioWindow(ExportCommands, WorkerAnswers):
                                   backdrop_depth=BACKDROP_DEPTH * farthest)
         if reset_camera:
             self.mesh_view.set_view("front")
-        self.scrubber.set_count(doc.iteration_count, doc.iteration, doc.has_refined)
+        self.scrubber.set_count(doc.iteration_count, doc.iteration, doc.has_refined,
+                                doc.refined_kept)
         self.update_info()
         self.show_iteration(doc.iteration)
 
@@ -328,10 +329,14 @@ class StudioWindow(ExportCommands, WorkerAnswers):
         iou = "n/a" if person.mask_iou is None else f"{person.mask_iou:.2f}"
         timings = ", ".join(f"{k} {v:.0f}" for k, v in self.timings_ms.items())
         refine = person.refine
-        if refine is not None and refine.iou_before is not None:
+        if refine is not None and refine.iou_before is not None and refine.kept:
             error += (f" (refined from IoU {refine.iou_before:.2f}" + (
                 "" if refine.kp_error_before is None
                 else f", error {refine.kp_error_before:.1f} px") + ")")
+        elif refine is not None and refine.iou_after is not None:
+            error += (f" (start kept: the refined mesh had IoU {refine.iou_after:.2f}" + (
+                "" if refine.kp_error_after is None
+                else f", error {refine.kp_error_after:.1f} px") + ")")
         self.info_label.setText(
             f"<b>{doc.title}</b> ({result.image_size[0]}\N{MULTIPLICATION SIGN}"
             f"{result.image_size[1]})<br>model {result.model_name} on {result.input_kind} "
