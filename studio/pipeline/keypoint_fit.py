@@ -378,12 +378,13 @@ def fit_keypoints(points: np.ndarray, layout: str, dims: int, confidence: np.nda
                               .as_rotvec().reshape(-1, 72))
         parts["betas"].append(betas)
         parts["trans"].append(trans)
-        # in place: the posed body's arrays are this call's own
-        parts["vertices"].append(np.add(posed.vertices.cpu().numpy(), shift,
-                                        out=posed.vertices.cpu().numpy()))
+        vertices = posed.vertices.cpu().numpy()
+        vertices += shift  # in place: the posed body's arrays are this call's own
+        parts["vertices"].append(vertices)
         parts["joints"].append(posed.joints.cpu().numpy() + shift)
         parts["keypoints"].append(kp + shift)
-        parts["sources"].append(np.add(sources, shift, out=sources))
+        sources += shift
+        parts["sources"].append(sources)
     arrays = {k: (v[0] if len(v) == 1 else np.concatenate(v)).astype(np.float32, copy=False)
               for k, v in parts.items()}
     return KeypointFit(**arrays, faces=model.body.data.faces, body_name=model.body.data.name,
