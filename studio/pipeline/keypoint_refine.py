@@ -185,7 +185,7 @@ def rodrigues(axis_angle: np.ndarray) -> np.ndarray:
     return cos * np.eye(3) + sin * cross + (1 - cos) * (unit[..., :, None] * unit[..., None, :])
 
 
-def _gauss_newton_step(system: np.ndarray, prior_grad: np.ndarray,
+def gauss_newton_step(system: np.ndarray, prior_grad: np.ndarray,
                        regulariser: np.ndarray) -> np.ndarray:
     """The step [B,n] minimising |res + jac step|^2 plus the prior's quadratic, for
     ``system`` [B,R,n+1] = the residuals' Jacobian with the residuals as its last column
@@ -243,7 +243,7 @@ def refine_fit(body: KeypointBody, rotmat: np.ndarray, betas: np.ndarray, points
             proj[..., :, 2] = -f * cam[..., :2] / z ** 2
             system = np.concatenate([proj @ jac, proj, res[..., None]], -1) * (w / NOISE[2])
         params = np.concatenate([moved, shape] + ([] if t is None else [np.zeros_like(t)]), 1)
-        step = _gauss_newton_step(system.reshape(b, -1, n + 1), prior * params, regulariser)
+        step = gauss_newton_step(system.reshape(b, -1, n + 1), prior * params, regulariser)
         rot = rot @ rodrigues(step[:, :72].reshape(b, 24, 3))
         moved += step[:, :72]
         shape = shape + step[:, 72:82]

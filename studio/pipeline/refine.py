@@ -36,10 +36,11 @@ from studio.nets.geometry import project_to_crop, rotmat_to_axis_angle
 from studio.pipeline.crops import CropTransform, image_camera, square_box
 from studio.pipeline.people import Person
 from studio.pipeline.refine_points import PointBody
+from studio.pipeline.refine_polish import polish
+from studio.pipeline.refine_silhouette import silhouette_loss
 from studio.pipeline.results import MeshIteration, RefineReport
 from studio.synth.pose_prior import JOINT_LIMITS
-from studio.synth.soft_silhouette import (EDGE_OFFSET, SurfaceSamples, sigma_pixels,
-                                           soft_iou, soft_silhouette)
+from studio.synth.soft_silhouette import EDGE_OFFSET, SurfaceSamples, sigma_pixels
 
 STEPS = 45
 SILHOUETTE_SIZE = 64  # px of the soft silhouette's square
@@ -154,6 +155,8 @@ class Problem:
         self.start_betas = torch.as_tensor(start.betas, dtype=dt)[None]
         self.start_cam = torch.as_tensor(start.crop_camera, dtype=dt)
         self.targets = torch.as_tensor(transform.to_crop(person.landmarks), dtype=dt)
+        self.seen = np.asarray(seen, bool)
+        self.visibility = np.asarray(person.visibility, np.float64)
         pull = np.ones(24)
         for joint, landmarks in LIMB_LANDMARKS.items():
             if not np.asarray(seen)[list(landmarks)].any():
@@ -175,11 +178,11 @@ class Problem:
         # until its edge is inside (the real photos' bodies came out thin).
         sigma = sigma_pixels(SILHOUETTE_SIZE, float(self.start_cam[0]) * self.scale)
         mask = grown_mask(mask, EDGE_OFFSET * sigma)
-        self.mask = torch.as_tensor(mask, dtype=dt)[None]
+        self.mask = torch.as_tensor(mask, dtype=dt)
         # Only the square's pixels on the photo count: off it, nobody knows (a person cut
         # off at the knees may have legs there).
         inside = self.sil.warp(np.ones(person.mask.shape, np.float32), image_size)
-        self.inside = torch.as_tensor(inside > 0.5, dtype=dt)[None]
+        self.inside = torch.as_tensor(inside > 0.5, dtype=dt)
 
     def rotmats(self, delta: torch.Tensor) -> torch.Tensor:
         """Start rotations turned by axis-angle ``delta`` [24,3]: the root in the camera
@@ -193,6 +196,13 @@ class Problem:
         """(log s, tx, ty) -> [1,3] crop camera (s, tx, ty)."""
         return torch.cat([cam_params[:1].exp(), cam_params[1:]])[None]
 
+    def silhouette(self, surface: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
+        """1 - soft IoU of the body's surface samples [1,N,3] seen by crop camera [1,3]
+        and the mask, in the silhouette's square."""
+        points = project_to_crop(surface, cam)[0] * self.scale + self.offset
+        sigma = sigma_pixels(SILHOUETTE_SIZE, float(cam[0, 0].detach()) * self.scale)
+        return silhouette_loss(points, sigma, self.mask, self.inside)
+
     def objective(self, delta: torch.Tensor, betas: torch.Tensor, cam_params: torch.Tensor
                   ) -> dict[str, torch.Tensor]:
         rotmats = self.rotmats(delta)
@@ -201,10 +211,7 @@ class Problem:
         keypoints = project_to_crop(body_keypoints, cam)[0]
         dist = ((keypoints - self.targets) ** 2).sum(1)
         kp = (self.weights * ((dist + KEYPOINT_EPS ** 2).sqrt() - KEYPOINT_EPS)).sum()
-        points = project_to_crop(surface, cam) * self.scale + self.offset
-        sigma = sigma_pixels(SILHOUETTE_SIZE, float(cam[0, 0].detach()) * self.scale)
-        occupancy = soft_silhouette(points, SILHOUETTE_SIZE, sigma) * self.inside
-        sil = 1 - soft_iou(occupancy, self.mask)[0]
+        sil = self.silhouette(surface, cam)
         mean_sq, hinge = shape_penalty(betas)
         terms = {"keypoints": kp, "silhouette": sil,
                  "pose_prior": pose_prior_penalty(rotmats[:, 1:]),
@@ -213,15 +220,13 @@ class Problem:
                  + ((betas - self.start_betas) ** 2).mean()}
         return terms
 
-    def iteration(self, delta: torch.Tensor, betas: torch.Tensor, cam_params: torch.Tensor,
-                  start: MeshIteration, box) -> tuple[MeshIteration, np.ndarray]:
-        """The refined parameters as a :class:`MeshIteration`, and its mediapipe33 points
-        [33,3] in the body frame."""
+    def iteration(self, rotmats: torch.Tensor, betas: torch.Tensor, cam: torch.Tensor,
+                  box) -> tuple[MeshIteration, np.ndarray]:
+        """Rotations [1,24,3,3], betas [1,10] and crop camera [1,3] as a
+        :class:`MeshIteration`, and its mediapipe33 points [33,3] in the body frame."""
         with torch.no_grad():
-            rotmats = self.rotmats(delta)
             out = self.body(global_orient=rotmats[:, :1], body_pose=rotmats[:, 1:],
                             betas=betas)
-            cam = self.camera(cam_params)
             vertices = out.vertices[0].numpy().astype(np.float32)
             regressor = np.asarray(self.body.data.J_regressor, np.float32)
             cam_np = cam[0].numpy().astype(np.float32)
@@ -232,6 +237,7 @@ class Problem:
                 keypoints_2d=project_to_crop(out.keypoints("pymaf49"), cam)[0].numpy(),
                 sample_points=None, pyramid_map=None)
             return refined, out.keypoints("mediapipe33")[0].double().numpy()
+
 
 
 def step_weights(progress: float) -> dict[str, float]:
@@ -284,7 +290,10 @@ def _refine(body: BodyModel, start: MeshIteration, person: Person, transform: Cr
         if last:
             break
         optimiser.step(torch.autograd.grad(total, optimiser.params))
-    refined, points = problem.iteration(*best[1], start, transform.box)
+    delta, betas, cam_params = best[1]
+    rotmats, cam = problem.rotmats(delta), problem.camera(cam_params)
+    rotmats, betas, cam = polish(problem, rotmats, betas, cam, transform.box.size)
+    refined, points = problem.iteration(rotmats, betas, cam, transform.box)
     report = RefineReport(steps=steps, loss=losses, ms=0.0, terms=best[2])
     report.ms = (time.perf_counter() - begin) * 1000.0
     return refined, points, report

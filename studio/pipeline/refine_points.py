@@ -1,20 +1,22 @@
 """The points refinement reads, posed without the rest of the mesh.
 
 Each refinement step needs only the body's mediapipe33 keypoints and its silhouette's
-surface samples, which touch about 2,700 of the mannequin's 7,000 vertices. Skinning just
-those (and the joints from the regressor applied to the shape space once, up front) gives
-the same points as :class:`studio.body.model.BodyModel` at about 40% of its cost, forward
-and backward: a step used to be two thirds skinning.
+surface samples: about 1,230 points, each a fixed mix of vertices (a landmark vertex, a
+sample's triangle corners) or a joint. In linear blend skinning a vertex is
+``sum_j w_j (G_j (v - J_j) + p_j)`` over the joints' world rotations G, posed joints p
+and rest joints J, all of whose rest-frame parts are linear in the shape; so a point is
+``sum_j G_j a_j(betas) + W_j p_j`` with ``a`` and ``W`` worked out once per body
+(as :class:`studio.pipeline.keypoint_refine.KeypointBody` does in numpy). Posing is then
+the kinematic chain and two small products, forward and backward, instead of skinning
+the ~2,700 vertices the points touch (a step used to be two thirds skinning).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
-from smplx.lbs import blend_shapes
 
 from studio.body import joint_sets as js
 from studio.body.model import NUM_JOINTS, BodyModel
-from studio.body.skinning import rigid_transforms
 from studio.synth.soft_silhouette import SurfaceSamples
 
 
@@ -26,47 +28,106 @@ class PointBody:
         landmark_count = len(js.LANDMARK_NAMES)
         if mapping[:, NUM_JOINTS + landmark_count:].any():
             raise ValueError("mediapipe33 reads points this class does not pose")
-        landmark_vertices = np.array([body.data.landmarks[n] for n in js.LANDMARK_NAMES])
-        corners = samples.corners.numpy().reshape(-1)
-        wanted = np.unique(np.concatenate([corners, landmark_vertices]))
-        index = torch.as_tensor(wanted)
+        # each point as a sparse mix of vertices (keypoints' landmarks, then the samples'
+        # corners): (point, vertex, coefficient) triples; and of posed joints [P,24]
+        landmarks = np.array([body.data.landmarks[n] for n in js.LANDMARK_NAMES])
+        landmark_mix = mapping[:, NUM_JOINTS:NUM_JOINTS + landmark_count]
+        rows, cols = np.nonzero(landmark_mix)
+        point = np.concatenate([rows, len(mapping) + np.repeat(np.arange(len(samples.bary)), 3)])
+        vertex = np.concatenate([landmarks[cols], samples.corners.numpy().reshape(-1)])
+        coeff = np.concatenate([landmark_mix[rows, cols], samples.bary.double().numpy().reshape(-1)])
+        count = len(mapping) + len(samples.bary)
+        used, vertex = np.unique(vertex, return_inverse=True)
+        dt = body.v_template.dtype
         with torch.no_grad():
-            regressor = body.J_regressor
-            self.v_template = body.v_template[index]
-            self.shapedirs = body.shapedirs[index]
-            self.weights = body.lbs_weights[index]
-            self.joint_template = regressor @ body.v_template
-            self.joint_shapedirs = torch.einsum("jv,vdk->jdk", regressor, body.shapedirs)
-            self.posedirs = None
-            if body._pose_correctives:  # [207, V*3] -> the wanted vertices' columns
+            index = torch.as_tensor(used)
+            weights = body.lbs_weights[index].double()  # [U,24]
+            # (p, j) pairs where joint j moves point p (an eighth of all): the entries
+            # c_pu w_uj of the sparse mix M[pair, u] that sums skinning's terms
+            entry_weights = torch.as_tensor(coeff)[:, None] * weights[torch.as_tensor(vertex)]
+            t, j = torch.nonzero(entry_weights, as_tuple=True)
+            rows = torch.as_tensor(point)[t] * NUM_JOINTS + j
+            pairs, rows = torch.unique(rows, return_inverse=True)
+            mix = torch.sparse_coo_tensor(
+                torch.stack([rows, torch.as_tensor(vertex)[t]]), entry_weights[t, j],
+                (len(pairs), len(used)), check_invariants=True).coalesce()
+            weight = torch.zeros(count * NUM_JOINTS, dtype=torch.float64).index_add_(
+                0, pairs, torch.sparse.sum(mix, 1).to_dense()).reshape(count, NUM_JOINTS)
+            # each point's pairs in `slots` slots (a pair's slot: its rank among its
+            # point's), the unused ones empty (joint 0, nothing to turn): the sum over a
+            # point's pairs is then a plain sum over its slots
+            pair_point = pairs // NUM_JOINTS
+            rank = torch.arange(len(pairs)) - torch.searchsorted(pair_point, pair_point)
+            self.slots = int(rank.max()) + 1
+            slot = pair_point * self.slots + rank
+            self.pair_joint = torch.zeros(count * self.slots, dtype=torch.long)
+            self.pair_joint[slot] = pairs % NUM_JOINTS
+            regressor = body.J_regressor.double()
+            joint_template = regressor @ body.v_template.double()
+            shapedirs = body.shapedirs.double()
+            joint_dirs = torch.einsum("jv,vdk->jdk", regressor, shapedirs)
+            # a_pj = sum_v c_pv w_vj (v_v - J_j): its template part and shape directions
+            pair_weight = weight.reshape(-1)[pairs]
+            joint = pairs % NUM_JOINTS
+            betas = shapedirs.shape[-1]
+            centre = torch.zeros(count * self.slots, 3, dtype=torch.float64)
+            centre[slot] = torch.sparse.mm(mix, body.v_template[index].double()) \
+                - pair_weight[:, None] * joint_template[joint]
+            dirs = torch.zeros(count * self.slots, 3, betas, dtype=torch.float64)
+            dirs[slot] = torch.sparse.mm(mix, shapedirs[index].reshape(len(used), -1)).reshape(
+                len(pairs), 3, betas) - pair_weight[:, None, None] * joint_dirs[joint]
+            # the correctives' mix, rows in slot order
+            mix = torch.sparse_coo_tensor(torch.stack([slot[mix.indices()[0]], mix.indices()[1]]),
+                                          mix.values(), (count * self.slots, len(used)),
+                                          check_invariants=True).coalesce()
+            self.posedirs, self.mix = None, mix.to(dt)
+            if body._pose_correctives:  # [207, U*3]: the used vertices' correctives
                 self.posedirs = body.posedirs.reshape(body.posedirs.shape[0], -1, 3)[
                     :, index].reshape(body.posedirs.shape[0], -1)
-        dt = self.v_template.dtype
-        self.parents, self.levels = body.parents, body._levels
-        self.joint_map = torch.as_tensor(mapping[:, :NUM_JOINTS], dtype=dt)
-        to_wanted = np.zeros((landmark_count, len(wanted)), np.float32)
-        to_wanted[np.arange(landmark_count), np.searchsorted(wanted, landmark_vertices)] = 1
-        self.vertex_map = torch.as_tensor(
-            mapping[:, NUM_JOINTS:NUM_JOINTS + landmark_count] @ to_wanted, dtype=dt)
-        self.corners = torch.as_tensor(np.searchsorted(wanted, corners))
-        self.bary = samples.bary.to(dt)
+            self.joint_template = joint_template.to(dt)
+            self.joint_dirs = joint_dirs.to(dt)
+            self.centre = centre.to(dt)  # [P*slots,3]
+            self.dirs = dirs.reshape(-1, betas).to(dt)  # [P*slots*3,10]
+            joint_mix = torch.zeros(count, NUM_JOINTS, dtype=torch.float64)
+            joint_mix[:len(mapping)] = torch.as_tensor(mapping[:, :NUM_JOINTS])
+            self.weight = (weight + joint_mix).to(dt)  # [P,24]
+        # the chain by pointer jumping (as KeypointBody.chain): each joint's world
+        # rotation in log2(depth) batched products, index 24 the identity
+        parents = body.parents.numpy()
+        above = np.append(np.where(parents >= 0, parents, NUM_JOINTS), NUM_JOINTS)
+        self.jumps = []
+        while (above[:NUM_JOINTS] < NUM_JOINTS).any():
+            self.jumps.append(torch.as_tensor(above))
+            above = above[above]
+        subtree = np.eye(NUM_JOINTS)  # subtree[j, a]: j is a or below a
+        for j in range(1, NUM_JOINTS):
+            a = parents[j]
+            while a >= 0:
+                subtree[j, a] = 1.0
+                a = parents[a]
+        self.subtree = torch.as_tensor(subtree, dtype=dt)  # posed joints from turned bones
+        self.parents = torch.as_tensor(parents[1:])
+        self.keypoint_count = len(mapping)
+        self.used_vertices = len(used)
 
     def __call__(self, rotmats: torch.Tensor, betas: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor]:
         """(keypoints [B,33,3], surface samples [B,N,3]) for local rotations
         [B,24,3,3] and betas [B,10], as the whole body would place them."""
         b = rotmats.shape[0]
-        shaped = self.v_template + blend_shapes(betas, self.shapedirs)
-        rest_joints = self.joint_template + torch.einsum("bk,jdk->bjd", betas,
-                                                         self.joint_shapedirs)
-        if self.posedirs is not None:
+        rest_joints = self.joint_template + torch.einsum("bk,jdk->bjd", betas, self.joint_dirs)
+        a = self.centre + (betas @ self.dirs.T).reshape(b, *self.centre.shape)  # [B,Q,3]
+        if self.posedirs is not None:  # the correctives' offsets, mixed as the template
             eye = torch.eye(3, dtype=rotmats.dtype)
-            feature = (rotmats[:, 1:] - eye).reshape(b, -1)
-            shaped = shaped + (feature @ self.posedirs).reshape(b, -1, 3)
-        joints, transforms = rigid_transforms(rotmats, rest_joints, self.parents, self.levels)
-        per_vertex = (self.weights @ transforms.reshape(b, -1, 16)).reshape(b, -1, 4, 4)
-        vertices = torch.einsum("bvij,bvj->bvi", per_vertex[..., :3, :3], shaped) \
-            + per_vertex[..., :3, 3]
-        keypoints = self.joint_map @ joints + self.vertex_map @ vertices
-        corner = vertices[:, self.corners].reshape(b, -1, 3, 3)
-        return keypoints, (corner * self.bary[None, :, :, None]).sum(2)
+            offsets = ((rotmats[:, 1:] - eye).reshape(b, -1) @ self.posedirs).reshape(b, -1, 3)
+            a = a + torch.stack([torch.sparse.mm(self.mix, o) for o in offsets])
+        world = torch.cat([rotmats, torch.eye(3, dtype=rotmats.dtype).expand(b, 1, 3, 3)], 1)
+        for above in self.jumps:  # each joint's product down from its ancestor "above"
+            world = world[:, above] @ world
+        world = world[:, :NUM_JOINTS]
+        bones = rest_joints[:, 1:] - rest_joints[:, self.parents]
+        turned = torch.cat([rest_joints[:, :1], (world[:, self.parents] @ bones[..., None])[..., 0]], 1)
+        joints = self.subtree @ turned  # each posed joint: its own and its ancestors' bones
+        turned_parts = (world[:, self.pair_joint] @ a[..., None])[..., 0]  # G_j a_pj
+        points = turned_parts.reshape(b, -1, self.slots, 3).sum(2) + self.weight @ joints
+        return points[:, :self.keypoint_count], points[:, self.keypoint_count:]
