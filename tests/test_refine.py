@@ -153,22 +153,37 @@ def test_step_weights_ramp_from_silhouette_to_keypoints() -> None:
     assert first["pose_prior"] == last["pose_prior"] == WEIGHTS["pose_prior"]
 
 
-def test_the_points_a_step_reads_are_the_whole_bodys(body) -> None:
-    """Refinement skins only the keypoints' and surface samples' vertices; they must be
-    where the whole body puts them, for any pose and shape."""
+@pytest.mark.parametrize("correctives", [False, True])
+def test_the_points_a_step_reads_are_the_whole_bodys(body, correctives) -> None:
+    """Refinement poses only the keypoints and surface samples (its own skinning, its own
+    backward); they and their gradients must be the whole body's, for any pose and shape,
+    with pose correctives too (an official-like body)."""
+    import dataclasses
+
     from studio.pipeline.refine_points import PointBody
 
+    if correctives:
+        rng = np.random.default_rng(0)
+        posedirs = (rng.standard_normal((body.data.num_vertices, 3, 207)) * 0.01
+                    ).astype(np.float32)
+        body = BodyModel(dataclasses.replace(body.data, posedirs=posedirs))
     samples = SurfaceSamples(body.data.v_template, body.data.faces)
     points = PointBody(body, samples)
     gen = torch.Generator().manual_seed(0)
     rotmats = torch.as_tensor(euler_to_rotmat(torch.randn(2, 24, 3, generator=gen) * 0.5),
-                              dtype=torch.float32)
-    betas = torch.randn(2, 10, generator=gen)
-    with torch.no_grad():
-        out = body(global_orient=rotmats[:, :1], body_pose=rotmats[:, 1:], betas=betas)
-        keypoints, surface = points(rotmats, betas)
-    torch.testing.assert_close(keypoints, out.keypoints("mediapipe33"), atol=1e-5, rtol=0)
-    torch.testing.assert_close(surface, samples.points(out.vertices), atol=1e-5, rtol=0)
+                              dtype=torch.float32).requires_grad_(True)
+    betas = torch.randn(2, 10, generator=gen).requires_grad_(True)
+    out = body(global_orient=rotmats[:, :1], body_pose=rotmats[:, 1:], betas=betas)
+    whole = (out.keypoints("mediapipe33"), samples.points(out.vertices))
+    ours = points(rotmats, betas)
+    for a, b in zip(ours, whole):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    # gradients of a random weighting of all the points
+    weights = [torch.randn(t.shape, generator=gen) for t in whole]
+    grads = [torch.autograd.grad(sum((w * t).sum() for w, t in zip(weights, pts)),
+                                 [rotmats, betas]) for pts in (ours, whole)]
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=2e-4 * float(b.abs().max()), rtol=0)
     assert points.used_vertices < 0.5 * body.data.num_vertices
 
 

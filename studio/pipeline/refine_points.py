@@ -2,13 +2,15 @@
 
 Each refinement step needs only the body's mediapipe33 keypoints and its silhouette's
 surface samples: about 1,230 points, each a fixed mix of vertices (a landmark vertex, a
-sample's triangle corners) or a joint. In linear blend skinning a vertex is
+sample's triangle corners) or of joints. In linear blend skinning a vertex is
 ``sum_j w_j (G_j (v - J_j) + p_j)`` over the joints' world rotations G, posed joints p
-and rest joints J, all of whose rest-frame parts are linear in the shape; so a point is
-``sum_j G_j a_j(betas) + W_j p_j`` with ``a`` and ``W`` worked out once per body
-(as :class:`studio.pipeline.keypoint_refine.KeypointBody` does in numpy). Posing is then
-the kinematic chain and two small products, forward and backward, instead of skinning
-the ~2,700 vertices the points touch (a step used to be two thirds skinning).
+and rest joints J, whose rest-frame parts are linear in the shape; so a point is
+``sum_j G_j a_j(betas) + W_j p_j``, with ``a`` (for the 1 in 8 (point, joint) pairs
+where the joint moves the point) and ``W`` worked out once per body, as
+:class:`studio.pipeline.keypoint_refine.KeypointBody` does in numpy. Posing is then the
+kinematic chain (pointer jumping: 4 batched products) and one [P,72] x [72,3] product,
+and its backward is written out (:class:`_Skin`): about half the time of skinning the
+~2,700 vertices the points touch with autograd, which was a third of a step.
 """
 from __future__ import annotations
 
@@ -53,15 +55,7 @@ class PointBody:
                 (len(pairs), len(used)), check_invariants=True).coalesce()
             weight = torch.zeros(count * NUM_JOINTS, dtype=torch.float64).index_add_(
                 0, pairs, torch.sparse.sum(mix, 1).to_dense()).reshape(count, NUM_JOINTS)
-            # each point's pairs in `slots` slots (a pair's slot: its rank among its
-            # point's), the unused ones empty (joint 0, nothing to turn): the sum over a
-            # point's pairs is then a plain sum over its slots
-            pair_point = pairs // NUM_JOINTS
-            rank = torch.arange(len(pairs)) - torch.searchsorted(pair_point, pair_point)
-            self.slots = int(rank.max()) + 1
-            slot = pair_point * self.slots + rank
-            self.pair_joint = torch.zeros(count * self.slots, dtype=torch.long)
-            self.pair_joint[slot] = pairs % NUM_JOINTS
+            self.pairs, self.count = pairs, count
             regressor = body.J_regressor.double()
             joint_template = regressor @ body.v_template.double()
             shapedirs = body.shapedirs.double()
@@ -70,24 +64,18 @@ class PointBody:
             pair_weight = weight.reshape(-1)[pairs]
             joint = pairs % NUM_JOINTS
             betas = shapedirs.shape[-1]
-            centre = torch.zeros(count * self.slots, 3, dtype=torch.float64)
-            centre[slot] = torch.sparse.mm(mix, body.v_template[index].double()) \
+            centre = torch.sparse.mm(mix, body.v_template[index].double()) \
                 - pair_weight[:, None] * joint_template[joint]
-            dirs = torch.zeros(count * self.slots, 3, betas, dtype=torch.float64)
-            dirs[slot] = torch.sparse.mm(mix, shapedirs[index].reshape(len(used), -1)).reshape(
+            dirs = torch.sparse.mm(mix, shapedirs[index].reshape(len(used), -1)).reshape(
                 len(pairs), 3, betas) - pair_weight[:, None, None] * joint_dirs[joint]
-            # the correctives' mix, rows in slot order
-            mix = torch.sparse_coo_tensor(torch.stack([slot[mix.indices()[0]], mix.indices()[1]]),
-                                          mix.values(), (count * self.slots, len(used)),
-                                          check_invariants=True).coalesce()
             self.posedirs, self.mix = None, mix.to(dt)
             if body._pose_correctives:  # [207, U*3]: the used vertices' correctives
                 self.posedirs = body.posedirs.reshape(body.posedirs.shape[0], -1, 3)[
                     :, index].reshape(body.posedirs.shape[0], -1)
             self.joint_template = joint_template.to(dt)
             self.joint_dirs = joint_dirs.to(dt)
-            self.centre = centre.to(dt)  # [P*slots,3]
-            self.dirs = dirs.reshape(-1, betas).to(dt)  # [P*slots*3,10]
+            self.centre = centre.to(dt)  # [Q,3]
+            self.dirs = dirs.reshape(-1, betas).to(dt)  # [Q*3,10]
             joint_mix = torch.zeros(count, NUM_JOINTS, dtype=torch.float64)
             joint_mix[:len(mapping)] = torch.as_tensor(mapping[:, :NUM_JOINTS])
             self.weight = (weight + joint_mix).to(dt)  # [P,24]
@@ -107,6 +95,14 @@ class PointBody:
                 a = parents[a]
         self.subtree = torch.as_tensor(subtree, dtype=dt)  # posed joints from turned bones
         self.parents = torch.as_tensor(parents[1:])
+        # for the backward: sums over each joint's children and the bones' ends (bone
+        # a-1 runs from parents[a] to a)
+        children = np.zeros((NUM_JOINTS, NUM_JOINTS - 1))
+        children[parents[1:], np.arange(NUM_JOINTS - 1)] = 1.0
+        self.parent_onehot = torch.as_tensor(children, dtype=dt)
+        incidence = -children
+        incidence[np.arange(1, NUM_JOINTS), np.arange(NUM_JOINTS - 1)] += 1.0
+        self.bone_incidence = torch.as_tensor(incidence, dtype=dt)
         self.keypoint_count = len(mapping)
         self.used_vertices = len(used)
 
@@ -121,13 +117,55 @@ class PointBody:
             eye = torch.eye(3, dtype=rotmats.dtype)
             offsets = ((rotmats[:, 1:] - eye).reshape(b, -1) @ self.posedirs).reshape(b, -1, 3)
             a = a + torch.stack([torch.sparse.mm(self.mix, o) for o in offsets])
+        points = _Skin.apply(rotmats, a, rest_joints, self)
+        return points[:, :self.keypoint_count], points[:, self.keypoint_count:]
+
+
+class _Skin(torch.autograd.Function):
+    """Points [B,P,3] from local rotations [B,24,3,3], the pairs' rest-frame parts
+    [B,Q,3] and rest joints [B,24,3] (:class:`PointBody`'s layout), with the backward
+    written out: autograd's through the chain's gathers cost twice the forward."""
+
+    @staticmethod
+    def forward(ctx, rotmats: torch.Tensor, parts: torch.Tensor, rest_joints: torch.Tensor,
+                body: PointBody) -> torch.Tensor:
+        b = rotmats.shape[0]
         world = torch.cat([rotmats, torch.eye(3, dtype=rotmats.dtype).expand(b, 1, 3, 3)], 1)
-        for above in self.jumps:  # each joint's product down from its ancestor "above"
+        for above in body.jumps:  # each joint's product down from its ancestor "above"
             world = world[:, above] @ world
         world = world[:, :NUM_JOINTS]
-        bones = rest_joints[:, 1:] - rest_joints[:, self.parents]
-        turned = torch.cat([rest_joints[:, :1], (world[:, self.parents] @ bones[..., None])[..., 0]], 1)
-        joints = self.subtree @ turned  # each posed joint: its own and its ancestors' bones
-        turned_parts = (world[:, self.pair_joint] @ a[..., None])[..., 0]  # G_j a_pj
-        points = turned_parts.reshape(b, -1, self.slots, 3).sum(2) + self.weight @ joints
-        return points[:, :self.keypoint_count], points[:, self.keypoint_count:]
+        bones = rest_joints[:, 1:] - rest_joints[:, body.parents]
+        turned = torch.cat([rest_joints[:, :1],
+                            (world[:, body.parents] @ bones[..., None])[..., 0]], 1)
+        joints = body.subtree @ turned  # each posed joint: its own and its ancestors' bones
+        # sum_j G_j a_pj: the parts laid out as a dense [P, 24*3] (most of it zeros)
+        # times the stacked transposed world rotations [72,3]
+        laid = torch.zeros(b, body.count * NUM_JOINTS, 3, dtype=parts.dtype)
+        laid[:, body.pairs] = parts
+        laid = laid.reshape(b, body.count, -1)
+        turn = world.transpose(-1, -2).reshape(b, -1, 3)
+        ctx.save_for_backward(laid, turn, world, bones)
+        ctx.body = body
+        return laid @ turn + body.weight @ joints
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        laid, turn, world, bones = ctx.saved_tensors
+        body = ctx.body
+        b = grad.shape[0]
+        d_parts = (grad @ turn.transpose(-1, -2)).reshape(b, -1, 3)[:, body.pairs]
+        d_turned = body.subtree.T @ (body.weight.T @ grad)  # [B,24,3]
+        # d/d G_j directly: from the parts it turns and the bones below it
+        d_world = (laid.transpose(-1, -2) @ grad).reshape(b, -1, 3, 3).transpose(-1, -2) + (
+            body.parent_onehot @ (d_turned[:, 1:, :, None] * bones[..., None, :]).reshape(
+                b, -1, 9)).reshape(b, -1, 3, 3)
+        d_bones = (world[:, body.parents].transpose(-1, -2) @ d_turned[:, 1:, :, None])[..., 0]
+        d_rest = body.bone_incidence @ d_bones
+        d_rest[:, 0] += d_turned[:, 0]
+        # through the chain G_j = G_parent R_j: d/d R_j = G_parent^T F_j G_j with F_j the
+        # sum over j's subtree of (d/d G_k) G_k^T
+        spread = body.subtree.T @ (d_world @ world.transpose(-1, -2)).reshape(b, -1, 9)
+        total = spread.reshape(b, -1, 3, 3) @ world
+        above = torch.cat([torch.eye(3, dtype=world.dtype).expand(b, 1, 3, 3),
+                           world[:, body.parents]], 1)
+        return above.transpose(-1, -2) @ total, d_parts, d_rest, None

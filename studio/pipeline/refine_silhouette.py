@@ -9,6 +9,8 @@ element-wise operations, and a refinement step is about a fifth faster.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -23,9 +25,10 @@ class _SilhouetteLoss(torch.autograd.Function):
         size = mask.shape[-1]
         grid = torch.arange(size, dtype=points.dtype)
         offset = ((points + 1) * ((size - 1) / 2.0))[..., None] - grid  # [N,2,S] pixels
-        arg = offset * offset * (0.5 / (sigma * sigma))
+        scaled = offset * (0.5 ** 0.5 / sigma)
         # exact zeros past the tail (as soft_silhouette: denormals slow the products)
-        g = torch.exp(-arg.clamp(max=TAIL)) * (arg < TAIL)
+        g = torch.nn.functional.threshold(
+            torch.exp((scaled * scaled).clamp_(max=TAIL).neg_()), math.exp(-TAIL), 0.0)
         gx, gy = g[:, 0], g[:, 1]
         density = gy.T @ gx  # [S,S]: rows y, columns x
         occupancy = torch.sigmoid((density / COVERED_DENSITY - 0.5) * EDGE_SHARPNESS)
