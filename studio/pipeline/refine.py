@@ -17,8 +17,12 @@ a squared hinge a little outside them), a shape prior (betas near the mean, and 
 hinge beyond +-2.5: the range people have) and a pull towards the start.
 
 The step with the lowest objective is kept (the start included, so the objective never
-rises), and the caller keeps the start when the refined mesh is worse on either measured
-count, mask IoU or keypoint error (:func:`better_than_start`). Plain torch on the CPU, no Qt.
+rises), then polished by two Gauss-Newton steps on the keypoints that also follow the
+silhouette's gradient (:mod:`studio.pipeline.refine_polish`), and the caller keeps the
+start when the refined mesh is worse on either measured count, mask IoU or keypoint
+error (:func:`better_than_start`). Each step poses only the points it reads
+(:mod:`studio.pipeline.refine_points`) and the silhouette loss has its gradient written
+out (:mod:`studio.pipeline.refine_silhouette`). Plain torch on the CPU, no Qt.
 """
 from __future__ import annotations
 
@@ -239,7 +243,6 @@ class Problem:
             return refined, out.keypoints("mediapipe33")[0].double().numpy()
 
 
-
 def step_weights(progress: float) -> dict[str, float]:
     """WEIGHTS at ``progress`` (0 first step, 1 last) through the refinement."""
     out = dict(WEIGHTS)
@@ -252,9 +255,10 @@ def refine_mesh(body: BodyModel, start: MeshIteration, person: Person, transform
            image_size: tuple[int, int], seen: np.ndarray, steps: int | None = None
            ) -> tuple[MeshIteration, np.ndarray, RefineReport]:
     """Refine ``start`` (the net's last iteration of ``person``, cropped by ``transform``)
-    for ``steps`` Adam steps; ``seen`` [33] marks the landmarks that count. Returns the
-    best step's iteration, its mediapipe33 points [33,3] (body frame) and the report
-    (loss curve and time; the caller fills in the measured before/after figures)."""
+    for ``steps`` Adam steps and the polish; ``seen`` [33] marks the landmarks that count.
+    Returns the polished best step's iteration, its mediapipe33 points [33,3] (body
+    frame) and the report (the Adam steps' loss curve and the best one's terms, the
+    time of it all; the caller fills in the measured before/after figures)."""
     # Callers may run the net under inference mode (the GUI's worker does); these steps
     # need autograd.
     with torch.inference_mode(False), torch.enable_grad():

@@ -37,7 +37,8 @@ class PointBody:
         rows, cols = np.nonzero(landmark_mix)
         point = np.concatenate([rows, len(mapping) + np.repeat(np.arange(len(samples.bary)), 3)])
         vertex = np.concatenate([landmarks[cols], samples.corners.numpy().reshape(-1)])
-        coeff = np.concatenate([landmark_mix[rows, cols], samples.bary.double().numpy().reshape(-1)])
+        coeff = np.concatenate([landmark_mix[rows, cols],
+                                samples.bary.double().numpy().reshape(-1)])
         count = len(mapping) + len(samples.bary)
         used, vertex = np.unique(vertex, return_inverse=True)
         dt = body.v_template.dtype
