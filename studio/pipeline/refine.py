@@ -145,6 +145,23 @@ def shape_penalty(betas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (betas ** 2).mean(), ((betas.abs() - BETA_LIMIT).clamp_min(0) ** 2).sum()
 
 
+def start_camera(body: BodyModel, start: MeshIteration) -> np.ndarray:
+    """[3] ``start``'s crop camera moved so that it places the body of ``start``'s pose and
+    betas where it places ``start``'s mesh. Methods whose mesh is not that body as the
+    body model poses it (PointHMR regresses vertices and takes its parameters from a
+    keypoint fit; the keypoint-fit methods centre their body on its pelvis) would otherwise
+    start the refinement decimetres off the person."""
+    with torch.no_grad():
+        posed = body(global_orient=torch.as_tensor(start.pose[None, :3], dtype=torch.float32),
+                     body_pose=torch.as_tensor(start.pose[None, 3:], dtype=torch.float32),
+                     betas=torch.as_tensor(start.betas[None], dtype=torch.float32))
+    shift = (np.asarray(start.vertices, np.float64)
+             - posed.vertices[0].double().numpy()).mean(0)
+    cam = np.array(start.crop_camera, np.float64)
+    cam[1:] += shift[:2]  # s (X + shift + t) = s (X + t'): the mesh at X + shift
+    return cam
+
+
 class Problem:
     """One person's refinement objective around a start iteration."""
 
@@ -157,7 +174,7 @@ class Problem:
         self.start_rotmats = smplx.lbs.batch_rodrigues(
             torch.as_tensor(start.pose, dtype=dt).reshape(24, 3))[None]  # [1,24,3,3]
         self.start_betas = torch.as_tensor(start.betas, dtype=dt)[None]
-        self.start_cam = torch.as_tensor(start.crop_camera, dtype=dt)
+        self.start_cam = torch.as_tensor(start_camera(body, start), dtype=dt)
         self.targets = torch.as_tensor(transform.to_crop(person.landmarks), dtype=dt)
         self.seen = np.asarray(seen, bool)
         self.visibility = np.asarray(person.visibility, np.float64)
