@@ -250,11 +250,12 @@ def _eval(args: argparse.Namespace) -> int:
         return 0
     print(f"{model.source}: {len(data)} scenes from {args.data}, best of {args.top_k}")
     print(f"{'mode':>5}  {'method':>13}  {'PCK@0.2 top1':>12}  {'best-of-k':>9}  "
-          f"{'PCKh@0.5 top1':>13}  {'MSE (H^2) top1':>14}")
+          f"{'PCKh@0.5 top1':>13}  {'MSE (H^2) top1':>14}  {'best of all':>11}")
     for table in result["tables"]:
         for name, row in table["rows"].items():
             t, b = row["top1"], row["best_of_k"]
             pckh = "-" if t["pckh@0.5"] is None else f"{t['pckh@0.5']:.3f}"
+            every = f"{row['best_of_all']['pck@0.2']:.3f}" if "best_of_all" in row else "-"
             print(f"{table['mode']:>5}  {name:>13}  {t['pck@0.2']:12.3f}  "
-                  f"{b['pck@0.2']:9.3f}  {pckh:>13}  {t['mse_norm']:14.4f}")
+                  f"{b['pck@0.2']:9.3f}  {pckh:>13}  {t['mse_norm']:14.4f}  {every:>11}")
     return 0
