@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import smplx
 import torch
 
 from studio.body.model import BodyModel
@@ -15,10 +16,11 @@ from studio.nets.geometry import project_to_crop, rotmat_to_axis_angle
 from studio.pipeline.crops import CropTransform, image_camera, square_box
 from studio.pipeline.overlay import mask_iou, render_mesh
 from studio.pipeline.people import Person
-from studio.pipeline.refine import refine_mesh, start_camera
+from studio.pipeline.pointhmr_method import within_limits
+from studio.pipeline.refine import euler_xyz, refine_mesh, start_camera
 from studio.pipeline.results import MeshIteration
 from studio.pipeline.single_image import keypoint_error, seen_landmarks
-from studio.synth.pose_prior import euler_to_rotmat
+from studio.synth.pose_prior import JOINT_LIMITS, euler_to_rotmat
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 SIZE = (480, 640)  # width, height
@@ -98,3 +100,26 @@ def test_a_right_start_on_a_centred_mesh_stays_right(body) -> None:
     placed = render_mesh(refined.vertices, body.data.faces, refined.image_camera, SIZE)
     kp = keypoint_error(refined.image_camera.project(refined_points), person, SIZE)
     assert mask_iou(placed, person, SIZE) > 0.94 and kp < 1.0
+
+
+
+def _rotations(pose: np.ndarray) -> torch.Tensor:
+    return smplx.lbs.batch_rodrigues(torch.as_tensor(pose, dtype=torch.float32).reshape(24, 3))
+
+
+def test_the_start_pose_is_clamped_to_the_pose_priors_limits(body) -> None:
+    pose = _posed(body)[0]
+    # a pose inside the limits comes back as it was (as rotations: axis-angle is not unique)
+    np.testing.assert_allclose(_rotations(within_limits(pose)).numpy(),
+                               _rotations(pose).numpy(), atol=1e-5)
+    # an elbow (SMPL 18) bent and a foot (SMPL 10) turned most of a radian past the limits
+    euler = euler_xyz(_rotations(pose))
+    euler[18, 2] = JOINT_LIMITS[17, 2, 1] + 0.8
+    euler[10, 0] = JOINT_LIMITS[9, 0, 0] - 0.8
+    bent = np.concatenate([pose[:3], rotmat_to_axis_angle(euler_to_rotmat(euler[1:]))
+                           .reshape(69).numpy()])
+    assert (euler_xyz(_rotations(bent))[1:] > JOINT_LIMITS[..., 1] + 0.5).any()
+    angles = euler_xyz(_rotations(within_limits(bent))[1:])
+    assert (angles >= JOINT_LIMITS[..., 0] - 1e-4).all()
+    assert (angles <= JOINT_LIMITS[..., 1] + 1e-4).all()
+    np.testing.assert_allclose(within_limits(bent)[:3], pose[:3], atol=1e-6)  # root kept

@@ -5,18 +5,25 @@ It reads the same person mask and 33 landmark maps as the built-in PyMAF proxy m
 made through the same crop transform, and returns one iteration: PointHMR's full mesh
 (7000 vertices, pelvis-centred, camera axes) with its own crop camera. PointHMR regresses
 vertices, not body-model parameters; the iteration's ``pose`` and ``betas`` (the start of
-the refinement step) come from the keypoint fit (SMPLR) of the mesh's mediapipe33 points.
+the refinement step) come from the keypoint fit (SMPLR) of the mesh's mediapipe33 points,
+each joint then clamped to the pose prior's limits: where the photo shows half a body the
+net's legs and hidden arms are guesses, and their fit bent joints up to three radians past
+the limits (feet, an elbow), which the refinement's pose prior then fought against. The
+refinement places that body where the camera places the mesh
+(:func:`studio.pipeline.refine.start_camera`).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import smplx
 import torch
 
 from studio.body.model import BodyModel
 from studio.body.registry import find_body_model
 from studio.nets import pointhmr_builtin
+from studio.nets.geometry import rotmat_to_axis_angle
 from studio.nets.model_names import POINTHMR_FILE
 from studio.nets.pointhmr import PointHMR
 from studio.pipeline.camera_fit import project_weak
@@ -24,7 +31,9 @@ from studio.pipeline.crops import CropTransform, image_camera
 from studio.pipeline.keypoint_fit import SMPLRModel, fit_keypoints, load_smplr
 from studio.pipeline.methods import LoadedMethod, MethodOutput
 from studio.pipeline.people import Person
+from studio.pipeline.refine import euler_xyz
 from studio.pipeline.results import MeshIteration
+from studio.synth.pose_prior import JOINT_LIMITS, euler_to_rotmat
 
 NAME = "builtin-pointhmr"
 LAYOUT = "mediapipe33"
@@ -39,6 +48,17 @@ def load(device: torch.device | str = "cpu", checkpoint: Path | None = None) -> 
     return LoadedMethod(name=NAME, run=method, body=body, input_kind="proxy",
                         input_size=net.config.input_size, source=source,
                         device=torch.device(device), meta=dict(getattr(net, "meta", {})))
+
+
+def within_limits(pose: np.ndarray) -> np.ndarray:
+    """[72] axis-angle ``pose`` with each body joint's Euler angles clamped to the pose
+    prior's limits (:data:`studio.synth.pose_prior.JOINT_LIMITS`), the root as it is."""
+    rotmats = smplx.lbs.batch_rodrigues(torch.as_tensor(pose, dtype=torch.float32
+                                                        ).reshape(24, 3))
+    angles = torch.maximum(torch.minimum(euler_xyz(rotmats[1:]), JOINT_LIMITS[..., 1]),
+                           JOINT_LIMITS[..., 0])
+    body = rotmat_to_axis_angle(euler_to_rotmat(angles)).reshape(69).numpy()
+    return np.concatenate([np.asarray(pose[:3], np.float32), body]).astype(np.float32)
 
 
 class PointHMRMethod:
@@ -61,7 +81,7 @@ class PointHMRMethod:
         iteration = MeshIteration(
             vertices=vertices, joints=self.joints @ vertices, cam=cam,
             image_camera=image_camera(cam, transform.box), betas=fit.betas[0],
-            pose=fit.poses[0], keypoints_2d=project_weak(self.pymaf49 @ vertices, cam
-                                                         ).astype(np.float32),
+            pose=within_limits(fit.poses[0]),
+            keypoints_2d=project_weak(self.pymaf49 @ vertices, cam).astype(np.float32),
             sample_points=None, pyramid_map=None)
         return MethodOutput(iterations=[iteration], keypoints=keypoints[None].astype(np.float64))
