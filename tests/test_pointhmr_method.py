@@ -16,7 +16,7 @@ from studio.nets.geometry import project_to_crop, rotmat_to_axis_angle
 from studio.pipeline.crops import CropTransform, image_camera, square_box
 from studio.pipeline.overlay import mask_iou, render_mesh
 from studio.pipeline.people import Person
-from studio.pipeline.pointhmr_method import within_limits
+from studio.pipeline.pointhmr_method import STAND, start_pose, unseen_joints
 from studio.pipeline.refine import euler_xyz, refine_mesh, start_camera
 from studio.pipeline.results import MeshIteration
 from studio.pipeline.single_image import keypoint_error, seen_landmarks
@@ -109,8 +109,9 @@ def _rotations(pose: np.ndarray) -> torch.Tensor:
 
 def test_the_start_pose_is_clamped_to_the_pose_priors_limits(body) -> None:
     pose = _posed(body)[0]
+    everything = np.ones(33, bool)
     # a pose inside the limits comes back as it was (as rotations: axis-angle is not unique)
-    np.testing.assert_allclose(_rotations(within_limits(pose)).numpy(),
+    np.testing.assert_allclose(_rotations(start_pose(pose, everything)).numpy(),
                                _rotations(pose).numpy(), atol=1e-5)
     # an elbow (SMPL 18) bent and a foot (SMPL 10) turned most of a radian past the limits
     euler = euler_xyz(_rotations(pose))
@@ -119,7 +120,24 @@ def test_the_start_pose_is_clamped_to_the_pose_priors_limits(body) -> None:
     bent = np.concatenate([pose[:3], rotmat_to_axis_angle(euler_to_rotmat(euler[1:]))
                            .reshape(69).numpy()])
     assert (euler_xyz(_rotations(bent))[1:] > JOINT_LIMITS[..., 1] + 0.5).any()
-    angles = euler_xyz(_rotations(within_limits(bent))[1:])
+    angles = euler_xyz(_rotations(start_pose(bent, everything))[1:])
     assert (angles >= JOINT_LIMITS[..., 0] - 1e-4).all()
     assert (angles <= JOINT_LIMITS[..., 1] + 1e-4).all()
-    np.testing.assert_allclose(within_limits(bent)[:3], pose[:3], atol=1e-6)  # root kept
+    np.testing.assert_allclose(start_pose(bent, everything)[:3], pose[:3], atol=1e-6)
+
+
+def test_unseen_limbs_start_at_the_priors_standing_pose(body) -> None:
+    """A half-body photo: face and shoulders seen (MediaPipe 0-12), nothing below."""
+    seen = np.zeros(33, bool)
+    seen[:13] = True
+    unseen = unseen_joints(seen)
+    # shoulders (their elbows unseen), elbows, wrists, hips, knees, ankles, hands, feet
+    assert sorted(unseen) == [1, 2, 4, 5, 7, 8, 10, 11, 16, 17, 18, 19, 20, 21, 22, 23]
+    pose = _posed(body)[0]
+    angles = euler_xyz(_rotations(start_pose(pose, seen))[1:])
+    rows = [j - 1 for j in unseen]
+    np.testing.assert_allclose(angles[rows].numpy(), STAND[rows].numpy(), atol=1e-4)
+    kept = [j - 1 for j in range(1, 24) if j not in unseen]  # spine, neck, head, collars
+    np.testing.assert_allclose(angles[kept].numpy(), euler_xyz(_rotations(pose))[1:][kept]
+                               .numpy(), atol=1e-4)
+    assert unseen_joints(np.ones(33, bool)) == []
