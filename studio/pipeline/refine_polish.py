@@ -20,7 +20,7 @@ IoU from 0.797 to 0.807; every photo's error fell, pexels_3551487's IoU lost mos
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import smplx
@@ -30,8 +30,22 @@ from studio.body.model import BodyModel
 from studio.nets.geometry import CROP_SIZE, FOCAL_LENGTH
 from studio.pipeline.keypoint_refine import N_BETAS, KeypointBody, gauss_newton_step, rodrigues
 
-if TYPE_CHECKING:
-    from studio.pipeline.refine import Problem
+
+class Problem(Protocol):
+    """What the polish reads of :class:`studio.pipeline.refine.Problem` (a protocol, so
+    that this module, which ``refine`` imports, does not import it back)."""
+
+    body: BodyModel
+    targets: torch.Tensor  # [33,2] landmarks, crop coordinates
+    seen: np.ndarray  # [33] bool
+    visibility: np.ndarray  # [33]
+    pull: torch.Tensor  # [24] the pull to the start per joint
+
+    def points(self, rotmats: torch.Tensor, betas: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def silhouette(self, surface: torch.Tensor, cam: torch.Tensor) -> torch.Tensor: ...
+
 
 STEPS = 2
 NOISE = 2.0  # px of the crop box: a landmark residual's scale
