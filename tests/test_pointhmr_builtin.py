@@ -108,9 +108,9 @@ needs_weights = pytest.mark.skipif(not WEIGHTS.is_file(), reason=f"{WEIGHTS} not
 
 @needs_weights
 def test_shipped_weights_hold_their_card_figures(body: BodyModel) -> None:
-    """The model card's 80.5 mm PA-MPJPE and 126.1 mm PVE (2,000 people) within noise on
-    64 of them (84.4 / 130.7 there; the same run at 2,300 steps, 91.3 / 141.5, and the
-    first file, 104.6 / 165.1, fail both bounds)."""
+    """The model card's 71.0 mm PA-MPJPE and 112.2 mm PVE (2,000 people) within noise on
+    64 of them (72.1 / 113.8 there; the same run at 4,300 steps, 84.4 / 130.7, at 2,300,
+    91.3 / 141.5, and the first file, 104.6 / 165.1, fail both bounds)."""
     from studio.train.pointhmr_eval import evaluate_meshes
 
     net = pointhmr_builtin.load(WEIGHTS, body)
@@ -119,7 +119,7 @@ def test_shipped_weights_hold_their_card_figures(body: BodyModel) -> None:
         errs = evaluate_meshes({"p": lambda x: net(x, fine_heatmaps=False)["vertices_full"]},
                                data, pointhmr_builtin.vertex_regressor(body, "h36m17"),
                                "test", 0, 64, 32)["p"]
-    assert errs["pa_mpjpe"] < 90 and errs["pve"] < 138, errs
+    assert errs["pa_mpjpe"] < 78 and errs["pve"] < 121, errs
 
 
 @needs_weights
