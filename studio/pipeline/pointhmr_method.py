@@ -32,7 +32,7 @@ from studio.pipeline.crops import CropTransform, image_camera
 from studio.pipeline.keypoint_fit import SMPLRModel, fit_keypoints, load_smplr
 from studio.pipeline.methods import LoadedMethod, MethodOutput
 from studio.pipeline.people import Person
-from studio.pipeline.refine import LIMB_LANDMARKS, euler_xyz
+from studio.pipeline.refine import euler_xyz, unseen_limbs
 from studio.pipeline.results import MeshIteration
 from studio.pipeline.single_image import seen_landmarks
 from studio.synth.pose_prior import BASE_POSES, BASE_TABLE, JOINT_LIMITS, euler_to_rotmat
@@ -71,10 +71,9 @@ def start_pose(pose: np.ndarray, seen: np.ndarray) -> np.ndarray:
 
 def unseen_joints(seen: np.ndarray) -> list[int]:
     """SMPL joints whose rotation moves only landmarks not ``seen``
-    (:data:`studio.pipeline.refine.LIMB_LANDMARKS`), and the feet and hands below such a
+    (:func:`studio.pipeline.refine.unseen_limbs`), and the feet and hands below such a
     joint."""
-    seen = np.asarray(seen, bool)
-    unseen = [j for j, marks in LIMB_LANDMARKS.items() if not seen[list(marks)].any()]
+    unseen = unseen_limbs(seen)
     return unseen + [end for end, parent in END_JOINTS.items() if parent in unseen]
 
 

@@ -71,6 +71,12 @@ LIMB_LANDMARKS = {1: (25,), 2: (26,), 4: (27,), 5: (28,), 7: (29, 31), 8: (30, 3
 UNSEEN_PULL = 50.0  # radians past the pose prior's limits before the hinge bites
 
 
+def unseen_limbs(seen: np.ndarray) -> list[int]:
+    """The joints of :data:`LIMB_LANDMARKS` none of whose landmarks is ``seen`` [33]."""
+    seen = np.asarray(seen, bool)
+    return [joint for joint, marks in LIMB_LANDMARKS.items() if not seen[list(marks)].any()]
+
+
 def grown_mask(mask: np.ndarray, pixels: float) -> np.ndarray:
     """[S,S] float32: ``mask`` (at 0.5) grown outwards by ``pixels``, its new edge a
     one-pixel linear ramp."""
@@ -179,9 +185,7 @@ class Problem:
         self.seen = np.asarray(seen, bool)
         self.visibility = np.asarray(person.visibility, np.float64)
         pull = np.ones(24)
-        for joint, landmarks in LIMB_LANDMARKS.items():
-            if not np.asarray(seen)[list(landmarks)].any():
-                pull[joint] = UNSEEN_PULL
+        pull[unseen_limbs(seen)] = UNSEEN_PULL
         self.pull = torch.as_tensor(pull, dtype=dt)
         weights = np.where(seen, person.visibility, 0.0)
         self.weights = torch.as_tensor(weights / max(weights.sum(), 1e-9), dtype=dt)
