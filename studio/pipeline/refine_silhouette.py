@@ -9,12 +9,11 @@ element-wise operations, and a refinement step is about a fifth faster.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
-from studio.synth.soft_silhouette import COVERED_DENSITY, EDGE_SHARPNESS, TAIL
+from studio.synth.soft_silhouette import (COVERED_DENSITY, EDGE_SHARPNESS, axis_gaussians,
+                                           occupancy)
 
 
 class _SilhouetteLoss(torch.autograd.Function):
@@ -23,29 +22,23 @@ class _SilhouetteLoss(torch.autograd.Function):
     @staticmethod
     def forward(ctx, points: Tensor, sigma: float, mask: Tensor, inside: Tensor) -> Tensor:
         size = mask.shape[-1]
-        grid = torch.arange(size, dtype=points.dtype)
-        offset = ((points + 1) * ((size - 1) / 2.0))[..., None] - grid  # [N,2,S] pixels
-        scaled = offset * (0.5 ** 0.5 / sigma)
-        # exact zeros past the tail (as soft_silhouette: denormals slow the products)
-        g = torch.nn.functional.threshold(
-            torch.exp((scaled * scaled).clamp_(max=TAIL).neg_()), math.exp(-TAIL), 0.0)
+        offset, g = axis_gaussians(points, size, sigma)  # [N,2,S]
         gx, gy = g[:, 0], g[:, 1]
-        density = gy.T @ gx  # [S,S]: rows y, columns x
-        occupancy = torch.sigmoid((density / COVERED_DENSITY - 0.5) * EDGE_SHARPNESS)
-        seen = occupancy * inside
+        covered = occupancy(gy.T @ gx)  # [S,S]: rows y, columns x
+        seen = covered * inside
         inter = (seen * mask).sum()
         union = (seen + mask - seen * mask).sum().clamp_min(1e-6)
-        ctx.save_for_backward(offset, gx, gy, occupancy, mask, inside, inter, union)
+        ctx.save_for_backward(offset, gx, gy, covered, mask, inside, inter, union)
         ctx.sigma, ctx.size = sigma, size
         return 1 - inter / union
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        offset, gx, gy, occupancy, mask, inside, inter, union = ctx.saved_tensors
+        offset, gx, gy, covered, mask, inside, inter, union = ctx.saved_tensors
         # d(1 - I/U)/d seen = -(mask U - I (1 - mask)) / U^2, then through the window,
         # the logistic and the density's scale
         d_seen = (inter * (1 - mask) - mask * union) / (union * union)
-        d_density = d_seen * inside * occupancy * (1 - occupancy) * (
+        d_density = d_seen * inside * covered * (1 - covered) * (
             EDGE_SHARPNESS / COVERED_DENSITY) * grad
         d_gx = gy @ d_density  # [N,S]
         d_gy = gx @ d_density.T

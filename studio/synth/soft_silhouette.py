@@ -20,6 +20,8 @@ has its centre at -1 + 2j/(S-1) (align_corners).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -77,14 +79,27 @@ def soft_silhouette(points: Tensor, size: int, sigma_px: float) -> Tensor:
     """[B,S,S] occupancy in [0, 1) of crop points ``points`` [B,N,2] (from
     :meth:`SurfaceSamples.points`, projected) splatted with radius ``sigma_px``
     (:func:`sigma_pixels`); differentiable in the points."""
-    sigma = sigma_px
-    pixel = (points + 1) * ((size - 1) / 2.0)  # [B,N,2] in pixel units
+    g = axis_gaussians(points, size, sigma_px)[1]  # [B,N,2,S]
+    density = g[:, :, 1].transpose(1, 2) @ g[:, :, 0]  # [B,S,S]: rows y, columns x
+    return occupancy(density)
+
+
+def axis_gaussians(points: Tensor, size: int, sigma_px: float) -> tuple[Tensor, Tensor]:
+    """Each crop point's [...,N,2] offset in pixels from every column (x) and row (y) of
+    an S-pixel image, [...,N,2,S], and its Gaussian there (radius ``sigma_px``): a
+    point's splat is the product of its two axes' Gaussians."""
     grid = torch.arange(size, dtype=points.dtype, device=points.device)
-    arg = (pixel[..., None] - grid) ** 2 / (2 * sigma * sigma)  # [B,N,2,S]
+    offset = ((points + 1) * ((size - 1) / 2.0))[..., None] - grid
+    scaled = offset * (0.5 ** 0.5 / sigma_px)
     # Far tails are exact zeros: left as exp's tiny values they become denormal numbers
     # in the products, which made the matrix product 40x slower.
-    g = torch.where(arg < TAIL, torch.exp(-arg.clamp(max=TAIL)), torch.zeros_like(arg))
-    density = g[:, :, 1].transpose(1, 2) @ g[:, :, 0]  # [B,S,S]: rows y, columns x
+    g = torch.nn.functional.threshold(
+        torch.exp((scaled * scaled).clamp_(max=TAIL).neg_()), math.exp(-TAIL), 0.0)
+    return offset, g
+
+
+def occupancy(density: Tensor) -> Tensor:
+    """Occupancy in [0, 1) of a splat density: a logistic edge at half the covered density."""
     return torch.sigmoid((density / COVERED_DENSITY - 0.5) * EDGE_SHARPNESS)
 
 
