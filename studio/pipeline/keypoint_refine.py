@@ -39,6 +39,27 @@ DAMPING = 1e-3
 N_BETAS = 10
 
 
+def chain_tables(parents: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """A kinematic tree's (``parents`` [n], -1 at the root) pointer-jumping indices and
+    subtree matrix [n,n] (``subtree[a, j]``: j is a or below a). Jumping down the tree
+    gives the world rotations in log2(depth) batched products (4 for SMPL's depth of 8,
+    where level by level takes 8): each jump [n+1] names a joint's ancestor so many
+    levels up, index n the identity."""
+    n = len(parents)
+    above = np.append(np.where(parents >= 0, parents, n), n)
+    jumps = []
+    while (above[:n] < n).any():
+        jumps.append(above)
+        above = above[above]
+    subtree = np.eye(n)
+    for j in range(1, n):
+        a = parents[j]
+        while a >= 0:
+            subtree[a, j] = 1.0
+            a = parents[a]
+    return jumps, subtree
+
+
 class KeypointBody:
     """One layout's keypoints [B,K,3] of a body model from local rotations [B,24,3,3]
     and shapes [B,10] (numpy float64), as :meth:`BodyModel.forward` gives them (without
@@ -84,19 +105,7 @@ class KeypointBody:
         # sum_j G_j a_dirs_kj is then one product with the world rotations
         self.a_dirs_by_joint = a_dirs.transpose(1, 2, 0, 3).reshape(n_joints * 3, k * N_BETAS)
         self.parents = body.parents.detach().cpu().numpy().astype(np.int64)
-        # pointer jumping down the tree: world rotations in log2(depth) products (4 for
-        # SMPL's depth of 8, where level by level takes 8); index n is the identity
-        above = np.append(np.where(self.parents >= 0, self.parents, n_joints), n_joints)
-        self.jumps = []
-        while (above[:n_joints] < n_joints).any():
-            self.jumps.append(above)
-            above = above[above]
-        subtree = np.eye(n_joints)  # subtree[a, j]: j is a or below a
-        for j in range(1, n_joints):
-            a = self.parents[j]
-            while a >= 0:
-                subtree[a, j] = 1.0
-                a = self.parents[a] if a > 0 else -1
+        self.jumps, subtree = chain_tables(self.parents)
         self.subtree = subtree
         self.subtree_weight = self.weight @ subtree.T  # [K,24] over each joint's subtree
         self.rest_dirs_flat = self.rest_dirs.reshape(-1, N_BETAS)  # [72,10]

@@ -19,6 +19,7 @@ import torch
 
 from studio.body import joint_sets as js
 from studio.body.model import NUM_JOINTS, BodyModel
+from studio.pipeline.keypoint_refine import chain_tables
 from studio.synth.soft_silhouette import SurfaceSamples
 
 
@@ -83,18 +84,10 @@ class PointBody:
         # the chain by pointer jumping (as KeypointBody.chain): each joint's world
         # rotation in log2(depth) batched products, index 24 the identity
         parents = body.parents.numpy()
-        above = np.append(np.where(parents >= 0, parents, NUM_JOINTS), NUM_JOINTS)
-        self.jumps = []
-        while (above[:NUM_JOINTS] < NUM_JOINTS).any():
-            self.jumps.append(torch.as_tensor(above))
-            above = above[above]
-        subtree = np.eye(NUM_JOINTS)  # subtree[j, a]: j is a or below a
-        for j in range(1, NUM_JOINTS):
-            a = parents[j]
-            while a >= 0:
-                subtree[j, a] = 1.0
-                a = parents[a]
-        self.subtree = torch.as_tensor(subtree, dtype=dt)  # posed joints from turned bones
+        jumps, subtree = chain_tables(parents)
+        self.jumps = [torch.as_tensor(above) for above in jumps]
+        # subtree[j, a]: j is a or below a (posed joints from turned bones)
+        self.subtree = torch.as_tensor(subtree.T, dtype=dt)
         self.parents = torch.as_tensor(parents[1:])
         # for the backward: sums over each joint's children and the bones' ends (bone
         # a-1 runs from parents[a] to a)
