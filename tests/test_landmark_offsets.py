@@ -30,7 +30,7 @@ def _views(body: BodyModel, nose_offset: np.ndarray, ear_vertex: int, twin: int)
         root = Rotation.from_euler("y", rng.uniform(-70, 70), degrees=True).as_matrix()
         out = lo._posed(body, root, pose, rng.normal(0, 0.5, 10))
         k = 300.0
-        view = lo._record(out, body, k * out.keypoints("mediapipe33")[0].double().numpy()
+        view = lo._record(out, k * out.keypoints("mediapipe33")[0].double().numpy()
                           @ lo.RENDER_AXES.T, k * out.vertices[0].double().numpy()
                           @ lo.RENDER_AXES.T, k, lo.RENDER_AXES)
         found = view["model"].copy()

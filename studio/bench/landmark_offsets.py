@@ -34,6 +34,7 @@ import numpy as np
 
 from studio.body import joint_sets as js
 from studio.errors import StudioError
+from studio.nets.smplr import world_rotations
 
 SIDE = 512  # px of the square renders
 FILL = 0.85
@@ -48,14 +49,6 @@ FRAME_JOINT = {**{i: 15 for i in range(11)},
 # World axes to image axes: the renders' world is y up, a photo's camera frame y down.
 RENDER_AXES = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 CAMERA_AXES = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-
-
-def global_rotations(local: np.ndarray, parents: np.ndarray) -> np.ndarray:
-    """[24,3,3] world rotations from local ones along the kinematic tree."""
-    out = np.empty_like(local)
-    for j, p in enumerate(parents):
-        out[j] = local[j] if p < 0 else out[p] @ local[j]
-    return out
 
 
 def random_view(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -115,17 +108,16 @@ def render_view(body, view: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
     photo[covered] = skin[covered].astype(np.uint8)
     pixels = (both[0, :, :2].numpy().astype(np.float64) + 1) / 2 * (SIDE - 1)
     nv = verts.shape[1]
-    return photo, _record(out, body, pixels[nv:], pixels[:nv],
+    return photo, _record(out, pixels[nv:], pixels[:nv],
                           FILL * 2 / span * (SIDE - 1) / 2, RENDER_AXES)
 
 
-def _record(out, body, keypoints_px: np.ndarray, vertices_px: np.ndarray, px_per_m: float,
+def _record(out, keypoints_px: np.ndarray, vertices_px: np.ndarray, px_per_m: float,
             axes: np.ndarray) -> dict:
     """What a view keeps of a posed body: its projected keypoints and vertices, px per
     metre, the axes and the joints' world rotations."""
     return {"model": keypoints_px, "vertices": vertices_px, "px_per_m": px_per_m,
-            "axes": axes, "rotations": global_rotations(
-                out.rotmats[0].double().numpy(), np.asarray(body.data.parents))}
+            "axes": axes, "rotations": world_rotations(out.rotmats.double())[0].numpy()}
 
 
 def swapped_sides(mediapipe: np.ndarray, model: np.ndarray) -> np.ndarray:
@@ -185,7 +177,7 @@ def photo_views(model, photos: list[tuple[str, np.ndarray]]) -> list[dict]:
             cam = final.image_camera
             points = out.keypoints("mediapipe33")[0].double().numpy()
             depth = float(points[:, 2].mean() + cam.translation[2])
-            view = _record(out, body, cam.project(points),
+            view = _record(out, cam.project(points),
                            cam.project(out.vertices[0].double().numpy()),
                            cam.focal / depth, CAMERA_AXES)
             size = (image.shape[1], image.shape[0])
