@@ -188,3 +188,18 @@ def test_ground_shadows_fall_away_from_the_light():
     amount = shadows.lookup(ground)
     assert amount[0] > 0.9 and amount[1] > 0.9 and amount[2] < 0.1  # cast towards -x
     assert shadows.lookup(np.zeros((0, 3), np.float32)).shape == (0,)  # no ground in view
+
+
+def test_degrade_photo_softens_and_is_seeded(samples):
+    from studio.synth.photo_degrade import degrade_photo
+
+    image = samples[0].image
+    a = degrade_photo(image, np.random.default_rng(3))
+    b = degrade_photo(image, np.random.default_rng(3))
+    assert a.shape == image.shape and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    # blurred: less high-frequency energy than the render, same picture on average
+    def detail(im):
+        return float(np.abs(np.diff(im.astype(np.float64), axis=1)).mean())
+    assert detail(a) < detail(image)
+    assert abs(float(a.mean()) - float(image.mean())) < 3.0

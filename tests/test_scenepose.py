@@ -240,7 +240,7 @@ def test_training_runs_resumes_and_writes_weights(tmp_path: Path) -> None:
              keypoints=data.keypoints, boxes=data.boxes, pose_class=data.pose_class)
     config = ScenePoseTrainConfig(samples=60, render_size=96, templates=4, input_size=64,
                                   steps=6, batch_size=4, val_samples=6, val_every=3,
-                                  checkpoint_every=2)
+                                  checkpoint_every=2, degrade=0.5)
     first = train(config, tmp_path / "run", progress=False, stop_after=3)
     assert first.step == 3
     done = train(config, tmp_path / "run", tmp_path / "w.pt", progress=False)

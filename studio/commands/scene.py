@@ -118,6 +118,7 @@ TRAIN_HELP = {
     "fill_probability": "share of scenes whose person spot is painted over smoothly",
     "fill_style": "how: paint (like the real photos' person removal) or ellipse (a blurred "
                   "ellipse, as the first weights)",
+    "degrade": "share of scenes blurred, noised and JPEG-compressed like camera photos",
     "val_samples": "scenes held out for validation",
     "val_every": "validate every N steps",
     "checkpoint_every": "checkpoint every N steps",

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from studio.body.storage import atomic_write_bytes
 from studio.nets.scenepose import ScenePoseConfig, ScenePoseNet, joint_heatmaps, roi_align
 from studio.nets.scenepose_views import MIRROR, box_frame, crop_boxes, make_views, normalise
+from studio.synth.photo_degrade import degrade_photo
 from studio.synth.scene_paint import paint_out_box
 from studio.synth.scenepose_data import SceneSet, TemplateSet, build_templates, load_cache, render_cache
 from studio.train.run_files import append_log, optimise, save_checkpoint, step_record
@@ -60,6 +61,7 @@ class ScenePoseTrainConfig:
     distill_weight: float = 0.5
     fill_probability: float = 0.5
     fill_style: str = "paint"     # paint (scene_paint.paint_out_box) or ellipse
+    degrade: float = 0.0          # share of scenes blurred, noised and JPEG-compressed
     val_samples: int = 200
     val_every: int = 250
     checkpoint_every: int = 50
@@ -124,15 +126,21 @@ def _image_tensor(images: list[np.ndarray]) -> torch.Tensor:
 
 
 def make_batch(data: SceneSet, index: np.ndarray, rng: np.random.Generator,
-               fill_probability: float, fill_style: str = "paint") -> Batch:
+               fill_probability: float, fill_style: str = "paint",
+               degrade: float = 0.0) -> Batch:
     """Scenes ``index`` with a smooth fill over the spot (``fill_style``, see
-    :data:`FILL_STYLES`), mirroring and colour jitter."""
+    :data:`FILL_STYLES`), camera degradations in a share ``degrade``
+    (:func:`studio.synth.photo_degrade.degrade_photo`), mirroring and colour jitter."""
     if fill_style == "paint":
         paint = rng.random(len(index)) < fill_probability
-        images = _image_tensor([paint_out_box(data.images[i], data.boxes[i], rng) if p
-                                else data.images[i] for i, p in zip(index, paint)])
+        pictures = [paint_out_box(data.images[i], data.boxes[i], rng) if p
+                    else data.images[i] for i, p in zip(index, paint)]
     else:
-        images = _image_tensor([data.images[i] for i in index])
+        pictures = [data.images[i] for i in index]
+    if degrade > 0:
+        pictures = [degrade_photo(im, rng) if d else im
+                    for im, d in zip(pictures, rng.random(len(index)) < degrade)]
+    images = _image_tensor(pictures)
     kp = data.keypoints[index].astype(np.float64).copy()
     boxes = data.boxes[index].astype(np.float64).copy()
     widths = np.array([data.images[i].shape[1] for i in index], np.float64)
@@ -300,7 +308,8 @@ def train(config: ScenePoseTrainConfig, run_dir: Path, out: Path | None = None,
         net.train()
         rng = np.random.default_rng([config.seed, state.step])  # resumes repeatably
         index = rng.choice(len(train_set), config.batch_size, replace=False)
-        batch = make_batch(train_set, index, rng, config.fill_probability, config.fill_style)
+        batch = make_batch(train_set, index, rng, config.fill_probability, config.fill_style,
+                           config.degrade)
         terms = losses(net, templates, batch, state.step >= self_train_step, config)
         optimise(net, opt, sched, terms["total"])
         state.step += 1
