@@ -126,8 +126,38 @@ def test_broad_prior_stays_in_the_limits_and_eval_poses_are_separate() -> None:
     assert names[:2] == list(key_poses.EVAL_KEY_POSES)[:2] and len(names) == 20
 
 
+def test_training_poses_broaden_the_prior_by_a_rule() -> None:
+    """The training-only draws: with no free or turned share they are the broad prior's
+    own draws; a free share is uniform within the limits and turned any way (upside down
+    too); evaluation and validation key poses draw from separate tables."""
+    same = key_poses.sample_training_poses(torch.Generator().manual_seed(3), 16)
+    broad = key_poses.sample_broad_poses(torch.Generator().manual_seed(3), 16)
+    assert all(torch.equal(a, b) for a, b in zip(same, broad))
+    root, pose = key_poses.sample_training_poses(torch.Generator().manual_seed(3), 4000,
+                                                 free=1.0)
+    assert torch.allclose(root @ root.transpose(1, 2), torch.eye(3).expand(4000, 3, 3),
+                          atol=1e-5)
+    up = root[:, 1, 1]  # the body's up axis along the world's up
+    assert (up < -0.9).float().mean() > 0.03 and abs(up.mean()) < 0.05
+    bend = pose[:, key_poses.BODY_JOINTS.index("left_knee")]
+    assert torch.acos(bend[:, 1, 1].clamp(-1, 1)).max() > 2.4  # beyond the middle 70%
+    _, _, names = key_poses.eval_key_poses(torch.Generator(), 3, poses=key_poses.TRAIN_KEY_POSES)
+    assert names == list(key_poses.TRAIN_KEY_POSES)[:3]
+
+
+def test_validation_set_is_the_training_key_poses(capsys) -> None:
+    assert main(["eval", "smplr", "--from", "2d", "--layout", "coco17", "--samples", "20",
+                 "--validation", "--refine-steps", "0", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["set"] == "validation"
+    assert {r["poses"] for r in doc["rows"]} == {"prior", "train-key-poses"}
+    per_pose = doc["rows"][-1]["per_pose"]
+    assert list(per_pose) == list(key_poses.TRAIN_KEY_POSES) and "prior" not in per_pose
+
+
 def test_a_few_training_steps_lower_the_loss_and_resume(tmp_path: Path) -> None:
     config = SMPLRConfig(layouts="smpl24", hidden=32, batch_size=32, steps=40, lr=3e-3,
+                         free_fraction=0.2, turned_fraction=0.2,
                          val_every=20, val_samples=16, checkpoint_every=10, finetune_from=0.5)
     gen = torch.Generator().manual_seed(7)
     torch.manual_seed(config.seed)

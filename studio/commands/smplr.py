@@ -70,7 +70,11 @@ def add_train_smplr(sub: argparse._SubParsersAction) -> None:
                              ("seed", int, "seed of the data and the initial weights"),
                              ("val_every", int, "validate every N steps"),
                              ("checkpoint_every", int, "checkpoint every N steps"),
-                             ("threads", int, "CPU threads for torch (0: torch's choice)")):
+                             ("threads", int, "CPU threads for torch (0: torch's choice)"),
+                             ("free_fraction", float, "share of training poses uniform in "
+                                                      "the joint limits, any orientation"),
+                             ("turned_fraction", float, "share of the other training poses "
+                                                        "turned to any orientation")):
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=getattr(d, name),
                        metavar="N", help=f"{text} (default: %(default)s)")
     p.add_argument("--init", default="", metavar="WEIGHTS",
@@ -89,7 +93,8 @@ def _train(args: argparse.Namespace) -> int:
             steps=args.steps, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
             dropout=args.dropout, finetune_from=args.finetune_from, seed=args.seed,
             val_every=args.val_every, checkpoint_every=args.checkpoint_every,
-            threads=args.threads, init=args.init)
+            threads=args.threads, init=args.init, free_fraction=args.free_fraction,
+            turned_fraction=args.turned_fraction)
     except ValueError as err:
         raise StudioError(str(err)) from err
     return run_training(train, config, args)
@@ -111,6 +116,10 @@ def add_eval_smplr(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="seed of the test samples (default: %(default)s)")
     _refine_option(p)
+    p.add_argument("--validation", action="store_true",
+                   help="held-out draws of the training distribution instead (the prior "
+                        "from another seed stream, the training key poses): for choosing "
+                        "between trained candidates without looking at the evaluation poses")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_eval)
 
@@ -124,15 +133,16 @@ def _eval(args: argparse.Namespace) -> int:
     if args.layout not in LAYOUT_NAMES:
         raise StudioError(f"unknown layout {args.layout!r} (use {', '.join(LAYOUT_NAMES)})")
     fit = load_smplr(args.layout, args.dims, path=args.model)
-    result = evaluate(fit, args.layout, args.samples, args.seed, args.refine_steps)
+    result = evaluate(fit, args.layout, args.samples, args.seed, args.refine_steps,
+                      args.validation)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     print(f"{result['model']}: {args.layout} {args.dims}D, {args.samples} samples per row "
           f"(seed {args.seed}), {result['refine_steps']} refinement steps")
-    print(f"{'poses':>10}  {'noise':>18}  {'MPJPE':>7}  {'PA-MPJPE':>8}  {'PA-PVE':>7}   (mm)")
+    print(f"{'poses':>15}  {'noise':>18}  {'MPJPE':>7}  {'PA-MPJPE':>8}  {'PA-PVE':>7}   (mm)")
     for row in result["rows"]:
-        print(f"{row['poses']:>10}  {row['noise']:>18}  {row['mpjpe']:7.1f}  "
+        print(f"{row['poses']:>15}  {row['noise']:>18}  {row['mpjpe']:7.1f}  "
               f"{row['pa_mpjpe']:8.1f}  {row['pa_pve']:7.1f}")
     return 0
 

@@ -153,6 +153,36 @@ def sample_broad_poses(gen: torch.Generator, batch: int) -> tuple[torch.Tensor, 
     return root, body
 
 
+def any_orientation(gen: torch.Generator, batch: int) -> torch.Tensor:
+    """[B,3,3] rotations uniform over all orientations (unit quaternions from a normal
+    4-vector): lying, prone, on a side, upside down."""
+    w, x, y, z = torch.nn.functional.normalize(torch.randn(batch, 4, generator=gen), dim=-1).T
+    return torch.stack([
+        torch.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+        torch.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+        torch.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)
+
+
+def sample_training_poses(gen: torch.Generator, batch: int, free: float = 0.0,
+                          turned: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`sample_broad_poses` broadened by a rule, for training only (evaluation keeps
+    the broad mix): a ``free`` share of poses uniform within the prior's full joint limits,
+    and a ``turned`` share of the others, each at any orientation (:func:`any_orientation`).
+    With both 0 it is :func:`sample_broad_poses`, the same draws."""
+    root, body = sample_broad_poses(gen, batch)
+    if free <= 0 and turned <= 0:
+        return root, body
+    lo, hi = JOINT_LIMITS[..., 0], JOINT_LIMITS[..., 1]
+    uniform = euler_to_rotmat(lo + torch.rand(batch, *lo.shape, generator=gen) * (hi - lo))
+    draw = torch.rand(batch, generator=gen)
+    is_free = draw < free
+    is_turned = (draw >= free) & (draw < free + turned * (1 - free))
+    body = torch.where(is_free[:, None, None, None], uniform, body)
+    root = torch.where((is_free | is_turned)[:, None, None], any_orientation(gen, batch), root)
+    return root, body
+
+
 # Hand-made evaluation poses, none of them a training key pose (left side written).
 EVAL_KEY_POSES: dict[str, tuple[Pose, str]] = {
     "tree": ({"left_hip": (-35, 40, 60), "left_knee": (140, 0, 0), "left_shoulder": (0, 0, 70),
@@ -208,13 +238,15 @@ EVAL_KEY_POSES: dict[str, tuple[Pose, str]] = {
 }
 
 
-def eval_key_poses(gen: torch.Generator, count: int, degrees: float = 4.0
+def eval_key_poses(gen: torch.Generator, count: int, degrees: float = 4.0,
+                   poses: dict[str, tuple[Pose, str]] = EVAL_KEY_POSES
                    ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """``count`` evaluation poses cycling through :data:`EVAL_KEY_POSES` (root [B,3,3] in
-    the body frame, body [B,23,3,3], names), each perturbed by ``degrees`` and turned to
-    a random yaw (small pitch and roll)."""
-    table, kinds = _table(EVAL_KEY_POSES)
+    """``count`` evaluation poses cycling through ``poses`` (root [B,3,3] in the body
+    frame, body [B,23,3,3], names), each perturbed by ``degrees`` and turned to a random
+    yaw (small pitch and roll). :data:`TRAIN_KEY_POSES` drawn so make the validation set
+    that choices between trained candidates use (never the evaluation poses)."""
+    table, kinds = _table(poses)
     pick = torch.arange(count) % len(table)
     angles = _perturbed(gen, table[pick], torch.full((count,), degrees))
-    names = [list(EVAL_KEY_POSES)[int(i)] for i in pick]
+    names = [list(poses)[int(i)] for i in pick]
     return orientations(gen, kinds[pick], spread=0.5), euler_to_rotmat(angles), names

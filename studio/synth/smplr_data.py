@@ -15,11 +15,12 @@ central part of the image.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
-from studio.synth.key_poses import UP_TO_CAMERA, eval_key_poses, sample_broad_poses
+from studio.synth.key_poses import UP_TO_CAMERA, sample_broad_poses
 from studio.synth.keypoint_noise import (NoiseLevel, fixed_levels, jittered, skeleton_noise,
                                          training_levels)
 from studio.synth.pose_prior import sample_betas
@@ -54,13 +55,13 @@ def _cameras(gen: torch.Generator, b: int) -> tuple[torch.Tensor, torch.Tensor, 
 
 
 def make_batch(body: PartialBody, gen: torch.Generator, batch: int, layout: str, dims: int,
-               level: NoiseLevel | None = None, key_poses: bool = False) -> KeypointBatch:
+               level: NoiseLevel | None = None,
+               poses: Callable[[torch.Generator, int], tuple[torch.Tensor, torch.Tensor]]
+               = sample_broad_poses) -> KeypointBatch:
     """``batch`` samples of ``layout`` in ``dims`` (2 or 3); ``level`` None draws a
-    training noise level per sample; ``key_poses`` uses the hand-made evaluation poses."""
-    if key_poses:
-        root, body_pose, _ = eval_key_poses(gen, batch)
-    else:
-        root, body_pose = sample_broad_poses(gen, batch)
+    training noise level per sample; ``poses(gen, batch)`` draws (root in the body frame,
+    body rotations): the broad prior by default."""
+    root, body_pose = poses(gen, batch)
     betas = sample_betas(gen, batch)
     if dims == 3:
         flip = torch.rand(batch, generator=gen) < 0.5

@@ -1,6 +1,11 @@
 """Evaluating the keypoint fit (SMPLR) on synthetic keypoints: MPJPE, PA-MPJPE and PA-PVE
 in mm per noise level, on broad pose-prior samples and on the hand-made key poses.
 
+With ``validation`` the pose sets are held-out draws of the training distribution: the
+broad prior from another seed stream and the *training* key poses perturbed as the
+evaluation's are; choices between trained candidates are made there, never on the
+evaluation poses.
+
 Joints are the H36M-17 joints every body gives, both sides centred on their pelvis (as
 ``studio eval pymaf``); PA-PVE aligns the whole mesh (similarity transform) first. The fit
 is :func:`studio.pipeline.keypoint_fit.predict`'s: the nets, then ``refine_steps``
@@ -8,16 +13,26 @@ refinement steps.
 """
 from __future__ import annotations
 
+import functools
 import time
 
 import torch
 
 from studio.pipeline.keypoint_fit import predict
+from studio.synth.key_poses import (EVAL_KEY_POSES, TRAIN_KEY_POSES, eval_key_poses,
+                                   sample_broad_poses)
 from studio.synth.keypoint_noise import EVAL_LEVELS, NoiseLevel
 from studio.synth.smplr_data import make_batch
 from studio.train.metrics import procrustes_align
 
 CHUNK = 200
+SEED_BASE = {False: 10_000_019, True: 20_000_033}  # evaluation, validation
+
+
+def _key_pose_draws(poses: dict, gen: torch.Generator, count: int
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    root, body, _ = eval_key_poses(gen, count, poses=poses)
+    return root, body
 
 
 @torch.no_grad()
@@ -38,35 +53,48 @@ def batch_errors(model, layout: str, batch, refine_steps: int | None = None
 
 
 def evaluate_level(model, layout: str, samples: int, seed: int, level: NoiseLevel,
-                   key_poses: bool, refine_steps: int | None = None) -> dict[str, float]:
-    """Mean errors over ``samples`` test samples drawn from ``seed``."""
+                   key_poses: bool, refine_steps: int | None = None,
+                   validation: bool = False) -> dict:
+    """Mean errors over ``samples`` test samples drawn from ``seed``; on key poses also the
+    mean PA-MPJPE per key pose (``per_pose``)."""
     model.net.eval()
-    gen = torch.Generator().manual_seed(10_000_019 + seed)
+    gen = torch.Generator().manual_seed(SEED_BASE[validation] + seed)
+    table = TRAIN_KEY_POSES if validation else EVAL_KEY_POSES
     sums: dict[str, float] = {}
+    per_pose: dict[str, list[float]] = {name: [] for name in table} if key_poses else {}
+    draw = functools.partial(_key_pose_draws, table) if key_poses else sample_broad_poses
     for start in range(0, samples, CHUNK):
         count = min(CHUNK, samples - start)
-        batch = make_batch(model.partial, gen, count, layout, model.dims, level,
-                           key_poses=key_poses)
-        for name, values in batch_errors(model, layout, batch, refine_steps).items():
+        batch = make_batch(model.partial, gen, count, layout, model.dims, level, poses=draw)
+        errors = batch_errors(model, layout, batch, refine_steps)
+        for name, values in errors.items():
             sums[name] = sums.get(name, 0.0) + float(values.sum())
-    return {name: round(total / samples, 1) for name, total in sums.items()}
+        for i, value in enumerate(errors["pa_mpjpe"].tolist() if key_poses else []):
+            per_pose[list(table)[i % len(table)]].append(value)  # eval_key_poses' cycle
+    out: dict = {name: round(total / samples, 1) for name, total in sums.items()}
+    if per_pose:
+        out["per_pose"] = {k: round(sum(v) / len(v), 1) for k, v in per_pose.items() if v}
+    return out
 
 
-def evaluate(model, layout: str, samples: int, seed: int, refine_steps: int | None = None
-             ) -> dict:
-    """Every noise level of the model's input kind, on prior samples and key poses."""
+def evaluate(model, layout: str, samples: int, seed: int, refine_steps: int | None = None,
+             validation: bool = False) -> dict:
+    """Every noise level of the model's input kind, on prior samples and key poses (the
+    training key poses, from other seeds, with ``validation``)."""
     from studio.pipeline.keypoint_refine import STEPS
 
     steps = STEPS[model.dims] if refine_steps is None else refine_steps
     started = time.perf_counter()
     rows = []
-    for poses in ("prior", "key-poses"):
+    sets = ("prior", "train-key-poses") if validation else ("prior", "key-poses")
+    for poses in sets:
         for level in EVAL_LEVELS[model.dims]:
-            errors = evaluate_level(model, layout, samples, seed, level, poses == "key-poses",
-                                    steps)
+            errors = evaluate_level(model, layout, samples, seed, level, poses != "prior",
+                                    steps, validation)
             rows.append({"poses": poses, "noise": level.label(model.dims),
                          "jitter": level.jitter, "missing": level.missing, **errors})
     return {"model": str(model.source), "layout": layout, "dims": model.dims,
             "samples": samples, "seed": seed, "refine_steps": steps,
+            "set": "validation" if validation else "evaluation",
             "joints": "h36m17, pelvis-centred",
             "seconds": round(time.perf_counter() - started, 1), "rows": rows}

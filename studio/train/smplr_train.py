@@ -14,6 +14,7 @@ when the run reaches its last step.
 from __future__ import annotations
 
 import json
+import functools
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,7 @@ from studio.body.storage import atomic_torch_save
 from studio.errors import StudioError
 from studio.nets.smplr import FILE_FORMAT, SMPLR, encode, world_rotations
 from studio.nets.smplr import LAYOUTS as ALL_LAYOUTS
+from studio.synth.key_poses import sample_training_poses
 from studio.synth.keypoint_noise import EVAL_LEVELS
 from studio.synth.smplr_data import make_batch
 from studio.synth.smplr_points import PartialBody, layout_points, relative_vectors, smplr_points
@@ -59,6 +61,8 @@ class SMPLRConfig:
     checkpoint_every: int = 100
     threads: int = 0
     init: str = ""  # weights file a new run starts from (fine-tuning), "" = random
+    free_fraction: float = 0.0  # share of poses uniform in the joint limits, any orientation
+    turned_fraction: float = 0.0  # share of the other poses at any orientation
 
     def __post_init__(self) -> None:
         if self.dims not in (2, 3):
@@ -69,6 +73,8 @@ class SMPLRConfig:
                              f"{', '.join(ALL_LAYOUTS)})")
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError("steps must be at least 1 and batch size at least 2")
+        if not (0 <= self.free_fraction <= 1 and 0 <= self.turned_fraction <= 1):
+            raise ValueError("free and turned fractions must be between 0 and 1")
 
     @property
     def layout_list(self) -> list[str]:
@@ -193,10 +199,12 @@ def train(config: SMPLRConfig, run_dir: Path, out: Path | None = None, progress:
                desc=f"train smplr {config.dims}d", unit="step")
     started = time.perf_counter()
     finetune_step = int(config.finetune_from * config.steps)
+    poses = functools.partial(sample_training_poses, free=config.free_fraction,
+                              turned=config.turned_fraction)
     while state.step < last:
         net.train()
         layout = _draw_layout(gen, config)
-        batch = make_batch(partial, gen, config.batch_size, layout, config.dims)
+        batch = make_batch(partial, gen, config.batch_size, layout, config.dims, poses=poses)
         terms = losses(net, partial, batch, layout, state.step >= finetune_step)
         optimise(net, opt, sched, terms["total"])
         state.step += 1
