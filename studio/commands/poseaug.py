@@ -14,7 +14,7 @@ DEFAULT_OUT = Path(__file__).resolve().parents[2] / "models" / "poseaug"
 
 
 def add_train_poseaug(sub: argparse._SubParsersAction) -> None:
-    from studio.train.poseaug_train import PoseAugConfig
+    from studio.train.poseaug_train import PHASES, PoseAugConfig
 
     p = sub.add_parser(
         "poseaug",
@@ -28,6 +28,9 @@ def add_train_poseaug(sub: argparse._SubParsersAction) -> None:
                    help="folder for data, checkpoint and log (resumed when it has one)")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for the weights files when training ends (default: none)")
+    p.add_argument("--until", choices=PHASES, default=PHASES[-1],
+                   help="stop after this phase; the same command with a later one goes on "
+                        "(default: %(default)s)")
     for f in fields(PoseAugConfig):
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
                        metavar="N", help=f"{f.name.replace('_', ' ')} (default: %(default)s)")
@@ -47,7 +50,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_output_folder(args.out, "--out")
     try:
-        train(config, args.run_dir, args.out)
+        train(config, args.run_dir, args.out, until=args.until)
     except ValueError as err:  # a run folder made with other settings
         raise StudioError(str(err)) from err
     return 0
@@ -80,11 +83,14 @@ def _eval(args: argparse.Namespace) -> int:
         raise StudioError("--samples must be at least 1")
     if not args.weights.is_dir():
         raise StudioError(f"--weights {args.weights}: not a folder")
-    if args.cache is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            result = evaluate(args.weights, args.samples, args.seed, Path(tmp))
-    else:
-        result = evaluate(args.weights, args.samples, args.seed, args.cache)
+    try:
+        if args.cache is None:
+            with tempfile.TemporaryDirectory() as tmp:
+                result = evaluate(args.weights, args.samples, args.seed, Path(tmp))
+        else:
+            result = evaluate(args.weights, args.samples, args.seed, args.cache)
+    except FileNotFoundError as err:
+        raise StudioError(f"--weights {err}") from err
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -92,8 +98,9 @@ def _eval(args: argparse.Namespace) -> int:
     for name, v in result["variants"].items():
         print(f"{name:<12} {v['source']['mpjpe']:12.1f} {v['source']['pa_mpjpe']:6.1f} "
               f"{v['target']['mpjpe']:13.1f} {v['target']['pa_mpjpe']:6.1f}")
-    for key, value in result["poseaug_change_percent"].items():
-        print(f"PoseAug MPJPE change, {key.replace('_', ' ')}: {value:+.1f}%")
+    for variant, label in (("random", "random augmentation"), ("poseaug", "PoseAug")):
+        for key, value in result.get(f"{variant}_change_percent", {}).items():
+            print(f"{label} MPJPE change, {key.replace('_', ' ')}: {value:+.1f}%")
     return 0
 
 

@@ -52,21 +52,28 @@ def errors_mm(model: torch.nn.Module, pose_2d: torch.Tensor, poses: torch.Tensor
 
 
 def evaluate(weights: Path, samples: int, seed: int, cache: Path) -> dict:
-    """Errors of every variant on both distributions, and PoseAug's change against the
-    other two (percent, negative = lower error)."""
+    """Errors of every variant whose file is in ``weights`` (a run stopped with ``--until``
+    has only the first ones) on both distributions, and each augmented variant's change
+    against the others (percent, negative = lower error)."""
+    present = [v for v in VARIANTS if (Path(weights) / WEIGHT_FILES[v]).is_file()]
+    if not present:
+        raise FileNotFoundError(f"{weights}: none of "
+                                f"{', '.join(WEIGHT_FILES[v] for v in VARIANTS)}")
     sets = {kind: load_or_make(cache, kind, samples, seed + TEST_SEED_OFFSET).tensors()
             for kind in DISTRIBUTIONS}
     result: dict = {"samples": samples, "seed": seed, "variants": {},
                     "view_share": {kind: {name: round(float(mask.float().mean()), 3)
                                           for name, mask in view_groups(data[0]).items()}
                                    for kind, data in sets.items()}}
-    for variant in VARIANTS:
+    for variant in present:
         model = load_official(Path(weights) / WEIGHT_FILES[variant])
         result["variants"][variant] = {kind: errors_mm(model, data[2], data[0])
                                        for kind, data in sets.items()}
     v = result["variants"]
-    result["poseaug_change_percent"] = {
-        f"{kind}_vs_{other}": round(100 * (v["poseaug"][kind]["mpjpe"] /
-                                           v[other][kind]["mpjpe"] - 1), 1)
-        for kind in DISTRIBUTIONS for other in ("source-only", "random")}
+    for variant, others in (("random", ("source-only",)), ("poseaug", ("source-only", "random"))):
+        if variant in v:
+            result[f"{variant}_change_percent"] = {
+                f"{kind}_vs_{other}": round(100 * (v[variant][kind]["mpjpe"] /
+                                                   v[other][kind]["mpjpe"] - 1), 1)
+                for kind in DISTRIBUTIONS for other in others if other in v}
     return result

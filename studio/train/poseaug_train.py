@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 from studio.body.storage import atomic_torch_save
-from studio.nets.poseaug_augmentor import PoseAugmentor, apply_length_ratios, \
-    angle_axis_to_matrix
+from studio.nets.poseaug_augmentor import NOISE, PoseAugmentor, angle_axis_to_matrix, \
+    apply_length_ratios, rotation_degrees
 from studio.nets.poseaug_discriminators import PoseDiscriminator2D, PoseDiscriminator3D
 from studio.nets.poseaug_estimators import SimpleBaseline
 from studio.nets.poseaug_files import save_official
@@ -56,6 +56,8 @@ class PoseAugConfig:
     epochs: int = 12
     warmup: int = 2
     real_passes: int = 1  # estimator passes on real pairs per augmented epoch (ours)
+    random_recipe: str = "uniform"  # ours: the random phase's augmentation (RANDOM_RECIPES)
+    random_rotate: float = 0.15  # ours: "views" recipe's share turned by any rotation
     lr_p: float = 5e-4
     lr_g: float = 1e-4
     lr_d: float = 1e-4
@@ -75,6 +77,7 @@ class PoseAugConfig:
     gloss_factorfeedback_ba: float = 0.1
     gloss_factorfeedback_rt: float = 0.01
     gloss_factorframe: float = 10.0  # ours: keeps RT samples in the picture
+    gloss_factorms: float = 0.0  # ours: mode-seeking weight on the RT rotation (0: off)
     rotation_start: float = 0.1  # ours: initial weight scale of the rotation output layer
     d2d_mirror: float = 0.0  # ours: share of the 2D discriminator's reals seen from behind
     d2d_scale: float = 1.0  # ours: ... and nearer/farther (2D scaled by up to this factor)
@@ -82,6 +85,8 @@ class PoseAugConfig:
     d2d_tilt: float = 0.45  # ours: ... and tilted by up to this many radians
     d2d_rotate: float = 0.0  # ours: share of its reals seen after any rotation
     pool_size: int = 4096
+    val_samples: int = 0  # ours: held-out source pairs scored after every epoch (0: none)
+    pick: str = "last"  # ours: each estimator's final ("last") or best "source-val" epoch
     seed: int = 0
     threads: int = 1
 
@@ -97,6 +102,12 @@ class PoseAugConfig:
                 self.d2d_turn + self.d2d_rotate > 1:
             raise ValueError("d2d-turn, d2d-rotate and d2d-tilt must be at least 0 and "
                              "d2d-turn + d2d-rotate at most 1")
+        if self.pick not in ("last", "source-val") or \
+                (self.pick == "source-val" and self.val_samples < 1):
+            raise ValueError("pick must be last or source-val (which needs val-samples)")
+        if self.random_recipe not in RANDOM_RECIPES or not 0 <= self.random_rotate <= 1:
+            raise ValueError("random-recipe must be uniform or views and random-rotate "
+                             "within 0-1")
         if not 0 <= self.warmup < self.epochs:
             raise ValueError("--warmup must be at least 0 and below --epochs")
 
@@ -160,23 +171,51 @@ def _axis_rotations(axis: int, angle: torch.Tensor) -> torch.Tensor:
     return angle_axis_to_matrix(r)
 
 
-def random_augment(pose: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """The plain baseline: bone directions jittered (1 - cos about PoseAug's target
-    0.2; bones 6, 7 kept), group-shared bone-length ratios uniform in +-0.2 (spine-thorax
-    kept), an axis-angle rotation uniform in the augmentor's +-pi range about the root,
-    which stays where it was."""
-    b = len(pose)
-    x = root_relative(pose)
+def _jitter_bones(x: torch.Tensor, gen: torch.Generator, jitter: float = 0.45) -> torch.Tensor:
+    """Root-relative ``x`` with bone directions jittered by N(0, ``jitter``) and renormalised
+    (bones 6, 7 kept) and group-shared bone-length ratios uniform in +-0.2 (spine-thorax
+    kept): the random stand-in for PoseAug's BA and BL stages."""
     unit, length = unit_bones(x), bone_lengths(x)
-    moved = unit + torch.randn(unit.shape, generator=gen) * 0.45
+    moved = unit + torch.randn(unit.shape, generator=gen) * jitter
     moved = moved / moved.norm(dim=-1, keepdim=True)
     moved[:, list(FIXED_ANGLE_BONES)] = unit[:, list(FIXED_ANGLE_BONES)]
     posed = pose_from_bones(moved * length)
-    blr = (torch.rand(b, 9, generator=gen) * 2 - 1) * 0.2
+    blr = (torch.rand(len(x), 9, generator=gen) * 2 - 1) * 0.2
     blr[:, 4] = 0.0
-    posed = apply_length_ratios(posed, blr)
-    return torch.matmul(_uniform_rotations(b, gen), posed.transpose(1, 2)).transpose(1, 2) \
-        + pose[:, :1]
+    return apply_length_ratios(posed, blr)
+
+
+def random_augment(pose: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """The plain baseline: bones jittered as :func:`_jitter_bones` (1 - cos about PoseAug's
+    target 0.2), then an axis-angle rotation uniform in the augmentor's +-pi range about
+    the root, which stays where it was."""
+    posed = _jitter_bones(root_relative(pose), gen)
+    return torch.matmul(_uniform_rotations(len(pose), gen), posed.transpose(1, 2)
+                        ).transpose(1, 2) + pose[:, :1]
+
+
+def view_augment(pose: torch.Tensor, gen: torch.Generator, rotate: float = 0.15,
+                 tilt: float = 0.45, depth: tuple[float, float] = (2.5, 7.5)) -> torch.Tensor:
+    """The hand-made recipe the earlier sessions found to help the target (``--random-recipe
+    views``): bones jittered as :func:`_jitter_bones`, the person turned about the root to
+    any yaw (camera's vertical axis) and tilted by up to ``tilt`` radians (other camera
+    heights), a share ``rotate`` turned by any rotation instead (upright people become
+    lying ones), and the root moved along its line of sight to a depth uniform in
+    ``depth`` metres."""
+    b = len(pose)
+    posed = _jitter_bones(root_relative(pose), gen)
+    turned = _axis_rotations(0, (torch.rand(b, generator=gen) * 2 - 1) * tilt) @ \
+        _axis_rotations(1, (torch.rand(b, generator=gen) * 2 - 1) * math.pi)
+    pick = torch.rand(b, generator=gen) < rotate
+    rot = torch.where(pick[:, None, None], _uniform_rotations(b, gen), turned)
+    far = depth[0] + (depth[1] - depth[0]) * torch.rand(b, generator=gen)
+    root = pose[:, :1] / pose[:, :1, 2:] * far[:, None, None]
+    return posed @ rot.transpose(1, 2) + root
+
+
+RANDOM_RECIPES = {"uniform": lambda pose, gen, config: random_augment(pose, gen),
+                  "views": lambda pose, gen, config: view_augment(pose, gen,
+                                                                  config.random_rotate)}
 
 
 def d2d_real_views(pose_2d: torch.Tensor, mirror: float, scale: float,
@@ -291,6 +330,18 @@ def _train_discriminator(d: torch.nn.Module, opt: torch.optim.Optimizer, real: t
     return loss.item()
 
 
+def rotation_spread(g: PoseAugmentor, pose: torch.Tensor, out: dict[str, torch.Tensor],
+                    noise: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mode seeking (Mao et al., CVPR 2019) on the RT stage: how far the rotation moves
+    per unit of rotation noise, mean |R(z1) - R(z2)| / mean |z1 - z2| between the pass
+    that made ``out`` and one with fresh rotation noise. Its inverse, as a loss, keeps the
+    augmentor from turning every person of a batch the same way."""
+    other = torch.randn_like(noise["noise_rot"])
+    _, rot, _ = g.RTprocess(pose, out["pose_bl"], other, noise["noise_trans"])
+    moved = (angle_axis_to_matrix(out["rot"]) - angle_axis_to_matrix(rot)).abs().mean()
+    return moved / (noise["noise_rot"] - other).abs().mean()
+
+
 def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
              data: tuple[torch.Tensor, torch.Tensor, torch.Tensor], epoch: int,
              gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, dict]:
@@ -307,7 +358,9 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
         real3, cam, real2 = poses[idx], cameras[idx], pose_2d[idx]
         for p in list(d3d.parameters()) + list(d2d.parameters()) + list(model.parameters()):
             p.requires_grad_(False)
-        out = g(real3)
+        noise = {} if config.gloss_factorms == 0 else \
+            {f"noise_{k}": torch.randn(len(idx), NOISE) for k in ("ba", "bl", "rot", "trans")}
+        out = g(real3, **noise)
         fake2_ba = project_to_2d(out["pose_ba"], cam)
         fake2_rt = project_to_2d(out["pose_rt"], cam)
         adv = config.gloss_factord3d * 0.5 * L.lsgan(d3d(out["pose_ba"]), True) + \
@@ -316,6 +369,10 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
             L.rectified_l2(out["blr"], config.blr_limit)
         loss = adv + config.gloss_factordiff * diff + \
             config.gloss_factorframe * L.frame_loss(out["pose_rt"], cam)
+        spread = []
+        if noise:
+            spread.append(rotation_spread(g, real3, out, noise))
+            loss = loss + config.gloss_factorms / (spread[0] + 1e-5)
         feedback = torch.zeros(())
         if epoch > config.warmup:
             origin = L.grouped_error(model(real2), real3)
@@ -354,11 +411,44 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
                      out["blr"].detach().abs().mean().item(),
                      ok.float().mean().item(),
                      (rt3[:, 1, 0] > rt3[:, 4, 0]).float().mean().item(),
-                     (rt3[:, 9, 1] > rt3[:, 0, 1] - 0.3).float().mean().item()])
+                     (rt3[:, 9, 1] > rt3[:, 0, 1] - 0.3).float().mean().item(),
+                     rotation_degrees(out["rot"].detach()).std().item(),
+                     *(x.item() for x in spread)])
     mean = np.nanmean(np.array(logs), axis=0)
     names = ("adv", "diff", "feedback", "d3d", "d2d", "ba_diff", "blr_abs", "valid",
-             "back_seen", "not_upright")
+             "back_seen", "not_upright", "rot_deg_std", "rot_spread")
     return torch.cat(kept3), torch.cat(kept2), dict(zip(names, map(float, mean)))
+
+
+VAL_SEED_OFFSET = 500  # the validation pairs' seed: apart from training (0) and test (1000)
+
+
+def same_settings(stored: dict, config: PoseAugConfig) -> bool:
+    """Whether a checkpoint's settings are ``config``'s; a setting added since it was made
+    counts as its default (every new option's default keeps the earlier behaviour)."""
+    defaults = asdict(PoseAugConfig())
+    return all(stored.get(k, defaults[k]) == v for k, v in asdict(config).items())
+
+
+@torch.no_grad()
+def source_val_mpjpe(model: SimpleBaseline, val: tuple[torch.Tensor, ...]) -> float:
+    """MPJPE (mm, root-relative) on the held-out source pairs, in eval mode."""
+    model.eval()
+    poses, _, pose_2d = val
+    return float((model(pose_2d) - root_relative(poses)).norm(dim=-1).mean()) * 1000
+
+
+def keep_best(state: dict, phase: str, model: SimpleBaseline, val: tuple,
+              eligible: bool = True) -> float:
+    """Scores ``model`` on the source validation pairs and, if ``eligible``, keeps it in
+    ``state["best"]`` when it is the phase's best so far (picking by source error never
+    looks at the target); returns the score."""
+    score = source_val_mpjpe(model, val)
+    best = state.setdefault("best", {}).get(phase)
+    if eligible and (best is None or score < best["mpjpe"]):
+        state["best"][phase] = {"mpjpe": score, "epoch": state["epoch"],
+                                "model": {k: v.clone() for k, v in model.state_dict().items()}}
+    return round(score, 2)
 
 
 def _lr_lambda(epochs: int):
@@ -370,8 +460,9 @@ def data_folder(run_dir: Path) -> Path:
 
 
 def train(config: PoseAugConfig, run_dir: Path, out: Path | None = None,
-          log=lambda line: print(line, flush=True)) -> dict:
-    """Run (or resume) every phase; returns the final checkpoint dict."""
+          log=lambda line: print(line, flush=True), until: str = PHASES[-1]) -> dict:
+    """Run (or resume) every phase up to and including ``until`` (a later command with the
+    same settings goes on from there); returns the checkpoint dict."""
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     run_dir = Path(run_dir)
@@ -380,15 +471,17 @@ def train(config: PoseAugConfig, run_dir: Path, out: Path | None = None,
     source: PoseSet = load_or_make(data_folder(run_dir), "source", config.train_samples,
                                    config.seed)
     data = source.tensors()
+    val = load_or_make(data_folder(run_dir), "source", config.val_samples,
+                       config.seed + VAL_SEED_OFFSET).tensors() if config.val_samples else None
     mean_root = data[0][:, 0].mean(0)
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if state["config"] != asdict(config):
+        if not same_settings(state["config"], config):
             raise ValueError(f"{ckpt_path} was made with other settings; use another "
                              "--run-dir or the same options")
     else:
         state = {"config": asdict(config), "phase": 0, "epoch": 0, "done": {}, "current": None}
-    while state["phase"] < len(PHASES):
+    while state["phase"] <= PHASES.index(until):
         phase = PHASES[state["phase"]]
         epochs = config.pretrain_epochs if phase == "pretrain" else config.epochs
         model = _estimator(config)
@@ -419,7 +512,7 @@ def train(config: PoseAugConfig, run_dir: Path, out: Path | None = None,
                 entry["real_loss"] = real_passes(model, opt, data, config.real_passes,
                                                  config.batch_size, gen)
             elif phase == "random":
-                aug3 = random_augment(data[0], gen)
+                aug3 = RANDOM_RECIPES[config.random_recipe](data[0], gen, config)
                 aug2 = project_to_2d(aug3, data[1])
                 ok = valid_samples(aug3, aug2)
                 entry["fake_loss"] = estimator_pass(model, opt, aug3[ok], aug2[ok],
@@ -436,12 +529,20 @@ def train(config: PoseAugConfig, run_dir: Path, out: Path | None = None,
             state["current"] = {"model": model.state_dict(), "opt": opt.state_dict(),
                                 "sched": sched.state_dict(),
                                 "gan": parts.state() if parts is not None else None}
+            if val is not None and phase != "pretrain":  # PoseAug: once its pairs train
+                entry["source_val_mpjpe"] = keep_best(
+                    state, phase, model, val, phase != "poseaug" or epoch + 1 > config.warmup)
             entry["seconds"] = round(time.time() - started, 1)
             with open(run_dir / "log.jsonl", "a") as f:
                 f.write(json.dumps(entry) + "\n")
             log(json.dumps(entry))
             atomic_torch_save(state, ckpt_path)
         state["done"][phase] = model.state_dict()
+        if config.pick == "source-val" and phase != "pretrain":
+            best = state["best"][phase]
+            state["done"][phase] = best["model"]
+            log(json.dumps({"phase": phase, "picked_epoch": best["epoch"],
+                            "source_val_mpjpe": round(best["mpjpe"], 2)}))
         if phase == "poseaug":
             state["done"]["gan"] = {k: parts.state()[k] for k in ("g", "d3d", "d2d")}
         state["phase"] += 1
@@ -458,17 +559,19 @@ WEIGHT_FILES = {"source-only": "mlp-source-only.pth.tar", "random": "mlp-random-
 
 
 def write_weights(state: dict, out: Path) -> list[Path]:
-    """The finished run's weights in official layouts: each estimator as a PoseAug
+    """The run's finished weights in official layouts: each estimator as a PoseAug
     estimator file, and the augmentor, both discriminators and the PoseAug estimator as a
-    training-state file."""
+    training-state file (once the PoseAug phase is done)."""
     out.mkdir(parents=True, exist_ok=True)
     epochs = state["config"]["epochs"]
     done = state["done"]
     paths = []
-    for variant in VARIANTS:
+    for variant in (v for v in VARIANTS if v in done):
         path = out / WEIGHT_FILES[variant]
         save_official(path, {"epoch": epochs, "model_pos": done[variant]})
         paths.append(path)
+    if "gan" not in done:
+        return paths
     gan = done["gan"]
     path = out / WEIGHT_FILES["gan"]
     save_official(path, {"epoch": epochs, "model_G": gan["g"], "model_d3d": gan["d3d"],

@@ -1,0 +1,107 @@
+"""``studio train poseaug``'s diagnostic options: the hand-made "views" recipe, stopping
+after a phase, picking by source validation, mode seeking on the RT stage, and resuming
+a run made before an option existed (tiny runs, seconds)."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from studio.cli import main
+from studio.nets.poseaug_skeleton import bone_lengths, project_to_2d
+from studio.synth.poseaug_data import load_or_make
+from studio.train.poseaug_eval import evaluate, view_groups
+from studio.train.poseaug_train import WEIGHT_FILES, PoseAugConfig, data_folder, \
+    same_settings, train, valid_samples, view_augment
+
+TINY = dict(train_samples=512, width=64, batch_size=128, pretrain_epochs=1, epochs=3,
+            warmup=1, pool_size=256)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """The tiny runs' training pairs, made once."""
+    folder = tmp_path_factory.mktemp("data")
+    load_or_make(folder, "source", TINY["train_samples"], 0)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def source(data_dir):
+    return load_or_make(data_dir, "source", TINY["train_samples"], 0).tensors()
+
+
+def run_dir(tmp_path: Path, data_dir: Path) -> Path:
+    """A fresh run folder holding the shared training pairs."""
+    shutil.copytree(data_dir, data_folder(tmp_path / "run"))
+    return tmp_path / "run"
+
+
+def test_views_recipe_turns_people_round_lays_some_down_and_spreads_depth(source):
+    poses, cameras, _ = source
+    out = view_augment(poses, torch.Generator().manual_seed(0), rotate=0.3)
+    again = view_augment(poses, torch.Generator().manual_seed(0), rotate=0.3)
+    assert torch.equal(out, again)
+    ratio = bone_lengths(out - out[:, :1]) / bone_lengths(poses - poses[:, :1])
+    assert ratio.min() > 0.8 - 1e-4 and ratio.max() < 1.2 + 1e-4
+    assert out[:, 0, 2].min() >= 2.5 and out[:, 0, 2].max() <= 7.5
+    # the root stays on its line of sight: same place in the picture
+    assert torch.allclose(out[:, 0, :2] / out[:, 0, 2:], poses[:, 0, :2] / poses[:, 0, 2:],
+                          atol=1e-5)
+    share = {k: float(v.float().mean()) for k, v in view_groups(out).items()}
+    assert 0.3 < share["upright_back"] < 0.6 and 0.15 < share["not_upright"] < 0.5
+    upright = view_augment(poses, torch.Generator().manual_seed(0), rotate=0.0)
+    assert float(view_groups(upright)["not_upright"].float().mean()) < share["not_upright"]
+    assert valid_samples(out, project_to_2d(out, cameras)).float().mean() > 0.95
+
+
+def test_until_stops_after_a_phase_and_eval_scores_what_is_there(tmp_path, data_dir, capsys):
+    config = PoseAugConfig(random_recipe="views", real_passes=2, **TINY)
+    lines = []
+    train(config, run_dir(tmp_path, data_dir), tmp_path / "out", log=lines.append,
+          until="random")
+    assert [json.loads(x)["phase"] for x in lines][-1] == "random" and len(lines) == 7
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        [WEIGHT_FILES["source-only"], WEIGHT_FILES["random"]])
+    result = evaluate(tmp_path / "out", 32, 0, tmp_path / "cache")
+    assert set(result["variants"]) == {"source-only", "random"}
+    assert set(result["random_change_percent"]) == {"source_vs_source-only",
+                                                    "target_vs_source-only"}
+    assert "poseaug_change_percent" not in result
+    assert main(["eval", "poseaug", "--weights", str(tmp_path / "run"), "--samples", "8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "mlp-source-only.pth.tar" in err
+
+
+def test_mode_seeking_and_source_val_pick(tmp_path, data_dir):
+    config = PoseAugConfig(gloss_factorms=0.05, val_samples=64, pick="source-val", **TINY)
+    lines = []
+    state = train(config, run_dir(tmp_path, data_dir), None, log=lines.append)
+    entries = [json.loads(x) for x in lines]
+    gan = [e["gan"] for e in entries if "gan" in e]
+    assert len(gan) == 3 and all(0 < g["rot_spread"] < 2 for g in gan)
+    picked = {e["phase"]: e for e in entries if "picked_epoch" in e}
+    assert set(picked) == {"source-only", "random", "poseaug"}
+    assert picked["poseaug"]["picked_epoch"] > config.warmup  # once PoseAug's pairs train
+    for phase, e in picked.items():
+        scores = [x["source_val_mpjpe"] for x in entries
+                  if x["phase"] == phase and "epoch" in x and
+                  (phase != "poseaug" or x["epoch"] > config.warmup)]
+        assert e["source_val_mpjpe"] == pytest.approx(min(scores), abs=0.01)
+        best = state["best"][phase]["model"]
+        assert all(torch.equal(best[k], state["done"][phase][k]) for k in best)
+    with pytest.raises(ValueError, match="source-val"):
+        PoseAugConfig(pick="source-val")
+    with pytest.raises(ValueError, match="random-recipe"):
+        PoseAugConfig(random_recipe="wild")
+
+
+def test_a_checkpoint_from_before_an_option_existed_still_resumes():
+    stored = PoseAugConfig().__dict__.copy()
+    del stored["gloss_factorms"], stored["pick"]
+    assert same_settings(stored, PoseAugConfig())
+    assert not same_settings(stored, PoseAugConfig(gloss_factorms=0.1))
+    assert not same_settings({**stored, "width": 1024}, PoseAugConfig())
