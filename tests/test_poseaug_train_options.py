@@ -102,6 +102,17 @@ def test_mode_seeking_and_source_val_pick(tmp_path, data_dir):
 def test_a_checkpoint_from_before_an_option_existed_still_resumes():
     stored = PoseAugConfig().__dict__.copy()
     del stored["gloss_factorms"], stored["pick"]
-    assert same_settings(stored, PoseAugConfig())
-    assert not same_settings(stored, PoseAugConfig(gloss_factorms=0.1))
+    assert same_settings(stored, PoseAugConfig(), phase=3, epoch=5)
+    assert not same_settings(stored, PoseAugConfig(gloss_factorms=0.1), phase=3, epoch=5)
     assert not same_settings({**stored, "width": 1024}, PoseAugConfig())
+
+
+def test_a_phase_s_own_settings_may_change_until_it_starts():
+    stored = PoseAugConfig().__dict__.copy()
+    gan = PoseAugConfig(gloss_factorms=0.1, d2d_turn=0.5)
+    recipe = PoseAugConfig(random_recipe="views")
+    assert same_settings(stored, gan, phase=3, epoch=0)  # the first three phases done
+    assert not same_settings(stored, gan, phase=3, epoch=1)  # PoseAug under way
+    assert same_settings(stored, recipe, phase=2, epoch=0)
+    assert not same_settings(stored, recipe, phase=3, epoch=0)
+    assert not same_settings(stored, PoseAugConfig(width=1024), phase=3, epoch=0)

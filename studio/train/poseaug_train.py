@@ -423,11 +423,29 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
 VAL_SEED_OFFSET = 500  # the validation pairs' seed: apart from training (0) and test (1000)
 
 
-def same_settings(stored: dict, config: PoseAugConfig) -> bool:
-    """Whether a checkpoint's settings are ``config``'s; a setting added since it was made
-    counts as its default (every new option's default keeps the earlier behaviour)."""
+# The settings first read by a phase: they may change until that phase starts.
+LATER_SETTINGS = {
+    "random": ("random_recipe", "random_rotate", "real_passes"),
+    "poseaug": ("warmup", "lr_g", "lr_d", "df", "hardratio_ba_s", "hardratio_ba",
+                "hardratio_std_ba", "hardratio_rt_s", "hardratio_rt", "hardratio_std_rt",
+                "ba_range_m", "ba_range_w", "blr_limit", "gloss_factord2d", "gloss_factord3d",
+                "gloss_factordiff", "gloss_factorfeedback_ba", "gloss_factorfeedback_rt",
+                "gloss_factorframe", "gloss_factorms", "rotation_start", "d2d_mirror",
+                "d2d_scale", "d2d_turn", "d2d_tilt", "d2d_rotate", "pool_size")}
+
+
+def same_settings(stored: dict, config: PoseAugConfig, phase: int = 0, epoch: int = 0
+                  ) -> bool:
+    """Whether a checkpoint at ``phase`` / ``epoch`` can go on with ``config``: every
+    setting that the phases run so far read is the same. A setting added since it was
+    made counts as its default (every new option's default keeps the earlier behaviour);
+    a phase's own settings may change until it starts (e.g. another PoseAug phase after
+    the same first three)."""
     defaults = asdict(PoseAugConfig())
-    return all(stored.get(k, defaults[k]) == v for k, v in asdict(config).items())
+    free = {name for later, names in LATER_SETTINGS.items() for name in names
+            if (PHASES.index(later), 0) >= (phase, epoch)}
+    return all(stored.get(k, defaults[k]) == v for k, v in asdict(config).items()
+               if k not in free)
 
 
 @torch.no_grad()
@@ -476,9 +494,10 @@ def train(config: PoseAugConfig, run_dir: Path, out: Path | None = None,
     mean_root = data[0][:, 0].mean(0)
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if not same_settings(state["config"], config):
+        if not same_settings(state["config"], config, state["phase"], state["epoch"]):
             raise ValueError(f"{ckpt_path} was made with other settings; use another "
                              "--run-dir or the same options")
+        state["config"] = asdict(config)
     else:
         state = {"config": asdict(config), "phase": 0, "epoch": 0, "done": {}, "current": None}
     while state["phase"] <= PHASES.index(until):
