@@ -229,7 +229,7 @@ def test_3d_fit_meets_the_targets_on_prior_and_key_poses(key_poses: bool) -> Non
 
 
 # The 2D targets are not met yet (after refinement about 58/64 mm on prior samples,
-# 78/83 on key poses; the gap is the lift's depth, see "2D: where the error is" in
+# 77/82 on key poses; the gap is the lift's depth, see "2D: where the error is" in
 # models/smplr/MODEL_CARD.md): the test stays, expected to fail, so that better weights
 # show up as XPASS.
 @pytest.mark.xfail(reason="shipped 2D SMPLR weights miss the issue's targets (MODEL_CARD.md)",
