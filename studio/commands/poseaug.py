@@ -33,7 +33,8 @@ def add_train_poseaug(sub: argparse._SubParsersAction) -> None:
                         "(default: %(default)s)")
     for f in fields(PoseAugConfig):
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
-                       metavar="N", help=f"{f.name.replace('_', ' ')} (default: %(default)s)")
+                       metavar="NAME" if isinstance(f.default, str) else "N",
+                       help=f"{f.name.replace('_', ' ')} (default: %(default)s)")
     p.set_defaults(func=_train)
 
 
