@@ -116,3 +116,17 @@ def test_a_phase_s_own_settings_may_change_until_it_starts():
     assert same_settings(stored, recipe, phase=2, epoch=0)
     assert not same_settings(stored, recipe, phase=3, epoch=0)
     assert not same_settings(stored, PoseAugConfig(width=1024), phase=3, epoch=0)
+
+
+def test_same_settings_give_the_same_weights_whatever_ran_before(tmp_path, data_dir):
+    """Each phase seeds its own initial weights: two runs in one process (torch's global
+    random state moved on in between) give identical estimators and augmentors."""
+    config = PoseAugConfig(**{**TINY, "epochs": 1, "warmup": 0})
+    first = train(config, run_dir(tmp_path / "a", data_dir), log=lambda line: None)
+    torch.rand(1000)
+    second = train(config, run_dir(tmp_path / "b", data_dir), log=lambda line: None)
+    for part in ("pretrain", "source-only", "random", "poseaug"):
+        for key, value in first["done"][part].items():
+            assert torch.equal(value, second["done"][part][key]), (part, key)
+    for key, value in first["done"]["gan"]["g"].items():
+        assert torch.equal(value, second["done"]["gan"]["g"][key]), key

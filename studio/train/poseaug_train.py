@@ -503,6 +503,9 @@ def train(config: PoseAugConfig, run_dir: Path, out: Path | None = None,
     while state["phase"] <= PHASES.index(until):
         phase = PHASES[state["phase"]]
         epochs = config.pretrain_epochs if phase == "pretrain" else config.epochs
+        # The phase's initial weights (estimator, augmentor, discriminators) from its own
+        # seed, so a run repeats whatever the process drew before.
+        torch.manual_seed(config.seed * 100003 + state["phase"] * 1009 + 1008)
         model = _estimator(config)
         base = state["done"].get("pretrain")
         if phase != "pretrain":
