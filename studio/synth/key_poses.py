@@ -238,6 +238,13 @@ EVAL_KEY_POSES: dict[str, tuple[Pose, str]] = {
 }
 
 
+def cycled_names(poses: dict[str, tuple[Pose, str]], count: int) -> list[str]:
+    """The names of ``count`` draws of :func:`eval_key_poses` from ``poses``, in order:
+    it cycles through the table from its first pose."""
+    names = list(poses)
+    return [names[i % len(names)] for i in range(count)]
+
+
 def eval_key_poses(gen: torch.Generator, count: int, degrees: float = 4.0,
                    poses: dict[str, tuple[Pose, str]] = EVAL_KEY_POSES
                    ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
@@ -248,5 +255,5 @@ def eval_key_poses(gen: torch.Generator, count: int, degrees: float = 4.0,
     table, kinds = _table(poses)
     pick = torch.arange(count) % len(table)
     angles = _perturbed(gen, table[pick], torch.full((count,), degrees))
-    names = [list(poses)[int(i)] for i in pick]
-    return orientations(gen, kinds[pick], spread=0.5), euler_to_rotmat(angles), names
+    return (orientations(gen, kinds[pick], spread=0.5), euler_to_rotmat(angles),
+            cycled_names(poses, count))

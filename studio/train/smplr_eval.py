@@ -19,8 +19,8 @@ import time
 import torch
 
 from studio.pipeline.keypoint_fit import predict
-from studio.synth.key_poses import (EVAL_KEY_POSES, TRAIN_KEY_POSES, eval_key_poses,
-                                   sample_broad_poses)
+from studio.synth.key_poses import (EVAL_KEY_POSES, TRAIN_KEY_POSES, cycled_names,
+                                   eval_key_poses, sample_broad_poses)
 from studio.synth.keypoint_noise import EVAL_LEVELS, NoiseLevel
 from studio.synth.smplr_data import make_batch
 from studio.train.metrics import procrustes_align
@@ -69,8 +69,9 @@ def evaluate_level(model, layout: str, samples: int, seed: int, level: NoiseLeve
         errors = batch_errors(model, layout, batch, refine_steps)
         for name, values in errors.items():
             sums[name] = sums.get(name, 0.0) + float(values.sum())
-        for i, value in enumerate(errors["pa_mpjpe"].tolist() if key_poses else []):
-            per_pose[list(table)[i % len(table)]].append(value)  # eval_key_poses' cycle
+        if key_poses:
+            for name, value in zip(cycled_names(table, count), errors["pa_mpjpe"].tolist()):
+                per_pose[name].append(value)
     out: dict = {name: round(total / samples, 1) for name, total in sums.items()}
     if per_pose:
         out["per_pose"] = {k: round(sum(v) / len(v), 1) for k, v in per_pose.items() if v}
