@@ -14,8 +14,9 @@ from studio.cli import main
 from studio.nets.poseaug_skeleton import bone_lengths, project_to_2d
 from studio.synth.poseaug_data import load_or_make
 from studio.train.poseaug_eval import evaluate, view_groups
-from studio.train.poseaug_train import WEIGHT_FILES, PoseAugConfig, data_folder, \
-    same_settings, train, valid_samples, view_augment
+from studio.nets.poseaug_files import load_official, read_file
+from studio.train.poseaug_train import WEIGHT_FILES, FakePool, PoseAugConfig, data_folder, \
+    same_settings, train, valid_samples, view_augment, write_weights
 
 TINY = dict(train_samples=512, width=64, batch_size=128, pretrain_epochs=1, epochs=3,
             warmup=1, pool_size=256)
@@ -130,3 +131,45 @@ def test_same_settings_give_the_same_weights_whatever_ran_before(tmp_path, data_
             assert torch.equal(value, second["done"][part][key]), (part, key)
     for key, value in first["done"]["gan"]["g"].items():
         assert torch.equal(value, second["done"]["gan"]["g"][key]), key
+
+
+@pytest.mark.parametrize("size", [8, 3])
+def test_fake_pool_swaps_about_half_into_distinct_slots_and_loses_nothing(size):
+    """Once full, each sample the discriminator sees is either new or a stored one it
+    replaced, and every new sample is either seen or stored (none lost, none doubled),
+    also with a pool smaller than the batch."""
+    gen = torch.Generator().manual_seed(0)
+    pool = FakePool(size)
+    assert torch.equal(pool(torch.arange(size, dtype=torch.float32)[:, None], gen),
+                       torch.arange(size, dtype=torch.float32)[:, None])
+    swapped = 0
+    for step in range(1, 40):
+        before = pool.items.clone()
+        batch = (torch.arange(6, dtype=torch.float32) + 100 * step)[:, None]
+        out = pool(batch, gen)
+        assert len(pool.items) == size
+        together = torch.cat([out, pool.items]).flatten().sort().values
+        assert torch.equal(together, torch.cat([batch, before]).flatten().sort().values)
+        swapped += int((out != batch).sum())
+    assert 0.3 < swapped / (39 * min(6, size)) < 0.7
+
+
+def test_half_writes_float16_files_that_load_as_float32(tmp_path, data_dir):
+    config = PoseAugConfig(**{**TINY, "epochs": 1, "warmup": 0})
+    state = train(config, run_dir(tmp_path, data_dir), log=lambda line: None)
+    full = write_weights(state, tmp_path / "full")
+    half = write_weights(state, tmp_path / "half", half=True)
+    for a, b in zip(full, half):
+        assert b.stat().st_size < 0.6 * a.stat().st_size
+    sd = read_file(tmp_path / "half" / WEIGHT_FILES["poseaug"])["model_pos"]
+    assert all(v.dtype == torch.float16 for v in sd.values() if v.is_floating_point())
+    model = load_official(tmp_path / "half" / WEIGHT_FILES["poseaug"])
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without CUDA")
+def test_cuda_without_cuda_is_one_clear_line(tmp_path, capsys):
+    assert main(["train", "poseaug", "--run-dir", str(tmp_path / "run"), "--device",
+                 "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

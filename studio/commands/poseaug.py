@@ -31,6 +31,8 @@ def add_train_poseaug(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--until", choices=PHASES, default=PHASES[-1],
                    help="stop after this phase; the same command with a later one goes on "
                         "(default: %(default)s)")
+    p.add_argument("--half", action="store_true",
+                   help="write the weights files in float16 (half the size; loaders upcast)")
     for f in fields(PoseAugConfig):
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
                        metavar="NAME" if isinstance(f.default, str) else "N",
@@ -40,6 +42,7 @@ def add_train_poseaug(sub: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from studio.io.output import check_output_folder
+    from studio.nets.model_registry import resolve_device
     from studio.train.poseaug_train import PoseAugConfig, train
 
     try:
@@ -47,11 +50,12 @@ def _train(args: argparse.Namespace) -> int:
                                   for f in fields(PoseAugConfig)})
     except ValueError as err:
         raise StudioError(str(err)) from err
+    resolve_device(config.device)
     check_output_folder(args.run_dir, "--run-dir")
     if args.out is not None:
         check_output_folder(args.out, "--out")
     try:
-        train(config, args.run_dir, args.out, until=args.until)
+        train(config, args.run_dir, args.out, until=args.until, half=args.half)
     except ValueError as err:  # a run folder made with other settings
         raise StudioError(str(err)) from err
     return 0

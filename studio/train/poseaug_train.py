@@ -89,6 +89,7 @@ class PoseAugConfig:
     pick: str = "last"  # ours: each estimator's final ("last") or best "source-val" epoch
     seed: int = 0
     threads: int = 1
+    device: str = "cpu"  # where the nets and data live (cuda: random draws differ from cpu)
 
     def __post_init__(self) -> None:
         for name in ("train_samples", "width", "stages", "batch_size", "epochs", "df",
@@ -136,7 +137,8 @@ def near_identity_augmentor(mean_root: torch.Tensor, rotation_start: float = 0.1
 
 class FakePool:
     """A pool of past fakes (Shrivastava et al.): once full, each new sample is swapped,
-    half the time, for a stored one, which the discriminator sees instead."""
+    half the time, for a stored one (each in its own slot), which the discriminator sees
+    instead."""
 
     def __init__(self, size: int, items: torch.Tensor | None = None) -> None:
         self.size = size
@@ -152,11 +154,11 @@ class FakePool:
             self.items = torch.cat([self.items, batch[:room]])
             return batch
         swap = torch.rand(len(batch), generator=gen) > 0.5
-        slots = torch.randint(0, self.size, (len(batch),), generator=gen)
+        swap[self.size:] = False  # a pool smaller than the batch swaps at most its size
+        slots = torch.randperm(self.size, generator=gen)[:int(swap.sum())]
         out = batch.clone()
-        for i in torch.nonzero(swap).flatten().tolist():
-            out[i] = self.items[slots[i]]
-            self.items[slots[i]] = batch[i]
+        out[swap] = self.items[slots]  # distinct slots: one gather and one scatter
+        self.items[slots] = batch[swap]
         return out
 
 
@@ -443,7 +445,7 @@ def same_settings(stored: dict, config: PoseAugConfig, phase: int = 0, epoch: in
     the same first three)."""
     defaults = asdict(PoseAugConfig())
     free = {name for later, names in LATER_SETTINGS.items() for name in names
-            if (PHASES.index(later), 0) >= (phase, epoch)}
+            if (PHASES.index(later), 0) >= (phase, epoch)} | {"device"}
     return all(stored.get(k, defaults[k]) == v for k, v in asdict(config).items()
                if k not in free)
 
@@ -478,22 +480,36 @@ def data_folder(run_dir: Path) -> Path:
 
 
 def train(config: PoseAugConfig, run_dir: Path, out: Path | None = None,
-          log=lambda line: print(line, flush=True), until: str = PHASES[-1]) -> dict:
+          log=lambda line: print(line, flush=True), until: str = PHASES[-1],
+          half: bool = False) -> dict:
     """Run (or resume) every phase up to and including ``until`` (a later command with the
-    same settings goes on from there); returns the checkpoint dict."""
+    same settings goes on from there); returns the checkpoint dict. ``half`` writes the
+    weights files in float16."""
     if config.threads > 0:
         torch.set_num_threads(config.threads)
-    run_dir = Path(run_dir)
+    device = torch.device(config.device)
+    with torch.device(device):  # every tensor made while training lives there
+        state = _train_phases(config, Path(run_dir), device, log, until)
+    if out is not None:
+        write_weights(state, Path(out), half)
+    return state
+
+
+def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, log,
+                  until: str) -> dict:
+    """:func:`train`'s phases, inside its device context."""
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / "checkpoint.pt"
-    source: PoseSet = load_or_make(data_folder(run_dir), "source", config.train_samples,
-                                   config.seed)
-    data = source.tensors()
-    val = load_or_make(data_folder(run_dir), "source", config.val_samples,
-                       config.seed + VAL_SEED_OFFSET).tensors() if config.val_samples else None
+    with torch.device("cpu"):  # the data are drawn on the CPU, wherever training runs
+        source: PoseSet = load_or_make(data_folder(run_dir), "source", config.train_samples,
+                                       config.seed)
+        held_out = load_or_make(data_folder(run_dir), "source", config.val_samples,
+                                config.seed + VAL_SEED_OFFSET) if config.val_samples else None
+    data = tuple(t.to(device) for t in source.tensors())
+    val = tuple(t.to(device) for t in held_out.tensors()) if held_out is not None else None
     mean_root = data[0][:, 0].mean(0)
     if ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        state = torch.load(ckpt_path, map_location=device, weights_only=False)
         if not same_settings(state["config"], config, state["phase"], state["epoch"]):
             raise ValueError(f"{ckpt_path} was made with other settings; use another "
                              "--run-dir or the same options")
@@ -524,7 +540,7 @@ def train(config: PoseAugConfig, run_dir: Path, out: Path | None = None,
             started = time.time()
             seed = config.seed * 100003 + state["phase"] * 1009 + epoch
             torch.manual_seed(seed)
-            gen = torch.Generator().manual_seed(seed)
+            gen = torch.Generator(device).manual_seed(seed)
             entry = {"phase": phase, "epoch": epoch + 1}
             if phase == "poseaug":
                 fake3, fake2, entry["gan"] = gan_pass(config, parts, model, data, epoch + 1, gen)
@@ -571,8 +587,6 @@ def train(config: PoseAugConfig, run_dir: Path, out: Path | None = None,
         state["epoch"] = 0
         state["current"] = None
         atomic_torch_save(state, ckpt_path)
-    if out is not None:
-        write_weights(state, Path(out))
     return state
 
 
@@ -580,13 +594,22 @@ WEIGHT_FILES = {"source-only": "mlp-source-only.pth.tar", "random": "mlp-random-
                 "poseaug": "mlp-poseaug.pth.tar", "gan": "poseaug-gan.pth.tar"}
 
 
-def write_weights(state: dict, out: Path) -> list[Path]:
+def _stored(sd: dict[str, torch.Tensor], half: bool) -> dict[str, torch.Tensor]:
+    """``sd`` on the CPU, its floating tensors in float16 if ``half`` (the loaders upcast)."""
+    return {k: v.cpu().half() if half and v.is_floating_point() else v.cpu()
+            for k, v in sd.items()}
+
+
+def write_weights(state: dict, out: Path, half: bool = False) -> list[Path]:
     """The run's finished weights in official layouts: each estimator as a PoseAug
     estimator file, and the augmentor, both discriminators and the PoseAug estimator as a
-    training-state file (once the PoseAug phase is done)."""
+    training-state file (once the PoseAug phase is done); float16 if ``half`` (the
+    official width's training-state file is 26 MB in float32)."""
     out.mkdir(parents=True, exist_ok=True)
     epochs = state["config"]["epochs"]
-    done = state["done"]
+    done = {name: _stored(weights, half) if name != "gan" else
+            {part: _stored(sd, half) for part, sd in weights.items()}
+            for name, weights in state["done"].items()}
     paths = []
     for variant in (v for v in VARIANTS if v in done):
         path = out / WEIGHT_FILES[variant]
