@@ -16,7 +16,7 @@ from studio.synth.poseaug_data import load_or_make
 from studio.train.poseaug_eval import evaluate, view_groups
 from studio.nets.poseaug_files import load_official, read_file
 from studio.train.poseaug_train import WEIGHT_FILES, FakePool, PoseAugConfig, data_folder, \
-    same_settings, train, valid_samples, view_augment, write_weights
+    rt_spread, same_settings, train, valid_samples, view_augment, write_weights
 
 TINY = dict(train_samples=512, width=64, batch_size=128, pretrain_epochs=1, epochs=3,
             warmup=1, pool_size=256)
@@ -173,3 +173,29 @@ def test_cuda_without_cuda_is_one_clear_line(tmp_path, capsys):
                  "cuda"]) == 2
     assert "CUDA is not available" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_translation_mode_seeking_measures_only_what_the_translation_noise_moves(source):
+    """``rt_spread`` per part: zero for a translation that ignores its noise, positive for
+    the rotation; a run with only translation seeking logs its spread and the depth's."""
+    from studio.nets.poseaug_augmentor import NOISE, PoseAugmentor
+
+    torch.manual_seed(0)
+    g = PoseAugmentor().eval()
+    with torch.no_grad():
+        g.RTprocess.w1_T.weight[:, -NOISE:] = 0  # the translation no longer sees its noise
+    poses = source[0][:32]
+    noise = {f"noise_{k}": torch.randn(32, NOISE) for k in ("ba", "bl", "rot", "trans")}
+    with torch.no_grad():
+        out = g(poses, **noise)
+        assert float(rt_spread(g, poses, out, noise, "trans")) == pytest.approx(0, abs=1e-6)
+        assert float(rt_spread(g, poses, out, noise, "rot")) > 0
+
+
+def test_translation_mode_seeking_run_logs_its_spread(tmp_path, data_dir):
+    config = PoseAugConfig(gloss_factorms_trans=0.05, **TINY)
+    lines = []
+    train(config, run_dir(tmp_path, data_dir), None, log=lines.append)
+    gan = [json.loads(x)["gan"] for x in lines if '"gan"' in x]
+    assert all(g["trans_spread"] > 0 and g["depth_std"] >= 0 and "rot_spread" not in g
+               for g in gan)

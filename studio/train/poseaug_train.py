@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,6 +79,7 @@ class PoseAugConfig:
     gloss_factorfeedback_rt: float = 0.01
     gloss_factorframe: float = 10.0  # ours: keeps RT samples in the picture
     gloss_factorms: float = 0.0  # ours: mode-seeking weight on the RT rotation (0: off)
+    gloss_factorms_trans: float = 0.0  # ours: ... and on the RT translation (0: off)
     rotation_start: float = 0.1  # ours: initial weight scale of the rotation output layer
     d2d_mirror: float = 0.0  # ours: share of the 2D discriminator's reals seen from behind
     d2d_scale: float = 1.0  # ours: ... and nearer/farther (2D scaled by up to this factor)
@@ -332,16 +334,23 @@ def _train_discriminator(d: torch.nn.Module, opt: torch.optim.Optimizer, real: t
     return loss.item()
 
 
-def rotation_spread(g: PoseAugmentor, pose: torch.Tensor, out: dict[str, torch.Tensor],
-                    noise: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Mode seeking (Mao et al., CVPR 2019) on the RT stage: how far the rotation moves
-    per unit of rotation noise, mean |R(z1) - R(z2)| / mean |z1 - z2| between the pass
-    that made ``out`` and one with fresh rotation noise. Its inverse, as a loss, keeps the
-    augmentor from turning every person of a batch the same way."""
-    other = torch.randn_like(noise["noise_rot"])
-    _, rot, _ = g.RTprocess(pose, out["pose_bl"], other, noise["noise_trans"])
-    moved = (angle_axis_to_matrix(out["rot"]) - angle_axis_to_matrix(rot)).abs().mean()
-    return moved / (noise["noise_rot"] - other).abs().mean()
+def rt_spread(g: PoseAugmentor, pose: torch.Tensor, out: dict[str, torch.Tensor],
+              noise: dict[str, torch.Tensor], part: str) -> torch.Tensor:
+    """Mode seeking (Mao et al., CVPR 2019) on the RT stage: how far its rotation (``part``
+    "rot", as rotation matrices) or translation ("trans", metres) moves per unit of that
+    part's noise, mean |out(z1) - out(z2)| / mean |z1 - z2| between the pass that made
+    ``out`` and one with fresh noise for that part. Its inverse, as a loss, keeps the
+    augmentor from turning or placing every person of a batch the same way."""
+    key = f"noise_{part}"
+    other = torch.randn_like(noise[key])
+    rt_noise = {k: other if k == key else noise[k] for k in ("noise_rot", "noise_trans")}
+    _, rot, trans = g.RTprocess(pose, out["pose_bl"], rt_noise["noise_rot"],
+                                rt_noise["noise_trans"])
+    if part == "rot":
+        moved = (angle_axis_to_matrix(out["rot"]) - angle_axis_to_matrix(rot)).abs().mean()
+    else:
+        moved = (out["trans"] - trans).abs().mean()
+    return moved / (noise[key] - other).abs().mean()
 
 
 def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
@@ -360,7 +369,9 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
         real3, cam, real2 = poses[idx], cameras[idx], pose_2d[idx]
         for p in list(d3d.parameters()) + list(d2d.parameters()) + list(model.parameters()):
             p.requires_grad_(False)
-        noise = {} if config.gloss_factorms == 0 else \
+        seeking = {part: w for part, w in (("rot", config.gloss_factorms),
+                                           ("trans", config.gloss_factorms_trans)) if w > 0}
+        noise = {} if not seeking else \
             {f"noise_{k}": torch.randn(len(idx), NOISE) for k in ("ba", "bl", "rot", "trans")}
         out = g(real3, **noise)
         fake2_ba = project_to_2d(out["pose_ba"], cam)
@@ -371,10 +382,9 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
             L.rectified_l2(out["blr"], config.blr_limit)
         loss = adv + config.gloss_factordiff * diff + \
             config.gloss_factorframe * L.frame_loss(out["pose_rt"], cam)
-        spread = []
-        if noise:
-            spread.append(rotation_spread(g, real3, out, noise))
-            loss = loss + config.gloss_factorms / (spread[0] + 1e-5)
+        spread = {part: rt_spread(g, real3, out, noise, part) for part in seeking}
+        for part, weight in seeking.items():
+            loss = loss + weight / (spread[part] + 1e-5)
         feedback = torch.zeros(())
         if epoch > config.warmup:
             origin = L.grouped_error(model(real2), real3)
@@ -415,11 +425,17 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
                      (rt3[:, 1, 0] > rt3[:, 4, 0]).float().mean().item(),
                      (rt3[:, 9, 1] > rt3[:, 0, 1] - 0.3).float().mean().item(),
                      rotation_degrees(out["rot"].detach()).std().item(),
-                     *(x.item() for x in spread)])
-    mean = np.nanmean(np.array(logs), axis=0)
+                     out["trans"].detach()[:, 2].std().item(),
+                     *(spread[part].item() if part in spread else math.nan
+                       for part in ("rot", "trans"))])
+    with warnings.catch_warnings():  # a spread that was not measured stays NaN, unlogged
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(np.array(logs), axis=0)
     names = ("adv", "diff", "feedback", "d3d", "d2d", "ba_diff", "blr_abs", "valid",
-             "back_seen", "not_upright", "rot_deg_std", "rot_spread")
-    return torch.cat(kept3), torch.cat(kept2), dict(zip(names, map(float, mean)))
+             "back_seen", "not_upright", "rot_deg_std", "depth_std", "rot_spread",
+             "trans_spread")
+    return torch.cat(kept3), torch.cat(kept2), {name: float(value) for name, value in
+                                                zip(names, mean) if not math.isnan(value)}
 
 
 VAL_SEED_OFFSET = 500  # the validation pairs' seed: apart from training (0) and test (1000)
@@ -432,8 +448,8 @@ LATER_SETTINGS = {
                 "hardratio_std_ba", "hardratio_rt_s", "hardratio_rt", "hardratio_std_rt",
                 "ba_range_m", "ba_range_w", "blr_limit", "gloss_factord2d", "gloss_factord3d",
                 "gloss_factordiff", "gloss_factorfeedback_ba", "gloss_factorfeedback_rt",
-                "gloss_factorframe", "gloss_factorms", "rotation_start", "d2d_mirror",
-                "d2d_scale", "d2d_turn", "d2d_tilt", "d2d_rotate", "pool_size")}
+                "gloss_factorframe", "gloss_factorms", "gloss_factorms_trans", "rotation_start",
+                "d2d_mirror", "d2d_scale", "d2d_turn", "d2d_tilt", "d2d_rotate", "pool_size")}
 
 
 def same_settings(stored: dict, config: PoseAugConfig, phase: int = 0, epoch: int = 0
