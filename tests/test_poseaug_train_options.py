@@ -16,7 +16,7 @@ from studio.synth.poseaug_data import load_or_make
 from studio.train.poseaug_eval import evaluate, view_groups
 from studio.nets.poseaug_files import load_official, read_file
 from studio.train.poseaug_train import WEIGHT_FILES, FakePool, PoseAugConfig, data_folder, \
-    rt_spread, same_settings, train, valid_samples, view_augment, write_weights
+    recall_fakes, rt_spread, same_settings, train, valid_samples, view_augment, write_weights
 
 TINY = dict(train_samples=512, width=64, batch_size=128, pretrain_epochs=1, epochs=3,
             warmup=1, pool_size=256)
@@ -199,3 +199,38 @@ def test_translation_mode_seeking_run_logs_its_spread(tmp_path, data_dir):
     gan = [json.loads(x)["gan"] for x in lines if '"gan"' in x]
     assert all(g["trans_spread"] > 0 and g["depth_std"] >= 0 and "rot_spread" not in g
                for g in gan)
+
+
+def test_recall_fakes_draws_across_epochs_without_repeats():
+    memory = [(torch.full((10, 16, 3), float(e)), torch.full((10, 16, 2), float(e)))
+              for e in range(3)]
+    poses, pose_2d = recall_fakes(memory, 10, torch.Generator().manual_seed(0))
+    assert poses.shape == (10, 16, 3) and torch.equal(poses[:, :, :2], pose_2d)
+    assert len(set(poses[:, 0, 0].tolist())) > 1  # from more than one epoch
+
+
+def test_poseaug_epochs_and_fake_memory_run_and_resume(tmp_path, data_dir):
+    """The PoseAug phase runs its own number of epochs; with a memory of past epochs'
+    samples a run stopped mid-phase and resumed ends with the same weights as one that
+    never stopped."""
+    config = PoseAugConfig(**{**TINY, "epochs": 2, "poseaug_epochs": 3, "fake_memory": 2})
+    lines = []
+    whole = train(config, run_dir(tmp_path / "a", data_dir), log=lines.append)
+    assert sum('"gan"' in x for x in lines) == 3
+    folder = run_dir(tmp_path / "b", data_dir)
+    stop = []
+
+    def log(line):
+        if '"gan"' in line and json.loads(line)["epoch"] == 2:
+            stop.append(line)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, folder, log=log)
+    resumed = train(config, folder, log=lambda line: None)
+    for key, value in whole["done"]["poseaug"].items():
+        assert torch.equal(value, resumed["done"]["poseaug"][key]), key
+    with pytest.raises(ValueError, match="fake-memory"):
+        PoseAugConfig(fake_memory=0)
+    with pytest.raises(ValueError, match="warmup"):
+        PoseAugConfig(epochs=12, poseaug_epochs=2, warmup=2)

@@ -87,6 +87,8 @@ class PoseAugConfig:
     d2d_tilt: float = 0.45  # ours: ... and tilted by up to this many radians
     d2d_rotate: float = 0.0  # ours: share of its reals seen after any rotation
     pool_size: int = 4096
+    poseaug_epochs: int = 0  # ours: the PoseAug phase's epochs (0: --epochs, as the others)
+    fake_memory: int = 1  # ours: its estimator's augmented pass draws from the last N epochs
     val_samples: int = 0  # ours: held-out source pairs scored after every epoch (0: none)
     pick: str = "last"  # ours: each estimator's final ("last") or best "source-val" epoch
     seed: int = 0
@@ -111,8 +113,17 @@ class PoseAugConfig:
         if self.random_recipe not in RANDOM_RECIPES or not 0 <= self.random_rotate <= 1:
             raise ValueError("random-recipe must be uniform or views and random-rotate "
                              "within 0-1")
-        if not 0 <= self.warmup < self.epochs:
-            raise ValueError("--warmup must be at least 0 and below --epochs")
+        if self.poseaug_epochs < 0 or self.fake_memory < 1:
+            raise ValueError("poseaug-epochs must be at least 0 and fake-memory at least 1")
+        if not 0 <= self.warmup < self.phase_epochs("poseaug"):
+            raise ValueError("--warmup must be at least 0 and below the PoseAug phase's "
+                             "epochs")
+
+    def phase_epochs(self, phase: str) -> int:
+        """How many epochs ``phase`` runs."""
+        if phase == "pretrain":
+            return self.pretrain_epochs
+        return self.poseaug_epochs or self.epochs if phase == "poseaug" else self.epochs
 
 
 def _estimator(config: PoseAugConfig) -> SimpleBaseline:
@@ -362,8 +373,9 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
     g, d3d, d2d = parts.g, parts.d3d, parts.d2d
     for m in (g, d3d, d2d, model):
         m.train()
-    ratio_ba = L.hard_ratio(config.hardratio_ba_s, config.hardratio_ba, epoch, config.epochs)
-    ratio_rt = L.hard_ratio(config.hardratio_rt_s, config.hardratio_rt, epoch, config.epochs)
+    epochs = config.phase_epochs("poseaug")
+    ratio_ba = L.hard_ratio(config.hardratio_ba_s, config.hardratio_ba, epoch, epochs)
+    ratio_rt = L.hard_ratio(config.hardratio_rt_s, config.hardratio_rt, epoch, epochs)
     kept3, kept2, logs = [], [], []
     for step, idx in enumerate(_batches(len(poses), config.batch_size, gen)):
         real3, cam, real2 = poses[idx], cameras[idx], pose_2d[idx]
@@ -438,6 +450,18 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
                                                 zip(names, mean) if not math.isnan(value)}
 
 
+def recall_fakes(memory: list[tuple[torch.Tensor, torch.Tensor]], count: int,
+                 gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` augmented (3D, 2D) pairs drawn without replacement from the last epochs'
+    (``memory``): the augmentor swings from epoch to epoch (a third of its samples lying
+    in one, a tenth in the next), and drawing across epochs evens out what the estimator
+    learns from."""
+    poses = torch.cat([m[0] for m in memory])
+    pose_2d = torch.cat([m[1] for m in memory])
+    pick = torch.randperm(len(poses), generator=gen)[:count]
+    return poses[pick], pose_2d[pick]
+
+
 VAL_SEED_OFFSET = 500  # the validation pairs' seed: apart from training (0) and test (1000)
 
 
@@ -449,7 +473,8 @@ LATER_SETTINGS = {
                 "ba_range_m", "ba_range_w", "blr_limit", "gloss_factord2d", "gloss_factord3d",
                 "gloss_factordiff", "gloss_factorfeedback_ba", "gloss_factorfeedback_rt",
                 "gloss_factorframe", "gloss_factorms", "gloss_factorms_trans", "rotation_start",
-                "d2d_mirror", "d2d_scale", "d2d_turn", "d2d_tilt", "d2d_rotate", "pool_size")}
+                "d2d_mirror", "d2d_scale", "d2d_turn", "d2d_tilt", "d2d_rotate", "pool_size",
+                "poseaug_epochs", "fake_memory")}
 
 
 def same_settings(stored: dict, config: PoseAugConfig, phase: int = 0, epoch: int = 0
@@ -534,7 +559,7 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
         state = {"config": asdict(config), "phase": 0, "epoch": 0, "done": {}, "current": None}
     while state["phase"] <= PHASES.index(until):
         phase = PHASES[state["phase"]]
-        epochs = config.pretrain_epochs if phase == "pretrain" else config.epochs
+        epochs = config.phase_epochs(phase)
         # The phase's initial weights (estimator, augmentor, discriminators) from its own
         # seed, so a run repeats whatever the process drew before.
         torch.manual_seed(config.seed * 100003 + state["phase"] * 1009 + 1008)
@@ -551,6 +576,7 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
             sched.load_state_dict(state["current"]["sched"])
             if parts is not None:
                 parts.load(state["current"]["gan"])
+        memory = list((state["current"] or {}).get("fakes") or [])
         while state["epoch"] < epochs:
             epoch = state["epoch"]
             started = time.time()
@@ -560,6 +586,9 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
             entry = {"phase": phase, "epoch": epoch + 1}
             if phase == "poseaug":
                 fake3, fake2, entry["gan"] = gan_pass(config, parts, model, data, epoch + 1, gen)
+                if config.fake_memory > 1:
+                    memory = (memory + [(fake3, fake2)])[-config.fake_memory:]
+                    fake3, fake2 = recall_fakes(memory, len(fake3), gen)
                 if epoch + 1 > config.warmup and len(fake3) >= config.batch_size:
                     entry["fake_loss"] = estimator_pass(model, opt, fake3, fake2,
                                                         config.batch_size, gen)
@@ -582,7 +611,8 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
             state["epoch"] = epoch + 1
             state["current"] = {"model": model.state_dict(), "opt": opt.state_dict(),
                                 "sched": sched.state_dict(),
-                                "gan": parts.state() if parts is not None else None}
+                                "gan": parts.state() if parts is not None else None,
+                                "fakes": memory or None}
             if val is not None and phase != "pretrain":  # PoseAug: once its pairs train
                 entry["source_val_mpjpe"] = keep_best(
                     state, phase, model, val, phase != "poseaug" or epoch + 1 > config.warmup)
@@ -622,19 +652,21 @@ def write_weights(state: dict, out: Path, half: bool = False) -> list[Path]:
     training-state file (once the PoseAug phase is done); float16 if ``half`` (the
     official width's training-state file is 26 MB in float32)."""
     out.mkdir(parents=True, exist_ok=True)
-    epochs = state["config"]["epochs"]
+    config = PoseAugConfig(**{k: v for k, v in state["config"].items()
+                              if k in PoseAugConfig.__dataclass_fields__})
     done = {name: _stored(weights, half) if name != "gan" else
             {part: _stored(sd, half) for part, sd in weights.items()}
             for name, weights in state["done"].items()}
     paths = []
     for variant in (v for v in VARIANTS if v in done):
         path = out / WEIGHT_FILES[variant]
-        save_official(path, {"epoch": epochs, "model_pos": done[variant]})
+        save_official(path, {"epoch": config.phase_epochs(variant), "model_pos": done[variant]})
         paths.append(path)
     if "gan" not in done:
         return paths
     gan = done["gan"]
     path = out / WEIGHT_FILES["gan"]
-    save_official(path, {"epoch": epochs, "model_G": gan["g"], "model_d3d": gan["d3d"],
-                         "model_d2d": gan["d2d"], "model_pos": done["poseaug"]})
+    save_official(path, {"epoch": config.phase_epochs("poseaug"), "model_G": gan["g"],
+                         "model_d3d": gan["d3d"], "model_d2d": gan["d2d"],
+                         "model_pos": done["poseaug"]})
     return paths + [path]
