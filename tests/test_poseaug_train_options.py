@@ -218,11 +218,9 @@ def test_poseaug_epochs_and_fake_memory_run_and_resume(tmp_path, data_dir):
     whole = train(config, run_dir(tmp_path / "a", data_dir), log=lines.append)
     assert sum('"gan"' in x for x in lines) == 3
     folder = run_dir(tmp_path / "b", data_dir)
-    stop = []
 
     def log(line):
         if '"gan"' in line and json.loads(line)["epoch"] == 2:
-            stop.append(line)
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

@@ -376,13 +376,13 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
     epochs = config.phase_epochs("poseaug")
     ratio_ba = L.hard_ratio(config.hardratio_ba_s, config.hardratio_ba, epoch, epochs)
     ratio_rt = L.hard_ratio(config.hardratio_rt_s, config.hardratio_rt, epoch, epochs)
+    seeking = {part: w for part, w in (("rot", config.gloss_factorms),
+                                       ("trans", config.gloss_factorms_trans)) if w > 0}
     kept3, kept2, logs = [], [], []
     for step, idx in enumerate(_batches(len(poses), config.batch_size, gen)):
         real3, cam, real2 = poses[idx], cameras[idx], pose_2d[idx]
         for p in list(d3d.parameters()) + list(d2d.parameters()) + list(model.parameters()):
             p.requires_grad_(False)
-        seeking = {part: w for part, w in (("rot", config.gloss_factorms),
-                                           ("trans", config.gloss_factorms_trans)) if w > 0}
         noise = {} if not seeking else \
             {f"noise_{k}": torch.randn(len(idx), NOISE) for k in ("ba", "bl", "rot", "trans")}
         out = g(real3, **noise)
