@@ -1,5 +1,5 @@
 """The poseaug-lifter model: MediaPipe's landmarks become PoseAug's 16 joints normalized
-from the image size alone, an estimator lifts them and the keypoint fit makes the body;
+in a square framing the person, an estimator lifts them and the keypoint fit makes the body;
 registered as a model (studio run --model poseaug-lifter, the window's Model menu)."""
 from __future__ import annotations
 
@@ -43,12 +43,16 @@ def test_landmarks_make_poseaug_joints_within_6_cm(posed):
     assert error[:, exact].max() < 1e-5  # the joints both layouts have are taken as they are
 
 
-def test_screen_coordinates_come_from_the_image_size_alone():
-    landmarks = np.tile([[320.0, 240.0]], (33, 1))
-    assert np.allclose(pl.landmarks_to_screen(landmarks, (640, 480)), 0.0, atol=1e-6)
-    landmarks[:, 0] = 640.0  # right edge: u = 1; v = 2y/W - H/W
-    landmarks[:, 1] = 0.0
-    assert np.allclose(pl.landmarks_to_screen(landmarks, (640, 480)), [1.0, -0.75])
+def test_framing_ignores_where_and_how_large_the_person_is():
+    """The lifter's input frames the person as the training source's people are: centred,
+    the joint box's longer side SOURCE_EXTENT wide, wherever and however large they are
+    in the photo (a close-up's guessed legs far below it included)."""
+    landmarks = np.random.default_rng(0).uniform(100, 300, (33, 2))
+    screen = pl.framed_screen(landmarks)
+    assert np.allclose(pl.framed_screen(landmarks * 4.0 + [-500.0, 2000.0]), screen, atol=1e-5)
+    low, high = screen.min(0), screen.max(0)
+    assert (high - low).max() == pytest.approx(pl.SOURCE_EXTENT, abs=1e-5)
+    assert np.allclose((low + high) / 2, 0.0, atol=1e-5)
 
 
 @pytest.mark.parametrize("make", [poseaug.SimpleBaseline, poseaug.VideoPose1f, poseaug.SemGCN,
@@ -88,20 +92,52 @@ def test_registered_model_runs_on_a_photo(estimator_file):
     assert np.isfinite(person.keypoints).all() and person.keypoint_error_px is not None
 
 
-@pytest.mark.skipif(not poseaug.BUILTIN_ESTIMATOR.is_file(),
-                    reason="the shipped PoseAug estimator is not built (studio train poseaug)")
-def test_shipped_lifter_recovers_a_seen_pose(posed):
-    """Landmarks of the mannequin 4 m in front of a 1000-px camera, lifted by the shipped
-    estimator: the skeleton within 90 mm per joint after Procrustes alignment."""
+@pytest.fixture(scope="module")
+def shipped_lifts(posed):
+    """lifts(distance, framed) -> (median Procrustes error, median size ratio) of the
+    shipped estimator on the mannequin's landmarks ``distance`` m in front of a 1000-px
+    camera with a 1000-px photo; ``framed`` False normalizes by the whole photo."""
     est = poseaug.load_builtin("pose")
     truth = posed.keypoints("poseaug16").numpy()
-    landmarks = posed.keypoints("mediapipe33").numpy() - truth[:, :1] + [0.0, 0.0, 4.0]
-    pixels = 1000 * landmarks[..., :2] / landmarks[..., 2:] + 500
-    errors = []
-    for i in range(len(truth)):
-        lifted = pl.lift(est, pl.landmarks_to_screen(pixels[i], (1000, 1000)))
-        errors.append(procrustes_error(lifted, truth[i] - truth[i, :1]))
-    assert np.median(errors) < 0.09
+
+    def lifts(distance: float, framed: bool) -> tuple[float, float]:
+        landmarks = posed.keypoints("mediapipe33").numpy() - truth[:, :1] + [0.0, 0.0, distance]
+        pixels = 1000 * landmarks[..., :2] / landmarks[..., 2:] + 500
+        errors, sizes = [], []
+        for i in range(len(truth)):
+            if framed:
+                screen = pl.framed_screen(pixels[i])
+            else:
+                joints = torch.as_tensor(pl.LANDMARKS_TO_POSEAUG @ pixels[i].astype(np.float32))
+                screen = poseaug.normalize_screen(joints, 1000, 1000).numpy()
+            lifted = pl.lift(est, screen)
+            errors.append(procrustes_error(lifted, truth[i] - truth[i, :1]))
+            sizes.append(spread(lifted) / spread(truth[i]))
+        return float(np.median(errors)), float(np.median(sizes))
+    return lifts
+
+
+@pytest.mark.skipif(not poseaug.BUILTIN_ESTIMATOR.is_file(),
+                    reason="the shipped PoseAug estimator is not built (studio train poseaug)")
+def test_shipped_lifter_recovers_a_seen_pose(shipped_lifts):
+    """4 m away, whole in the photo: within 90 mm per joint after Procrustes alignment, at
+    its own size within 10%."""
+    error, size = shipped_lifts(4.0, framed=True)
+    assert error < 0.09 and 0.9 < size < 1.1
+
+
+@pytest.mark.skipif(not poseaug.BUILTIN_ESTIMATOR.is_file(),
+                    reason="the shipped PoseAug estimator is not built (studio train poseaug)")
+def test_framing_keeps_a_close_up_in_range(shipped_lifts):
+    """1.2 m away (the legs far outside the photo): normalized by the photo the lift is more
+    than twice the person's size; framed it keeps the size within 10% and errs less."""
+    error, size = shipped_lifts(1.2, framed=True)
+    photo_error, photo_size = shipped_lifts(1.2, framed=False)
+    assert photo_size > 2.0 and 0.9 < size < 1.1 and error < photo_error
+
+
+def spread(points: np.ndarray) -> float:
+    return float(np.linalg.norm(points - points.mean(0), axis=1).mean())
 
 
 def procrustes_error(pred: np.ndarray, truth: np.ndarray) -> float:

@@ -1,10 +1,15 @@
 """The ``poseaug-lifter`` model: PoseAug's end-to-end use on a photo. MediaPipe's 2D
-landmarks become PoseAug's 16 joints, normalized from the image size alone
+landmarks become PoseAug's 16 joints, normalized from an image size alone
 (u = 2x/W - 1, v = 2y/W - H/W: no camera calibration), a PoseAug-trained estimator
 lifts them to a 3D skeleton, and the keypoint fit (SMPLR) turns that into a body placed
 on the photo by a crop camera fitted to the landmarks. A model method
 (:mod:`studio.pipeline.methods`): the shipped estimator (``models/poseaug``) or an
 official PoseAug file given as the checkpoint (any layout ``load_official`` reads).
+
+The image normalized is a square framing the person (:func:`framed_screen`) rather than
+the photo: the estimator learnt from people whole in the picture, a few metres away, and
+a close-up portrait's joints, with MediaPipe's guessed legs far below the photo, would
+lie up to three times outside the range it saw (a 4.6 m tall lift on ``grace-hopper``).
 
 MediaPipe has no pelvis, spine, thorax or H36M head point; they are blended from its
 landmarks (:data:`BLENDS`): pelvis = the hips' midpoint, thorax = the shoulders',
@@ -54,6 +59,10 @@ def _landmark_matrix() -> np.ndarray:
 
 
 LANDMARKS_TO_POSEAUG = _landmark_matrix()
+# The median longer side of a person's joint box in normalized screen units (image width
+# 2) in PoseAug's training source (`studio eval poseaug`'s source set: 5th-95th
+# percentiles 0.58-0.95; the broad target's 0.32-1.07).
+SOURCE_EXTENT = 0.73
 
 
 def load(device: torch.device | str = "cpu", checkpoint: Path | None = None) -> LoadedMethod:
@@ -71,12 +80,15 @@ def load(device: torch.device | str = "cpu", checkpoint: Path | None = None) -> 
                         device=torch.device(device), meta={"estimator": estimator.kind})
 
 
-def landmarks_to_screen(landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
-    """MediaPipe's 33 landmarks [33,2] (image pixels) -> PoseAug's 16 joints [16,2] in
-    normalized screen coordinates."""
-    width, height = image_size
-    pixels = torch.as_tensor(LANDMARKS_TO_POSEAUG @ np.asarray(landmarks, np.float32))
-    return poseaug.normalize_screen(pixels, width, height).numpy()
+def framed_screen(landmarks: np.ndarray) -> np.ndarray:
+    """MediaPipe's 33 landmarks [33,2] (pixels) -> PoseAug's 16 joints [16,2] normalized
+    in a square virtual image centred on their box, whose side makes the box's longer
+    side :data:`SOURCE_EXTENT` wide, as the training source's people are."""
+    joints = LANDMARKS_TO_POSEAUG @ np.asarray(landmarks, np.float32)
+    low, high = joints.min(0), joints.max(0)
+    side = max(float((high - low).max()) * 2.0 / SOURCE_EXTENT, 1e-6)
+    framed = joints - (low + high) / 2 + side / 2
+    return poseaug.normalize_screen(torch.as_tensor(framed), side, side).numpy()
 
 
 @torch.no_grad()
@@ -98,6 +110,6 @@ class PoseAugLifter:
     def __call__(self, image: np.ndarray, person: Person, transform: CropTransform,
                  maps: torch.Tensor) -> MethodOutput:
         size = (image.shape[1], image.shape[0])
-        skeleton = lift(self.estimator, landmarks_to_screen(person.landmarks, size))
+        skeleton = lift(self.estimator, framed_screen(person.landmarks))
         return placed_fit(fit_keypoints(skeleton, LAYOUT, 3, model=self.fit), person,
                           transform, size)
