@@ -16,7 +16,7 @@ from studio.nets.geometry import project_to_crop, rotmat_to_axis_angle
 from studio.pipeline.crops import CropTransform, image_camera, square_box
 from studio.pipeline.overlay import mask_iou, render_mesh
 from studio.pipeline.people import Person
-from studio.pipeline.pointhmr_method import STAND, start_pose, unseen_joints
+from studio.pipeline.start_pose import SPINE, STAND, pelvis_from_chest, start_pose, unseen_joints
 from studio.pipeline.refine import euler_xyz, refine_mesh, start_camera
 from studio.pipeline.results import MeshIteration
 from studio.pipeline.single_image import keypoint_error, seen_landmarks
@@ -141,3 +141,77 @@ def test_unseen_limbs_start_at_the_priors_standing_pose(body) -> None:
     np.testing.assert_allclose(angles[kept].numpy(), euler_xyz(_rotations(pose))[1:][kept]
                                .numpy(), atol=1e-4)
     assert unseen_joints(np.ones(33, bool)) == []
+
+
+def _leant_back(pose: np.ndarray) -> np.ndarray:
+    """``pose`` with the pelvis tilted 0.7 rad back and the spine bent 0.7 rad forward to
+    keep the chest where it was: what a fit to guessed legs under a portrait does."""
+    from scipy.spatial.transform import Rotation
+
+    rot = Rotation.from_rotvec(pose.reshape(24, 3))
+    out = rot.as_rotvec()
+    out[0] = (rot[0] * Rotation.from_euler("x", 0.7)).as_rotvec()
+    out[3] = Rotation.from_euler("x", -0.4).as_rotvec()
+    out[6] = Rotation.from_euler("x", -0.3).as_rotvec()
+    return out.reshape(72)
+
+
+def _chest(pose: np.ndarray) -> np.ndarray:
+    """The chest's (SMPL spine3's) world rotation matrix."""
+    rot = _rotations(pose).double().numpy()
+    return rot[0] @ rot[3] @ rot[6] @ rot[9]
+
+
+def test_a_pelvis_with_no_hip_seen_follows_the_chest(body) -> None:
+    """Face and shoulders seen (MediaPipe 0-12): the root takes the chest's orientation and
+    the spine the standing pose's, so the chest keeps its world rotation and the pelvis is
+    upright again; with a hip seen nothing changes."""
+    upright = _posed(body)[0]
+    leant = _leant_back(upright)
+    seen = np.zeros(33, bool)
+    seen[:13] = True
+    out = pelvis_from_chest(leant, seen)
+    np.testing.assert_allclose(_chest(out), _chest(leant), atol=1e-5)
+    np.testing.assert_allclose(_rotations(out)[0].numpy(), _rotations(upright)[0].numpy(),
+                               atol=1e-5)  # the standing spine is straight
+    rows = [j - 1 for j in SPINE]
+    np.testing.assert_allclose(euler_xyz(_rotations(out)[list(SPINE)]).numpy(),
+                               STAND[rows].numpy(), atol=1e-5)
+    seen[23] = True
+    np.testing.assert_allclose(pelvis_from_chest(leant, seen), leant, atol=1e-6)
+
+
+def test_keypoint_fit_stands_a_portraits_unseen_legs() -> None:
+    """The keypoint-fit model on a portrait whose legs MediaPipe guessed folded (world
+    landmarks of someone sitting, 2D landmarks below the photo, visibility 0): the
+    fitted body's ankles hang below its hips, within 15 degrees of straight down (a sitting
+    pose: its chest upright, its thighs level)."""
+    from studio.nets.model_registry import load_model
+    from studio.synth.pose_prior import BASE_POSES, BASE_TABLE
+
+    model = load_model("keypoint-fit")
+    fit_body = model.body
+    euler = torch.zeros(24, 3)
+    euler[0, 0] = np.pi
+    euler[1:] = BASE_TABLE[list(BASE_POSES).index("sit")]
+    with torch.no_grad():
+        out = fit_body(global_orient=rotmat_to_axis_angle(euler_to_rotmat(euler[:1])),
+                       body_pose=rotmat_to_axis_angle(euler_to_rotmat(euler[1:]))[None]
+                       .reshape(1, 69))
+    world = out.keypoints("mediapipe33")[0].double().numpy()
+    world -= world[[23, 24]].mean(0)
+    landmarks = 320 + 400 * world[:, :2]  # a 640x640 photo cut at the shoulders' line
+    landmarks[23:] = landmarks[23:] + [0.0, 700.0]  # hips and legs: guessed below it
+    visibility = np.ones(33)
+    visibility[13:] = 0.0
+    mask = np.zeros((640, 640), np.float32)
+    mask[200:640, 150:490] = 1.0
+    person = Person(landmarks=landmarks, visibility=visibility, world_landmarks=world,
+                    mask=mask, extent=(150.0, 0.0, 490.0, 640.0))
+    transform = CropTransform(square_box(person.extent), 128)
+    result = model.run(np.zeros((640, 640, 3), np.uint8), person, transform, None)
+    joints = result.iterations[0].joints  # SMPL 24, camera axes (y down)
+    for hip, ankle in ((1, 7), (2, 8)):
+        down = joints[ankle] - joints[hip]
+        angle = np.degrees(np.arccos(down[1] / np.linalg.norm(down)))
+        assert angle < 15, (hip, angle)

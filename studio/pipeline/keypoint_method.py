@@ -7,9 +7,14 @@ beside the person finder.
 MediaPipe's world landmarks are metres around the hips' midpoint in the camera's axes
 (x right, y down, z away), the frame mesh iterations use, so the fit's body needs no
 turning: it is only centred on its pelvis. MediaPipe guesses every landmark, unseen ones
-too, and all of them are fitted: for legs off the photo its guess (standing, as people
-in photos mostly are) is more plausible than the fit's own fill-in from the broad pose
-prior (the astronaut's cut-off legs came out folded, hips bent 2 rad, when left out).
+too, and all of them are fitted (left out, the fit's own fill-in from the broad pose
+prior folded the astronaut's cut-off legs, hips bent 2 rad). Then the limbs none of whose
+landmarks is seen stand (the prior's standing pose, :mod:`studio.pipeline.start_pose`),
+and with no hip seen the pelvis follows the chest: MediaPipe's guess for legs off a
+portrait can be anything (Grace Hopper's knee above her hip, a crouch). Unlike
+builtin-pointhmr's start, the seen joints are not clamped to the prior's limits: that put
+the start up to 18 px further from the landmarks on nine of the 14 `studio bench refine`
+photos.
 Visibility weighs the 2D landmarks in the camera fit only. MediaPipe's skeleton is not
 the body model's (wider hips, other shoulders), and with the fit's default shape prior
 the refinement bent the shape far out of its range to match it (|betas| 6-7 on the
@@ -17,10 +22,12 @@ astronaut and Grace Hopper); :data:`SHAPE_SIGMA` holds it nearer the mean shape.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 
 from studio.body import joint_sets
 from studio.pipeline.camera_fit import project_weak, solve_camera
@@ -29,6 +36,8 @@ from studio.pipeline.keypoint_fit import KeypointFit, SMPLRModel, fit_keypoints,
 from studio.pipeline.methods import LoadedMethod, MethodOutput
 from studio.pipeline.people import Person
 from studio.pipeline.results import MeshIteration
+from studio.pipeline.single_image import seen_landmarks
+from studio.pipeline.start_pose import pelvis_from_chest, stand_unseen
 
 NAME = "keypoint-fit"
 LAYOUT = "mediapipe33"
@@ -72,9 +81,25 @@ class KeypointFitMethod:
 
     def __call__(self, image: np.ndarray, person: Person, transform: CropTransform,
                  maps: torch.Tensor) -> MethodOutput:
+        size = (image.shape[1], image.shape[0])
         fit = fit_keypoints(person.world_landmarks, LAYOUT, 3, model=self.model,
                             shape_sigma=SHAPE_SIGMA)
-        return placed_fit(fit, person, transform, (image.shape[1], image.shape[0]))
+        seen = seen_landmarks(person, size)
+        pose = pelvis_from_chest(stand_unseen(fit.poses[0], seen), seen)
+        return placed_fit(reposed(self.model, fit, pose), person, transform, size)
+
+
+def reposed(model: SMPLRModel, fit: KeypointFit, pose: np.ndarray) -> KeypointFit:
+    """``fit``'s first body in the axis-angle ``pose`` [72], its shape and translation
+    kept."""
+    rotations = Rotation.from_rotvec(np.asarray(pose, np.float64).reshape(24, 3)).as_matrix()
+    posed = model.pose(LAYOUT, rotations[None], fit.betas[:1].astype(np.float64))
+    shift = fit.trans[:1, None].astype(np.float32)
+    sources = posed.points().cpu().numpy() + shift
+    return replace(fit, poses=np.asarray(pose, np.float32)[None], betas=fit.betas[:1],
+                   trans=fit.trans[:1], vertices=posed.vertices.cpu().numpy() + shift,
+                   joints=posed.joints.cpu().numpy() + shift, sources=sources,
+                   keypoints=_MEDIAPIPE33 @ sources)
 
 
 _PYMAF49 = joint_sets.mapping_matrix("pymaf49").astype(np.float32)

@@ -18,13 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import smplx
 import torch
 
 from studio.body.model import BodyModel
 from studio.body.registry import find_body_model
 from studio.nets import pointhmr_builtin
-from studio.nets.geometry import rotmat_to_axis_angle
 from studio.nets.model_names import POINTHMR_FILE
 from studio.nets.pointhmr import PointHMR
 from studio.pipeline.camera_fit import project_weak
@@ -32,15 +30,12 @@ from studio.pipeline.crops import CropTransform, image_camera
 from studio.pipeline.keypoint_fit import SMPLRModel, fit_keypoints, load_smplr
 from studio.pipeline.methods import LoadedMethod, MethodOutput
 from studio.pipeline.people import Person
-from studio.pipeline.refine import euler_xyz, unseen_limbs
 from studio.pipeline.results import MeshIteration
 from studio.pipeline.single_image import seen_landmarks
-from studio.synth.pose_prior import BASE_POSES, BASE_TABLE, JOINT_LIMITS, euler_to_rotmat
+from studio.pipeline.start_pose import start_pose
 
 NAME = "builtin-pointhmr"
 LAYOUT = "mediapipe33"
-STAND = BASE_TABLE[list(BASE_POSES).index("stand")]  # [23,3] the prior's standing pose
-END_JOINTS = {10: 7, 11: 8, 22: 20, 23: 21}  # SMPL feet and hands: their parents
 
 
 def load(device: torch.device | str = "cpu", checkpoint: Path | None = None) -> LoadedMethod:
@@ -52,29 +47,6 @@ def load(device: torch.device | str = "cpu", checkpoint: Path | None = None) -> 
     return LoadedMethod(name=NAME, run=method, body=body, input_kind="proxy",
                         input_size=net.config.input_size, source=source,
                         device=torch.device(device), meta=dict(getattr(net, "meta", {})))
-
-
-def start_pose(pose: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """[72] axis-angle ``pose`` with each body joint's Euler angles clamped to the pose
-    prior's limits (:data:`studio.synth.pose_prior.JOINT_LIMITS`), the root as it is, and
-    the joints of a limb whose landmarks are all unseen (``seen`` [33]: MediaPipe's
-    landmarks that count; :func:`unseen_joints`) at the prior's standing pose."""
-    rotmats = smplx.lbs.batch_rodrigues(torch.as_tensor(pose, dtype=torch.float32
-                                                        ).reshape(24, 3))
-    angles = torch.maximum(torch.minimum(euler_xyz(rotmats[1:]), JOINT_LIMITS[..., 1]),
-                           JOINT_LIMITS[..., 0])
-    for joint in unseen_joints(seen):
-        angles[joint - 1] = STAND[joint - 1]
-    body = rotmat_to_axis_angle(euler_to_rotmat(angles)).reshape(69).numpy()
-    return np.concatenate([np.asarray(pose[:3], np.float32), body]).astype(np.float32)
-
-
-def unseen_joints(seen: np.ndarray) -> list[int]:
-    """SMPL joints whose rotation moves only landmarks not ``seen``
-    (:func:`studio.pipeline.refine.unseen_limbs`), and the feet and hands below such a
-    joint."""
-    unseen = unseen_limbs(seen)
-    return unseen + [end for end, parent in END_JOINTS.items() if parent in unseen]
 
 
 class PointHMRMethod:
