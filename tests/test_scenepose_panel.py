@@ -94,6 +94,8 @@ def test_dragging_the_box_regenerates_poses_and_a_click_lifts_one_to_a_body(
     # no person in the photo: the body is the 3D view's, seen through the photo's camera
     assert window.mesh_view.scene is not None and window.mesh_view.camera is not None
     assert "backdrop" in window.mesh_view.actors
+    assert window.mesh_view.looking_through  # the first body is seen over the photo
+    assert window.mesh_view.can_undo_camera()
     assert tool.body.rank == 1 and tool.body.vertices.shape[1] == 3
     written = tool.write_poses(tmp_path / "poses.json")
     doc = json.loads(written[0].read_text())

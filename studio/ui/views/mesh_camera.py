@@ -31,6 +31,11 @@ class MeshCamera:
         if self.camera is not None:
             self._change_camera("camera")
 
+    @property
+    def looking_through(self) -> bool:
+        """Whether the view is framed through the image camera (the backdrop shows)."""
+        return self._mode == "camera"
+
     def reset_camera(self) -> None:
         """Frame the body again the last named way (front, side or through the camera)."""
         self._change_camera(self._mode)

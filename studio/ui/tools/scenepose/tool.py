@@ -42,6 +42,7 @@ class ScenePoseTool(QObject, Tool):
         self.request = 0
         self.result: GeneratedPoses | None = None
         self.body: LiftedBody | None = None
+        self.looked_through = False  # the 3D view has been put over this photo once
         self.hover = -1
         self.skeletons: list[pg.PlotCurveItem] = []
         self.timer = QTimer(self)
@@ -78,6 +79,7 @@ class ScenePoseTool(QObject, Tool):
             self.roi = None
         self._show(None)
         self._set_body(None)
+        self.looked_through = False
         self.view.set_status("Place a box on the photo.")
 
     def place_box(self, box: tuple[float, float, float, float] | None = None) -> None:
@@ -194,8 +196,10 @@ class ScenePoseTool(QObject, Tool):
 
     def _set_body(self, body: LiftedBody | None) -> None:
         """Show the lifted body: with no person's result, as the 3D view's body seen
-        through the photo's camera (backdrop and look-through work); over a person's
-        result, as this tool's extra mesh in that result's camera frame."""
+        through the photo's camera (backdrop and look-through work; the first body on a
+        photo turns the view to look through it, so the body stands in the photo where
+        the box is; Undo view goes back); over a person's result, as this tool's extra
+        mesh in that result's camera frame."""
         import pyvista as pv
 
         self.body = body
@@ -215,6 +219,9 @@ class ScenePoseTool(QObject, Tool):
             focal, cx, cy = (float(v) for v in body.intrinsics)
             mesh_view.set_camera(ImageCamera(focal, (cx, cy), tuple(float(v) for v in t)),
                                  image)
+            if not self.looked_through:
+                mesh_view.look_through_camera()
+                self.looked_through = True
             return
         shift = np.zeros(3) if mesh_view.camera is None else mesh_view.camera.translation
         vertices = body.vertices - np.asarray(shift, np.float32)  # the view adds it back
