@@ -188,6 +188,8 @@ def test_panel_draws_samples_and_a_click_shows_one_in_3d(qtbot, window, tmp_path
                for kind in ("body", "bones"))
     shown_before = np.asarray(window.mesh_view._tool_meshes["poseaug:rt:bones"][0].points)
     assert "poseaug" in window.image_view.marks
+    lines = window.image_view.mark_bones["poseaug"]  # the picked sample's skeleton
+    assert len(lines.getData()[0]) == 2 * len(poseaug.BONES)
 
     picked = []
     panel.sample_picked.connect(lambda index, by_user: picked.append((index, by_user)))

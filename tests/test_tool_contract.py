@@ -94,6 +94,12 @@ def test_a_minimal_tool_gets_a_dock_a_worker_job_and_a_2d_mark(qtbot, window):
     window.image_view.set_marks("brightest", None)
     assert "brightest" not in window.image_view.marks
 
+    # marks with bones are a skeleton: a line per pair, gone with the marks
+    window.image_view.set_marks("bones", [[0, 0], [10, 0], [10, 10]], bones=[(0, 1), (1, 2)])
+    assert np.allclose(window.image_view.mark_bones["bones"].getData()[0], [0, 10, 10, 10])
+    window.image_view.set_marks("bones", None)
+    assert not window.image_view.marks.keys() & {"bones"} and not window.image_view.mark_bones
+
 
 def test_tool_docks_share_one_tab_group_and_a_tool_can_bring_its_own_forward(qtbot, window):
     docks = window.tools.docks

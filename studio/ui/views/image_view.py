@@ -8,7 +8,7 @@ unchanged. The view only displays arrays; the main window picks them from a Fram
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 
 import cv2
 import numpy as np
@@ -94,6 +94,7 @@ class ImageView(QWidget):
         self._landmark_brushes = (pg.mkBrush(FADED_COLOUR), pg.mkBrush(KEYPOINT_COLOUR))
         self._box_items: list[tuple[QGraphicsRectItem, pg.TextItem]] = []
         self.marks: dict[str, pg.ScatterPlotItem] = {}  # tools' marks by key
+        self.mark_bones: dict[str, pg.PlotCurveItem] = {}  # their bones, where given
         for z, item in enumerate((self.photo, self.mesh_fill, self.mesh_wire, self.samples,
                                   self.faded_bones, self.bones, self.landmarks, self.marker)):
             item.setZValue(z)
@@ -252,10 +253,15 @@ class ImageView(QWidget):
         self.samples.setData(pos=np.zeros((0, 2)) if points is None else self._sample_points)
 
     def set_marks(self, key: str, points: np.ndarray | None,
-                  colour: tuple[int, ...] = MARK_COLOUR, size: float = 10.0) -> None:
+                  colour: tuple[int, ...] = MARK_COLOUR, size: float = 10.0,
+                  bones: Sequence[tuple[int, int]] | None = None) -> None:
         """A tool's 2D marks: image points [N,2] drawn as dots under ``key`` (one item
-        per key, made on first use, kept until removed); None removes them."""
+        per key, made on first use, kept until removed), joined by lines for the index
+        pairs ``bones`` when given (a skeleton); None removes them."""
         item = self.marks.get(key)
+        lines = self.mark_bones.pop(key, None)
+        if lines is not None:
+            self.view.removeItem(lines)
         if points is None:
             if item is not None:
                 self.view.removeItem(self.marks.pop(key))
@@ -264,8 +270,14 @@ class ImageView(QWidget):
             item = self.marks[key] = pg.ScatterPlotItem(pen=pg.mkPen("k"))
             item.setZValue(TOOL_MARKS_Z)
             self.view.addItem(item)
-        item.setData(pos=np.asarray(points, np.float64).reshape(-1, 2), size=size,
-                     brush=pg.mkBrush(colour))
+        xy = np.asarray(points, np.float64).reshape(-1, 2)
+        item.setData(pos=xy, size=size, brush=pg.mkBrush(colour))
+        if bones:
+            pairs = xy[np.asarray(bones, int).ravel()]
+            lines = self.mark_bones[key] = pg.PlotCurveItem(
+                pairs[:, 0], pairs[:, 1], connect="pairs", pen=pg.mkPen(colour, width=2))
+            lines.setZValue(TOOL_MARKS_Z - 0.01)
+            self.view.addItem(lines)
 
     def _draw_mesh(self) -> None:
         """Build only the current style's item: the other costs time while scrubbing."""

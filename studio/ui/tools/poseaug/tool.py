@@ -165,7 +165,8 @@ class PoseAugTool(Tool):
                 f"{key}:bones", bones_mesh(poses[k] + place, samples.d3d[index, k]),
                 scalars="colour", rgb=True, line_width=BONE_WIDTH, show_scalar_bar=False)
             self._keys.append(f"{key}:bones")
-        self.host.image_view.set_marks(self.name, samples.pixels[index, -1], MARK_COLOUR)
+        self.host.image_view.set_marks(self.name, samples.pixels[index, -1], MARK_COLOUR,
+                                       bones=BONES)
         if by_user or self._frame_next:
             self._frame_next = False
             self._frame_shown()
