@@ -11,7 +11,10 @@ too, and all of them are fitted (left out, the fit's own fill-in from the broad 
 prior folded the astronaut's cut-off legs, hips bent 2 rad). Then the limbs none of whose
 landmarks is seen stand (the prior's standing pose, :mod:`studio.pipeline.start_pose`),
 and with no hip seen the pelvis follows the chest: MediaPipe's guess for legs off a
-portrait can be anything (Grace Hopper's knee above her hip, a crouch). Unlike
+portrait can be anything (Grace Hopper's knee above her hip, a crouch). "Seen" ramps
+from visibility 0.1 to 0.5 (:func:`~studio.pipeline.start_pose.soft_seen`) and the
+poses blend in between, so live, a webcam's hips at the frame's edge do not make the
+body jump between the two. Unlike
 builtin-pointhmr's start, the seen joints are not clamped to the prior's limits: that put
 the start up to 18 px further from the landmarks on nine of the 14 `studio bench refine`
 photos.
@@ -36,8 +39,8 @@ from studio.pipeline.keypoint_fit import KeypointFit, SMPLRModel, fit_keypoints,
 from studio.pipeline.methods import LoadedMethod, MethodOutput
 from studio.pipeline.people import Person
 from studio.pipeline.results import MeshIteration
-from studio.pipeline.single_image import seen_landmarks
-from studio.pipeline.start_pose import pelvis_from_chest, stand_unseen
+from studio.pipeline.single_image import inside_image
+from studio.pipeline.start_pose import pelvis_from_chest, soft_seen, stand_unseen
 
 NAME = "keypoint-fit"
 LAYOUT = "mediapipe33"
@@ -84,7 +87,7 @@ class KeypointFitMethod:
         size = (image.shape[1], image.shape[0])
         fit = fit_keypoints(person.world_landmarks, LAYOUT, 3, model=self.model,
                             shape_sigma=SHAPE_SIGMA)
-        seen = seen_landmarks(person, size)
+        seen = soft_seen(person.visibility, inside_image(person.landmarks, size))
         pose = pelvis_from_chest(stand_unseen(fit.poses[0], seen), seen)
         return placed_fit(reposed(self.model, fit, pose), person, transform, size)
 
@@ -114,11 +117,9 @@ def placed_fit(fit: KeypointFit, person: Person, transform: CropTransform,
     pelvis = fit.joints[0, 0]
     sources = fit.sources[0] - pelvis
     keypoints = _MEDIAPIPE33 @ sources
-    width, height = image_size
     visibility = np.nan_to_num(np.asarray(person.visibility, np.float32))
-    inside = (person.landmarks >= 0).all(1) & (person.landmarks < (width, height)).all(1)
     cam = crop_camera(keypoints, transform.to_crop(person.landmarks),
-                      np.where(inside, visibility, 0.0))
+                      np.where(inside_image(person.landmarks, image_size), visibility, 0.0))
     iteration = MeshIteration(
         vertices=fit.vertices[0] - pelvis, joints=fit.joints[0] - pelvis, cam=cam,
         image_camera=image_camera(cam, transform.box), betas=fit.betas[0], pose=fit.poses[0],

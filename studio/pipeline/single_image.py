@@ -48,11 +48,16 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
     return t[0].detach().float().cpu().numpy()
 
 
+def inside_image(points: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """[N] bool: which image points [N,2] lie inside an image of ``image_size`` (w, h)."""
+    points = np.asarray(points)
+    return (points >= 0).all(axis=1) & (points < np.asarray(image_size)).all(axis=1)
+
+
 def seen_landmarks(person: Person, image_size: tuple[int, int]) -> np.ndarray:
     """[33] bool: MediaPipe's landmarks that count as seen (visibility >= VISIBLE) and lie
     inside the image."""
-    return (person.visibility >= VISIBLE) & (person.landmarks >= 0).all(axis=1) \
-        & (person.landmarks < np.asarray(image_size)).all(axis=1)
+    return (person.visibility >= VISIBLE) & inside_image(person.landmarks, image_size)
 
 
 def keypoint_error(predicted: np.ndarray, person: Person, image_size: tuple[int, int]
