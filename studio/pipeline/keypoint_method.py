@@ -14,10 +14,9 @@ and with no hip seen the pelvis follows the chest: MediaPipe's guess for legs of
 portrait can be anything (Grace Hopper's knee above her hip, a crouch). "Seen" ramps
 from visibility 0.1 to 0.5 (:func:`~studio.pipeline.start_pose.soft_seen`) and the
 poses blend in between, so live, a webcam's hips at the frame's edge do not make the
-body jump between the two. Unlike
-builtin-pointhmr's start, the seen joints are not clamped to the prior's limits: that put
-the start up to 18 px further from the landmarks on nine of the 14 `studio bench refine`
-photos.
+body jump between the two. Unlike builtin-pointhmr's start, the seen joints are not
+clamped to the prior's limits: that put the start up to 18 px further from the landmarks
+on nine of the 14 `studio bench refine` photos.
 Visibility weighs the 2D landmarks in the camera fit only. MediaPipe's skeleton is not
 the body model's (wider hips, other shoulders), and with the fit's default shape prior
 the refinement bent the shape far out of its range to match it (|betas| 6-7 on the

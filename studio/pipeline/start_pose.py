@@ -20,6 +20,8 @@ STAND = BASE_TABLE[list(BASE_POSES).index("stand")]  # [23,3] the prior's standi
 STAND_ROTVEC = rotmat_to_axis_angle(euler_to_rotmat(STAND)).numpy()  # [23,3] axis-angle
 END_JOINTS = {10: 7, 11: 8, 22: 20, 23: 21}  # SMPL feet and hands: their parents
 SEEN_FROM, SEEN_AT = 0.1, 0.5  # MediaPipe visibility: unseen below, seen above (as VISIBLE)
+HIPS = (23, 24)  # MediaPipe's hip landmarks
+SPINE = (3, 6, 9)  # SMPL's three spine joints, pelvis to chest
 
 
 def start_pose(pose: np.ndarray, seen: np.ndarray) -> np.ndarray:
@@ -65,12 +67,9 @@ def soft_seen(visibility: np.ndarray, inside: np.ndarray) -> np.ndarray:
     whatever counts as seen elsewhere is fully seen here; a ramp from 0.3 to 0.7 bent
     the half-seen arms of the astronaut sample towards standing, 4.8 -> 8.0 px after
     refinement), and 0 outside the image (``inside`` [33] bool)."""
-    ramp = (np.nan_to_num(np.asarray(visibility, np.float64)) - SEEN_FROM) / (SEEN_AT - SEEN_FROM)
+    visibility = np.nan_to_num(np.asarray(visibility, np.float64))
+    ramp = (visibility - SEEN_FROM) / (SEEN_AT - SEEN_FROM)
     return np.clip(ramp, 0.0, 1.0) * np.asarray(inside, bool)
-
-
-HIPS = (23, 24)  # MediaPipe's hip landmarks
-SPINE = (3, 6, 9)  # SMPL's three spine joints, pelvis to chest
 
 
 def pelvis_from_chest(pose: np.ndarray, seen: np.ndarray) -> np.ndarray:

@@ -27,8 +27,8 @@ name, on the window's device), whose result (an instance of ``job.result_type``)
 to :meth:`Tool.job_finished` on the UI thread, or its error to :meth:`Tool.job_failed`.
 
 A tool draws 2D marks with ``host.image_view.set_marks(key, points, colour)`` (a skeleton
-with ``bones=`` index pairs) and adds 3D
-actors with ``host.mesh_view.set_tool_mesh(key, mesh, **style)`` (both: None removes).
+with ``bones=`` index pairs) and adds 3D actors with
+``host.mesh_view.set_tool_mesh(key, mesh, **style)`` (both: None removes).
 
 Every hook has a do-nothing default, so a tool overrides only what it uses; ``Tool`` is
 a plain class, so a ``QObject`` can be a tool too (``class T(QObject, Tool)``).
