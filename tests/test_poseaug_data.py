@@ -85,6 +85,24 @@ def test_cached_sets_reload(tmp_path):
     assert (tmp_path / "target-50-3.npz").is_file()
 
 
+def test_a_held_out_shape_source_keeps_everything_but_the_bodies(body, sets, tmp_path):
+    """The source with five other body shapes: the same poses' joint angles, cameras and
+    draws, other bone lengths; cached apart from the usual source."""
+    from studio.synth.poseaug_data import HELD_OUT_SHAPE_SEED
+
+    other = make_set("source", 400, 0, body, shape_seed=HELD_OUT_SHAPE_SEED)
+    np.testing.assert_array_equal(other.cameras, sets["source"].cameras)
+
+    def thigh(p: np.ndarray) -> np.ndarray:  # right hip to right knee, metres
+        return np.round(np.linalg.norm(p[:, 2] - p[:, 1], axis=-1), 4)
+
+    usual, held = set(thigh(sets["source"].poses)), set(thigh(other.poses))
+    assert len(usual) <= 5 and len(held) <= 5 and not usual & held
+    load_or_make(tmp_path, "source", 50, 3, shape_seed=HELD_OUT_SHAPE_SEED)
+    assert (tmp_path / f"source-50-3-shapes{HELD_OUT_SHAPE_SEED}.npz").is_file()
+    assert not (tmp_path / "source-50-3.npz").exists()
+
+
 def test_shipped_weights_reproduce_the_stored_check(tmp_path, capsys):
     from pathlib import Path
 
@@ -99,6 +117,15 @@ def test_shipped_weights_reproduce_the_stored_check(tmp_path, capsys):
         for kind, errors in sets.items():
             for metric, value in errors.items():
                 assert got["variants"][variant][kind][metric] == pytest.approx(value, abs=0.5)
+
+
+def test_eval_takes_a_held_out_shape_source_on_request(tmp_path, capsys):
+    from studio.cli import main
+
+    assert main(["eval", "poseaug", "--samples", "16", "--source-shapes", "held-out",
+                 "--cache", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["source_shape_seed"] == 1007
+    assert len(list(tmp_path.glob("source-16-1000-shapes1007.npz"))) == 1
 
 
 def test_d2d_real_views_mirror_about_the_root_and_scale_within_bounds():

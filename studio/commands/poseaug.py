@@ -75,6 +75,10 @@ def add_eval_poseaug(sub: argparse._SubParsersAction) -> None:
                    help="seed of the test samples (default: %(default)s)")
     p.add_argument("--cache", type=Path, default=None,
                    help="folder to keep the test samples in (default: a temporary one)")
+    p.add_argument("--source-shapes", choices=("training", "held-out"), default="training",
+                   help="the source test's five body shapes: the training set's (the "
+                        "usual test) or five others, as Human3.6M tests on subjects it "
+                        "never trained on (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_eval)
 
@@ -82,18 +86,20 @@ def add_eval_poseaug(sub: argparse._SubParsersAction) -> None:
 def _eval(args: argparse.Namespace) -> int:
     import tempfile
 
+    from studio.synth.poseaug_data import HELD_OUT_SHAPE_SEED, SOURCE_SHAPE_SEED
     from studio.train.poseaug_eval import evaluate
 
     if args.samples < 1:
         raise StudioError("--samples must be at least 1")
     if not args.weights.is_dir():
         raise StudioError(f"--weights {args.weights}: not a folder")
+    shapes = SOURCE_SHAPE_SEED if args.source_shapes == "training" else HELD_OUT_SHAPE_SEED
     try:
         if args.cache is None:
             with tempfile.TemporaryDirectory() as tmp:
-                result = evaluate(args.weights, args.samples, args.seed, Path(tmp))
+                result = evaluate(args.weights, args.samples, args.seed, Path(tmp), shapes)
         else:
-            result = evaluate(args.weights, args.samples, args.seed, args.cache)
+            result = evaluate(args.weights, args.samples, args.seed, args.cache, shapes)
     except FileNotFoundError as err:
         raise StudioError(f"--weights {err}") from err
     if args.json:

@@ -34,6 +34,8 @@ DEG = math.pi / 180.0
 SOURCE_BASES = ("stand", "walk", "a-pose", "reach", "wave", "hands-on-hips", "arms-crossed",
                 "arms-up")
 SOURCE_SHAPES = 5
+SOURCE_SHAPE_SEED = 7  # the source's five body shapes: training and the usual test share them
+HELD_OUT_SHAPE_SEED = 1007  # five others, for a source test of unseen "subjects"
 IMAGE_SIZE = 1000  # pixels, square, for the focal lengths
 DISTRIBUTIONS = ("source", "target")
 
@@ -86,12 +88,14 @@ def _camera_frame(joints_world: torch.Tensor, eye: torch.Tensor, target: torch.T
     return torch.einsum("nij,nkj->nki", rot, joints_world - eye[:, None])
 
 
-def make_set(kind: str, count: int, seed: int, body: PartialBody, chunk: int = 2000) -> PoseSet:
-    """``count`` samples of ``kind`` ("source" or "target"), the same for the same seed."""
+def make_set(kind: str, count: int, seed: int, body: PartialBody, chunk: int = 2000,
+             shape_seed: int = SOURCE_SHAPE_SEED) -> PoseSet:
+    """``count`` samples of ``kind`` ("source" or "target"), the same for the same seed;
+    the source's body shapes are the five drawn by ``shape_seed``."""
     if kind not in DISTRIBUTIONS:
         raise ValueError(f"unknown distribution {kind!r} (use {', '.join(DISTRIBUTIONS)})")
     gen = torch.Generator().manual_seed(int(seed) * 2 + DISTRIBUTIONS.index(kind))
-    shapes = sample_betas(torch.Generator().manual_seed(7), SOURCE_SHAPES, scale=0.8)
+    shapes = sample_betas(torch.Generator().manual_seed(shape_seed), SOURCE_SHAPES, scale=0.8)
     out_p, out_c, out_2 = [], [], []
     for start in range(0, count, chunk):
         n = min(chunk, count - start)
@@ -130,14 +134,17 @@ def make_set(kind: str, count: int, seed: int, body: PartialBody, chunk: int = 2
     return PoseSet(cat(out_p), cat(out_c), cat(out_2))
 
 
-def load_or_make(folder: Path, kind: str, count: int, seed: int) -> PoseSet:
-    """The cached set ``folder/{kind}-{count}-{seed}.npz``, made (and cached) if absent."""
-    path = Path(folder) / f"{kind}-{count}-{seed}.npz"
+def load_or_make(folder: Path, kind: str, count: int, seed: int,
+                 shape_seed: int = SOURCE_SHAPE_SEED) -> PoseSet:
+    """The cached set ``folder/{kind}-{count}-{seed}.npz`` (``-shapes{shape_seed}`` before
+    the suffix for a source of other shapes), made (and cached) if absent."""
+    other = kind == "source" and shape_seed != SOURCE_SHAPE_SEED
+    path = Path(folder) / f"{kind}-{count}-{seed}{f'-shapes{shape_seed}' if other else ''}.npz"
     if path.exists():
         with np.load(path) as z:
             return PoseSet(z["poses"], z["cameras"], z["pose_2d"])
     body = PartialBody(load_body_model("mannequin"))
-    data = make_set(kind, count, seed, body)
+    data = make_set(kind, count, seed, body, shape_seed=shape_seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, poses=data.poses, cameras=data.cameras, pose_2d=data.pose_2d)

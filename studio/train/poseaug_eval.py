@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from studio.nets.poseaug_files import load_official
-from studio.synth.poseaug_data import DISTRIBUTIONS, load_or_make
+from studio.synth.poseaug_data import DISTRIBUTIONS, SOURCE_SHAPE_SEED, load_or_make
 from studio.train.metrics import procrustes_align
 from studio.train.poseaug_train import VARIANTS, WEIGHT_FILES
 
@@ -51,17 +51,21 @@ def errors_mm(model: torch.nn.Module, pose_2d: torch.Tensor, poses: torch.Tensor
     return out
 
 
-def evaluate(weights: Path, samples: int, seed: int, cache: Path) -> dict:
+def evaluate(weights: Path, samples: int, seed: int, cache: Path,
+             shape_seed: int = SOURCE_SHAPE_SEED) -> dict:
     """Errors of every variant whose file is in ``weights`` (a run stopped with ``--until``
     has only the first ones) on both distributions, and each augmented variant's change
-    against the others (percent, negative = lower error)."""
+    against the others (percent, negative = lower error). ``shape_seed`` picks the source
+    test's body shapes (the training ones by default)."""
     present = [v for v in VARIANTS if (Path(weights) / WEIGHT_FILES[v]).is_file()]
     if not present:
         raise FileNotFoundError(f"{weights}: none of "
                                 f"{', '.join(WEIGHT_FILES[v] for v in VARIANTS)}")
-    sets = {kind: load_or_make(cache, kind, samples, seed + TEST_SEED_OFFSET).tensors()
+    sets = {kind: load_or_make(cache, kind, samples, seed + TEST_SEED_OFFSET,
+                               shape_seed).tensors()
             for kind in DISTRIBUTIONS}
-    result: dict = {"samples": samples, "seed": seed, "variants": {},
+    result: dict = {"samples": samples, "seed": seed, "source_shape_seed": shape_seed,
+                    "variants": {},
                     "view_share": {kind: {name: round(float(mask.float().mean()), 3)
                                           for name, mask in view_groups(data[0]).items()}
                                    for kind, data in sets.items()}}
