@@ -16,8 +16,8 @@ from studio.nets.geometry import project_to_crop, rotmat_to_axis_angle
 from studio.pipeline.crops import CropTransform, image_camera, square_box
 from studio.pipeline.overlay import mask_iou, render_mesh
 from studio.pipeline.people import Person
-from studio.pipeline.start_pose import (SPINE, STAND, pelvis_from_chest, soft_seen, stand_unseen,
-                                       start_pose)
+from studio.pipeline.start_pose import (SPINE, STAND, fully_seen, pelvis_from_chest, soft_seen,
+                                       stand_unseen, start_pose)
 from studio.pipeline.refine import euler_xyz, refine_mesh, start_camera
 from studio.pipeline.results import MeshIteration
 from studio.pipeline.single_image import keypoint_error, seen_landmarks
@@ -224,6 +224,10 @@ def test_half_seen_limbs_and_hips_blend_without_a_jump(body) -> None:
     seen_from[:13] = 1.0
     assert np.allclose(soft_seen(np.full(33, 0.3), np.ones(33, bool)), 0.5)
     assert not soft_seen(np.ones(33), np.zeros(33, bool)).any()  # outside the photo
+    assert fully_seen(np.ones(33)) and not fully_seen(seen_from)
+    leg_half_seen = np.ones(33)
+    leg_half_seen[[25, 27, 29, 31]] = 0.9  # the left knee, ankle, heel, toe
+    assert not fully_seen(leg_half_seen)
     leant = _leant_back(_posed(body)[0])
 
     def posed_with_hips(visibility: float) -> np.ndarray:

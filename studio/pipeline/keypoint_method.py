@@ -39,7 +39,7 @@ from studio.pipeline.methods import LoadedMethod, MethodOutput
 from studio.pipeline.people import Person
 from studio.pipeline.results import MeshIteration
 from studio.pipeline.single_image import inside_image
-from studio.pipeline.start_pose import pelvis_from_chest, soft_seen, stand_unseen
+from studio.pipeline.start_pose import fully_seen, pelvis_from_chest, soft_seen, stand_unseen
 
 NAME = "keypoint-fit"
 LAYOUT = "mediapipe33"
@@ -87,8 +87,10 @@ class KeypointFitMethod:
         fit = fit_keypoints(person.world_landmarks, LAYOUT, 3, model=self.model,
                             shape_sigma=SHAPE_SIGMA)
         seen = soft_seen(person.visibility, inside_image(person.landmarks, size))
-        pose = pelvis_from_chest(stand_unseen(fit.poses[0], seen), seen)
-        return placed_fit(reposed(self.model, fit, pose), person, transform, size)
+        if not fully_seen(seen):  # posing the body again costs a fifth of the fit
+            pose = pelvis_from_chest(stand_unseen(fit.poses[0], seen), seen)
+            fit = reposed(self.model, fit, pose)
+        return placed_fit(fit, person, transform, size)
 
 
 def reposed(model: SMPLRModel, fit: KeypointFit, pose: np.ndarray) -> KeypointFit:

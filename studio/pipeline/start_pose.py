@@ -44,16 +44,30 @@ def stand_unseen(pose: np.ndarray, seen: np.ndarray) -> np.ndarray:
     counts as seen as its best landmark, and in between its joints lie that far from
     standing to the fitted pose (slerp): a limb at the edge of being seen does not jump
     between the two from one video frame to the next."""
-    seen = np.asarray(seen, np.float64)
     rotations = Rotation.from_rotvec(np.asarray(pose, np.float64).reshape(24, 3))
     out = rotations.as_rotvec()
-    weights = {joint: seen[list(marks)].max() for joint, marks in LIMB_LANDMARKS.items()}
-    weights.update({end: weights[parent] for end, parent in END_JOINTS.items()})
-    for joint, weight in weights.items():
+    for joint, weight in _limb_weights(seen).items():
         if weight < 1.0:
             standing = Rotation.from_rotvec(STAND_ROTVEC[joint - 1].astype(np.float64))
             out[joint] = _towards(standing, rotations[joint], weight).as_rotvec()
     return out.reshape(72).astype(np.float32)
+
+
+def _limb_weights(seen: np.ndarray) -> dict[int, float]:
+    """How far each limb joint (and the foot or hand below it) counts as seen: its
+    limb's best landmark in ``seen`` [33] (0..1 or booleans)."""
+    seen = np.asarray(seen, np.float64)
+    weights = {joint: float(seen[list(marks)].max()) for joint, marks in LIMB_LANDMARKS.items()}
+    weights.update({end: weights[parent] for end, parent in END_JOINTS.items()})
+    return weights
+
+
+def fully_seen(seen: np.ndarray) -> bool:
+    """Whether every limb and a hip count as fully seen in ``seen`` [33]: then
+    :func:`stand_unseen` and :func:`pelvis_from_chest` change nothing, and a caller can
+    keep the fitted body as it is posed."""
+    hip = float(np.asarray(seen, np.float64)[list(HIPS)].max())
+    return hip >= 1.0 and min(_limb_weights(seen).values()) >= 1.0
 
 
 def _towards(start: Rotation, end: Rotation, weight: float) -> Rotation:
