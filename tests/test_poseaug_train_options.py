@@ -232,3 +232,37 @@ def test_poseaug_epochs_and_fake_memory_run_and_resume(tmp_path, data_dir):
         PoseAugConfig(fake_memory=0)
     with pytest.raises(ValueError, match="warmup"):
         PoseAugConfig(epochs=12, poseaug_epochs=2, warmup=2)
+
+
+def test_gan_warmup_trains_the_augmentor_first_and_resumes(tmp_path, data_dir):
+    """With --gan-warmup the augmentor and discriminators train alone first: those epochs
+    leave the estimator's weights as the pretrain left them and count for --warmup, the
+    estimator still gets all its epochs (and its learning-rate decay) afterwards, and a
+    run stopped in the warm-up and resumed ends with the same weights."""
+    config = PoseAugConfig(**{**TINY, "epochs": 2, "gan_warmup": 2, "warmup": 1})
+    lines = []
+    whole = train(config, run_dir(tmp_path / "a", data_dir), log=lines.append)
+    gan = [json.loads(x) for x in lines if '"gan"' in x]
+    assert [e["epoch"] for e in gan] == [1, 2, 3, 4]
+    assert [e.get("gan_warmup", False) for e in gan] == [True, True, False, False]
+    assert all("real_loss" not in e and "fake_loss" not in e for e in gan[:2])
+    assert gan[1]["gan"]["feedback"] > 0  # feedback from the pretrained estimator
+    assert all("real_loss" in e and "fake_loss" in e for e in gan[2:])
+    folder = run_dir(tmp_path / "b", data_dir)
+
+    def stop_in_warmup(line):
+        if '"gan"' in line and json.loads(line)["epoch"] == 2:  # epoch 1 saved
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, folder, log=stop_in_warmup)
+    stopped = torch.load(folder / "checkpoint.pt", weights_only=False)
+    weights = {k: v for k, v in stopped["current"]["model"].items() if "running" not in k
+               and "num_batches" not in k}
+    pretrain = stopped["done"]["pretrain"]
+    assert all(torch.equal(v, pretrain[k]) for k, v in weights.items())
+    resumed = train(config, folder, log=lambda line: None)
+    for key, value in whole["done"]["poseaug"].items():
+        assert torch.equal(value, resumed["done"]["poseaug"][key]), key
+    with pytest.raises(ValueError, match="gan-warmup"):
+        PoseAugConfig(gan_warmup=-1)

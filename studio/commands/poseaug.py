@@ -13,6 +13,67 @@ from studio.errors import StudioError
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "models" / "poseaug"
 
 
+# What each PoseAugConfig field does, for ``studio train poseaug --help`` (the official
+# option names are kept where PoseAug has one, so its papers and issues still apply).
+TRAIN_HELP = {
+    "train_samples": "source (training) pose pairs drawn once into the run folder",
+    "width": "the estimator's hidden width (official SimpleBaseline: 1024)",
+    "stages": "the estimator's residual stages",
+    "dropout": "the estimator's dropout",
+    "batch_size": "pairs per step for every net",
+    "pretrain_epochs": "source-only epochs shared by the three variants before they part",
+    "epochs": "each variant's epochs after the pretrain",
+    "warmup": "PoseAug: the augmentor's epochs before its pairs train the estimator and "
+              "the estimator's error feeds back",
+    "real_passes": "passes over the source pairs per epoch of the random and PoseAug "
+                   "variants (source-only always makes 2)",
+    "random_recipe": "the random baseline's augmentation: uniform (bone angles, lengths "
+                     "and views drawn at random) or views (turned and laid down people)",
+    "random_rotate": "views recipe: share of poses turned by any rotation",
+    "lr_p": "the estimator's learning rate (linear decay to 0 over its epochs)",
+    "lr_g": "the augmentor's learning rate",
+    "lr_d": "both discriminators' learning rate",
+    "df": "the discriminators step once every N augmentor steps",
+    "hardratio_ba_s": "feedback target for bone-angle samples at the start (their error "
+                      "over the original's)",
+    "hardratio_ba": "... and at the end (it grows linearly)",
+    "hardratio_std_ba": "... the tolerance around it",
+    "hardratio_rt_s": "feedback target for rotated and moved samples at the start",
+    "hardratio_rt": "... and at the end",
+    "hardratio_std_rt": "... the tolerance around it",
+    "ba_range_m": "bone-angle change's range loss: centre",
+    "ba_range_w": "... and half width",
+    "blr_limit": "bone-length ratios beyond this are penalised",
+    "gloss_factord2d": "weight of the 2D discriminator's loss for the augmentor",
+    "gloss_factord3d": "weight of the 3D discriminator's loss for the augmentor",
+    "gloss_factordiff": "weight of the range losses",
+    "gloss_factorfeedback_ba": "weight of the bone-angle feedback",
+    "gloss_factorfeedback_rt": "weight of the rotation/translation feedback",
+    "gloss_factorframe": "ours: weight of the loss that keeps augmented people in the "
+                         "picture",
+    "gloss_factorms": "ours: mode-seeking weight on the rotation (0: off)",
+    "gloss_factorms_trans": "ours: mode-seeking weight on the translation (0: off)",
+    "rotation_start": "ours: initial weight scale of the augmentor's rotation output",
+    "d2d_mirror": "ours: share of the 2D discriminator's real poses seen from behind",
+    "d2d_scale": "ours: ... scaled nearer or farther by up to this factor",
+    "d2d_turn": "ours: share of them turned to any yaw",
+    "d2d_tilt": "ours: ... and tilted by up to this many radians",
+    "d2d_rotate": "ours: share of them seen after any rotation",
+    "pool_size": "fake pools the discriminators train on (official: 4096)",
+    "poseaug_epochs": "ours: the PoseAug variant's estimator epochs (0: --epochs)",
+    "fake_memory": "ours: the estimator's augmented pass draws from the last N epochs' "
+                   "augmented pairs",
+    "gan_warmup": "ours: augmentor/discriminator epochs before the estimator's first (the "
+                  "estimator frozen); --warmup and the feedback targets count them",
+    "val_samples": "held-out source pairs scored after every epoch (0: none)",
+    "pick": "keep each variant's last epoch or its best on those pairs",
+    "seed": "seed of the data and of every draw (a run repeats exactly)",
+    "threads": "CPU threads (0: torch's default)",
+    "device": "where training runs: cpu, cuda or cuda:N (random draws differ from cpu's)",
+}
+CHOICES = {"random_recipe": ("uniform", "views"), "pick": ("last", "source-val")}
+
+
 def add_train_poseaug(sub: argparse._SubParsersAction) -> None:
     from studio.train.poseaug_train import PHASES, PoseAugConfig
 
@@ -35,8 +96,10 @@ def add_train_poseaug(sub: argparse._SubParsersAction) -> None:
                    help="write the weights files in float16 (half the size; loaders upcast)")
     for f in fields(PoseAugConfig):
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
-                       metavar="NAME" if isinstance(f.default, str) else "N",
-                       help=f"{f.name.replace('_', ' ')} (default: %(default)s)")
+                       choices=CHOICES.get(f.name),
+                       metavar=None if f.name in CHOICES else
+                       "NAME" if isinstance(f.default, str) else "N",
+                       help=f"{TRAIN_HELP[f.name]} (default: %(default)s)")
     p.set_defaults(func=_train)
 
 

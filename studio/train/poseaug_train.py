@@ -89,6 +89,7 @@ class PoseAugConfig:
     pool_size: int = 4096
     poseaug_epochs: int = 0  # ours: the PoseAug phase's epochs (0: --epochs, as the others)
     fake_memory: int = 1  # ours: its estimator's augmented pass draws from the last N epochs
+    gan_warmup: int = 0  # ours: augmentor/discriminator epochs before the estimator's first
     val_samples: int = 0  # ours: held-out source pairs scored after every epoch (0: none)
     pick: str = "last"  # ours: each estimator's final ("last") or best "source-val" epoch
     seed: int = 0
@@ -115,7 +116,9 @@ class PoseAugConfig:
                              "within 0-1")
         if self.poseaug_epochs < 0 or self.fake_memory < 1:
             raise ValueError("poseaug-epochs must be at least 0 and fake-memory at least 1")
-        if not 0 <= self.warmup < self.phase_epochs("poseaug"):
+        if self.gan_warmup < 0:
+            raise ValueError("gan-warmup must be at least 0")
+        if not 0 <= self.warmup < self.gan_epochs():
             raise ValueError("--warmup must be at least 0 and below the PoseAug phase's "
                              "epochs")
 
@@ -124,6 +127,12 @@ class PoseAugConfig:
         if phase == "pretrain":
             return self.pretrain_epochs
         return self.poseaug_epochs or self.epochs if phase == "poseaug" else self.epochs
+
+    def gan_epochs(self) -> int:
+        """The augmentor's epochs: its warm-up (the estimator frozen), then one per
+        estimator epoch of the PoseAug phase. ``warmup`` and the feedback's hardness
+        schedule count these."""
+        return self.gan_warmup + self.phase_epochs("poseaug")
 
 
 def _estimator(config: PoseAugConfig) -> SimpleBaseline:
@@ -373,7 +382,7 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
     g, d3d, d2d = parts.g, parts.d3d, parts.d2d
     for m in (g, d3d, d2d, model):
         m.train()
-    epochs = config.phase_epochs("poseaug")
+    epochs = config.gan_epochs()
     ratio_ba = L.hard_ratio(config.hardratio_ba_s, config.hardratio_ba, epoch, epochs)
     ratio_rt = L.hard_ratio(config.hardratio_rt_s, config.hardratio_rt, epoch, epochs)
     seeking = {part: w for part, w in (("rot", config.gloss_factorms),
@@ -474,7 +483,7 @@ LATER_SETTINGS = {
                 "gloss_factordiff", "gloss_factorfeedback_ba", "gloss_factorfeedback_rt",
                 "gloss_factorframe", "gloss_factorms", "gloss_factorms_trans", "rotation_start",
                 "d2d_mirror", "d2d_scale", "d2d_turn", "d2d_tilt", "d2d_rotate", "pool_size",
-                "poseaug_epochs", "fake_memory")}
+                "poseaug_epochs", "fake_memory", "gan_warmup")}
 
 
 def same_settings(stored: dict, config: PoseAugConfig, phase: int = 0, epoch: int = 0
@@ -560,6 +569,7 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
     while state["phase"] <= PHASES.index(until):
         phase = PHASES[state["phase"]]
         epochs = config.phase_epochs(phase)
+        warm = config.gan_warmup if phase == "poseaug" else 0
         # The phase's initial weights (estimator, augmentor, discriminators) from its own
         # seed, so a run repeats whatever the process drew before.
         torch.manual_seed(config.seed * 100003 + state["phase"] * 1009 + 1008)
@@ -577,7 +587,7 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
             if parts is not None:
                 parts.load(state["current"]["gan"])
         memory = list((state["current"] or {}).get("fakes") or [])
-        while state["epoch"] < epochs:
+        while state["epoch"] < warm + epochs:
             epoch = state["epoch"]
             started = time.time()
             seed = config.seed * 100003 + state["phase"] * 1009 + epoch
@@ -589,11 +599,14 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
                 if config.fake_memory > 1:
                     memory = (memory + [(fake3, fake2)])[-config.fake_memory:]
                     fake3, fake2 = recall_fakes(memory, len(fake3), gen)
-                if epoch + 1 > config.warmup and len(fake3) >= config.batch_size:
-                    entry["fake_loss"] = estimator_pass(model, opt, fake3, fake2,
-                                                        config.batch_size, gen)
-                entry["real_loss"] = real_passes(model, opt, data, config.real_passes,
-                                                 config.batch_size, gen)
+                if epoch < warm:  # the augmentor warms up; the estimator waits
+                    entry["gan_warmup"] = True
+                else:
+                    if epoch + 1 > config.warmup and len(fake3) >= config.batch_size:
+                        entry["fake_loss"] = estimator_pass(model, opt, fake3, fake2,
+                                                            config.batch_size, gen)
+                    entry["real_loss"] = real_passes(model, opt, data, config.real_passes,
+                                                     config.batch_size, gen)
             elif phase == "random":
                 aug3 = RANDOM_RECIPES[config.random_recipe](data[0], gen, config)
                 aug2 = project_to_2d(aug3, data[1])
@@ -607,14 +620,15 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
                 entry["real_loss"] = real_passes(model, opt, data,
                                                  1 if phase == "pretrain" else 2,
                                                  config.batch_size, gen)
-            sched.step()
+            if epoch >= warm:
+                sched.step()
             state["epoch"] = epoch + 1
             state["current"] = {"model": model.state_dict(), "opt": opt.state_dict(),
                                 "sched": sched.state_dict(),
                                 "gan": parts.state() if parts is not None else None,
                                 "fakes": memory or None}
-            if val is not None and phase != "pretrain":  # PoseAug: once its pairs train
-                entry["source_val_mpjpe"] = keep_best(
+            if val is not None and phase != "pretrain" and epoch >= warm:
+                entry["source_val_mpjpe"] = keep_best(  # PoseAug: once its pairs train
                     state, phase, model, val, phase != "poseaug" or epoch + 1 > config.warmup)
             entry["seconds"] = round(time.time() - started, 1)
             with open(run_dir / "log.jsonl", "a") as f:
