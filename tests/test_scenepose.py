@@ -14,7 +14,7 @@ from studio.io.sitcom import load_sitcom, parse_line
 from studio.nets.scenepose import ScenePoseConfig, ScenePoseNet, roi_align
 from studio.nets.scenepose_views import normalise
 from studio.pipeline.scenepose import ScenePoseModel, save_scenepose
-from studio.synth.scenepose_data import SceneSet, build_templates, kmeans_poses
+from studio.synth.scenepose_data import SceneSet, TemplateSet, build_templates, kmeans_poses
 from studio.train.scenepose_eval import box_only_poses, evaluate, pose_metrics
 
 # A standing person in box-normalised coordinates (MPII order), for stand-in scenes.
@@ -52,7 +52,8 @@ def standin_scenes(n: int, seed: int = 0, size: int = 96) -> SceneSet:
 
 def tiny_model(seed: int = 0) -> ScenePoseModel:
     data = standin_scenes(60, seed)
-    templates = build_templates(data.keypoints, data.boxes, data.heights(), TINY.templates, seed)
+    templates = build_templates(data.keypoints, data.boxes, data.heights(), TINY.templates, seed,
+                                data.pose_class)
     torch.manual_seed(seed)
     net = ScenePoseNet(TINY, torch.as_tensor(templates.poses), torch.as_tensor(templates.extents))
     return ScenePoseModel(net, templates)
@@ -69,6 +70,25 @@ def test_templates_are_deterministic_by_seed_and_mask_missing_joints() -> None:
     t = build_templates(data.keypoints, data.boxes, data.heights(), 4, 0)
     # lying and standing people end in templates of different aspect
     assert t.aspect[:, 0].max() - t.aspect[:, 0].min() > 1.0
+    assert t.classes == [] and t.describe(0) == ""  # no classes given
+
+
+def test_templates_keep_their_members_classes_and_name_them() -> None:
+    data = standin_scenes(80)
+    t = build_templates(data.keypoints, data.boxes, data.heights(), 4, 0, data.pose_class)
+    assert len(t.classes) == 4
+    for shares in t.classes:
+        assert abs(sum(shares.values()) - 1) < 0.01
+        assert list(shares.values()) == sorted(shares.values(), reverse=True)
+    # the stand-in's lying people are wide: the widest template is theirs, the narrowest not
+    assert t.describe(int(t.aspect[:, 0].argmax())) == "lying"
+    assert t.describe(int(t.aspect[:, 0].argmin())) == "standing"
+    assert TemplateSet.from_dict(t.to_dict()).classes == t.classes
+    mixed = TemplateSet.from_dict({**t.to_dict(), "classes": [
+        {"standing": 0.5, "walking": 0.3, "leaning": 0.2}] * 4})
+    assert mixed.describe(1) == "standing or walking"
+    old = {k: v for k, v in t.to_dict().items() if k != "classes"}  # a file from before
+    assert TemplateSet.from_dict(old).describe(0) == ""
 
 
 def test_roi_align_samples_bin_centres() -> None:
@@ -205,9 +225,11 @@ def test_scene_generate_json_is_sorted_and_has_16_keypoints(weights, tmp_path, c
     assert len(scores) == 3 and scores == sorted(scores, reverse=True)
     for p in doc["poses"]:
         assert isinstance(p["template"], int) and len(p["keypoints"]) == 16
+        assert p["class"] in ("standing", "lying", "standing or lying", "lying or standing")
         assert all(len(xy) == 2 for xy in p["keypoints"])
     saved = np.load(tmp_path / "p.npz")
     assert saved["keypoints"].shape == (3, 16, 2)
+    assert saved["classes"].tolist() == [p["class"] for p in doc["poses"]]
     assert cv2.imread(str(tmp_path / "o.png")).shape == (90, 160, 3)
     assert main(["scene", "generate", str(photo), "--point", "50,40", "--model", str(weights),
                  "--export", str(tmp_path / "p.json")]) == 0

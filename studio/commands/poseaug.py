@@ -190,10 +190,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "the noise, the discriminators' scores and the seed to OUT.npz. Poses "
                     "not in front of the camera (e.g. root-relative ones) are first moved "
                     "to 4.5 m depth. The same seed gives the same samples.")
-    p.add_argument("input", type=Path, metavar="IN.npz")
+    p.add_argument("input", type=Path, metavar="IN.npz", help="the 3D poses to augment")
     p.add_argument("--count", type=int, required=True, metavar="N",
                    help="augmentations per input pose")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="(default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="seed of the augmentor's noise: the same seed, the same samples "
+                        "(default: %(default)s)")
     p.add_argument("--stages", default="ba,bl,rt", metavar="A,B",
                    help="stages to apply, of ba (bone angles), bl (bone lengths), rt "
                         "(rotation, translation) (default: %(default)s)")
@@ -203,7 +205,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, default=None, metavar="FILE",
                    help="official PoseAug file holding the augmentor (model_G) and, for "
                         "scores, the discriminators (default: the shipped one)")
-    p.add_argument("--out", type=Path, required=True, metavar="OUT.npz")
+    p.add_argument("--out", type=Path, required=True, metavar="OUT.npz",
+                   help="where the pairs go (written whole or not at all)")
     p.set_defaults(func=_augment)
 
 

@@ -95,7 +95,7 @@ def _generate(args: argparse.Namespace) -> int:
         print(json.dumps(doc))
         return 0
     for rank, p in enumerate(poses, 1):
-        print(f"{rank}. template {p.template:>2}  score {p.score:.3f}")
+        print(f"{rank}. {p.label()}  score {p.score:.3f}")
     for path, _ in files:
         print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -32,11 +32,18 @@ class GeneratedPose:
     score: float
     template: int
     keypoints: np.ndarray  # [16,2] image pixels, MPII order, (-1, -1) = not placed
+    pose_class: str = ""   # what the template's training people did ("sitting"; "": unknown)
 
     def to_dict(self) -> dict:
         return {"score": round(float(self.score), 6), "template": int(self.template),
+                "class": self.pose_class,
                 "keypoints": [[round(float(x), 2), round(float(y), 2)]
                               for x, y in self.keypoints]}
+
+    def label(self) -> str:
+        """How lists name it: "sitting (template 5)", or "template 5" without a class."""
+        return f"{self.pose_class} (template {self.template})" if self.pose_class \
+            else f"template {self.template}"
 
 
 def check_box(box, image_size: tuple[int, int]) -> np.ndarray:
@@ -145,8 +152,8 @@ class ScenePoseModel:
         else:
             scores, kp = self.predict([image], points=check_point(point, size)[None])
         order = np.argsort(-scores[0], kind="stable")[:top_k]
-        return [GeneratedPose(float(scores[0, k]), int(k), np.nan_to_num(kp[0, k], nan=-1.0))
-                for k in order]
+        return [GeneratedPose(float(scores[0, k]), int(k), np.nan_to_num(kp[0, k], nan=-1.0),
+                              self.templates.describe(int(k))) for k in order]
 
 
 def _resize(image: np.ndarray, scale: float) -> np.ndarray:
@@ -241,5 +248,6 @@ def poses_bytes(poses: list[GeneratedPose], suffix: str, image_size: tuple[int, 
     np.savez(buf, keypoints=np.stack([p.keypoints for p in poses]).astype(np.float32),
              scores=np.array([p.score for p in poses], np.float32),
              templates=np.array([p.template for p in poses], np.int64),
+             classes=np.array([p.pose_class for p in poses], str),
              image_size=np.array(image_size), **{k: np.array(v) for k, v in where.items()})
     return buf.getvalue()

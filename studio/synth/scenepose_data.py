@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -155,17 +155,31 @@ class TemplateSet:
     aspect: np.ndarray       # [K,2] mean and std of members' log(width/height)
     mean_scale: float        # mean box side in half image heights
     mean_template: int       # the template nearest the mean pose
+    # per template, its training members' pose classes and their shares, largest first
+    # (empty for files made before they were kept)
+    classes: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"poses": self.poses.tolist(), "extents": self.extents.tolist(),
                 "aspect": self.aspect.tolist(), "mean_scale": self.mean_scale,
-                "mean_template": self.mean_template}
+                "mean_template": self.mean_template, "classes": self.classes}
 
     @classmethod
     def from_dict(cls, d: dict) -> TemplateSet:
         return cls(np.array(d["poses"], np.float64), np.array(d["extents"], np.float64),
                    np.array(d["aspect"], np.float64), float(d["mean_scale"]),
-                   int(d["mean_template"]))
+                   int(d["mean_template"]), list(d.get("classes", [])))
+
+    def describe(self, template: int) -> str:
+        """What the template's training members were doing, for people: its class
+        ("sitting"), or its two commonest ("standing or walking") when none makes up
+        ``MAJORITY`` of them; "" when the file has no classes."""
+        if not self.classes:
+            return ""
+        shares = list(self.classes[template].items())
+        if shares[0][1] >= MAJORITY or len(shares) == 1:
+            return shares[0][0]
+        return f"{shares[0][0]} or {shares[1][0]}"
 
     def assign(self, poses: np.ndarray) -> np.ndarray:
         """Nearest template [N] of box-normalised poses [N,16,2]."""
@@ -178,10 +192,30 @@ class TemplateSet:
         return -0.5 * ((a - mu) / sd) ** 2 - np.log(sd)
 
 
+MAJORITY = 0.6  # a template is named by one class when at least this share of it has it
+
+
+def template_classes(centres: np.ndarray, poses: np.ndarray, pose_class: np.ndarray
+                     ) -> list[dict[str, float]]:
+    """Per template (``centres`` [K,16,2]), the shares of ``pose_class`` [N] among the
+    box-normalised ``poses`` [N,16,2] (and their mirror images) nearest to it, largest
+    first."""
+    both = np.concatenate([poses, mirror_poses(poses)])
+    label = pose_distance(both, centres).argmin(1)
+    names = np.concatenate([pose_class, pose_class]).astype(str)
+    out = []
+    for j in range(len(centres)):
+        found, counts = np.unique(names[label == j], return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        out.append({str(found[i]): round(float(counts[i] / counts.sum()), 3) for i in order})
+    return out
+
+
 def build_templates(keypoints: np.ndarray, boxes: np.ndarray, heights: np.ndarray, k: int,
-                    seed: int) -> TemplateSet:
+                    seed: int, pose_class: np.ndarray | None = None) -> TemplateSet:
     """Templates from training poses (pixels, -1 missing) and their boxes; poses are
-    clustered together with their mirror images so both sides are covered."""
+    clustered together with their mirror images so both sides are covered. With
+    ``pose_class`` [N] each template keeps its members' classes."""
     poses = normalise(keypoints, boxes)
     both = np.concatenate([poses, mirror_poses(poses)])
     centres = kmeans_poses(both, k, seed)
@@ -197,4 +231,6 @@ def build_templates(keypoints: np.ndarray, boxes: np.ndarray, heights: np.ndarra
     mean_pose = _nanmean(both)[None]
     return TemplateSet(centres, extents, stats,
                        float(np.mean(2 * side / np.asarray(heights, np.float64))),
-                       int(pose_distance(mean_pose, centres).argmin(1)[0]))
+                       int(pose_distance(mean_pose, centres).argmin(1)[0]),
+                       [] if pose_class is None else template_classes(centres, poses,
+                                                                      pose_class))

@@ -284,7 +284,7 @@ def train(config: ScenePoseTrainConfig, run_dir: Path, out: Path | None = None,
         templates = TemplateSet.from_dict(json.loads(tpath.read_text()))
     else:
         templates = build_templates(train_set.keypoints, train_set.boxes, train_set.heights(),
-                                    config.templates, config.seed)
+                                    config.templates, config.seed, train_set.pose_class)
         atomic_write_bytes(tpath, json.dumps(templates.to_dict()).encode())
     torch.manual_seed(config.seed)
     net = ScenePoseNet(config.net_config(), torch.as_tensor(templates.poses),

@@ -50,7 +50,7 @@ class ScenePosePanel(QWidget):
     def set_poses(self, poses: list[GeneratedPose]) -> None:
         self.list.clear()
         for rank, pose in enumerate(poses):
-            item = QListWidgetItem(f"{rank + 1}. template {pose.template}   score {pose.score:.3f}")
+            item = QListWidgetItem(f"{rank + 1}. {pose.label()}   score {pose.score:.3f}")
             item.setForeground(QColor(*RANK_COLOURS[rank % len(RANK_COLOURS)]))
             item.setData(Qt.ItemDataRole.UserRole, rank)
             self.list.addItem(item)
