@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +134,7 @@ def test_offset_scale_zero_gives_the_bare_templates_stretched_into_the_box() -> 
     model = tiny_model()
     image = np.random.default_rng(1).integers(0, 255, (100, 120, 3), np.uint8)
     box = np.array([[20.0, 10.0, 70.0, 95.0]])
-    model.offset_scale = 0.0
+    model.offset_scale, model.max_stretch = 0.0, math.inf  # box-only stretches freely
     _, bare = model.predict([image], boxes=box)
     order = np.argsort(np.abs(np.log(50 / 85) - model.templates.aspect[:, 0]), kind="stable")
     expect = box_only_poses(model.templates, box)[0]  # templates in box-only's order
@@ -293,3 +294,26 @@ def test_shipped_weights_reproduce_the_model_cards_real_photo_table(capsys) -> N
             for k in ("top1", "best_of_k"):
                 assert mine["rows"][name][k]["pck@0.2"] == pytest.approx(
                     row[k]["pck@0.2"], abs=1e-3), (mine["mode"], name, k)
+
+
+def test_a_template_is_stretched_at_most_max_stretch_and_stands_on_the_box_bottom() -> None:
+    from studio.nets.scenepose_views import place_in_box
+
+    flat = STAND[:, ::-1] / np.ptp(STAND[:, ::-1], 0)  # spans 1 x 1, centred
+    lying = torch.tensor(flat * [1.0, 0.25])[None, None]  # 1 wide, 0.25 high
+    extents = torch.tensor([[[1.0, 0.25]]], dtype=torch.float64)
+    box = torch.tensor([[100.0, 50.0, 300.0, 250.0]], dtype=torch.float64)  # square
+    free = place_in_box(lying, extents, box)[0, 0]
+    held = place_in_box(lying, extents, box, max_stretch=2.0)[0, 0]
+    assert free[:, 1].max() - free[:, 1].min() > 150  # stretched 4x down: fills the box
+    height = held[:, 1].max() - held[:, 1].min()
+    width = held[:, 0].max() - held[:, 0].min()
+    assert 0.45 < float(height / width) < 0.55  # 0.25 high x 2 / 1 wide
+    assert float(held[:, 1].max()) > 240  # on the box's bottom, not floating mid-box
+    assert (held >= box[0, :2]).all() and (held <= box[0, 2:]).all()
+    # a template whose aspect the box nearly has is placed as before
+    upright = torch.tensor(STAND / np.ptp(STAND, 0) * [0.4, 1.0])[None, None]
+    ext = torch.tensor([[[0.4, 1.0]]], dtype=torch.float64)
+    tall = torch.tensor([[10.0, 10.0, 90.0, 210.0]], dtype=torch.float64)
+    torch.testing.assert_close(place_in_box(upright, ext, tall, 2.0),
+                               place_in_box(upright, ext, tall))

@@ -6,6 +6,8 @@ so a pose of scale s lies at u = s * P. Missing joints are NaN throughout.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -77,13 +79,24 @@ def place_at_point(poses: torch.Tensor, scale: torch.Tensor, point: torch.Tensor
     return point[:, None, None] + poses * scale[..., None, None] * (height / 2)
 
 
-def place_in_box(poses: torch.Tensor, extents: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+def place_in_box(poses: torch.Tensor, extents: torch.Tensor, boxes: torch.Tensor,
+                 max_stretch: float = math.inf) -> torch.Tensor:
     """Pixel keypoints of ``poses`` [B,R,16,2] whose templates' boxes measure ``extents``
     [B,R,2], stretched so that box fills ``boxes`` [B,4] and clipped to it: every joint
-    lies in the box."""
+    lies in the box. One axis's scale is at most ``max_stretch`` times the other's (a
+    lying template in a square box stays a lying body, not a diagonal one); a template
+    held to that fits the box across or down, centred across and standing on the box's
+    bottom."""
     lo, hi = boxes[:, None, None, :2], boxes[:, None, None, 2:]
-    centre, size = (lo + hi) / 2, hi - lo
-    out = centre + poses * size / extents[..., None, :]
+    scale = (hi - lo) / extents[..., None, :]
+    if math.isfinite(max_stretch):
+        sx, sy = scale[..., :1], scale[..., 1:]
+        scale = torch.cat([torch.minimum(sx, sy * max_stretch),
+                           torch.minimum(sy, sx * max_stretch)], -1)
+    # the template's own box centred across the box and with its bottom on the box's
+    across = (lo[..., :1] + hi[..., :1]) / 2 + poses[..., :1] * scale[..., :1]
+    down = hi[..., 1:] + (poses[..., 1:] - extents[..., None, 1:] / 2) * scale[..., 1:]
+    out = torch.cat([across, down], -1)
     return torch.minimum(torch.maximum(out, lo), hi)
 
 

@@ -23,6 +23,10 @@ from studio.nets.scenepose import ScenePoseConfig, ScenePoseNet
 from studio.nets.scenepose_views import crop_boxes, make_views, place_at_point, place_in_box
 from studio.synth.scenepose_data import TemplateSet
 
+# A template placed in a box is stretched at most this much more along one axis than the
+# other (a user's wide box does not make a standing person twice as fat); chosen on the
+# painted validation scenes, where it costs nothing (model card, eighth session).
+MAX_STRETCH = 2.0
 WORK_HEIGHT = 256  # photos are resized to this height before the net (as trained)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "scenepose" / "scenepose.pt"
 
@@ -82,12 +86,14 @@ class ScenePoseModel:
     saved with the weights."""
 
     def __init__(self, net: ScenePoseNet, templates: TemplateSet, source: str = "",
-                 compat_weight: float = 1.0, offset_scale: float = 1.0) -> None:
+                 compat_weight: float = 1.0, offset_scale: float = 1.0,
+                 max_stretch: float = MAX_STRETCH) -> None:
         self.net = net.eval()
         self.templates = templates
         self.source = source
         self.compat_weight = compat_weight
         self.offset_scale = offset_scale
+        self.max_stretch = max_stretch  # see place_in_box
 
     @property
     def device(self) -> torch.device:
@@ -135,7 +141,7 @@ class ScenePoseModel:
         compat = torch.nn.functional.logsigmoid(out.logits).cpu().numpy().astype(np.float64)
         if boxes is not None:
             extents = net.extents[None].expand(len(images), -1, -1)
-            kp = place_in_box(poses, extents, b)
+            kp = place_in_box(poses, extents, b, self.max_stretch)
         else:
             kp = place_at_point(poses, out.scale, centres, h)
         return compat, kp.cpu().numpy() / scale
