@@ -232,6 +232,14 @@ def test_scene_generate_json_is_sorted_and_has_16_keypoints(weights, tmp_path, c
     assert saved["keypoints"].shape == (3, 16, 2)
     assert saved["classes"].tolist() == [p["class"] for p in doc["poses"]]
     assert cv2.imread(str(tmp_path / "o.png")).shape == (90, 160, 3)
+    assert main(["scene", "generate", str(photo), "--box", "20,10,80,85", "--class", "lying",
+                 "--model", str(weights), "--json"]) == 0
+    lying = json.loads(capsys.readouterr().out)["poses"]
+    assert lying and all(p["class"] == "lying" for p in lying)
+    assert main(["scene", "generate", str(photo), "--box", "20,10,80,85", "--class", "flying",
+                 "--model", str(weights)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "lying, standing" in err
     assert main(["scene", "generate", str(photo), "--point", "50,40", "--model", str(weights),
                  "--export", str(tmp_path / "p.json")]) == 0
     assert len(json.loads((tmp_path / "p.json").read_text())["poses"]) == TINY.templates
@@ -317,3 +325,16 @@ def test_a_template_is_stretched_at_most_max_stretch_and_stands_on_the_box_botto
     tall = torch.tensor([[10.0, 10.0, 90.0, 210.0]], dtype=torch.float64)
     torch.testing.assert_close(place_in_box(upright, ext, tall, 2.0),
                                place_in_box(upright, ext, tall))
+
+
+def test_asking_for_a_class_needs_a_file_that_keeps_them() -> None:
+    from studio.errors import StudioError
+
+    model = tiny_model()
+    assert model.class_filter(None).all() and model.class_filter("").all()
+    assert model.class_names() == ["lying", "standing"]
+    older = ScenePoseModel(model.net, TemplateSet.from_dict(
+        {k: v for k, v in model.templates.to_dict().items() if k != "classes"}))
+    assert older.class_names() == []
+    with pytest.raises(StudioError, match="no template classes"):
+        older.class_filter("sitting")

@@ -84,6 +84,21 @@ def test_dragging_the_box_regenerates_poses_and_a_click_lifts_one_to_a_body(
     tool.set_box((40, 150, 280, 210))
     qtbot.waitUntil(lambda: tool.result.box == (40, 150, 280, 210), timeout=TIMEOUT_MS)
     assert tool.result.poses[0].template != moved.poses[0].template
+    assert tool.view.top_k.maximum() == model.net.config.templates  # all the model has
+
+    # asking for one class: only its poses, the box kept
+    combo = tool.view.pose_class
+    assert [combo.itemData(i) for i in range(combo.count())] == ["", "lying", "standing"]
+    wide = tool.result
+    combo.setCurrentIndex(combo.findData("standing"))
+    qtbot.waitUntil(lambda: tool.result is not wide, timeout=TIMEOUT_MS)
+    assert tool.result.box == wide.box and tool.result.poses
+    assert all(p.pose_class == "standing" for p in tool.result.poses)
+    assert tool.view.list.item(0).text().split()[1] == "standing"
+    standing = tool.result
+    combo.setCurrentIndex(0)  # any pose again
+    qtbot.waitUntil(lambda: tool.result is not standing, timeout=TIMEOUT_MS)
+    assert [p.template for p in tool.result.poses] == [p.template for p in wide.poses]
 
     # hovering highlights, clicking lifts to a body in the 3D view
     tool.highlight(2)

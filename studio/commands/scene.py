@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--point", metavar="X,Y", help="spot in pixels (the paper's setting)")
     p.add_argument("--top-k", type=int, default=5, metavar="K",
                    help="how many poses (default: %(default)s)")
+    p.add_argument("--class", dest="pose_class", default=None, metavar="NAME",
+                   help="only poses of this class: standing, walking, sitting, lying, "
+                        "crouching or leaning (what the template's training people did)")
     p.add_argument("--model", type=Path, default=None, metavar="FILE",
                    help="weights file (default: models/scenepose/scenepose.pt)")
     p.add_argument("--json", action="store_true",
@@ -75,7 +78,8 @@ def _generate(args: argparse.Namespace) -> int:
     else:
         check_point(point, size)
     model = load_scenepose(args.model)
-    poses = model.generate(image, box=box, point=point, top_k=args.top_k)
+    poses = model.generate(image, box=box, point=point, top_k=args.top_k,
+                           pose_class=args.pose_class)
     doc = {"poses": [p.to_dict() for p in poses]}
     files = []
     if args.export is not None:

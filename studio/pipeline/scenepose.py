@@ -95,6 +95,26 @@ class ScenePoseModel:
         self.offset_scale = offset_scale
         self.max_stretch = max_stretch  # see place_in_box
 
+    def class_filter(self, pose_class: str | None) -> np.ndarray:
+        """[K] the templates ``pose_class`` keeps (all for None or ""), or a StudioError
+        naming the classes there are."""
+        k = len(self.templates.poses)
+        if not pose_class:
+            return np.ones(k, bool)
+        if not self.templates.classes:
+            raise StudioError(f"{self.source or 'this model'} keeps no template classes; "
+                              "train it anew to ask for one")
+        keep = self.templates.of_class(pose_class)
+        if not keep.any():
+            raise StudioError(f"no template of class {pose_class!r} (use one of "
+                              f"{', '.join(self.class_names())})")
+        return keep
+
+    def class_names(self) -> list[str]:
+        """The classes its templates are named by, sorted (none for older files)."""
+        return sorted({name for k in range(len(self.templates.poses))
+                       for name in self.templates.describe(k).split(" or ") if name})
+
     @property
     def device(self) -> torch.device:
         return self.net.templates.device
@@ -146,18 +166,20 @@ class ScenePoseModel:
             kp = place_at_point(poses, out.scale, centres, h)
         return compat, kp.cpu().numpy() / scale
 
-    def generate(self, image: np.ndarray, box=None, point=None,
-                 top_k: int = 5) -> list[GeneratedPose]:
+    def generate(self, image: np.ndarray, box=None, point=None, top_k: int = 5,
+                 pose_class: str | None = None) -> list[GeneratedPose]:
         """The ``top_k`` best poses for one image (uint8 [H,W,3]) and a box or a point,
-        best first."""
+        best first; with ``pose_class`` (e.g. "sitting") only templates of that class
+        (:meth:`TemplateSet.of_class`), their scores as ranked among all."""
         size = (image.shape[1], image.shape[0])
         if (box is None) == (point is None):
             raise StudioError("give a box or a point")
+        keep = self.class_filter(pose_class)
         if box is not None:
             scores, kp = self.predict([image], boxes=check_box(box, size)[None])
         else:
             scores, kp = self.predict([image], points=check_point(point, size)[None])
-        order = np.argsort(-scores[0], kind="stable")[:top_k]
+        order = [k for k in np.argsort(-scores[0], kind="stable") if keep[k]][:top_k]
         return [GeneratedPose(float(scores[0, k]), int(k), np.nan_to_num(kp[0, k], nan=-1.0),
                               self.templates.describe(int(k))) for k in order]
 

@@ -170,6 +170,12 @@ class TemplateSet:
                    np.array(d["aspect"], np.float64), float(d["mean_scale"]),
                    int(d["mean_template"]), list(d.get("classes", [])))
 
+    def of_class(self, pose_class: str) -> np.ndarray:
+        """[K] whether :meth:`describe` names each template by ``pose_class`` (alone or as
+        one of its two)."""
+        return np.array([pose_class in self.describe(k).split(" or ")
+                         for k in range(len(self.poses))], bool)
+
     def describe(self, template: int) -> str:
         """What the template's training members were doing, for people: its class
         ("sitting"), or its two commonest ("standing or walking") when none makes up

@@ -16,6 +16,8 @@ class GeneratedPoses:
     request: int            # the tool's request number: older answers are dropped
     box: tuple[float, float, float, float]
     poses: list[GeneratedPose]
+    templates: int = 0      # how many the model has (the most the dock can ask for)
+    class_names: tuple[str, ...] = ()  # the classes one can ask for
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,12 @@ class ModelSlot:
             return self._model
 
 
-def generate(slot: ModelSlot, request: int, image: np.ndarray, box, top_k: int) -> GeneratedPoses:
-    poses = slot.get().generate(image, box=box, top_k=top_k)
-    return GeneratedPoses(request, tuple(float(v) for v in box), poses)
+def generate(slot: ModelSlot, request: int, image: np.ndarray, box, top_k: int,
+             pose_class: str = "") -> GeneratedPoses:
+    model = slot.get()
+    poses = model.generate(image, box=box, top_k=top_k, pose_class=pose_class)
+    return GeneratedPoses(request, tuple(float(v) for v in box), poses,
+                          len(model.templates.poses), tuple(model.class_names()))
 
 
 def lift(rank: int, keypoints: np.ndarray, image_size: tuple[int, int]) -> LiftedBody:

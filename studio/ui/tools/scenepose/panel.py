@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from studio.pipeline.scenepose import RANK_COLOURS, GeneratedPose
 
@@ -13,6 +13,7 @@ from studio.pipeline.scenepose import RANK_COLOURS, GeneratedPose
 class ScenePosePanel(QWidget):
     place_requested = Signal()
     top_k_changed = Signal(int)
+    class_changed = Signal(str)  # "" for any class
     hovered = Signal(int)   # rank under the mouse, -1 none
     picked = Signal(int)    # rank clicked
 
@@ -25,12 +26,17 @@ class ScenePosePanel(QWidget):
         self.top_k.setRange(1, 14)
         self.top_k.setValue(5)
         self.top_k.setPrefix("top ")
+        self.pose_class = QComboBox()
+        self.pose_class.addItem("any pose", "")
+        self.pose_class.setToolTip("Only poses of this class (what the template's training "
+                                   "people were doing); the list fills once poses come")
         self.list = QListWidget()
         self.list.setMouseTracking(True)
         self.status = QLabel("Open a scene photo, then place a box.")
         self.status.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.place_button, 1)
+        row.addWidget(self.pose_class)
         row.addWidget(self.top_k)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
@@ -38,6 +44,8 @@ class ScenePosePanel(QWidget):
         layout.addWidget(self.status)
         self.place_button.clicked.connect(self.place_requested)
         self.top_k.valueChanged.connect(self.top_k_changed)
+        self.pose_class.currentIndexChanged.connect(
+            lambda _: self.class_changed.emit(self.chosen_class()))
         self.list.itemEntered.connect(lambda item: self.hovered.emit(self.list.row(item)))
         self.list.itemClicked.connect(lambda item: self.picked.emit(self.list.row(item)))
         self.list.viewport().installEventFilter(self)
@@ -46,6 +54,24 @@ class ScenePosePanel(QWidget):
         if event.type() == event.Type.Leave:
             self.hovered.emit(-1)
         return False
+
+    def chosen_class(self) -> str:
+        return self.pose_class.currentData() or ""
+
+    def set_choices(self, templates: int, class_names: tuple[str, ...]) -> None:
+        """What the model offers: up to ``templates`` poses, of these classes."""
+        if templates:
+            self.top_k.setMaximum(templates)
+        shown = tuple(self.pose_class.itemData(i) for i in range(1, self.pose_class.count()))
+        if shown != class_names:
+            self.pose_class.blockSignals(True)  # the choice stays; no new request
+            chosen = self.chosen_class()
+            while self.pose_class.count() > 1:
+                self.pose_class.removeItem(1)
+            for name in class_names:
+                self.pose_class.addItem(name, name)
+            self.pose_class.setCurrentIndex(max(0, self.pose_class.findData(chosen)))
+            self.pose_class.blockSignals(False)
 
     def set_poses(self, poses: list[GeneratedPose]) -> None:
         self.list.clear()

@@ -51,6 +51,7 @@ class ScenePoseTool(QObject, Tool):
         self.timer.timeout.connect(self.request_poses)
         self.view.place_requested.connect(lambda: self.place_box())
         self.view.top_k_changed.connect(lambda _: self.request_poses())
+        self.view.class_changed.connect(lambda _: self.request_poses())
         self.view.hovered.connect(self.highlight)
         self.view.picked.connect(self.pick)
 
@@ -127,15 +128,17 @@ class ScenePoseTool(QObject, Tool):
             return
         self.request += 1
         request, top_k, slot = self.request, self.view.top_k.value(), self.slot
+        pose_class = self.view.chosen_class()
         self.view.set_status("generating...")
         self.host.run_job(self, ToolJob(
-            run=lambda models: generate(slot, request, image, box, top_k),
+            run=lambda models: generate(slot, request, image, box, top_k, pose_class),
             result_type=GeneratedPoses, label="scene poses"))
 
     # ------------------------------------------------------------------ results
     def job_finished(self, job: ToolJob, result: object) -> None:
         if isinstance(result, GeneratedPoses):
             if result.request == self.request:
+                self.view.set_choices(result.templates, result.class_names)
                 self._show(result)
                 x0, y0, x1, y1 = result.box
                 self.view.set_status(f"{len(result.poses)} poses for the box "
