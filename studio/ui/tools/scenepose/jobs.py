@@ -53,12 +53,12 @@ def generate(slot: ModelSlot, request: int, image: np.ndarray, box, top_k: int,
                           len(model.templates.poses), tuple(model.class_names()))
 
 
-def lift(rank: int, keypoints: np.ndarray, image_size: tuple[int, int]) -> LiftedBody:
-    """The body whose MPII joints project onto ``keypoints`` through the photo's camera
-    (focal length = the longer image side, as the keypoint fit assumes)."""
-    from studio.pipeline.keypoint_fit import fit_keypoints
+def lift(rank: int, keypoints: np.ndarray, image_size: tuple[int, int],
+         pose_class: str = "") -> LiftedBody:
+    """The body of a generated pose seen through the photo's camera (a lying one on the
+    ground: :func:`studio.pipeline.scene_lift.lift_scene_pose`)."""
+    from studio.pipeline.scene_lift import lift_scene_pose
 
-    points = np.where((keypoints >= 0).all(1, keepdims=True), keypoints, np.nan)
-    fit = fit_keypoints(points[None].astype(np.float32), "mpii16", dims=2, image_size=image_size)
+    fit = lift_scene_pose(keypoints, image_size, pose_class)
     return LiftedBody(rank, fit.vertices[0], fit.faces, fit.joints[0], fit.trans[0],
                       fit.intrinsics[0])

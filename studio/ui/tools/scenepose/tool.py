@@ -191,11 +191,12 @@ class ScenePoseTool(QObject, Tool):
         image = self._image()
         if self.result is None or image is None or not 0 <= rank < len(self.result.poses):
             return
-        keypoints = self.result.poses[rank].keypoints
+        pose = self.result.poses[rank]
         size = (image.shape[1], image.shape[0])
         self.view.set_status(f"lifting pose {rank + 1} to a body...")
-        self.host.run_job(self, ToolJob(run=lambda models: lift(rank, keypoints, size),
-                                        result_type=LiftedBody, label="keypoint fit"))
+        self.host.run_job(self, ToolJob(
+            run=lambda models: lift(rank, pose.keypoints, size, pose.pose_class),
+            result_type=LiftedBody, label="keypoint fit"))
 
     def _set_body(self, body: LiftedBody | None) -> None:
         """Show the lifted body: with no person's result, as the 3D view's body seen
