@@ -332,9 +332,9 @@ def test_asking_for_a_class_needs_a_file_that_keeps_them() -> None:
 
     model = tiny_model()
     assert model.class_filter(None).all() and model.class_filter("").all()
-    assert model.class_names() == ["lying", "standing"]
+    assert model.templates.class_names() == ["lying", "standing"]
     older = ScenePoseModel(model.net, TemplateSet.from_dict(
         {k: v for k, v in model.templates.to_dict().items() if k != "classes"}))
-    assert older.class_names() == []
+    assert older.templates.class_names() == []
     with pytest.raises(StudioError, match="no template classes"):
         older.class_filter("sitting")

@@ -233,8 +233,10 @@ def check_keypoints(points: np.ndarray, layout: str, dims: int,
     return points, seen
 
 
-def _intrinsics(points: np.ndarray, seen: np.ndarray, image_size, focal_length
-                ) -> np.ndarray:
+def camera_intrinsics(points: np.ndarray, seen: np.ndarray, image_size, focal_length
+                      ) -> np.ndarray:
+    """[N,3] focal, cx, cy of the 2D fit's camera: the image's centre and, unless given,
+    its longer side as the focal length (without ``image_size``, twice the points' extent)."""
     n = points.shape[0]
     if image_size is None:
         coords = np.where(seen[..., None], points, 0.0)
@@ -353,7 +355,7 @@ def fit_keypoints(points: np.ndarray, layout: str, dims: int, confidence: np.nda
     if model.dims != dims or layout not in model.layouts:
         raise StudioError(f"the model takes {model.dims}D keypoints of "
                           f"{', '.join(model.layouts)}, not {dims}D {layout}")
-    intr = _intrinsics(points, seen, image_size, focal_length) if dims == 2 else None
+    intr = camera_intrinsics(points, seen, image_size, focal_length) if dims == 2 else None
     device = model.body.v_template.device
     mapping = joint_sets.mapping_matrix(layout)  # [K,S]
     names = ("poses", "betas", "trans", "vertices", "joints", "keypoints", "sources")

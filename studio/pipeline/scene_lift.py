@@ -15,7 +15,8 @@ from dataclasses import replace
 import numpy as np
 
 from studio.body.joint_sets import MPII16
-from studio.pipeline.keypoint_fit import KeypointFit, fit_keypoints, load_smplr
+from studio.pipeline.keypoint_fit import (KeypointFit, camera_intrinsics, fit_keypoints,
+                                         load_smplr)
 
 LAYOUT = "mpii16"
 BONES = tuple((i, p) for i, p in enumerate(MPII16.parents) if p >= 0)
@@ -65,13 +66,13 @@ def lift_scene_pose(keypoints: np.ndarray, image_size: tuple[int, int],
     in the camera frame of a photo of ``image_size`` (focal length = its longer side, as
     the 2D fit assumes): on the ground for a lying class, else from 2D."""
     keypoints = np.asarray(keypoints, np.float64)
-    focal = float(max(image_size))
-    intrinsics = np.array([focal, image_size[0] / 2, image_size[1] / 2], np.float32)
+    placed = (keypoints >= 0).all(1)
+    intrinsics = camera_intrinsics(keypoints[None], placed[None], image_size, None)[0]
     if lifts_on_ground(pose_class):
         points = ground_points(keypoints, intrinsics)
         if points is not None:
             fit = fit_keypoints(points[None].astype(np.float32), LAYOUT, dims=3)
             return replace(fit, frame="camera", intrinsics=intrinsics[None])
-    points = np.where((keypoints >= 0).all(1, keepdims=True), keypoints, np.nan)
+    points = np.where(placed[:, None], keypoints, np.nan)
     return fit_keypoints(points[None].astype(np.float32), LAYOUT, dims=2,
                          image_size=image_size)

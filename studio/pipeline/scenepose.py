@@ -107,13 +107,8 @@ class ScenePoseModel:
         keep = self.templates.of_class(pose_class)
         if not keep.any():
             raise StudioError(f"no template of class {pose_class!r} (use one of "
-                              f"{', '.join(self.class_names())})")
+                              f"{', '.join(self.templates.class_names())})")
         return keep
-
-    def class_names(self) -> list[str]:
-        """The classes its templates are named by, sorted (none for older files)."""
-        return sorted({name for k in range(len(self.templates.poses))
-                       for name in self.templates.describe(k).split(" or ") if name})
 
     @property
     def device(self) -> torch.device:

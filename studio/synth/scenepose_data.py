@@ -170,22 +170,26 @@ class TemplateSet:
                    np.array(d["aspect"], np.float64), float(d["mean_scale"]),
                    int(d["mean_template"]), list(d.get("classes", [])))
 
-    def of_class(self, pose_class: str) -> np.ndarray:
-        """[K] whether :meth:`describe` names each template by ``pose_class`` (alone or as
-        one of its two)."""
-        return np.array([pose_class in self.describe(k).split(" or ")
-                         for k in range(len(self.poses))], bool)
+    def names(self, template: int) -> list[str]:
+        """The classes a template is named by: its members' class when it makes up
+        ``MAJORITY`` of them, else their two commonest; none when the file has no
+        classes."""
+        if not self.classes:
+            return []
+        shares = list(self.classes[template].items())
+        return [shares[0][0]] if shares[0][1] >= MAJORITY else [n for n, _ in shares[:2]]
 
     def describe(self, template: int) -> str:
-        """What the template's training members were doing, for people: its class
-        ("sitting"), or its two commonest ("standing or walking") when none makes up
-        ``MAJORITY`` of them; "" when the file has no classes."""
-        if not self.classes:
-            return ""
-        shares = list(self.classes[template].items())
-        if shares[0][1] >= MAJORITY or len(shares) == 1:
-            return shares[0][0]
-        return f"{shares[0][0]} or {shares[1][0]}"
+        """:meth:`names` for people: "sitting", "standing or walking", or ""."""
+        return " or ".join(self.names(template))
+
+    def of_class(self, pose_class: str) -> np.ndarray:
+        """[K] whether each template is named by ``pose_class`` (alone or as one of two)."""
+        return np.array([pose_class in self.names(k) for k in range(len(self.poses))], bool)
+
+    def class_names(self) -> list[str]:
+        """Every class some template is named by, sorted (none for older files)."""
+        return sorted({name for k in range(len(self.poses)) for name in self.names(k)})
 
     def assign(self, poses: np.ndarray) -> np.ndarray:
         """Nearest template [N] of box-normalised poses [N,16,2]."""

@@ -50,7 +50,7 @@ def generate(slot: ModelSlot, request: int, image: np.ndarray, box, top_k: int,
     model = slot.get()
     poses = model.generate(image, box=box, top_k=top_k, pose_class=pose_class)
     return GeneratedPoses(request, tuple(float(v) for v in box), poses,
-                          len(model.templates.poses), tuple(model.class_names()))
+                          len(model.templates.poses), tuple(model.templates.class_names()))
 
 
 def lift(rank: int, keypoints: np.ndarray, image_size: tuple[int, int],
