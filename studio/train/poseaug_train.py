@@ -589,6 +589,7 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
         memory = list((state["current"] or {}).get("fakes") or [])
         while state["epoch"] < warm + epochs:
             epoch = state["epoch"]
+            warming = epoch < warm  # the augmentor warms up; the estimator waits
             started = time.time()
             seed = config.seed * 100003 + state["phase"] * 1009 + epoch
             torch.manual_seed(seed)
@@ -599,7 +600,7 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
                 if config.fake_memory > 1:
                     memory = (memory + [(fake3, fake2)])[-config.fake_memory:]
                     fake3, fake2 = recall_fakes(memory, len(fake3), gen)
-                if epoch < warm:  # the augmentor warms up; the estimator waits
+                if warming:
                     entry["gan_warmup"] = True
                 else:
                     if epoch + 1 > config.warmup and len(fake3) >= config.batch_size:
@@ -620,14 +621,14 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
                 entry["real_loss"] = real_passes(model, opt, data,
                                                  1 if phase == "pretrain" else 2,
                                                  config.batch_size, gen)
-            if epoch >= warm:
+            if not warming:
                 sched.step()
             state["epoch"] = epoch + 1
             state["current"] = {"model": model.state_dict(), "opt": opt.state_dict(),
                                 "sched": sched.state_dict(),
                                 "gan": parts.state() if parts is not None else None,
                                 "fakes": memory or None}
-            if val is not None and phase != "pretrain" and epoch >= warm:
+            if val is not None and phase != "pretrain" and not warming:
                 entry["source_val_mpjpe"] = keep_best(  # PoseAug: once its pairs train
                     state, phase, model, val, phase != "poseaug" or epoch + 1 > config.warmup)
             entry["seconds"] = round(time.time() - started, 1)
