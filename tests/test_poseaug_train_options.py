@@ -266,3 +266,34 @@ def test_gan_warmup_trains_the_augmentor_first_and_resumes(tmp_path, data_dir):
         assert torch.equal(value, resumed["done"]["poseaug"][key]), key
     with pytest.raises(ValueError, match="gan-warmup"):
         PoseAugConfig(gan_warmup=-1)
+
+
+def test_mixed_batches_hold_both_kinds_and_keep_the_step_count(tmp_path, data_dir, capsys):
+    """--mix-fakes trains the estimator on one shuffled epoch of the augmented pairs and
+    the real passes' copies of the real ones: after the warm-up every PoseAug epoch logs
+    one mixed loss instead of separate augmented and real ones, and the flag reaches the
+    command line."""
+    from studio.train import poseaug_train
+
+    sizes = []
+    original = poseaug_train.estimator_pass
+
+    def counting(model, opt, poses, pose_2d, batch, gen):
+        sizes.append(len(poses))
+        return original(model, opt, poses, pose_2d, batch, gen)
+
+    config = PoseAugConfig(**{**TINY, "mix_fakes": True, "real_passes": 2})
+    lines = []
+    poseaug_train.estimator_pass = counting
+    try:
+        train(config, run_dir(tmp_path, data_dir), log=lines.append)
+    finally:
+        poseaug_train.estimator_pass = original
+    gan = [json.loads(x) for x in lines if '"gan"' in x]
+    assert "mixed_loss" not in gan[0] and "real_loss" in gan[0]  # warm-up: real only
+    assert all("mixed_loss" in e and "fake_loss" not in e and "real_loss" not in e
+               for e in gan[1:])
+    assert sizes[-1] > 2 * TINY["train_samples"]  # the fakes and two real copies
+    with pytest.raises(SystemExit):
+        main(["train", "poseaug", "--help"])
+    assert "--mix-fakes" in capsys.readouterr().out

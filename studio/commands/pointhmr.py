@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import fields
 from pathlib import Path
 
-from studio.commands.training_runs import add_run_options, run_training
+from studio.commands.training_runs import add_config_options, add_run_options, \
+    config_from_args, run_training
 from studio.errors import StudioError
 
 PHOTOS_DIR = Path("/work/shared/data/scenes/photos")  # the shared real photos, where present
@@ -42,9 +42,7 @@ def add_train_pointhmr(sub: argparse._SubParsersAction) -> None:
                    help="folder for the checkpoint and log (resumed when it has one)")
     p.add_argument("--out", type=Path, default=None,
                    help="write the weights file here when training ends (default: none)")
-    for f in fields(PointHMRTrainConfig):
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
-                       metavar="N", help=f"{TRAIN_HELP[f.name]} (default: %(default)s)")
+    add_config_options(p, PointHMRTrainConfig, TRAIN_HELP)
     add_run_options(p)
     p.set_defaults(func=_train)
 
@@ -52,8 +50,7 @@ def add_train_pointhmr(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from studio.train.pointhmr_train import PointHMRTrainConfig, train
 
-    config = PointHMRTrainConfig(**{f.name: getattr(args, f.name)
-                                    for f in fields(PointHMRTrainConfig)})
+    config = config_from_args(PointHMRTrainConfig, args)
     if config.steps < 1 or config.batch_size < 1 or config.val_every < 1 or \
             config.checkpoint_every < 1:
         raise StudioError("--steps, --batch-size, --val-every and --checkpoint-every must be "

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import fields
 from pathlib import Path
 
+from studio.commands.training_runs import add_config_options, config_from_args
 from studio.errors import StudioError
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "models" / "poseaug"
@@ -65,6 +65,8 @@ TRAIN_HELP = {
                    "augmented pairs",
     "gan_warmup": "ours: augmentor/discriminator epochs before the estimator's first (the "
                   "estimator frozen); --warmup and the feedback targets count them",
+    "mix_fakes": "ours: augmented and real pairs share the estimator's batches (one "
+                 "shuffled epoch of both) instead of an augmented pass, then the real ones",
     "val_samples": "held-out source pairs scored after every epoch (0: none)",
     "pick": "keep each variant's last epoch or its best on those pairs",
     "seed": "seed of the data and of every draw (a run repeats exactly)",
@@ -94,12 +96,7 @@ def add_train_poseaug(sub: argparse._SubParsersAction) -> None:
                         "(default: %(default)s)")
     p.add_argument("--half", action="store_true",
                    help="write the weights files in float16 (half the size; loaders upcast)")
-    for f in fields(PoseAugConfig):
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
-                       choices=CHOICES.get(f.name),
-                       metavar=None if f.name in CHOICES else
-                       "NAME" if isinstance(f.default, str) else "N",
-                       help=f"{TRAIN_HELP[f.name]} (default: %(default)s)")
+    add_config_options(p, PoseAugConfig, TRAIN_HELP, CHOICES)
     p.set_defaults(func=_train)
 
 
@@ -108,11 +105,7 @@ def _train(args: argparse.Namespace) -> int:
     from studio.nets.model_registry import resolve_device
     from studio.train.poseaug_train import PoseAugConfig, train
 
-    try:
-        config = PoseAugConfig(**{f.name: getattr(args, f.name)
-                                  for f in fields(PoseAugConfig)})
-    except ValueError as err:
-        raise StudioError(str(err)) from err
+    config = config_from_args(PoseAugConfig, args)
     resolve_device(config.device)
     check_output_folder(args.run_dir, "--run-dir")
     if args.out is not None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
 from pathlib import Path
 
-from studio.commands.training_runs import add_run_options, run_training
+from studio.commands.training_runs import add_config_options, add_run_options, \
+    config_from_args, run_training
 from studio.errors import StudioError
 
 EXPORT_TYPES = (".json", ".npz")
@@ -144,12 +144,7 @@ def add_train_scenepose(sub: argparse._SubParsersAction) -> None:
                    help="folder for scenes, checkpoint and log (resumed when it has them)")
     p.add_argument("--out", type=Path, default=None,
                    help="write the weights file here when training ends (default: none)")
-    defaults = ScenePoseTrainConfig()
-    for f in fields(ScenePoseTrainConfig):
-        value = getattr(defaults, f.name)
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(value), default=value,
-                       metavar="X" if f.name == "data" else "N",
-                       help=f"{TRAIN_HELP[f.name]} (default: %(default)s)")
+    add_config_options(p, ScenePoseTrainConfig, TRAIN_HELP)
     add_run_options(p)
     p.set_defaults(func=_train)
 
@@ -157,12 +152,8 @@ def add_train_scenepose(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from studio.train.scenepose_train import ScenePoseTrainConfig, train
 
-    try:
-        config = ScenePoseTrainConfig(**{f.name: getattr(args, f.name)
-                                         for f in fields(ScenePoseTrainConfig)})
-    except ValueError as err:
-        raise StudioError(str(err)) from err
-    return run_training(train, config, args, "validation PCK@0.2")
+    return run_training(train, config_from_args(ScenePoseTrainConfig, args), args,
+                        "validation PCK@0.2")
 
 
 def add_eval_scenepose(sub: argparse._SubParsersAction) -> None:

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 from pathlib import Path
 
 from studio.commands.lazy import LazySubcommands
-from studio.errors import StudioError
+from studio.commands.training_runs import add_config_options, config_from_args
 from studio.io.output import check_output_file, check_output_folder
 
 # What each TrainConfig field means, for --help (the defaults are added from TrainConfig).
@@ -86,18 +85,7 @@ def _add_pymaf(sub: argparse._SubParsersAction) -> None:
                     "keeps a checkpoint (re-running the same command resumes it) and "
                     "CSV/JSON logs; --out receives the built-in weights file at the end. "
                     "Under torchrun every process trains on its own batches (DDP).")
-    for f in fields(TrainConfig):
-        flag = f"--{f.name.replace('_', '-')}"
-        text = FIELD_HELP.get(f.name, f.name.replace("_", " "))
-        if isinstance(f.default, bool):
-            shown = flag if f.default else f"--no-{flag[2:]}"
-            pymaf.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default,
-                               help=f"{text} (default: {shown})")
-        else:
-            pymaf.add_argument(flag, type=type(f.default), default=f.default,
-                               choices=CHOICES.get(f.name),
-                               metavar=None if f.name in CHOICES else f.name.upper(),
-                               help=f"{text} (default: %(default)s)")
+    add_config_options(pymaf, TrainConfig, FIELD_HELP, CHOICES)
     pymaf.add_argument("--run-dir", type=Path, required=True,
                        help="folder for the checkpoint and logs (resumed when it has one)")
     pymaf.add_argument("--out", type=Path, default=None,
@@ -114,10 +102,7 @@ def _train_pymaf(args: argparse.Namespace) -> int:
     from studio.nets.model_registry import resolve_device
     from studio.train.pymaf_train import TrainConfig, train
 
-    try:
-        config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
-    except ValueError as err:  # options that do not go together
-        raise StudioError(str(err)) from err
+    config = config_from_args(TrainConfig, args)  # options that do not go together
     check_output_folder(args.run_dir, "--run-dir")  # before hours of training, not after
     if args.out is not None:
         check_output_file(args.out, None, "--out", make_folders=True)

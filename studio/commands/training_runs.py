@@ -1,12 +1,49 @@
-"""What the `studio train` commands of the step-based trainers (smplr, pointhmr, scenepose)
-share around their loops: the resume options, and checking the run folder and the weights
-file before hours of training rather than after."""
+"""What the `studio train` commands share around their loops: one option per field of a
+trainer's config dataclass, the resume options, and checking the run folder and the
+weights file before hours of training rather than after."""
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from typing import Any, TypeVar
+
+from studio.errors import StudioError
+
+Config = TypeVar("Config")
+
+
+def add_config_options(p: argparse.ArgumentParser, config_type: type,
+                       help_texts: Mapping[str, str],
+                       choices: Mapping[str, tuple[str, ...]] | None = None) -> None:
+    """One option per field of the dataclass ``config_type`` (``--field-name``), typed and
+    defaulted by a default instance's value; a boolean is an on/off pair
+    (``--flag`` / ``--no-flag``). A field without a help text is described by its name."""
+    choices = choices or {}
+    defaults = config_type()
+    for f in fields(config_type):
+        flag = f"--{f.name.replace('_', '-')}"
+        value = getattr(defaults, f.name)
+        text = help_texts.get(f.name, f.name.replace("_", " "))
+        if isinstance(value, bool):
+            shown = flag if value else f"--no-{flag[2:]}"
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value,
+                           help=f"{text} (default: {shown})")
+            continue
+        p.add_argument(flag, type=type(value), default=value, choices=choices.get(f.name),
+                       metavar=None if f.name in choices else
+                       "NAME" if isinstance(value, str) else "N",
+                       help=f"{text} (default: %(default)s)")
+
+
+def config_from_args(config_type: type[Config], args: argparse.Namespace) -> Config:
+    """The config dataclass from the parsed options; its own checks' ValueError becomes
+    one clear line (exit code 2)."""
+    try:
+        return config_type(**{f.name: getattr(args, f.name) for f in fields(config_type)})
+    except ValueError as err:
+        raise StudioError(str(err)) from err
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:

@@ -90,6 +90,7 @@ class PoseAugConfig:
     poseaug_epochs: int = 0  # ours: the PoseAug phase's epochs (0: --epochs, as the others)
     fake_memory: int = 1  # ours: its estimator's augmented pass draws from the last N epochs
     gan_warmup: int = 0  # ours: augmentor/discriminator epochs before the estimator's first
+    mix_fakes: bool = False  # ours: augmented and real pairs share the estimator's batches
     val_samples: int = 0  # ours: held-out source pairs scored after every epoch (0: none)
     pick: str = "last"  # ours: each estimator's final ("last") or best "source-val" epoch
     seed: int = 0
@@ -321,6 +322,20 @@ def real_passes(model: SimpleBaseline, opt: torch.optim.Optimizer,
                for _ in range(passes)) / passes
 
 
+def mixed_pass(model: SimpleBaseline, opt: torch.optim.Optimizer,
+               fakes: tuple[torch.Tensor, torch.Tensor],
+               data: tuple[torch.Tensor, torch.Tensor, torch.Tensor], passes: int,
+               batch: int, gen: torch.Generator) -> float:
+    """The augmented pairs and ``passes`` copies of the real ones in one shuffled epoch:
+    the same samples and steps as an augmented pass followed by the real passes, but each
+    batch holds both kinds, so batch normalisation sees in training the mixed statistics
+    its running averages hold at test (separate passes normalise augmented batches by
+    their own statistics, and the running averages end up the real pairs')."""
+    poses, _, pose_2d = data
+    return estimator_pass(model, opt, torch.cat([fakes[0]] + [poses] * passes),
+                          torch.cat([fakes[1]] + [pose_2d] * passes), batch, gen)
+
+
 class GANParts:
     """The augmentor, discriminators, their optimizers and fake pools."""
 
@@ -483,7 +498,7 @@ LATER_SETTINGS = {
                 "gloss_factordiff", "gloss_factorfeedback_ba", "gloss_factorfeedback_rt",
                 "gloss_factorframe", "gloss_factorms", "gloss_factorms_trans", "rotation_start",
                 "d2d_mirror", "d2d_scale", "d2d_turn", "d2d_tilt", "d2d_rotate", "pool_size",
-                "poseaug_epochs", "fake_memory", "gan_warmup")}
+                "poseaug_epochs", "fake_memory", "gan_warmup", "mix_fakes")}
 
 
 def same_settings(stored: dict, config: PoseAugConfig, phase: int = 0, epoch: int = 0
@@ -602,6 +617,9 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
                     fake3, fake2 = recall_fakes(memory, len(fake3), gen)
                 if warming:
                     entry["gan_warmup"] = True
+                elif config.mix_fakes and epoch + 1 > config.warmup:
+                    entry["mixed_loss"] = mixed_pass(model, opt, (fake3, fake2), data,
+                                                     config.real_passes, config.batch_size, gen)
                 else:
                     if epoch + 1 > config.warmup and len(fake3) >= config.batch_size:
                         entry["fake_loss"] = estimator_pass(model, opt, fake3, fake2,
