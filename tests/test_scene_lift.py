@@ -56,22 +56,22 @@ def test_joints_at_or_above_the_horizon_are_not_on_a_ground_below() -> None:
     assert ground_points(np.full((16, 2), -1.0), INTRINSICS) is None
 
 
-@pytest.mark.parametrize("pose_class, grounded", [("lying", True), ("lying or sitting", True),
-                                                  ("sitting or lying", False),
-                                                  ("standing", False), ("", False)])
-def test_which_classes_lie_on_the_ground(pose_class: str, grounded: bool) -> None:
-    assert lifts_on_ground(pose_class) is grounded
+@pytest.mark.parametrize("classes, grounded", [(("lying",), True), (("lying", "sitting"), True),
+                                               (("sitting", "lying"), False),
+                                               (("standing",), False), ((), False)])
+def test_which_classes_lie_on_the_ground(classes: tuple[str, ...], grounded: bool) -> None:
+    assert lifts_on_ground(classes) is grounded
 
 
 def test_a_lying_body_rests_flat_where_the_pose_is_and_an_upright_one_comes_from_2d() -> None:
     truth = lying_skeleton()
     pixels = project(truth)
-    lying = lift_scene_pose(pixels, SIZE, "lying")
+    lying = lift_scene_pose(pixels, SIZE, ("lying",))
     assert lying.frame == "camera" and lying.intrinsics.shape == (1, 3)
     joints = lying.keypoints[0]  # the body's own MPII joints
     assert np.ptp(joints[:, 1]) < 0.25  # flat: every joint near one level
     assert abs(np.median(joints[:, 1]) - truth[0, 1]) < 0.15  # on the ground it was seen on
     assert np.median(np.linalg.norm(project(joints) - pixels, axis=-1)) < 12
-    upright = lift_scene_pose(pixels, SIZE, "standing")  # the same pixels through the 2D fit
+    upright = lift_scene_pose(pixels, SIZE, ("standing",))  # the same pixels through the 2D fit
     assert upright.frame == "camera"
     assert np.median(np.linalg.norm(project(upright.keypoints[0]) - pixels, axis=-1)) < 12

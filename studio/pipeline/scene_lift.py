@@ -10,6 +10,7 @@ then poses the body on those points.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -25,9 +26,10 @@ BONES = tuple((i, p) for i, p in enumerate(MPII16.parents) if p >= 0)
 MIN_BELOW_HORIZON = 0.02
 
 
-def lifts_on_ground(pose_class: str) -> bool:
-    """Whether a template of ``pose_class`` (``TemplateSet.describe``) lies on the ground."""
-    return pose_class.split(" or ")[0] == "lying"
+def lifts_on_ground(classes: Sequence[str]) -> bool:
+    """Whether a template named by ``classes`` (``TemplateSet.names``, the commonest
+    first) lies on the ground."""
+    return bool(classes) and classes[0] == "lying"
 
 
 @functools.lru_cache(maxsize=1)
@@ -61,14 +63,14 @@ def ground_points(keypoints: np.ndarray, intrinsics: np.ndarray) -> np.ndarray |
 
 
 def lift_scene_pose(keypoints: np.ndarray, image_size: tuple[int, int],
-                    pose_class: str = "") -> KeypointFit:
+                    classes: Sequence[str] = ()) -> KeypointFit:
     """The body of a generated pose ``keypoints`` [16,2] (pixels, negative = not placed)
     in the camera frame of a photo of ``image_size`` (focal length = its longer side, as
     the 2D fit assumes): on the ground for a lying class, else from 2D."""
     keypoints = np.asarray(keypoints, np.float64)
     placed = (keypoints >= 0).all(1)
     intrinsics = camera_intrinsics(keypoints[None], placed[None], image_size, None)[0]
-    if lifts_on_ground(pose_class):
+    if lifts_on_ground(classes):
         points = ground_points(keypoints, intrinsics)
         if points is not None:
             fit = fit_keypoints(points[None].astype(np.float32), LAYOUT, dims=3)

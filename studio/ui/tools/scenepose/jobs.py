@@ -54,11 +54,11 @@ def generate(slot: ModelSlot, request: int, image: np.ndarray, box, top_k: int,
 
 
 def lift(rank: int, keypoints: np.ndarray, image_size: tuple[int, int],
-         pose_class: str = "") -> LiftedBody:
+         classes: tuple[str, ...] = ()) -> LiftedBody:
     """The body of a generated pose seen through the photo's camera (a lying one on the
     ground: :func:`studio.pipeline.scene_lift.lift_scene_pose`)."""
     from studio.pipeline.scene_lift import lift_scene_pose
 
-    fit = lift_scene_pose(keypoints, image_size, pose_class)
+    fit = lift_scene_pose(keypoints, image_size, classes)
     return LiftedBody(rank, fit.vertices[0], fit.faces, fit.joints[0], fit.trans[0],
                       fit.intrinsics[0])

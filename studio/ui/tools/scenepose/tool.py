@@ -195,7 +195,7 @@ class ScenePoseTool(QObject, Tool):
         size = (image.shape[1], image.shape[0])
         self.view.set_status(f"lifting pose {rank + 1} to a body...")
         self.host.run_job(self, ToolJob(
-            run=lambda models: lift(rank, pose.keypoints, size, pose.pose_class),
+            run=lambda models: lift(rank, pose.keypoints, size, pose.classes),
             result_type=LiftedBody, label="keypoint fit"))
 
     def _set_body(self, body: LiftedBody | None) -> None:
