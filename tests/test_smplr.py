@@ -145,6 +145,24 @@ def test_training_poses_broaden_the_prior_by_a_rule() -> None:
     assert names == list(key_poses.TRAIN_KEY_POSES)[:3]
 
 
+def test_mixed_poses_are_parts_of_the_batch_s_other_draws() -> None:
+    """A mixed share takes each body part (torso, legs, arms) whole from some draw of the
+    batch; the roots and the unmixed poses stay what the same draws give without it."""
+    plain_root, plain = key_poses.sample_training_poses(torch.Generator().manual_seed(5), 64,
+                                                        free=0.2, turned=0.2)
+    root, mixed = key_poses.sample_training_poses(torch.Generator().manual_seed(5), 64,
+                                                  free=0.2, turned=0.2, mixed=0.5)
+    assert torch.equal(root, plain_root)
+    changed = ~(mixed == plain).flatten(1).all(1)
+    assert 0.25 < changed.float().mean() < 0.75
+    for part in key_poses.BODY_PARTS:
+        flat = plain[:, part].flatten(1)
+        for b in torch.nonzero(changed).flatten().tolist():
+            assert (flat == mixed[b, part].flatten()).all(1).any()  # one draw's whole part
+    with pytest.raises(ValueError, match="mixed"):
+        SMPLRConfig(mixed_fraction=1.5)
+
+
 def test_validation_set_is_the_training_key_poses(capsys) -> None:
     assert main(["eval", "smplr", "--from", "2d", "--layout", "coco17", "--samples", "20",
                  "--validation", "--refine-steps", "0", "--json"]) == 0

@@ -74,7 +74,9 @@ def add_train_smplr(sub: argparse._SubParsersAction) -> None:
                              ("free_fraction", float, "share of training poses uniform in "
                                                       "the joint limits, any orientation"),
                              ("turned_fraction", float, "share of the other training poses "
-                                                        "turned to any orientation")):
+                                                        "turned to any orientation"),
+                             ("mixed_fraction", float, "share of training poses made of "
+                                                       "other draws' torso, arms and legs")):
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=getattr(d, name),
                        metavar="N", help=f"{text} (default: %(default)s)")
     p.add_argument("--init", default="", metavar="WEIGHTS",
@@ -94,7 +96,7 @@ def _train(args: argparse.Namespace) -> int:
             dropout=args.dropout, finetune_from=args.finetune_from, seed=args.seed,
             val_every=args.val_every, checkpoint_every=args.checkpoint_every,
             threads=args.threads, init=args.init, free_fraction=args.free_fraction,
-            turned_fraction=args.turned_fraction)
+            turned_fraction=args.turned_fraction, mixed_fraction=args.mixed_fraction)
     except ValueError as err:
         raise StudioError(str(err)) from err
     return run_training(train, config, args)

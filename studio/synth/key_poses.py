@@ -164,15 +164,42 @@ def any_orientation(gen: torch.Generator, batch: int) -> torch.Tensor:
     ], -2)
 
 
+# The body parts :func:`sample_training_poses` mixes: torso and head, each leg, each arm.
+BODY_PARTS: tuple[tuple[int, ...], ...] = tuple(
+    tuple(BODY_JOINTS.index(name) for name in names) for names in (
+        ("spine1", "spine2", "spine3", "neck", "head"),
+        ("left_hip", "left_knee", "left_ankle", "left_foot"),
+        ("right_hip", "right_knee", "right_ankle", "right_foot"),
+        ("left_collar", "left_shoulder", "left_elbow", "left_wrist", "left_hand"),
+        ("right_collar", "right_shoulder", "right_elbow", "right_wrist", "right_hand")))
+
+
+def mix_parts(gen: torch.Generator, body: torch.Tensor, share: float) -> torch.Tensor:
+    """``body`` [B,23,3,3] with a ``share`` of its poses made of parts of others: each of
+    :data:`BODY_PARTS` taken from a draw of the batch chosen at random per part. Joint
+    rotations are relative to their parents, so a mix keeps every joint within the prior's
+    limits while it makes combinations no single pose has (a one-legged stand under
+    raised arms, a lunge with a twisted trunk)."""
+    mixed = body.clone()
+    chosen = torch.rand(body.shape[0], generator=gen) < share
+    for part in BODY_PARTS:
+        donor = body[torch.randperm(body.shape[0], generator=gen)][:, part]
+        mixed[:, part] = torch.where(chosen[:, None, None, None], donor, body[:, part])
+    return mixed
+
+
 def sample_training_poses(gen: torch.Generator, batch: int, free: float = 0.0,
-                          turned: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+                          turned: float = 0.0, mixed: float = 0.0
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`sample_broad_poses` broadened by a rule, for training only (evaluation keeps
     the broad mix): a ``free`` share of poses uniform within the prior's full joint limits,
-    and a ``turned`` share of the others, each at any orientation (:func:`any_orientation`).
-    With both 0 it is :func:`sample_broad_poses`, the same draws."""
+    a ``turned`` share of the others at any orientation (:func:`any_orientation`), and a
+    ``mixed`` share of all made of parts of others (:func:`mix_parts`, drawn last, so the
+    other draws do not change with it). With all three 0 it is :func:`sample_broad_poses`,
+    the same draws."""
     root, body = sample_broad_poses(gen, batch)
     if free <= 0 and turned <= 0:
-        return root, body
+        return root, mix_parts(gen, body, mixed) if mixed > 0 else body
     lo, hi = JOINT_LIMITS[..., 0], JOINT_LIMITS[..., 1]
     uniform = euler_to_rotmat(lo + torch.rand(batch, *lo.shape, generator=gen) * (hi - lo))
     draw = torch.rand(batch, generator=gen)
@@ -180,7 +207,7 @@ def sample_training_poses(gen: torch.Generator, batch: int, free: float = 0.0,
     is_turned = (draw >= free) & (draw < free + turned * (1 - free))
     body = torch.where(is_free[:, None, None, None], uniform, body)
     root = torch.where((is_free | is_turned)[:, None, None], any_orientation(gen, batch), root)
-    return root, body
+    return root, mix_parts(gen, body, mixed) if mixed > 0 else body
 
 
 # Hand-made evaluation poses, none of them a training key pose (left side written).

@@ -63,6 +63,7 @@ class SMPLRConfig:
     init: str = ""  # weights file a new run starts from (fine-tuning), "" = random
     free_fraction: float = 0.0  # share of poses uniform in the joint limits, any orientation
     turned_fraction: float = 0.0  # share of the other poses at any orientation
+    mixed_fraction: float = 0.0  # share of poses made of other draws' torso, arms and legs
 
     def __post_init__(self) -> None:
         if self.dims not in (2, 3):
@@ -73,8 +74,9 @@ class SMPLRConfig:
                              f"{', '.join(ALL_LAYOUTS)})")
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError("steps must be at least 1 and batch size at least 2")
-        if not (0 <= self.free_fraction <= 1 and 0 <= self.turned_fraction <= 1):
-            raise ValueError("free and turned fractions must be between 0 and 1")
+        if not all(0 <= v <= 1 for v in (self.free_fraction, self.turned_fraction,
+                                         self.mixed_fraction)):
+            raise ValueError("free, turned and mixed fractions must be between 0 and 1")
 
     @property
     def layout_list(self) -> list[str]:
@@ -200,7 +202,7 @@ def train(config: SMPLRConfig, run_dir: Path, out: Path | None = None, progress:
     started = time.perf_counter()
     finetune_step = int(config.finetune_from * config.steps)
     poses = functools.partial(sample_training_poses, free=config.free_fraction,
-                              turned=config.turned_fraction)
+                              turned=config.turned_fraction, mixed=config.mixed_fraction)
     while state.step < last:
         net.train()
         layout = _draw_layout(gen, config)
