@@ -297,3 +297,23 @@ def test_mixed_batches_hold_both_kinds_and_keep_the_step_count(tmp_path, data_di
     with pytest.raises(SystemExit):
         main(["train", "poseaug", "--help"])
     assert "--mix-fakes" in capsys.readouterr().out
+
+
+def test_feedback_in_eval_mode_leaves_the_estimator_s_statistics_alone(tmp_path, data_dir):
+    """With --feedback-eval the augmentor's epoch scores the estimator with its running
+    statistics, so they come out of the epoch unchanged; in training mode (official) the
+    feedback's batches move them."""
+    from studio.train.poseaug_train import GANParts, _estimator, gan_pass
+
+    data = load_or_make(data_dir, "source", TINY["train_samples"], 0).tensors()
+    moved = {}
+    for flag in (False, True):
+        config = PoseAugConfig(**{**TINY, "feedback_eval": flag})
+        torch.manual_seed(0)
+        model = _estimator(config)
+        parts = GANParts(config, data[0][:, 0].mean(0))
+        before = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+        gan_pass(config, parts, model, data, config.warmup + 1, torch.Generator().manual_seed(0))
+        after = model.state_dict()
+        moved[flag] = any(not torch.equal(v, after[k]) for k, v in before.items())
+    assert moved == {False: True, True: False}

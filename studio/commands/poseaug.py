@@ -67,6 +67,9 @@ TRAIN_HELP = {
                   "estimator frozen); --warmup and the feedback targets count them",
     "mix_fakes": "ours: augmented and real pairs share the estimator's batches (one "
                  "shuffled epoch of both) instead of an augmented pass, then the real ones",
+    "feedback_eval": "ours: the augmentor's error feedback scores the estimator in eval mode "
+                     "(running statistics, no dropout: as the test runs it) instead of "
+                     "training mode (official)",
     "val_samples": "held-out source pairs scored after every epoch (0: none)",
     "pick": "keep each variant's last epoch or its best on those pairs",
     "seed": "seed of the data and of every draw (a run repeats exactly)",

@@ -91,6 +91,7 @@ class PoseAugConfig:
     fake_memory: int = 1  # ours: its estimator's augmented pass draws from the last N epochs
     gan_warmup: int = 0  # ours: augmentor/discriminator epochs before the estimator's first
     mix_fakes: bool = False  # ours: augmented and real pairs share the estimator's batches
+    feedback_eval: bool = False  # ours: the feedback scores the estimator as test runs it
     val_samples: int = 0  # ours: held-out source pairs scored after every epoch (0: none)
     pick: str = "last"  # ours: each estimator's final ("last") or best "source-val" epoch
     seed: int = 0
@@ -397,6 +398,8 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
     g, d3d, d2d = parts.g, parts.d3d, parts.d2d
     for m in (g, d3d, d2d, model):
         m.train()
+    if config.feedback_eval:  # running statistics, no dropout: the estimator as tested
+        model.eval()
     epochs = config.gan_epochs()
     ratio_ba = L.hard_ratio(config.hardratio_ba_s, config.hardratio_ba, epoch, epochs)
     ratio_rt = L.hard_ratio(config.hardratio_rt_s, config.hardratio_rt, epoch, epochs)
@@ -498,7 +501,8 @@ LATER_SETTINGS = {
                 "gloss_factordiff", "gloss_factorfeedback_ba", "gloss_factorfeedback_rt",
                 "gloss_factorframe", "gloss_factorms", "gloss_factorms_trans", "rotation_start",
                 "d2d_mirror", "d2d_scale", "d2d_turn", "d2d_tilt", "d2d_rotate", "pool_size",
-                "poseaug_epochs", "fake_memory", "gan_warmup", "mix_fakes")}
+                "poseaug_epochs", "fake_memory", "gan_warmup", "mix_fakes",
+                "feedback_eval")}
 
 
 def same_settings(stored: dict, config: PoseAugConfig, phase: int = 0, epoch: int = 0
