@@ -268,7 +268,8 @@ def test_gan_warmup_trains_the_augmentor_first_and_resumes(tmp_path, data_dir):
         PoseAugConfig(gan_warmup=-1)
 
 
-def test_mixed_batches_hold_both_kinds_and_keep_the_step_count(tmp_path, data_dir, capsys):
+def test_mixed_batches_hold_both_kinds_and_keep_the_step_count(tmp_path, data_dir, capsys,
+                                                               monkeypatch):
     """--mix-fakes trains the estimator on one shuffled epoch of the augmented pairs and
     the real passes' copies of the real ones: after the warm-up every PoseAug epoch logs
     one mixed loss instead of separate augmented and real ones, and the flag reaches the
@@ -284,11 +285,8 @@ def test_mixed_batches_hold_both_kinds_and_keep_the_step_count(tmp_path, data_di
 
     config = PoseAugConfig(**{**TINY, "mix_fakes": True, "real_passes": 2})
     lines = []
-    poseaug_train.estimator_pass = counting
-    try:
-        train(config, run_dir(tmp_path, data_dir), log=lines.append)
-    finally:
-        poseaug_train.estimator_pass = original
+    monkeypatch.setattr(poseaug_train, "estimator_pass", counting)
+    train(config, run_dir(tmp_path, data_dir), log=lines.append)
     gan = [json.loads(x) for x in lines if '"gan"' in x]
     assert "mixed_loss" not in gan[0] and "real_loss" in gan[0]  # warm-up: real only
     assert all("mixed_loss" in e and "fake_loss" not in e and "real_loss" not in e

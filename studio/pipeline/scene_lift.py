@@ -21,6 +21,7 @@ from studio.pipeline.keypoint_fit import (KeypointFit, camera_intrinsics, fit_ke
 
 LAYOUT = "mpii16"
 BONES = tuple((i, p) for i, p in enumerate(MPII16.parents) if p >= 0)
+_CHILD, _PARENT = (np.array(side) for side in zip(*BONES))
 # Joints this close to the horizon (as a share of the focal length) or above it are not
 # on a ground below the camera: the pose is lifted from 2D instead.
 MIN_BELOW_HORIZON = 0.02
@@ -32,12 +33,17 @@ def lifts_on_ground(classes: Sequence[str]) -> bool:
     return bool(classes) and classes[0] == "lying"
 
 
+def bone_lengths(points: np.ndarray) -> np.ndarray:
+    """[15] lengths of the :data:`BONES` of MPII-16 ``points`` [16,3] (NaN where a joint is)."""
+    return np.linalg.norm(points[_CHILD] - points[_PARENT], axis=-1)
+
+
 @functools.lru_cache(maxsize=1)
 def rest_bone_lengths() -> np.ndarray:
     """[15] the MPII-16 bone lengths of the body model's mean shape, metres."""
     body = load_smplr(LAYOUT, 3).keypoint_body(LAYOUT)
     rest = body(np.broadcast_to(np.eye(3), (1, 24, 3, 3)).copy(), np.zeros((1, 10)))[0]
-    return np.array([np.linalg.norm(rest[i] - rest[p]) for i, p in BONES])
+    return bone_lengths(rest)
 
 
 def ground_points(keypoints: np.ndarray, intrinsics: np.ndarray) -> np.ndarray | None:
@@ -55,7 +61,7 @@ def ground_points(keypoints: np.ndarray, intrinsics: np.ndarray) -> np.ndarray |
     with np.errstate(divide="ignore", invalid="ignore"):
         unit = np.stack([(keypoints[:, 0] - cx) / f / below, np.ones(16), 1 / below], -1)
     unit[~placed] = np.nan
-    lengths = np.array([np.linalg.norm(unit[i] - unit[p]) for i, p in BONES])
+    lengths = bone_lengths(unit)
     ok = np.isfinite(lengths) & (lengths > 1e-9)
     if not ok.any():
         return None

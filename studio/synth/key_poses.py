@@ -179,7 +179,9 @@ def mix_parts(gen: torch.Generator, body: torch.Tensor, share: float) -> torch.T
     :data:`BODY_PARTS` taken from a draw of the batch chosen at random per part. Joint
     rotations are relative to their parents, so a mix keeps every joint within the prior's
     limits while it makes combinations no single pose has (a one-legged stand under
-    raised arms, a lunge with a twisted trunk)."""
+    raised arms, a lunge with a twisted trunk). A share of 0 draws nothing."""
+    if share <= 0:
+        return body
     mixed = body.clone()
     chosen = torch.rand(body.shape[0], generator=gen) < share
     for part in BODY_PARTS:
@@ -199,7 +201,7 @@ def sample_training_poses(gen: torch.Generator, batch: int, free: float = 0.0,
     the same draws."""
     root, body = sample_broad_poses(gen, batch)
     if free <= 0 and turned <= 0:
-        return root, mix_parts(gen, body, mixed) if mixed > 0 else body
+        return root, mix_parts(gen, body, mixed)
     lo, hi = JOINT_LIMITS[..., 0], JOINT_LIMITS[..., 1]
     uniform = euler_to_rotmat(lo + torch.rand(batch, *lo.shape, generator=gen) * (hi - lo))
     draw = torch.rand(batch, generator=gen)
@@ -207,7 +209,7 @@ def sample_training_poses(gen: torch.Generator, batch: int, free: float = 0.0,
     is_turned = (draw >= free) & (draw < free + turned * (1 - free))
     body = torch.where(is_free[:, None, None, None], uniform, body)
     root = torch.where((is_free | is_turned)[:, None, None], any_orientation(gen, batch), root)
-    return root, mix_parts(gen, body, mixed) if mixed > 0 else body
+    return root, mix_parts(gen, body, mixed)
 
 
 # Hand-made evaluation poses, none of them a training key pose (left side written).

@@ -396,10 +396,9 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
     (3D, 2D) pairs for the estimator and mean losses."""
     poses, cameras, pose_2d = data
     g, d3d, d2d = parts.g, parts.d3d, parts.d2d
-    for m in (g, d3d, d2d, model):
+    for m in (g, d3d, d2d):
         m.train()
-    if config.feedback_eval:  # running statistics, no dropout: the estimator as tested
-        model.eval()
+    model.train(not config.feedback_eval)  # eval: running statistics, no dropout, as tested
     epochs = config.gan_epochs()
     ratio_ba = L.hard_ratio(config.hardratio_ba_s, config.hardratio_ba, epoch, epochs)
     ratio_rt = L.hard_ratio(config.hardratio_rt_s, config.hardratio_rt, epoch, epochs)
