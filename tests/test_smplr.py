@@ -163,14 +163,24 @@ def test_mixed_poses_are_parts_of_the_batch_s_other_draws() -> None:
         SMPLRConfig(mixed_fraction=1.5)
 
 
-def test_validation_set_is_the_training_key_poses(capsys) -> None:
+def test_validation_set_is_the_training_and_the_held_out_key_poses(capsys) -> None:
+    """Validation holds the training key poses and a third hand-made set that neither
+    training nor the evaluation holds, so unseen poses can decide between candidates."""
+    held_out = set(key_poses.VALIDATION_KEY_POSES)
+    assert len(held_out) == 16
+    assert not held_out & set(key_poses.TRAIN_KEY_POSES)
+    assert not held_out & set(key_poses.EVAL_KEY_POSES)
     assert main(["eval", "smplr", "--from", "2d", "--layout", "coco17", "--samples", "20",
                  "--validation", "--refine-steps", "0", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["set"] == "validation"
-    assert {r["poses"] for r in doc["rows"]} == {"prior", "train-key-poses"}
-    per_pose = doc["rows"][-1]["per_pose"]
-    assert list(per_pose) == list(key_poses.TRAIN_KEY_POSES) and "prior" not in per_pose
+    sets = [r["poses"] for r in doc["rows"]]
+    assert set(sets) == {"prior", "train-key-poses", "held-out-key-poses"}
+    train_rows = [r for r in doc["rows"] if r["poses"] == "train-key-poses"]
+    held_rows = [r for r in doc["rows"] if r["poses"] == "held-out-key-poses"]
+    assert list(train_rows[0]["per_pose"]) == list(key_poses.TRAIN_KEY_POSES)[:20]
+    assert list(held_rows[0]["per_pose"]) == list(key_poses.VALIDATION_KEY_POSES)
+    assert "per_pose" not in doc["rows"][0]
 
 
 def test_a_few_training_steps_lower_the_loss_and_resume(tmp_path: Path) -> None:
@@ -233,7 +243,8 @@ def _target_errors(layout: str, dims: int, key_poses: bool, refine_steps: int | 
     """Errors at the issue's target noise on a fixed seed (200 samples)."""
     model = load_smplr(layout, dims)
     level = NoiseLevel(jitter=0.015) if dims == 3 else NoiseLevel(jitter=3.0, missing=0.1)
-    return evaluate_level(model, layout, 200, 0, level, key_poses, refine_steps)
+    return evaluate_level(model, layout, 200, 0, level, "key-poses" if key_poses else "prior",
+                          refine_steps)
 
 
 @pytest.mark.parametrize("key_poses", [False, True])

@@ -119,9 +119,10 @@ def add_eval_smplr(sub: argparse._SubParsersAction) -> None:
                    help="seed of the test samples (default: %(default)s)")
     _refine_option(p)
     p.add_argument("--validation", action="store_true",
-                   help="held-out draws of the training distribution instead (the prior "
-                        "from another seed stream, the training key poses): for choosing "
-                        "between trained candidates without looking at the evaluation poses")
+                   help="the validation sets instead (the prior from another seed stream, "
+                        "the training key poses, and held-out key poses that neither "
+                        "training nor the evaluation holds): for choosing between trained "
+                        "candidates without looking at the evaluation poses")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_eval)
 

@@ -267,6 +267,61 @@ EVAL_KEY_POSES: dict[str, tuple[Pose, str]] = {
 }
 
 
+# Hand-made validation poses, neither training nor evaluation key poses (left side written):
+# choices between trained candidates are made on these, so a rule that helps unseen poses
+# can be chosen without looking at the evaluation's.
+VALIDATION_KEY_POSES: dict[str, tuple[Pose, str]] = {
+    "chair-pose": ({"left_hip": (-70, 0, 5), "right_hip": (-70, 0, -5), "left_knee": (80, 0, 0),
+                    "right_knee": (80, 0, 0), "spine1": (20, 0, 0), "left_shoulder": (0, 0, 80),
+                    "right_shoulder": (0, 0, -80), "left_collar": (0, 0, 15),
+                    "right_collar": (0, 0, -15)}, "upright"),
+    "goalkeeper": ({"left_hip": (-40, 0, 25), "right_hip": (-40, 0, -25), "left_knee": (50, 0, 0),
+                    "right_knee": (50, 0, 0), "spine1": (20, 0, 0), "left_shoulder": (0, 0, 0),
+                    "right_shoulder": (0, 0, 0), "left_elbow": (0, -30, 0),
+                    "right_elbow": (0, 30, 0)}, "upright"),
+    "skater": ({"left_hip": (-60, 0, 0), "left_knee": (70, 0, 0), "right_hip": (40, 0, -10),
+                "right_knee": (20, 0, 0), "spine1": (40, 0, 0), "left_shoulder": (0, -60, -40),
+                "right_shoulder": (0, -40, 50)}, "upright"),
+    "side-lunge": ({"left_hip": (-70, 0, 40), "left_knee": (100, 0, 0), "right_hip": (0, 0, -35),
+                    "spine1": (25, 0, 0), **_ARMS_FORWARD}, "upright"),
+    "hurdle": ({"left_hip": (-80, 0, 0), "left_knee": (30, 0, 0), "right_hip": (20, 0, 0),
+                "spine1": (30, 0, 0), "right_shoulder": (0, 80, 0),
+                "left_shoulder": (0, -20, -60)}, "upright"),
+    "tennis-serve": ({"left_shoulder": (0, 0, 80), "right_shoulder": (0, -30, -60),
+                      "right_elbow": (0, 120, 0), "spine2": (-15, 0, 0), "left_hip": (-15, 0, 0),
+                      "left_knee": (20, 0, 0)}, "upright"),
+    "toe-touch": ({"spine1": (50, 0, 0), "spine2": (30, 0, 0), "spine3": (20, 0, 0),
+                   "left_hip": (-40, 0, 5), "right_hip": (-40, 0, -5),
+                   "left_shoulder": (0, -70, -20), "right_shoulder": (0, 70, 20)}, "upright"),
+    "step-up": ({"left_hip": (-60, 0, 0), "left_knee": (70, 0, 0), "right_hip": (10, 0, 0),
+                 "spine1": (10, 0, 0), "left_shoulder": (0, -40, -60),
+                 "right_shoulder": (0, -30, 65)}, "upright"),
+    "elbows-on-knees": ({"left_hip": (-95, 0, 10), "right_hip": (-95, 0, -10),
+                         "left_knee": (90, 0, 0), "right_knee": (90, 0, 0), "spine1": (35, 0, 0),
+                         "spine2": (15, 0, 0), "left_shoulder": (0, -60, -40),
+                         "right_shoulder": (0, 60, 40), "left_elbow": (0, -90, 0),
+                         "right_elbow": (0, 90, 0)}, "upright"),
+    "split-leap": ({"left_hip": (-80, 0, 0), "right_hip": (50, 0, 0), "right_knee": (10, 0, 0),
+                    "left_shoulder": (0, 0, 40), "right_shoulder": (0, 0, -40)}, "upright"),
+    "golf-backswing": ({"spine1": (30, 0, 0), "spine2": (0, 40, 0), "left_hip": (-20, 0, 5),
+                        "right_hip": (-20, 0, -5), "left_knee": (20, 0, 0),
+                        "right_knee": (20, 0, 0), "left_shoulder": (0, -90, 20),
+                        "right_shoulder": (0, 40, -20), "right_elbow": (0, 90, 0)}, "upright"),
+    "sumo-squat": ({"left_hip": (-70, 30, 45), "right_hip": (-70, -30, -45),
+                    "left_knee": (90, 0, 0), "right_knee": (90, 0, 0), "spine1": (10, 0, 0),
+                    "left_shoulder": (0, -40, -60), "right_shoulder": (0, 40, 60)}, "upright"),
+    "lying-leg-raise": ({**_ARMS_DOWN, "left_hip": (-90, 0, 0)}, "lying"),
+    "lying-figure-four": ({"left_hip": (-60, 40, 40), "left_knee": (100, 0, 0),
+                           "right_hip": (-80, 0, 0), "right_knee": (90, 0, 0),
+                           "left_shoulder": (0, 0, -40), "right_shoulder": (0, 0, 40)}, "lying"),
+    "cobra": ({"spine1": (-30, 0, 0), "spine2": (-20, 0, 0), "neck": (-20, 0, 0),
+               "left_shoulder": (0, -40, -60), "right_shoulder": (0, 40, 60),
+               "left_elbow": (0, -60, 0), "right_elbow": (0, 60, 0)}, "prone"),
+    "bird-dog": ({"right_hip": (-90, 0, -5), "right_knee": (90, 0, 0),
+                  "left_shoulder": (0, -80, -5), "right_shoulder": (0, 0, -80)}, "prone"),
+}
+
+
 def cycled_names(poses: dict[str, tuple[Pose, str]], count: int) -> list[str]:
     """The names of ``count`` draws of :func:`eval_key_poses` from ``poses``, in order:
     it cycles through the table from its first pose."""
