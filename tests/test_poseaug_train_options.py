@@ -315,3 +315,48 @@ def test_feedback_in_eval_mode_leaves_the_estimator_s_statistics_alone(tmp_path,
         after = model.state_dict()
         moved[flag] = any(not torch.equal(v, after[k]) for k, v in before.items())
     assert moved == {False: True, True: False}
+
+
+def test_averaged_estimators_keep_the_last_epochs_and_resume(tmp_path, data_dir):
+    """With --average-last N each estimator is the mean of its last N epochs' parameters
+    (batch-norm statistics recomputed on the source pairs); its last-epoch weights are
+    what the same run without averaging ends with, written beside it to compare; a run
+    stopped inside the averaged epochs and resumed ends the same."""
+    plain = train(PoseAugConfig(**TINY), run_dir(tmp_path / "plain", data_dir),
+                  log=lambda line: None)
+    config = PoseAugConfig(**{**TINY, "average_last": 2})
+    second: dict = {}
+
+    def keep(line):  # the checkpoint on disk holds the epoch before the logged one
+        entry = json.loads(line)
+        if entry.get("phase") == "source-only" and entry["epoch"] == TINY["epochs"]:
+            second.update(torch.load(folder / "checkpoint.pt", weights_only=False)
+                          ["current"]["model"])
+
+    folder = run_dir(tmp_path / "avg", data_dir)
+    averaged = train(config, folder, out=tmp_path / "out", log=keep)
+    for variant in ("source-only", "random", "poseaug"):
+        for key, value in plain["done"][variant].items():
+            assert torch.equal(value, averaged["last"][variant][key]), (variant, key)
+    last, done = averaged["last"]["source-only"], averaged["done"]["source-only"]
+    weights = [k for k in done if k.endswith("weight")]
+    for key in weights:
+        assert torch.allclose(done[key], (second[key] + last[key]) / 2), key
+    _, _, pose_2d = load_or_make(data_dir, "source", TINY["train_samples"], 0).tensors()
+    first = pose_2d.reshape(-1, 32) @ done["w1.weight"].T + done["w1.bias"]
+    assert torch.allclose(done["batch_norm1.running_mean"], first.mean(0), atol=1e-5)
+    assert not torch.allclose(last["batch_norm1.running_mean"], first.mean(0), atol=1e-5)
+    assert (tmp_path / "out" / "last-epoch" / WEIGHT_FILES["poseaug"]).is_file()
+    resumed_dir = run_dir(tmp_path / "resumed", data_dir)
+
+    def stop(line):
+        if '"gan"' in line and json.loads(line)["epoch"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, resumed_dir, log=stop)
+    resumed = train(config, resumed_dir, log=lambda line: None)
+    for key, value in averaged["done"]["poseaug"].items():
+        assert torch.equal(value, resumed["done"]["poseaug"][key]), key
+    with pytest.raises(ValueError, match="average-last"):
+        PoseAugConfig(average_last=2, pick="source-val", val_samples=8)

@@ -72,6 +72,9 @@ TRAIN_HELP = {
                      "training mode (official)",
     "val_samples": "held-out source pairs scored after every epoch (0: none)",
     "pick": "keep each variant's last epoch or its best on those pairs",
+    "average_last": "ours: each estimator is the mean of its last N epochs' weights, "
+                    "batch-norm statistics recomputed on the source pairs; the last "
+                    "epoch's go to OUT/last-epoch too (0: off)",
     "seed": "seed of the data and of every draw (a run repeats exactly)",
     "threads": "CPU threads (0: torch's default)",
     "device": "where training runs: cpu, cuda or cuda:N (random draws differ from cpu's)",

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, update_bn
 
 from studio.body.storage import atomic_torch_save
 from studio.nets.poseaug_augmentor import NOISE, PoseAugmentor, angle_axis_to_matrix, \
@@ -94,6 +95,7 @@ class PoseAugConfig:
     feedback_eval: bool = False  # ours: the feedback scores the estimator as test runs it
     val_samples: int = 0  # ours: held-out source pairs scored after every epoch (0: none)
     pick: str = "last"  # ours: each estimator's final ("last") or best "source-val" epoch
+    average_last: int = 0  # ours: each estimator is the mean of its last N epochs (0: off)
     seed: int = 0
     threads: int = 1
     device: str = "cpu"  # where the nets and data live (cuda: random draws differ from cpu)
@@ -120,6 +122,8 @@ class PoseAugConfig:
             raise ValueError("poseaug-epochs must be at least 0 and fake-memory at least 1")
         if self.gan_warmup < 0:
             raise ValueError("gan-warmup must be at least 0")
+        if self.average_last < 0 or (self.average_last and self.pick != "last"):
+            raise ValueError("average-last must be at least 0, and needs --pick last")
         if not 0 <= self.warmup < self.gan_epochs():
             raise ValueError("--warmup must be at least 0 and below the PoseAug phase's "
                              "epochs")
@@ -539,6 +543,15 @@ def keep_best(state: dict, phase: str, model: SimpleBaseline, val: tuple,
     return round(score, 2)
 
 
+def averaged_weights(average: AveragedModel, pose_2d: torch.Tensor, batch: int
+                     ) -> dict[str, torch.Tensor]:
+    """The averaged estimator's weights, its batch-norm statistics recomputed on
+    ``pose_2d`` (the source pairs', where the epochs' running averages end too): averaged
+    weights give other activations than any epoch's, so no epoch's statistics fit them."""
+    update_bn(pose_2d.split(batch), average.module)
+    return average.module.state_dict()
+
+
 def _lr_lambda(epochs: int):
     return lambda e: max(0.0, 1.0 - e / epochs)
 
@@ -598,12 +611,15 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
         opt = torch.optim.Adam(model.parameters(), lr=config.lr_p)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(epochs))
         parts = GANParts(config, mean_root) if phase == "poseaug" else None
+        average = AveragedModel(model) if config.average_last and phase != "pretrain" else None
         if state["current"] is not None:
             model.load_state_dict(state["current"]["model"])
             opt.load_state_dict(state["current"]["opt"])
             sched.load_state_dict(state["current"]["sched"])
             if parts is not None:
                 parts.load(state["current"]["gan"])
+            if average is not None and state["current"].get("average"):
+                average.load_state_dict(state["current"]["average"])
         memory = list((state["current"] or {}).get("fakes") or [])
         while state["epoch"] < warm + epochs:
             epoch = state["epoch"]
@@ -644,11 +660,14 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
                                                  config.batch_size, gen)
             if not warming:
                 sched.step()
+                if average is not None and warm + epochs - epoch <= config.average_last:
+                    average.update_parameters(model)
             state["epoch"] = epoch + 1
             state["current"] = {"model": model.state_dict(), "opt": opt.state_dict(),
                                 "sched": sched.state_dict(),
                                 "gan": parts.state() if parts is not None else None,
-                                "fakes": memory or None}
+                                "fakes": memory or None,
+                                "average": average.state_dict() if average else None}
             if val is not None and phase != "pretrain" and not warming:
                 entry["source_val_mpjpe"] = keep_best(  # PoseAug: once its pairs train
                     state, phase, model, val, phase != "poseaug" or epoch + 1 > config.warmup)
@@ -658,6 +677,10 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
             log(json.dumps(entry))
             atomic_torch_save(state, ckpt_path)
         state["done"][phase] = model.state_dict()
+        if average is not None:
+            state.setdefault("last", {})[phase] = state["done"][phase]
+            torch.manual_seed(config.seed * 100003 + state["phase"] * 1009 + 1007)
+            state["done"][phase] = averaged_weights(average, data[2], config.batch_size)
         if config.pick == "source-val" and phase != "pretrain":
             best = state["best"][phase]
             state["done"][phase] = best["model"]
@@ -670,6 +693,18 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
         state["current"] = None
         atomic_torch_save(state, ckpt_path)
     return state
+
+
+def _write_estimators(weights: dict[str, dict], config: PoseAugConfig, out: Path
+                      ) -> list[Path]:
+    """Each variant's estimator in ``weights`` as a PoseAug estimator file in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for variant in (v for v in VARIANTS if v in weights):
+        path = out / WEIGHT_FILES[variant]
+        save_official(path, {"epoch": config.phase_epochs(variant), "model_pos": weights[variant]})
+        paths.append(path)
+    return paths
 
 
 WEIGHT_FILES = {"source-only": "mlp-source-only.pth.tar", "random": "mlp-random-aug.pth.tar",
@@ -686,18 +721,17 @@ def write_weights(state: dict, out: Path, half: bool = False) -> list[Path]:
     """The run's finished weights in official layouts: each estimator as a PoseAug
     estimator file, and the augmentor, both discriminators and the PoseAug estimator as a
     training-state file (once the PoseAug phase is done); float16 if ``half`` (the
-    official width's training-state file is 26 MB in float32)."""
-    out.mkdir(parents=True, exist_ok=True)
+    official width's training-state file is 26 MB in float32). With ``average_last`` the
+    estimators' last-epoch weights go to ``out/last-epoch`` too, to compare with."""
     config = PoseAugConfig(**{k: v for k, v in state["config"].items()
                               if k in PoseAugConfig.__dataclass_fields__})
     done = {name: _stored(weights, half) if name != "gan" else
             {part: _stored(sd, half) for part, sd in weights.items()}
             for name, weights in state["done"].items()}
-    paths = []
-    for variant in (v for v in VARIANTS if v in done):
-        path = out / WEIGHT_FILES[variant]
-        save_official(path, {"epoch": config.phase_epochs(variant), "model_pos": done[variant]})
-        paths.append(path)
+    paths = _write_estimators(done, config, out)
+    if state.get("last"):
+        last = {name: _stored(weights, half) for name, weights in state["last"].items()}
+        paths += _write_estimators(last, config, out / "last-epoch")
     if "gan" not in done:
         return paths
     gan = done["gan"]
