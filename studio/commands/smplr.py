@@ -102,6 +102,33 @@ def _train(args: argparse.Namespace) -> int:
     return run_training(train, config, args)
 
 
+def add_soup_smplr(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "smplr-soup",
+        description="Average keypoint-fit weights files fine-tuned from one start (a "
+                    "weight soup): every weight and batch-norm statistic is the mean of "
+                    "the files'. The result runs at one net's cost.")
+    p.add_argument("weights", nargs="+", type=Path, metavar="WEIGHTS",
+                   help="two or more weights files of the same architecture")
+    p.add_argument("--out", type=Path, required=True, help="the averaged weights file")
+    p.set_defaults(func=_soup)
+
+
+def _soup(args: argparse.Namespace) -> int:
+    from studio.body.storage import atomic_torch_save
+    from studio.io.output import check_output_file
+    from studio.train.smplr_train import weight_soup
+
+    check_output_file(args.out, what="--out")
+    try:
+        content = weight_soup(args.weights)
+    except ValueError as err:
+        raise StudioError(str(err)) from err
+    atomic_torch_save(content, args.out)
+    print(f"wrote {args.out} (the mean of {len(args.weights)} files)")
+    return 0
+
+
 def add_eval_smplr(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "smplr", help="MPJPE, PA-MPJPE and PA-PVE (mm) of the keypoint fit per noise level",

@@ -45,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                 action=LazySubcommands)
     sub.add_lazy("pymaf", "train a PyMAF variant on synthetic people", _add_pymaf)
     sub.add_lazy("smplr", "train the keypoint fit (SMPLR) on synthetic keypoints", _add_smplr)
+    sub.add_lazy("smplr-soup", "average keypoint-fit weights fine-tuned from one start",
+                 _add_smplr_soup)
     sub.add_lazy("poseaug", "train PoseAug and its estimators on synthetic poses",
                  _add_poseaug)
     sub.add_lazy("scenepose", "train the scene-aware pose generator on rendered scenes",
@@ -68,6 +70,12 @@ def _add_smplr(sub: argparse._SubParsersAction) -> None:
     from studio.commands.smplr import add_train_smplr  # torch: only for `train smplr`
 
     add_train_smplr(sub)
+
+
+def _add_smplr_soup(sub: argparse._SubParsersAction) -> None:
+    from studio.commands.smplr import add_soup_smplr
+
+    add_soup_smplr(sub)
 
 
 def _add_scenepose(sub: argparse._SubParsersAction) -> None:

@@ -152,6 +152,35 @@ def save_weights(path: Path, net: SMPLR, config: SMPLRConfig, extra: dict) -> No
                        **extra}, path, make_folders=True)  # --out may name a new folder
 
 
+def weight_soup(paths: list[Path]) -> dict:
+    """The uniform average of weights files fine-tuned from one start (a weight soup,
+    Wortsman et al. 2022): every floating tensor, batch-norm statistics included; the
+    format entries from the first file, each file's training facts in ``soup_of``.
+    Runs that share a start stay in one basin, where their mean fits as well as either
+    and generalises like neither alone. ValueError unless the files share architecture
+    and body model."""
+    from studio.pipeline.keypoint_fit import read_smplr_file
+
+    if len(paths) < 2:
+        raise ValueError("a soup needs at least two weights files")
+    files = [read_smplr_file(p) for p in paths]
+    first = files[0]
+    for path, content in zip(paths[1:], files[1:]):
+        if content["arch"] != first["arch"] or content.get("body") != first.get("body"):
+            raise ValueError(f"{path}: another architecture or body model than {paths[0]}")
+    state = {}
+    for key, value in first["state_dict"].items():
+        if value.is_floating_point():
+            mean = sum(f["state_dict"][key].float() for f in files) / len(files)
+            state[key] = mean.to(value.dtype)
+        else:
+            state[key] = value
+    facts = ("train_config", "steps", "validation")  # each run's own, kept in soup_of
+    return {**{k: v for k, v in first.items() if k not in facts}, "state_dict": state,
+            "soup_of": [{"file": Path(p).name, **{k: f.get(k) for k in facts}}
+                        for p, f in zip(paths, files)]}
+
+
 def _start_from(net: SMPLR, config: SMPLRConfig) -> None:
     """A new run's weights from the file ``config.init`` (fine-tuning shipped weights with
     a fresh schedule); it must have the run's architecture."""
