@@ -35,6 +35,17 @@ def source(data_dir):
     return load_or_make(data_dir, "source", TINY["train_samples"], 0).tensors()
 
 
+def stop_at_gan_epoch(config: PoseAugConfig, folder: Path, epoch: int) -> None:
+    """Start the run in ``folder`` and interrupt it as the PoseAug phase logs ``epoch``
+    (the epoch before it is the last one saved)."""
+    def log(line):
+        if '"gan"' in line and json.loads(line)["epoch"] == epoch:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, folder, log=log)
+
+
 def run_dir(tmp_path: Path, data_dir: Path) -> Path:
     """A fresh run folder holding the shared training pairs."""
     shutil.copytree(data_dir, data_folder(tmp_path / "run"))
@@ -218,13 +229,7 @@ def test_poseaug_epochs_and_fake_memory_run_and_resume(tmp_path, data_dir):
     whole = train(config, run_dir(tmp_path / "a", data_dir), log=lines.append)
     assert sum('"gan"' in x for x in lines) == 3
     folder = run_dir(tmp_path / "b", data_dir)
-
-    def log(line):
-        if '"gan"' in line and json.loads(line)["epoch"] == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(config, folder, log=log)
+    stop_at_gan_epoch(config, folder, 2)
     resumed = train(config, folder, log=lambda line: None)
     for key, value in whole["done"]["poseaug"].items():
         assert torch.equal(value, resumed["done"]["poseaug"][key]), key
@@ -249,13 +254,7 @@ def test_gan_warmup_trains_the_augmentor_first_and_resumes(tmp_path, data_dir):
     assert gan[1]["gan"]["feedback"] > 0  # feedback from the pretrained estimator
     assert all("real_loss" in e and "fake_loss" in e for e in gan[2:])
     folder = run_dir(tmp_path / "b", data_dir)
-
-    def stop_in_warmup(line):
-        if '"gan"' in line and json.loads(line)["epoch"] == 2:  # epoch 1 saved
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(config, folder, log=stop_in_warmup)
+    stop_at_gan_epoch(config, folder, 2)  # in the warm-up
     stopped = torch.load(folder / "checkpoint.pt", weights_only=False)
     weights = {k: v for k, v in stopped["current"]["model"].items() if "running" not in k
                and "num_batches" not in k}
@@ -348,13 +347,7 @@ def test_averaged_estimators_keep_the_last_epochs_and_resume(tmp_path, data_dir)
     assert not torch.allclose(last["batch_norm1.running_mean"], first.mean(0), atol=1e-5)
     assert (tmp_path / "out" / "last-epoch" / WEIGHT_FILES["poseaug"]).is_file()
     resumed_dir = run_dir(tmp_path / "resumed", data_dir)
-
-    def stop(line):
-        if '"gan"' in line and json.loads(line)["epoch"] == 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(config, resumed_dir, log=stop)
+    stop_at_gan_epoch(config, resumed_dir, 3)  # inside the averaged epochs
     resumed = train(config, resumed_dir, log=lambda line: None)
     for key, value in averaged["done"]["poseaug"].items():
         assert torch.equal(value, resumed["done"]["poseaug"][key]), key
