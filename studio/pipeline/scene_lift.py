@@ -34,7 +34,8 @@ def lifts_on_ground(classes: Sequence[str]) -> bool:
 
 
 def bone_lengths(points: np.ndarray) -> np.ndarray:
-    """[15] lengths of the :data:`BONES` of MPII-16 ``points`` [16,3] (NaN where a joint is)."""
+    """[15] lengths of the :data:`BONES` of MPII-16 ``points`` [16,3] (NaN where a joint is
+    NaN)."""
     return np.linalg.norm(points[_CHILD] - points[_PARENT], axis=-1)
 
 

@@ -667,7 +667,7 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
                                 "sched": sched.state_dict(),
                                 "gan": parts.state() if parts is not None else None,
                                 "fakes": memory or None,
-                                "average": average.state_dict() if average else None}
+                                "average": None if average is None else average.state_dict()}
             if val is not None and phase != "pretrain" and not warming:
                 entry["source_val_mpjpe"] = keep_best(  # PoseAug: once its pairs train
                     state, phase, model, val, phase != "poseaug" or epoch + 1 > config.warmup)
