@@ -152,10 +152,66 @@ def test_painted_out_scenes_are_seeded_and_change_only_near_the_box() -> None:
     assert np.array_equal(a.keypoints, data.keypoints) and np.array_equal(a.boxes, data.boxes)
 
 
-def test_eval_refuses_paint_out_for_real_photos(tmp_path, capsys) -> None:
-    assert main(["eval", "scenepose", "--data", f"real:{tmp_path}", "--paint-out"]) == 2
+def test_reframed_scenes_keep_the_person_where_the_picture_shows_it() -> None:
+    """A re-cropped scene holds the whole box, at a photo-like aspect, with keypoints
+    and box moved and scaled as its pixels were; seeded like the painting."""
+    data = standin_scenes(12, size=96)
+    data.images[:, :, :] = np.arange(96, dtype=np.uint8)[None, None, :, None] * 2  # x ramp
+    a, b = data.reframed(3), data.reframed(3)
+    assert all(np.array_equal(x, y) for x, y in zip(a.images, b.images))
+    assert any(not np.array_equal(x, y) for x, y in zip(a.images, data.reframed(4).images))
+    aspects = np.array([im.shape[1] / im.shape[0] for im in a.images])
+    assert all(im.shape[0] == 96 for im in a.images) and len(set(aspects.round(2))) > 3
+    assert (aspects > 0.59).all() and (aspects < 1.71).all()
+    for im, kp, box, kp0, box0 in zip(a.images, a.keypoints, a.boxes, data.keypoints,
+                                     data.boxes):
+        assert np.array_equal(kp < 0, kp0 < 0)  # missing stays missing
+        seen = (kp >= 0).all(1)
+        scale = np.ptp(kp[seen][:, 1]) / np.ptp(kp0[seen][:, 1])
+        assert scale >= 1 - 1e-4  # the window is never taller than the scene
+        shift = kp[seen][0] - kp0[seen][0] * scale
+        assert np.allclose(kp[seen], kp0[seen] * scale + shift, atol=1e-3)
+        moved = np.clip(box0 * scale + np.tile(shift, 2), 0, [im.shape[1] - 1, 95] * 2)
+        assert np.allclose(box, moved, atol=1e-3)  # clipped to the picture only
+        assert (kp[seen] >= box[:2] - 1e-3).all() and (kp[seen] <= box[2:] + 1e-3).all()
+        assert box[2] <= im.shape[1] - 1 + 1e-4 and box[3] <= im.shape[0] - 1 + 1e-4
+        x = int(kp[seen][0, 0])  # the ramp's value there is where the scene's pixel was
+        expect = 2 * (x - shift[0]) / scale
+        assert abs(float(im[int(kp[seen][0, 1]), x, 0]) - expect) <= 2 * (1 + 1 / scale) + 1
+
+
+def test_a_batch_shows_each_picture_at_its_own_width() -> None:
+    """Reframed pictures of several widths share a padded tensor, but each is squeezed to
+    the net's full view alone, as the same picture given as a photo would be."""
+    from studio.nets.scenepose_views import make_views
+    from studio.train.scenepose_train import make_batch
+
+    data = standin_scenes(6, size=96)
+    batch = make_batch(data, np.arange(6), np.random.default_rng(1), 0.0, reframe=1.0)
+    assert len(set(batch.widths)) > 1 and batch.images.shape[-1] == batch.widths.max()
+    centres = torch.as_tensor((batch.boxes[:, :2] + batch.boxes[:, 2:]) / 2).float()
+    views = batch.views(32, centres)
+    i = int(np.argmin(batch.widths))
+    alone = make_views(batch.images[i:i + 1, :, :, :int(batch.widths[i])], centres[i:i + 1], 32)
+    for v, a in zip(views, alone):
+        assert v.shape == (6, 3, 32, 32) and torch.allclose(v[i], a[0])
+    padded = make_views(batch.images[i:i + 1], centres[i:i + 1], 32)[0]
+    assert not torch.allclose(views[0][i], padded[0])  # padding would have shown
+
+
+@pytest.mark.parametrize("flag", ["--paint-out", "--reframe"])
+def test_eval_refuses_render_only_flags_for_real_photos(tmp_path, capsys, flag) -> None:
+    assert main(["eval", "scenepose", "--data", f"real:{tmp_path}", flag]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "--paint-out" in err
+    assert len(err.splitlines()) == 1 and flag in err
+
+
+@pytest.mark.parametrize("option", ["--reframe", "--degrade", "--fill-probability"])
+def test_train_refuses_a_share_outside_0_to_1(tmp_path, capsys, option) -> None:
+    assert main(["train", "scenepose", "--run-dir", str(tmp_path / "run"), option, "1.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and option in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_sitcom_lines_parse_with_missing_joints_negative(tmp_path: Path) -> None:
@@ -271,7 +327,7 @@ def test_training_runs_resumes_and_writes_weights(tmp_path: Path) -> None:
              keypoints=data.keypoints, boxes=data.boxes, pose_class=data.pose_class)
     config = ScenePoseTrainConfig(samples=60, render_size=96, templates=4, input_size=64,
                                   steps=6, batch_size=4, val_samples=6, val_every=3,
-                                  checkpoint_every=2, degrade=0.5)
+                                  checkpoint_every=2, degrade=0.5, reframe=0.5)
     first = train(config, tmp_path / "run", progress=False, stop_after=3)
     assert first.step == 3
     done = train(config, tmp_path / "run", tmp_path / "w.pt", progress=False)

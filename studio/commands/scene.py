@@ -123,6 +123,8 @@ TRAIN_HELP = {
     "fill_style": "how: paint (like the real photos' person removal) or ellipse (a blurred "
                   "ellipse, as the first weights)",
     "degrade": "share of scenes blurred, noised and JPEG-compressed like camera photos",
+    "reframe": "share of scenes re-cropped to a photo-like aspect (0.6-1.7) around the "
+               "person",
     "val_samples": "scenes held out for validation",
     "val_every": "validate every N steps",
     "checkpoint_every": "checkpoint every N steps",
@@ -180,6 +182,9 @@ def add_eval_scenepose(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--paint-out", action="store_true",
                    help="paint each rendered scene's person box out as the real photos' "
                         "person was (synth; seeded by --seed)")
+    p.add_argument("--reframe", action="store_true",
+                   help="re-crop each rendered scene to a photo-like aspect around its "
+                        "person, after --paint-out (synth; seeded by --seed)")
     p.add_argument("--mode", choices=("box", "point", "both"), default="both",
                    help="ask with the person's box, its centre, or both (default: %(default)s)")
     p.add_argument("--top-k", type=int, default=5, metavar="K",
@@ -196,6 +201,8 @@ def _eval_data(args: argparse.Namespace):
     if args.paint_out and args.data != "synth":
         raise StudioError("--paint-out is for rendered scenes (--data synth); the real "
                           "photos have their person painted out already")
+    if args.reframe and args.data != "synth":
+        raise StudioError("--reframe is for rendered scenes (--data synth)")
     if args.data.startswith("real:"):
         folder = Path(args.data[len("real:"):])
         if not (folder / "labels.json").is_file():
@@ -211,7 +218,9 @@ def _eval_data(args: argparse.Namespace):
     if args.samples < 1:
         raise StudioError("--samples must be at least 1")
     data = _rendered(args)
-    return (data.painted_out(args.seed) if args.paint_out else data), None, ALL_JOINTS
+    if args.paint_out:
+        data = data.painted_out(args.seed)
+    return (data.reframed(args.seed) if args.reframe else data), None, ALL_JOINTS
 
 
 def _rendered(args: argparse.Namespace):

@@ -47,6 +47,17 @@ class SceneSet:
             images = np.stack(images)
         return SceneSet(images, self.keypoints, self.boxes, self.pose_class)
 
+    def reframed(self, seed: int) -> SceneSet:
+        """The same scenes, each re-cropped to a photo-like aspect around its person
+        (:func:`studio.synth.scene_reframe.reframe`), seeded per scene like
+        :meth:`painted_out`; images of several widths, so a list."""
+        from studio.synth.scene_reframe import reframe
+
+        moved = [reframe(im, kp, b, np.random.default_rng([seed, 1, i]))
+                 for i, (im, kp, b) in enumerate(zip(self.images, self.keypoints, self.boxes))]
+        return SceneSet([m[0] for m in moved], np.stack([m[1] for m in moved]),
+                        np.stack([m[2] for m in moved]), self.pose_class)
+
     def heights(self) -> np.ndarray:
         if isinstance(self.images, np.ndarray):
             return np.full(len(self), self.images.shape[1], np.float64)

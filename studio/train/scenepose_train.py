@@ -33,6 +33,7 @@ from studio.nets.scenepose import ScenePoseConfig, ScenePoseNet, joint_heatmaps,
 from studio.nets.scenepose_views import MIRROR, box_frame, crop_boxes, make_views, normalise
 from studio.synth.photo_degrade import degrade_photo
 from studio.synth.scene_paint import paint_out_box
+from studio.synth.scene_reframe import reframe as reframe_scene
 from studio.synth.scenepose_data import SceneSet, TemplateSet, build_templates, load_cache, render_cache
 from studio.train.run_files import append_log, optimise, save_checkpoint, step_record
 
@@ -62,6 +63,7 @@ class ScenePoseTrainConfig:
     fill_probability: float = 0.5
     fill_style: str = "paint"     # paint (scene_paint.paint_out_box) or ellipse
     degrade: float = 0.0          # share of scenes blurred, noised and JPEG-compressed
+    reframe: float = 0.0          # share of scenes re-cropped to a photo-like aspect
     val_samples: int = 200
     val_every: int = 250
     checkpoint_every: int = 50
@@ -73,6 +75,9 @@ class ScenePoseTrainConfig:
             raise ValueError(f"--data {self.data!r}: use synth or sitcom:PATH")
         if self.steps < 1 or self.batch_size < 2 or self.templates < 2:
             raise ValueError("steps must be at least 1, batch size and templates at least 2")
+        for name in ("fill_probability", "degrade", "reframe"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"--{name.replace('_', '-')} is a share: use 0 to 1")
         if self.fill_style not in FILL_STYLES:
             raise ValueError(f"--fill-style {self.fill_style!r}: use {' or '.join(FILL_STYLES)}")
         if self.data == "synth" and self.samples <= self.val_samples:
@@ -111,9 +116,19 @@ def _lr_factor(step: int, total: int, warmup: int = 100) -> float:
 
 @dataclass
 class Batch:
-    images: torch.Tensor     # [B,3,H,W] 0..1
+    images: torch.Tensor     # [B,3,H,W] 0..1, narrower ones padded black on the right
     keypoints: np.ndarray    # [B,16,2] px, -1 missing
     boxes: np.ndarray        # [B,4] px
+    widths: np.ndarray       # [B] each image's own width in px
+
+    def views(self, size: int, centres: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The net's three inputs (:func:`make_views`), each image seen at its own width
+        as a photo of that size is, not with the batch's padding."""
+        if (self.widths == self.images.shape[-1]).all():
+            return make_views(self.images, centres, size)
+        each = [make_views(self.images[i:i + 1, :, :, :int(w)], centres[i:i + 1], size)
+                for i, w in enumerate(self.widths)]
+        return tuple(torch.cat(v) for v in zip(*each))
 
 
 def _image_tensor(images: list[np.ndarray]) -> torch.Tensor:
@@ -127,23 +142,28 @@ def _image_tensor(images: list[np.ndarray]) -> torch.Tensor:
 
 def make_batch(data: SceneSet, index: np.ndarray, rng: np.random.Generator,
                fill_probability: float, fill_style: str = "paint",
-               degrade: float = 0.0) -> Batch:
+               degrade: float = 0.0, reframe: float = 0.0) -> Batch:
     """Scenes ``index`` with a smooth fill over the spot (``fill_style``, see
-    :data:`FILL_STYLES`), camera degradations in a share ``degrade``
-    (:func:`studio.synth.photo_degrade.degrade_photo`), mirroring and colour jitter."""
+    :data:`FILL_STYLES`), a photo-like aspect in a share ``reframe``
+    (:func:`studio.synth.scene_reframe.reframe`), camera degradations in a share
+    ``degrade`` (:func:`studio.synth.photo_degrade.degrade_photo`), mirroring and colour
+    jitter."""
     if fill_style == "paint":
         paint = rng.random(len(index)) < fill_probability
         pictures = [paint_out_box(data.images[i], data.boxes[i], rng) if p
                     else data.images[i] for i, p in zip(index, paint)]
     else:
         pictures = [data.images[i] for i in index]
+    kp = data.keypoints[index].astype(np.float64).copy()
+    boxes = data.boxes[index].astype(np.float64).copy()
+    if reframe > 0:
+        for j in np.flatnonzero(rng.random(len(index)) < reframe):
+            pictures[j], kp[j], boxes[j] = reframe_scene(pictures[j], kp[j], boxes[j], rng)
     if degrade > 0:
         pictures = [degrade_photo(im, rng) if d else im
                     for im, d in zip(pictures, rng.random(len(index)) < degrade)]
     images = _image_tensor(pictures)
-    kp = data.keypoints[index].astype(np.float64).copy()
-    boxes = data.boxes[index].astype(np.float64).copy()
-    widths = np.array([data.images[i].shape[1] for i in index], np.float64)
+    widths = np.array([im.shape[1] for im in pictures], np.float64)
     for i in np.flatnonzero(rng.random(len(index)) < 0.5):
         w = widths[i]
         images[i, :, :, :int(w)] = images[i, :, :, :int(w)].flip(-1)
@@ -161,7 +181,7 @@ def make_batch(data: SceneSet, index: np.ndarray, rng: np.random.Generator,
         fill = np.flatnonzero(rng.random(b) < fill_probability)
         if len(fill):
             images[fill] = _smooth_fill(images[fill], boxes[fill], rng)
-    return Batch(images.clamp(0, 1), kp, boxes)
+    return Batch(images.clamp(0, 1), kp, boxes, widths)
 
 
 def _smooth_fill(images: torch.Tensor, boxes: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
@@ -193,7 +213,7 @@ def losses(net: ScenePoseNet, templates: TemplateSet, batch: Batch, self_train: 
     centres = t(centre, dtype=torch.float32)
     boxes = t(batch.boxes, dtype=torch.float32)
     which = t(k)[:, None]
-    out = net(*make_views(batch.images, centres, net.config.input_size), which=which,
+    out = net(*batch.views(net.config.input_size, centres), which=which,
               boxes=crop_boxes(boxes[:, None], centres, h))
     template = net.templates[which[:, 0]]  # [B,16,2]
     target = t(poses, dtype=torch.float32) - template
@@ -309,7 +329,7 @@ def train(config: ScenePoseTrainConfig, run_dir: Path, out: Path | None = None,
         rng = np.random.default_rng([config.seed, state.step])  # resumes repeatably
         index = rng.choice(len(train_set), config.batch_size, replace=False)
         batch = make_batch(train_set, index, rng, config.fill_probability, config.fill_style,
-                           config.degrade)
+                           config.degrade, config.reframe)
         terms = losses(net, templates, batch, state.step >= self_train_step, config)
         optimise(net, opt, sched, terms["total"])
         state.step += 1
