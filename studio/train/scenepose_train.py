@@ -3,7 +3,8 @@
 The scenes are rendered once into npz shards (``render_cache``); templates come from the
 training split by seeded k-means and are kept in the run folder. Each step draws a batch,
 mirrors half of it, jitters colours, and paints a smooth fill over the person's spot in
-some (the real evaluation photos have their person painted out that way). Losses: the
+some (the real evaluation photos have their person painted out that way); optionally it
+re-crops some to a photo-like aspect and degrades some like camera photos. Losses: the
 compatibility (binary cross-entropy; from ``self_train_from`` on, templates the net scores
 above ``self_train_threshold`` join the ground truth's as positives: self-training), the
 ground-truth template's scale (L1), its offsets in the person's box (squared, missing
