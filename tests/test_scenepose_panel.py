@@ -120,3 +120,35 @@ def test_dragging_the_box_regenerates_poses_and_a_click_lifts_one_to_a_body(
 
     window.open_image(scene_image(), "room again")  # a new photo clears the tool
     assert tool.roi is None and tool.result is None and tool.view.list.count() == 0
+
+
+def test_the_dock_lists_the_models_classes_before_the_first_box(qtbot, window, tmp_path) -> None:
+    """Showing the dock loads the model on the worker, so a class can be chosen first; the
+    first box then asks for that class only."""
+    from studio.ui.tools.scenepose.jobs import ModelSlot
+    from studio.ui.tools.scenepose.tool import ScenePoseTool
+
+    model = tiny_model()
+    weights = tmp_path / "tiny.pt"
+    save_scenepose(weights, model.net, model.templates, {})
+    tool = window.tools.get(ScenePoseTool)
+    qtbot.wait(50)
+    assert not tool.asked_choices  # behind another tab at start: nothing loaded
+    tool.slot = ModelSlot(weights)
+    window.open_image(scene_image(), "room")
+    dock = window.findChild(QDockWidget, "scenepose_dock")
+    dock.show()
+    dock.raise_()
+    combo = tool.view.pose_class
+    qtbot.waitUntil(lambda: combo.count() > 1, timeout=TIMEOUT_MS)
+    assert tool.result is None and tool.roi is None  # no box yet
+    assert [combo.itemData(i) for i in range(combo.count())] == ["", "lying", "standing"]
+    assert tool.view.top_k.maximum() == len(model.templates.poses)
+    combo.setCurrentIndex(combo.findData("lying"))
+    assert tool.result is None  # no box: choosing a class asks for nothing
+    tool.place_box((40, 150, 280, 210))
+    qtbot.waitUntil(lambda: tool.result is not None, timeout=TIMEOUT_MS)
+    assert tool.result.poses and all(p.pose_class == "lying" for p in tool.result.poses)
+    dock.hide()
+    dock.show()  # shown again: nothing asked twice
+    assert tool.asked_choices

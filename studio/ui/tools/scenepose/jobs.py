@@ -21,6 +21,14 @@ class GeneratedPoses:
 
 
 @dataclass(frozen=True)
+class ModelChoices:
+    """What the generator offers: how many templates, and the classes one can ask for."""
+
+    templates: int
+    class_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class LiftedBody:
     rank: int
     vertices: np.ndarray  # [V,3] camera frame (x right, y down, z away), metres
@@ -43,6 +51,12 @@ class ModelSlot:
             if self._model is None:
                 self._model = load_scenepose(self.path)
             return self._model
+
+
+def choices(slot: ModelSlot) -> ModelChoices:
+    """The generator's choices, so the dock can list its classes before a first box."""
+    model = slot.get()
+    return ModelChoices(len(model.templates.poses), tuple(model.templates.class_names()))
 
 
 def generate(slot: ModelSlot, request: int, image: np.ndarray, box, top_k: int,

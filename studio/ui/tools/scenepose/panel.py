@@ -2,7 +2,7 @@
 a skeleton, a click lifts it to a body), and what the last request did."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
@@ -16,6 +16,7 @@ class ScenePosePanel(QWidget):
     class_changed = Signal(str)  # "" for any class
     hovered = Signal(int)   # rank under the mouse, -1 none
     picked = Signal(int)    # rank clicked
+    shown = Signal()        # the dock became visible
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -29,7 +30,8 @@ class ScenePosePanel(QWidget):
         self.pose_class = QComboBox()
         self.pose_class.addItem("any pose", "")
         self.pose_class.setToolTip("Only poses of this class (what the template's training "
-                                   "people were doing); the list fills once poses come")
+                                   "people were doing); the list fills once the model is "
+                                   "loaded")
         self.list = QListWidget()
         self.list.setMouseTracking(True)
         self.status = QLabel("Open a scene photo, then place a box.")
@@ -49,6 +51,20 @@ class ScenePosePanel(QWidget):
         self.list.itemEntered.connect(lambda item: self.hovered.emit(self.list.row(item)))
         self.list.itemClicked.connect(lambda item: self.picked.emit(self.list.row(item)))
         self.list.viewport().installEventFilter(self)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        QTimer.singleShot(0, self._announce_if_seen)
+
+    def _announce_if_seen(self) -> None:
+        """``shown``, once the layout has settled, only if the dock is really on screen
+        (a window's first show passes through docks that end up behind another tab)."""
+        if self.isVisible() and not self.visibleRegion().isEmpty():
+            self.shown.emit()
+
+    def has_choices(self) -> bool:
+        """Whether the model's classes are listed yet."""
+        return self.pose_class.count() > 1
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
         if event.type() == event.Type.Leave:

@@ -17,7 +17,8 @@ from studio.body.joint_sets import MPII16
 from studio.errors import StudioError
 from studio.pipeline.scenepose import RANK_COLOURS, check_box, poses_bytes
 from studio.ui.tools.contract import Export, Tool, ToolHost, ToolJob
-from studio.ui.tools.scenepose.jobs import GeneratedPoses, LiftedBody, ModelSlot, generate, lift
+from studio.ui.tools.scenepose.jobs import (GeneratedPoses, LiftedBody, ModelChoices, ModelSlot,
+                                            choices, generate, lift)
 from studio.ui.tools.scenepose.panel import ScenePosePanel
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class ScenePoseTool(QObject, Tool):
         self.view.class_changed.connect(lambda _: self.request_poses())
         self.view.hovered.connect(self.highlight)
         self.view.picked.connect(self.pick)
+        self.view.shown.connect(self.request_choices)
+        self.asked_choices = False  # the model's classes were asked for once
 
     def panel(self) -> ScenePosePanel:
         return self.view
@@ -117,6 +120,16 @@ class ScenePoseTool(QObject, Tool):
         (x, y), (bw, bh) = self.roi.pos(), self.roi.size()
         return (float(x), float(y), float(x + bw), float(y + bh))
 
+    def request_choices(self) -> None:
+        """Load the model on the worker once the dock shows, so its classes can be chosen
+        before the first box (and the first box does not wait for the load)."""
+        if self.asked_choices or self.view.has_choices():
+            return
+        self.asked_choices = True
+        slot = self.slot
+        self.host.run_job(self, ToolJob(run=lambda models: choices(slot),
+                                        result_type=ModelChoices, label="scene-pose model"))
+
     def request_poses(self) -> None:
         image, box = self._image(), self.box()
         if image is None or box is None:
@@ -144,6 +157,8 @@ class ScenePoseTool(QObject, Tool):
                 self.view.set_status(f"{len(result.poses)} poses for the box "
                                      f"{x0:.0f},{y0:.0f},{x1:.0f},{y1:.0f}; click one to "
                                      "see it as a body")
+        elif isinstance(result, ModelChoices):
+            self.view.set_choices(result.templates, result.class_names)
         elif isinstance(result, LiftedBody) and self.result is not None:
             self._set_body(result)
             self.view.set_status(f"pose {result.rank + 1} lifted to a body")
