@@ -237,7 +237,8 @@ def test_photo_without_a_person_reports_it(qtbot, window, tmp_path):
         window.open_file(path)
     message, code = blocker.args
     assert "no person" in message and code == 4
-    assert "no person" in window.last_error
+    assert "no person" in window.last_notice and "Scene poses" in window.info_label.text()
+    assert window.last_error == ""  # an answer, not a fault: no warning box
     assert not window.scrubber.isEnabled()
 
 

@@ -11,6 +11,7 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QMainWindow
 
 from studio.errors import ModelFileError
+from studio.pipeline.people import NoPersonFound
 from studio.ui.worker import heap
 
 if TYPE_CHECKING:
@@ -85,8 +86,14 @@ class WorkerAnswers(QMainWindow):
                 self.settings.remove_recent(self.document.path)  # it could not be read
             self.failure = (message, exit_code)
             self._hide_progress(f"{self.document.title}: {message}")
-            self.info_label.setText(message)
-            self.report_error("Could not process the image", message)
+            if exit_code == NoPersonFound.exit_code:
+                # an answer, not a fault (a scene photo has nobody in it): no warning box
+                self.last_notice = message
+                self.info_label.setText(f"{message}. The Scene poses dock places poses "
+                                        "in such a photo.")
+            else:
+                self.info_label.setText(message)
+                self.report_error("Could not process the image", message)
             self.request_failed.emit(message, exit_code)
 
     @Slot(int)
