@@ -12,20 +12,24 @@ from studio.pipeline.scenepose import GeneratedPose, ScenePoseModel, load_scenep
 
 
 @dataclass(frozen=True)
+class ModelChoices:
+    """What the generator offers: how many templates (the most the dock can ask for), and
+    the classes one can ask for."""
+
+    templates: int
+    class_names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, model: ScenePoseModel) -> ModelChoices:
+        return cls(len(model.templates.poses), tuple(model.templates.class_names()))
+
+
+@dataclass(frozen=True)
 class GeneratedPoses:
     request: int            # the tool's request number: older answers are dropped
     box: tuple[float, float, float, float]
     poses: list[GeneratedPose]
-    templates: int = 0      # how many the model has (the most the dock can ask for)
-    class_names: tuple[str, ...] = ()  # the classes one can ask for
-
-
-@dataclass(frozen=True)
-class ModelChoices:
-    """What the generator offers: how many templates, and the classes one can ask for."""
-
-    templates: int
-    class_names: tuple[str, ...]
+    choices: ModelChoices = ModelChoices(0, ())
 
 
 @dataclass(frozen=True)
@@ -55,16 +59,14 @@ class ModelSlot:
 
 def choices(slot: ModelSlot) -> ModelChoices:
     """The generator's choices, so the dock can list its classes before a first box."""
-    model = slot.get()
-    return ModelChoices(len(model.templates.poses), tuple(model.templates.class_names()))
+    return ModelChoices.of(slot.get())
 
 
 def generate(slot: ModelSlot, request: int, image: np.ndarray, box, top_k: int,
              pose_class: str = "") -> GeneratedPoses:
     model = slot.get()
     poses = model.generate(image, box=box, top_k=top_k, pose_class=pose_class)
-    return GeneratedPoses(request, tuple(float(v) for v in box), poses,
-                          len(model.templates.poses), tuple(model.templates.class_names()))
+    return GeneratedPoses(request, tuple(float(v) for v in box), poses, ModelChoices.of(model))
 
 
 def lift(rank: int, keypoints: np.ndarray, image_size: tuple[int, int],

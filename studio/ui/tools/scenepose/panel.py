@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListWidget, QLis
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from studio.pipeline.scenepose import RANK_COLOURS, GeneratedPose
+from studio.ui.tools.scenepose.jobs import ModelChoices
 
 
 class ScenePosePanel(QWidget):
@@ -74,10 +75,11 @@ class ScenePosePanel(QWidget):
     def chosen_class(self) -> str:
         return self.pose_class.currentData() or ""
 
-    def set_choices(self, templates: int, class_names: tuple[str, ...]) -> None:
-        """What the model offers: up to ``templates`` poses, of these classes."""
-        if templates:
-            self.top_k.setMaximum(templates)
+    def set_choices(self, choices: ModelChoices) -> None:
+        """What the model offers: up to ``choices.templates`` poses, of its classes."""
+        if choices.templates:
+            self.top_k.setMaximum(choices.templates)
+        class_names = choices.class_names
         shown = tuple(self.pose_class.itemData(i) for i in range(1, self.pose_class.count()))
         if shown != class_names:
             self.pose_class.blockSignals(True)  # the choice stays; no new request

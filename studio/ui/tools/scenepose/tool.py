@@ -151,14 +151,14 @@ class ScenePoseTool(QObject, Tool):
     def job_finished(self, job: ToolJob, result: object) -> None:
         if isinstance(result, GeneratedPoses):
             if result.request == self.request:
-                self.view.set_choices(result.templates, result.class_names)
+                self.view.set_choices(result.choices)
                 self._show(result)
                 x0, y0, x1, y1 = result.box
                 self.view.set_status(f"{len(result.poses)} poses for the box "
                                      f"{x0:.0f},{y0:.0f},{x1:.0f},{y1:.0f}; click one to "
                                      "see it as a body")
         elif isinstance(result, ModelChoices):
-            self.view.set_choices(result.templates, result.class_names)
+            self.view.set_choices(result)
         elif isinstance(result, LiftedBody) and self.result is not None:
             self._set_body(result)
             self.view.set_status(f"pose {result.rank + 1} lifted to a body")
