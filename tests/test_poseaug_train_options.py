@@ -353,3 +353,40 @@ def test_averaged_estimators_keep_the_last_epochs_and_resume(tmp_path, data_dir)
         assert torch.equal(value, resumed["done"]["poseaug"][key]), key
     with pytest.raises(ValueError, match="average-last"):
         PoseAugConfig(average_last=2, pick="source-val", val_samples=8)
+
+
+def test_cooldown_ends_the_poseaug_estimator_on_real_passes_and_resumes(tmp_path, data_dir):
+    """With --cooldown N the PoseAug phase's last N epochs train the estimator on the
+    source pairs alone (no augmentor epoch, no augmented pass); the epochs before them
+    are the plain run's, and a run stopped in the cool-down and resumed ends the same."""
+    plain_lines, lines = [], []
+    plain = train(PoseAugConfig(**TINY), run_dir(tmp_path / "plain", data_dir),
+                  log=plain_lines.append)
+    config = PoseAugConfig(**{**TINY, "cooldown": 1})
+    folder = run_dir(tmp_path / "cool", data_dir)
+    cooled = train(config, folder, log=lines.append)
+    gan = [json.loads(x) for x in lines if json.loads(x)["phase"] == "poseaug"]
+    assert [("gan" in e, "fake_loss" in e, e.get("cooldown", False)) for e in gan] == [
+        (True, False, False), (True, True, False), (False, False, True)]
+    assert gan[:2] == [json.loads(x) | {"seconds": e["seconds"]} for x, e in zip(
+        [x for x in plain_lines if json.loads(x)["phase"] == "poseaug"][:2], gan[:2])]
+    assert any(not torch.equal(v, cooled["done"]["poseaug"][k])
+               for k, v in plain["done"]["poseaug"].items())
+    for key, value in plain["done"]["random"].items():
+        assert torch.equal(value, cooled["done"]["random"][key]), key
+
+    def stop(line):  # the checkpoint then holds the last augmented epoch
+        if json.loads(line).get("cooldown"):
+            raise KeyboardInterrupt
+
+    resumed_dir = run_dir(tmp_path / "resumed", data_dir)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, resumed_dir, log=stop)
+    resumed = train(config, resumed_dir, log=lambda line: None)
+    for key, value in cooled["done"]["poseaug"].items():
+        assert torch.equal(value, resumed["done"]["poseaug"][key]), key
+    with pytest.raises(ValueError, match="cooldown"):
+        PoseAugConfig(**{**TINY, "cooldown": 2})  # 3 epochs, warmup 1: none augmented
+    assert main(["train", "poseaug", "--run-dir", str(tmp_path / "bad"), "--cooldown",
+                 "-1"]) == 2
+    assert not (tmp_path / "bad").exists()

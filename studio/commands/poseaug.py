@@ -75,6 +75,8 @@ TRAIN_HELP = {
     "average_last": "ours: each estimator is the mean of its last N epochs' weights, "
                     "batch-norm statistics recomputed on the source pairs; the last "
                     "epoch's go to OUT/last-epoch too (0: off)",
+    "cooldown": "ours: the PoseAug estimator's last N epochs make only the real passes (no "
+                "augmentor epoch, no augmented pairs), so it ends on the source (0: off)",
     "seed": "seed of the data and of every draw (a run repeats exactly)",
     "threads": "CPU threads (0: torch's default)",
     "device": "where training runs: cpu, cuda or cuda:N (random draws differ from cpu's)",

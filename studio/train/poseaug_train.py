@@ -96,6 +96,7 @@ class PoseAugConfig:
     val_samples: int = 0  # ours: held-out source pairs scored after every epoch (0: none)
     pick: str = "last"  # ours: each estimator's final ("last") or best "source-val" epoch
     average_last: int = 0  # ours: each estimator is the mean of its last N epochs (0: off)
+    cooldown: int = 0  # ours: the PoseAug estimator's last N epochs make only real passes
     seed: int = 0
     threads: int = 1
     device: str = "cpu"  # where the nets and data live (cuda: random draws differ from cpu)
@@ -127,6 +128,9 @@ class PoseAugConfig:
         if not 0 <= self.warmup < self.gan_epochs():
             raise ValueError("--warmup must be at least 0 and below the PoseAug phase's "
                              "epochs")
+        if not 0 <= self.cooldown < self.phase_epochs("poseaug") - self.warmup:
+            raise ValueError("cooldown must be at least 0 and leave the PoseAug phase an "
+                             "epoch with augmented pairs after its warmup")
 
     def phase_epochs(self, phase: str) -> int:
         """How many epochs ``phase`` runs."""
@@ -505,7 +509,7 @@ LATER_SETTINGS = {
                 "gloss_factorframe", "gloss_factorms", "gloss_factorms_trans", "rotation_start",
                 "d2d_mirror", "d2d_scale", "d2d_turn", "d2d_tilt", "d2d_rotate", "pool_size",
                 "poseaug_epochs", "fake_memory", "gan_warmup", "mix_fakes",
-                "feedback_eval")}
+                "feedback_eval", "cooldown")}
 
 
 def same_settings(stored: dict, config: PoseAugConfig, phase: int = 0, epoch: int = 0
@@ -629,7 +633,11 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
             torch.manual_seed(seed)
             gen = torch.Generator(device).manual_seed(seed)
             entry = {"phase": phase, "epoch": epoch + 1}
-            if phase == "poseaug":
+            if phase == "poseaug" and warm + epochs - epoch <= config.cooldown:
+                entry["cooldown"] = True  # the estimator ends on the source alone
+                entry["real_loss"] = real_passes(model, opt, data, config.real_passes,
+                                                 config.batch_size, gen)
+            elif phase == "poseaug":
                 fake3, fake2, entry["gan"] = gan_pass(config, parts, model, data, epoch + 1, gen)
                 if config.fake_memory > 1:
                     memory = (memory + [(fake3, fake2)])[-config.fake_memory:]
