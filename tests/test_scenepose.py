@@ -88,6 +88,10 @@ def test_templates_keep_their_members_classes_and_name_them() -> None:
     mixed = TemplateSet.from_dict({**t.to_dict(), "classes": [
         {"standing": 0.5, "walking": 0.3, "leaning": 0.2}] * 4})
     assert mixed.describe(1) == "standing or walking"
+    catch_all = TemplateSet.from_dict({**t.to_dict(), "classes": [
+        {"sitting": 0.29, "leaning": 0.26, "walking": 0.23, "standing": 0.22}] * 4})
+    assert catch_all.names(0) == [] and not catch_all.of_class("sitting").any()
+    assert catch_all.describe(0) == "mixed (sitting, leaning, walking)"
     old = {k: v for k, v in t.to_dict().items() if k != "classes"}  # a file from before
     assert TemplateSet.from_dict(old).describe(0) == ""
 
@@ -336,6 +340,45 @@ def test_training_runs_resumes_and_writes_weights(tmp_path: Path) -> None:
     assert model.net.config.templates == 4
     assert model.compat_weight in COMPAT_WEIGHTS  # fit on the validation scenes
     assert model.offset_scale in OFFSET_SCALES
+
+
+def test_a_scene_folder_from_another_seed_is_refused_and_scene_seed_picks_it(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    """Rendered shards are kept and reused, so a folder records the first seed and size it
+    was rendered with and refuses others; --scene-seed trains another seed on the same
+    scenes (its templates and weights drawn by --seed)."""
+    import types
+
+    import studio.synth.scenes as scenes
+    from studio.errors import StudioError
+    from studio.synth.scenepose_data import render_cache
+    from studio.train.scenepose_train import ScenePoseTrainConfig
+
+    drawn = []
+
+    def fake_scene(seed, size):
+        drawn.append(seed)
+        return types.SimpleNamespace(image=np.full((*size, 3), seed % 256, np.uint8),
+                                     keypoints=np.zeros((16, 2)), box=np.zeros(4),
+                                     pose_class="standing")
+
+    monkeypatch.setattr(scenes, "make_scene_sample", fake_scene)
+    folder = tmp_path / "run" / "scenes"
+    render_cache(folder, 3, 50, size=32)
+    render_cache(folder, 3, 50, size=32)  # kept: nothing drawn again
+    assert drawn == [50, 51, 52]
+    assert json.loads((folder / "about.json").read_text()) == {"first_seed": 50, "size": 32}
+    for seed, size in ((7, 32), (50, 64)):
+        with pytest.raises(StudioError, match="holds scenes from seed 50 at 32 px"):
+            render_cache(folder, 3, seed, size=size)
+    assert drawn == [50, 51, 52]
+    assert ScenePoseTrainConfig(seed=3).first_scene() == 3
+    assert ScenePoseTrainConfig(seed=3, scene_seed=50).first_scene() == 50
+    assert main(["train", "scenepose", "--run-dir", str(tmp_path / "run"), "--seed", "3",
+                 "--samples", "3", "--val-samples", "1", "--render-size", "32"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds scenes from seed 50" in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["scenes"]
 
 
 SCENES = (Path(__file__).resolve().parents[2] / "shared" / "data" / "scenes",

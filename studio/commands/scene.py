@@ -129,6 +129,8 @@ TRAIN_HELP = {
     "val_every": "validate every N steps",
     "checkpoint_every": "checkpoint every N steps",
     "seed": "seed of the scenes, templates and initial weights",
+    "scene_seed": "first rendered scene's seed, when not --seed (-1: --seed): another "
+                  "run on the same scenes",
     "threads": "CPU threads for torch (0: torch's choice)",
 }
 

@@ -37,11 +37,7 @@ class GeneratedPose:
     template: int
     keypoints: np.ndarray  # [16,2] image pixels, MPII order, (-1, -1) = not placed
     classes: tuple[str, ...] = ()  # what the template's training people did (TemplateSet.names)
-
-    @property
-    def pose_class(self) -> str:
-        """The classes for people: "sitting", "standing or walking", or "" (unknown)."""
-        return " or ".join(self.classes)
+    pose_class: str = ""  # the same for people (TemplateSet.describe): "sitting", "mixed (...)"
 
     def to_dict(self) -> dict:
         return {"score": round(float(self.score), 6), "template": int(self.template),
@@ -181,7 +177,8 @@ class ScenePoseModel:
             scores, kp = self.predict([image], points=check_point(point, size)[None])
         order = [k for k in np.argsort(-scores[0], kind="stable") if keep[k]][:top_k]
         return [GeneratedPose(float(scores[0, k]), int(k), np.nan_to_num(kp[0, k], nan=-1.0),
-                              tuple(self.templates.names(int(k)))) for k in order]
+                              tuple(self.templates.names(int(k))),
+                              self.templates.describe(int(k))) for k in order]
 
 
 def _resize(image: np.ndarray, scale: float) -> np.ndarray:

@@ -7,6 +7,7 @@ A shard holds ``images`` [N,H,W,3] uint8 (the scene without the person), ``keypo
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -14,9 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.body.storage import atomic_write_bytes
+from studio.errors import StudioError
 from studio.nets.scenepose_views import MIRROR, box_aspect, box_frame, normalise
 
 SHARD = 250
+CACHE_ABOUT = "about.json"  # the first seed and size a scene folder was rendered with
 
 
 @dataclass
@@ -64,12 +68,28 @@ class SceneSet:
         return np.array([im.shape[0] for im in self.images], np.float64)
 
 
+def check_cache_origin(folder: Path, seed: int, size: int) -> None:
+    """Refuse a scene folder rendered from another first seed or size (its shards would be
+    kept and silently used); a fresh folder records its own in ``about.json``. Folders
+    made before the record existed are not checked."""
+    folder.mkdir(parents=True, exist_ok=True)
+    about = folder / CACHE_ABOUT
+    if about.is_file():
+        made = json.loads(about.read_text())
+        if (made["first_seed"], made["size"]) != (seed, size):
+            raise StudioError(f"{folder} holds scenes from seed {made['first_seed']} at "
+                             f"{made['size']} px, not seed {seed} at {size} px: give that "
+                             "seed or another folder")
+    elif not any(folder.glob("shard-*.npz")):
+        atomic_write_bytes(about, json.dumps({"first_seed": seed, "size": size}).encode())
+
+
 def render_cache(folder: Path, count: int, seed: int, size: int = 256,
                  progress=None) -> list[int]:
     """Render scenes ``seed .. seed+count-1`` into ``folder/shard-XXXX.npz`` (shards that
     exist are kept, so an interrupted run resumes). A seed the scene generator fails on
     is skipped with its error reported; returns the skipped seeds."""
-    folder.mkdir(parents=True, exist_ok=True)
+    check_cache_origin(folder, seed, size)
     skipped: list[int] = []
     for start in range(0, count, SHARD):
         path = folder / f"shard-{start // SHARD:04d}.npz"
@@ -183,16 +203,23 @@ class TemplateSet:
 
     def names(self, template: int) -> list[str]:
         """The classes a template is named by: its members' class when it makes up
-        ``MAJORITY`` of them, else their two commonest; none when the file has no
-        classes."""
+        ``MAJORITY`` of them, else their two commonest when together they do; none for a
+        mixed template (the catch-all near the mean pose, which a class chooser should
+        not offer as, say, sitting) or a file without classes."""
         if not self.classes:
             return []
         shares = list(self.classes[template].items())
-        return [shares[0][0]] if shares[0][1] >= MAJORITY else [n for n, _ in shares[:2]]
+        if shares[0][1] >= MAJORITY:
+            return [shares[0][0]]
+        return [n for n, _ in shares[:2]] if sum(v for _, v in shares[:2]) >= MAJORITY else []
 
     def describe(self, template: int) -> str:
-        """:meth:`names` for people: "sitting", "standing or walking", or ""."""
-        return " or ".join(self.names(template))
+        """:meth:`names` for people: "sitting", "standing or walking", "mixed (sitting,
+        leaning, walking)" (its three commonest), or "" for a file without classes."""
+        names = self.names(template)
+        if names or not self.classes:
+            return " or ".join(names)
+        return f"mixed ({', '.join(list(self.classes[template])[:3])})"
 
     def of_class(self, pose_class: str) -> np.ndarray:
         """[K] whether each template is named by ``pose_class`` (alone or as one of two)."""

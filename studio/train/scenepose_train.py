@@ -35,7 +35,8 @@ from studio.nets.scenepose_views import MIRROR, box_frame, crop_boxes, make_view
 from studio.synth.photo_degrade import degrade_photo
 from studio.synth.scene_paint import paint_out_box
 from studio.synth.scene_reframe import reframe as reframe_scene
-from studio.synth.scenepose_data import SceneSet, TemplateSet, build_templates, load_cache, render_cache
+from studio.synth.scenepose_data import SceneSet, TemplateSet, build_templates, \
+    check_cache_origin, load_cache, render_cache
 from studio.train.run_files import append_log, optimise, save_checkpoint, step_record
 
 
@@ -69,6 +70,7 @@ class ScenePoseTrainConfig:
     val_every: int = 250
     checkpoint_every: int = 50
     seed: int = 0
+    scene_seed: int = -1         # first rendered scene's seed (-1: seed)
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -83,6 +85,10 @@ class ScenePoseTrainConfig:
             raise ValueError(f"--fill-style {self.fill_style!r}: use {' or '.join(FILL_STYLES)}")
         if self.data == "synth" and self.samples <= self.val_samples:
             raise ValueError("--samples must exceed --val-samples")
+
+    def first_scene(self) -> int:
+        """The seed of the first rendered scene (``scene_seed``, else ``seed``)."""
+        return self.seed if self.scene_seed < 0 else self.scene_seed
 
     def net_config(self) -> ScenePoseConfig:
         return ScenePoseConfig(templates=self.templates, input_size=self.input_size)
@@ -101,8 +107,9 @@ def load_data(config: ScenePoseTrainConfig, run_dir: Path, progress: bool) -> Sc
 
         return load_sitcom(Path(config.data[len("sitcom:"):]))
     folder = run_dir / "scenes"
+    check_cache_origin(folder, config.first_scene(), config.render_size)  # before the bar
     bar = tqdm(total=config.samples, disable=not progress, desc="render scenes", unit="scene")
-    render_cache(folder, config.samples, config.seed, config.render_size,
+    render_cache(folder, config.samples, config.first_scene(), config.render_size,
                  progress=lambda done, _: bar.update(done - bar.n))
     bar.close()
     return load_cache(folder)
