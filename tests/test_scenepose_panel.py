@@ -152,3 +152,57 @@ def test_the_dock_lists_the_models_classes_before_the_first_box(qtbot, window, t
     dock.hide()
     dock.show()  # shown again: nothing asked twice
     assert tool.asked_choices
+
+
+def test_a_point_asks_as_the_paper_does_and_follows_a_drag(qtbot, window, tmp_path) -> None:
+    """Asked with a point the poses take the model's own sizes around it; dragging the
+    point brings new poses, a click lifts one, the export says where they were asked, and
+    placing a box takes the point's place."""
+    from studio.ui.tools.scenepose.jobs import ModelSlot
+    from studio.ui.tools.scenepose.tool import ScenePoseTool
+
+    model = tiny_model()
+    weights = tmp_path / "tiny.pt"
+    save_scenepose(weights, model.net, model.templates, {})
+    tool = window.tools.get(ScenePoseTool)
+    tool.slot = ModelSlot(weights)
+    window.open_image(scene_image(), "room")
+    tool.view.top_k.setValue(3)
+    tool.place_box((130, 60, 190, 200))
+    tool.view.point_button.click()  # the point replaces the box, in the photo's middle
+    assert tool.roi is None and tool.point() == (160, 144)
+    qtbot.waitUntil(lambda: tool.result is not None and tool.result.point == (160, 144),
+                    timeout=TIMEOUT_MS)
+    first = tool.result
+    assert first.box is None and len(first.poses) == 3 and tool.view.list.count() == 3
+    assert "the point 160,144" in tool.view.status.text()
+    window.image_view.view.setRange(xRange=(0, 320), yRange=(0, 240), padding=0)
+    qtbot.wait(50)
+
+    viewport = window.image_view.graphics.viewport()  # drag the point 50 px left
+    start, end = _widget_pos(window, 160, 144), _widget_pos(window, 110, 144)
+    send_mouse(viewport, "press", start, Qt.MouseButton.LeftButton)
+    for t in np.linspace(0, 1, 21)[1:]:
+        p = QPoint(round(start.x() + t * (end.x() - start.x())), start.y())
+        send_mouse(viewport, "move", p, Qt.MouseButton.LeftButton)
+        qtbot.wait(15)
+    send_mouse(viewport, "release", end, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tool.result is not first and tool.result.point == tool.point(),
+                    timeout=TIMEOUT_MS)
+    moved = tool.result
+    assert moved.point[0] < 130 and moved.point[1] == pytest.approx(144, abs=2)
+    shift = moved.poses[0].keypoints[:, 0].mean() - first.poses[0].keypoints[:, 0].mean()
+    assert shift < -20  # the poses moved with the point
+
+    tool.view.list.itemClicked.emit(tool.view.list.item(0))
+    qtbot.waitUntil(lambda: tool.body is not None, timeout=TIMEOUT_MS)
+    doc = json.loads(tool.write_poses(tmp_path / "poses.json")[0].read_text())
+    assert doc["point"] == list(moved.point) and "box" not in doc
+
+    tool.set_point((400, 100))  # off the photo: said, nothing asked
+    qtbot.waitUntil(lambda: "outside the 320x240 image" in tool.view.status.text(),
+                    timeout=TIMEOUT_MS)
+    assert tool.result is moved
+    tool.place_box((130, 60, 190, 200))  # a box takes the point's place
+    assert tool.marker is None
+    qtbot.waitUntil(lambda: tool.result.box == (130, 60, 190, 200), timeout=TIMEOUT_MS)

@@ -27,9 +27,14 @@ class ModelChoices:
 @dataclass(frozen=True)
 class GeneratedPoses:
     request: int            # the tool's request number: older answers are dropped
-    box: tuple[float, float, float, float]
+    box: tuple[float, float, float, float] | None  # where they were asked: a box ...
     poses: list[GeneratedPose]
     choices: ModelChoices = ModelChoices(0, ())
+    point: tuple[float, float] | None = None  # ... or a point (sizes predicted)
+
+    def where(self) -> dict[str, list[float]]:
+        """``{"box": [...]}`` or ``{"point": [...]}``, as exports write it."""
+        return {"box": list(self.box)} if self.box is not None else {"point": list(self.point)}
 
 
 @dataclass(frozen=True)
@@ -62,11 +67,14 @@ def choices(slot: ModelSlot) -> ModelChoices:
     return ModelChoices.of(slot.get())
 
 
-def generate(slot: ModelSlot, request: int, image: np.ndarray, box, top_k: int,
-             pose_class: str = "") -> GeneratedPoses:
+def generate(slot: ModelSlot, request: int, image: np.ndarray, top_k: int,
+             pose_class: str = "", box=None, point=None) -> GeneratedPoses:
+    """The ranked poses for a box, or for a point (the paper's ask: sizes predicted)."""
     model = slot.get()
-    poses = model.generate(image, box=box, top_k=top_k, pose_class=pose_class)
-    return GeneratedPoses(request, tuple(float(v) for v in box), poses, ModelChoices.of(model))
+    poses = model.generate(image, box=box, point=point, top_k=top_k, pose_class=pose_class)
+    return GeneratedPoses(request, None if box is None else tuple(float(v) for v in box),
+                          poses, ModelChoices.of(model),
+                          None if point is None else tuple(float(v) for v in point))
 
 
 def lift(rank: int, keypoints: np.ndarray, image_size: tuple[int, int],

@@ -1,4 +1,4 @@
-"""The scene-pose dock: place the box, how many poses, the ranked list (hover highlights
+"""The scene-pose dock: place the box (or a point), how many poses, the ranked list (hover highlights
 a skeleton, a click lifts it to a body), and what the last request did."""
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from studio.ui.tools.scenepose.jobs import ModelChoices
 
 class ScenePosePanel(QWidget):
     place_requested = Signal()
+    point_requested = Signal()
     top_k_changed = Signal(int)
     class_changed = Signal(str)  # "" for any class
     hovered = Signal(int)   # rank under the mouse, -1 none
@@ -24,6 +25,10 @@ class ScenePosePanel(QWidget):
         self.place_button = QPushButton("Place box on photo")
         self.place_button.setToolTip("Put a placement box on the photo; drag and resize it "
                                      "and the poses follow")
+        self.point_button = QPushButton("Place point")
+        self.point_button.setToolTip("Ask with a point instead (the paper's way: the model "
+                                     "also picks each pose's size); drag it and the poses "
+                                     "follow")
         self.top_k = QSpinBox()
         self.top_k.setRange(1, 14)
         self.top_k.setValue(5)
@@ -39,6 +44,7 @@ class ScenePosePanel(QWidget):
         self.status.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.place_button, 1)
+        row.addWidget(self.point_button)
         row.addWidget(self.pose_class)
         row.addWidget(self.top_k)
         layout = QVBoxLayout(self)
@@ -46,6 +52,7 @@ class ScenePosePanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.status)
         self.place_button.clicked.connect(self.place_requested)
+        self.point_button.clicked.connect(self.point_requested)
         self.top_k.valueChanged.connect(self.top_k_changed)
         self.pose_class.currentIndexChanged.connect(
             lambda _: self.class_changed.emit(self.chosen_class()))

@@ -1,6 +1,7 @@
-"""Scene-aware pose generation as a studio tool: a placement box (pyqtgraph ROI) on the
-photo; as it moves, poses regenerate on the worker (debounced; only the newest answer is
-shown, the UI never waits); the top-k are drawn as skeletons and listed with their
+"""Scene-aware pose generation as a studio tool: a placement box (pyqtgraph ROI) or a
+point (the paper's ask, sizes predicted; a pyqtgraph target) on the photo; as it moves,
+poses regenerate on the worker (debounced; only the newest answer is shown, the UI never
+waits); the top-k are drawn as skeletons and listed with their
 scores; hovering an entry highlights its skeleton, clicking lifts it to a body through
 the keypoint fit, shown in the 3D view in the photo's camera frame; File menu entries
 export the poses (JSON/npz) and the lifted body (OBJ/PLY/GLB)."""
@@ -15,7 +16,7 @@ from PySide6.QtCore import QObject, QRectF, QTimer
 
 from studio.body.joint_sets import MPII16
 from studio.errors import StudioError
-from studio.pipeline.scenepose import RANK_COLOURS, check_box, poses_bytes
+from studio.pipeline.scenepose import RANK_COLOURS, check_box, check_point, poses_bytes
 from studio.ui.tools.contract import Export, Tool, ToolHost, ToolJob
 from studio.ui.tools.scenepose.jobs import (GeneratedPoses, LiftedBody, ModelChoices, ModelSlot,
                                             choices, generate, lift)
@@ -40,6 +41,7 @@ class ScenePoseTool(QObject, Tool):
         self.view = ScenePosePanel()
         self.slot = ModelSlot(weights)
         self.roi: pg.RectROI | None = None
+        self.marker: pg.TargetItem | None = None  # the point, when asked with one
         self.request = 0
         self.result: GeneratedPoses | None = None
         self.body: LiftedBody | None = None
@@ -51,6 +53,7 @@ class ScenePoseTool(QObject, Tool):
         self.timer.setInterval(DEBOUNCE_MS)
         self.timer.timeout.connect(self.request_poses)
         self.view.place_requested.connect(lambda: self.place_box())
+        self.view.point_requested.connect(lambda: self.place_point())
         self.view.top_k_changed.connect(lambda _: self.request_poses())
         self.view.class_changed.connect(lambda _: self.request_poses())
         self.view.hovered.connect(self.highlight)
@@ -78,13 +81,22 @@ class ScenePoseTool(QObject, Tool):
     def clear(self) -> None:
         self.timer.stop()
         self.request += 1  # answers still on their way are stale
-        if self.roi is not None:
-            self.host.image_view.view.removeItem(self.roi)
-            self.roi = None
+        self._remove_box()
+        self._remove_marker()
         self._show(None)
         self._set_body(None)
         self.looked_through = False
-        self.view.set_status("Place a box on the photo.")
+        self.view.set_status("Place a box (or a point) on the photo.")
+
+    def _remove_box(self) -> None:
+        if self.roi is not None:
+            self.host.image_view.view.removeItem(self.roi)
+            self.roi = None
+
+    def _remove_marker(self) -> None:
+        if self.marker is not None:
+            self.host.image_view.view.removeItem(self.marker)
+            self.marker = None
 
     def place_box(self, box: tuple[float, float, float, float] | None = None) -> None:
         """Put the box on the photo (default: a person-sized box in the middle)."""
@@ -95,6 +107,7 @@ class ScenePoseTool(QObject, Tool):
         h, w = image.shape[:2]
         if box is None:
             box = (w * 0.4, h * 0.25, w * 0.6, h * 0.85)
+        self._remove_marker()  # one way of asking at a time
         if self.roi is None:
             self.roi = pg.RectROI((box[0], box[1]), (box[2] - box[0], box[3] - box[1]),
                                   pen=pg.mkPen(BOX_COLOUR, width=2), maxBounds=QRectF(0, 0, w, h))
@@ -114,6 +127,38 @@ class ScenePoseTool(QObject, Tool):
         self.roi.setPos((box[0], box[1]), update=False)
         self.roi.setSize((box[2] - box[0], box[3] - box[1]))
 
+    def place_point(self, point: tuple[float, float] | None = None) -> None:
+        """Ask with a point instead of a box (default: the middle of the photo, a little
+        low); the box goes, and the poses follow the point as it is dragged."""
+        image = self._image()
+        if image is None:
+            self.view.set_status("Open a scene photo first.")
+            return
+        h, w = image.shape[:2]
+        if point is None:
+            point = (w * 0.5, h * 0.6)
+        self._remove_box()
+        if self.marker is None:
+            self.marker = pg.TargetItem(pos=point, size=16, movable=True,
+                                        pen=pg.mkPen(BOX_COLOUR, width=2))
+            self.marker.setZValue(SKELETON_Z + 1)
+            self.marker.sigPositionChanged.connect(lambda _: self.timer.start())
+            self.host.image_view.view.addItem(self.marker)
+            self.request_poses()
+        else:
+            self.set_point(point)
+
+    def set_point(self, point: tuple[float, float]) -> None:
+        """Move the point (as a drag does); poses follow after the debounce."""
+        assert self.marker is not None
+        self.marker.setPos(point)
+
+    def point(self) -> tuple[float, float] | None:
+        if self.marker is None:
+            return None
+        pos = self.marker.pos()
+        return (float(pos.x()), float(pos.y()))
+
     def box(self) -> tuple[float, float, float, float] | None:
         if self.roi is None:
             return None
@@ -131,11 +176,13 @@ class ScenePoseTool(QObject, Tool):
                                         result_type=ModelChoices, label="scene-pose model"))
 
     def request_poses(self) -> None:
-        image, box = self._image(), self.box()
-        if image is None or box is None:
+        image, box, point = self._image(), self.box(), self.point()
+        if image is None or (box is None and point is None):
             return
+        size = (image.shape[1], image.shape[0])
         try:
-            box = tuple(check_box(box, (image.shape[1], image.shape[0])))
+            box = None if box is None else tuple(check_box(box, size))
+            point = None if point is None else tuple(check_point(point, size))
         except StudioError as err:
             self.view.set_status(str(err))
             return
@@ -144,7 +191,7 @@ class ScenePoseTool(QObject, Tool):
         pose_class = self.view.chosen_class()
         self.view.set_status("generating...")
         self.host.run_job(self, ToolJob(
-            run=lambda models: generate(slot, request, image, box, top_k, pose_class),
+            run=lambda models: generate(slot, request, image, top_k, pose_class, box, point),
             result_type=GeneratedPoses, label="scene poses"))
 
     # ------------------------------------------------------------------ results
@@ -153,9 +200,11 @@ class ScenePoseTool(QObject, Tool):
             if result.request == self.request:
                 self.view.set_choices(result.choices)
                 self._show(result)
-                x0, y0, x1, y1 = result.box
-                self.view.set_status(f"{len(result.poses)} poses for the box "
-                                     f"{x0:.0f},{y0:.0f},{x1:.0f},{y1:.0f}; click one to "
+                where = (f"the box {','.join(f'{v:.0f}' for v in result.box)}"
+                         if result.box is not None else
+                         f"the point {','.join(f'{v:.0f}' for v in result.point)} (sizes "
+                         "predicted)")
+                self.view.set_status(f"{len(result.poses)} poses for {where}; click one to "
                                      "see it as a body")
         elif isinstance(result, ModelChoices):
             self.view.set_choices(result)
@@ -254,11 +303,12 @@ class ScenePoseTool(QObject, Tool):
 
         image = self._image()
         if self.result is None or image is None:
-            raise StudioError("no generated poses to export: place a box on a photo first")
+            raise StudioError("no generated poses to export: place a box or a point on a "
+                              "photo first")
         if path.suffix.lower() not in (".json", ".npz"):
             raise StudioError(f"{path.name}: use .json or .npz")
         payload = poses_bytes(self.result.poses, path.suffix, (image.shape[1], image.shape[0]),
-                              {"box": list(self.result.box)})
+                              self.result.where())
         write_output(path, payload)
         return [path]
 
