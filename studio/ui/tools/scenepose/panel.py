@@ -1,5 +1,6 @@
-"""The scene-pose dock: place the box (or a point), how many poses, the ranked list (hover highlights
-a skeleton, a click lifts it to a body), and what the last request did."""
+"""The scene-pose dock: place the box (or a point), how many poses, the ranked list
+(hover highlights a skeleton, a click lifts it to a body), and what the last request
+did."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
