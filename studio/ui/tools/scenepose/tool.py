@@ -98,13 +98,27 @@ class ScenePoseTool(QObject, Tool):
             self.host.image_view.view.removeItem(self.marker)
             self.marker = None
 
-    def place_box(self, box: tuple[float, float, float, float] | None = None) -> None:
-        """Put the box on the photo (default: a person-sized box in the middle)."""
+    def _photo_size(self) -> tuple[int, int] | None:
+        """(width, height) of the open photo, or None after saying one is needed."""
         image = self._image()
         if image is None:
             self.view.set_status("Open a scene photo first.")
+            return None
+        return image.shape[1], image.shape[0]
+
+    def _put_on_photo(self, item: pg.GraphicsObject, moved) -> None:
+        """Show a new box or point above the skeletons; its moves re-ask after the
+        debounce, and it asks once now."""
+        item.setZValue(SKELETON_Z + 1)
+        moved.connect(lambda _: self.timer.start())
+        self.host.image_view.view.addItem(item)
+        self.request_poses()
+
+    def place_box(self, box: tuple[float, float, float, float] | None = None) -> None:
+        """Put the box on the photo (default: a person-sized box in the middle)."""
+        if (size := self._photo_size()) is None:
             return
-        h, w = image.shape[:2]
+        w, h = size
         if box is None:
             box = (w * 0.4, h * 0.25, w * 0.6, h * 0.85)
         self._remove_marker()  # one way of asking at a time
@@ -114,10 +128,7 @@ class ScenePoseTool(QObject, Tool):
             self.roi.addScaleHandle((0, 0), (1, 1))
             self.roi.addScaleHandle((1, 0), (0, 1))
             self.roi.addScaleHandle((0, 1), (1, 0))
-            self.roi.setZValue(SKELETON_Z + 1)
-            self.roi.sigRegionChanged.connect(lambda _: self.timer.start())
-            self.host.image_view.view.addItem(self.roi)
-            self.request_poses()
+            self._put_on_photo(self.roi, self.roi.sigRegionChanged)
         else:
             self.set_box(box)
 
@@ -130,21 +141,16 @@ class ScenePoseTool(QObject, Tool):
     def place_point(self, point: tuple[float, float] | None = None) -> None:
         """Ask with a point instead of a box (default: the middle of the photo, a little
         low); the box goes, and the poses follow the point as it is dragged."""
-        image = self._image()
-        if image is None:
-            self.view.set_status("Open a scene photo first.")
+        if (size := self._photo_size()) is None:
             return
-        h, w = image.shape[:2]
+        w, h = size
         if point is None:
             point = (w * 0.5, h * 0.6)
         self._remove_box()
         if self.marker is None:
             self.marker = pg.TargetItem(pos=point, size=16, movable=True,
                                         pen=pg.mkPen(BOX_COLOUR, width=2))
-            self.marker.setZValue(SKELETON_Z + 1)
-            self.marker.sigPositionChanged.connect(lambda _: self.timer.start())
-            self.host.image_view.view.addItem(self.marker)
-            self.request_poses()
+            self._put_on_photo(self.marker, self.marker.sigPositionChanged)
         else:
             self.set_point(point)
 
