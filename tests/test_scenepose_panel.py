@@ -39,6 +39,18 @@ def _widget_pos(window, x: float, y: float) -> QPoint:
     return iv.graphics.mapFromScene(iv.view.mapViewToScene(QPointF(x, y)))
 
 
+def _drag_across(qtbot, window, start_xy: tuple[float, float], end_x: float) -> None:
+    """Drag with the left button from photo pixel ``start_xy`` across to ``end_x``."""
+    viewport = window.image_view.graphics.viewport()
+    start, end = _widget_pos(window, *start_xy), _widget_pos(window, end_x, start_xy[1])
+    send_mouse(viewport, "press", start, Qt.MouseButton.LeftButton)
+    for t in np.linspace(0, 1, 21)[1:]:
+        p = QPoint(round(start.x() + t * (end.x() - start.x())), start.y())
+        send_mouse(viewport, "move", p, Qt.MouseButton.LeftButton)
+        qtbot.wait(15)  # pyqtgraph drops moves faster than its mouse rate limit
+    send_mouse(viewport, "release", end, Qt.MouseButton.LeftButton)
+
+
 def test_dragging_the_box_regenerates_poses_and_a_click_lifts_one_to_a_body(
         qtbot, window, tmp_path) -> None:
     from studio.ui.tools.scenepose.jobs import ModelSlot
@@ -60,15 +72,7 @@ def test_dragging_the_box_regenerates_poses_and_a_click_lifts_one_to_a_body(
     window.image_view.view.setRange(xRange=(0, 320), yRange=(0, 240), padding=0)
     qtbot.wait(50)
 
-    # drag the box's body with the mouse 60 px to the right
-    viewport = window.image_view.graphics.viewport()
-    start, end = _widget_pos(window, 160, 130), _widget_pos(window, 220, 130)
-    send_mouse(viewport, "press", start, Qt.MouseButton.LeftButton)
-    for t in np.linspace(0, 1, 21)[1:]:
-        p = QPoint(round(start.x() + t * (end.x() - start.x())), start.y())
-        send_mouse(viewport, "move", p, Qt.MouseButton.LeftButton)
-        qtbot.wait(15)  # pyqtgraph drops moves faster than its mouse rate limit
-    send_mouse(viewport, "release", end, Qt.MouseButton.LeftButton)
+    _drag_across(qtbot, window, (160, 130), 220)  # the box's body, 60 px to the right
     qtbot.waitUntil(lambda: tool.result is not first and tool.result.box == tool.box(),
                     timeout=TIMEOUT_MS)
     moved = tool.result
@@ -179,14 +183,7 @@ def test_a_point_asks_as_the_paper_does_and_follows_a_drag(qtbot, window, tmp_pa
     window.image_view.view.setRange(xRange=(0, 320), yRange=(0, 240), padding=0)
     qtbot.wait(50)
 
-    viewport = window.image_view.graphics.viewport()  # drag the point 50 px left
-    start, end = _widget_pos(window, 160, 144), _widget_pos(window, 110, 144)
-    send_mouse(viewport, "press", start, Qt.MouseButton.LeftButton)
-    for t in np.linspace(0, 1, 21)[1:]:
-        p = QPoint(round(start.x() + t * (end.x() - start.x())), start.y())
-        send_mouse(viewport, "move", p, Qt.MouseButton.LeftButton)
-        qtbot.wait(15)
-    send_mouse(viewport, "release", end, Qt.MouseButton.LeftButton)
+    _drag_across(qtbot, window, (160, 144), 110)  # the point, 50 px to the left
     qtbot.waitUntil(lambda: tool.result is not first and tool.result.point == tool.point(),
                     timeout=TIMEOUT_MS)
     moved = tool.result

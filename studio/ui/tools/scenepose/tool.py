@@ -206,12 +206,11 @@ class ScenePoseTool(QObject, Tool):
             if result.request == self.request:
                 self.view.set_choices(result.choices)
                 self._show(result)
-                where = (f"the box {','.join(f'{v:.0f}' for v in result.box)}"
-                         if result.box is not None else
-                         f"the point {','.join(f'{v:.0f}' for v in result.point)} (sizes "
-                         "predicted)")
-                self.view.set_status(f"{len(result.poses)} poses for {where}; click one to "
-                                     "see it as a body")
+                (kind, values), = result.where().items()
+                sizes = " (sizes predicted)" if kind == "point" else ""
+                self.view.set_status(f"{len(result.poses)} poses for the {kind} "
+                                     f"{','.join(f'{v:.0f}' for v in values)}{sizes}; click "
+                                     "one to see it as a body")
         elif isinstance(result, ModelChoices):
             self.view.set_choices(result)
         elif isinstance(result, LiftedBody) and self.result is not None:
