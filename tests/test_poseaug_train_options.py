@@ -16,7 +16,8 @@ from studio.synth.poseaug_data import load_or_make
 from studio.train.poseaug_eval import evaluate, view_groups
 from studio.nets.poseaug_files import load_official, read_file
 from studio.train.poseaug_train import WEIGHT_FILES, FakePool, PoseAugConfig, data_folder, \
-    recall_fakes, rt_spread, same_settings, train, valid_samples, view_augment, write_weights
+    mpjpe_loss, recall_fakes, rt_spread, same_settings, train, valid_samples, view_augment, \
+    write_weights
 
 TINY = dict(train_samples=512, width=64, batch_size=128, pretrain_epochs=1, epochs=3,
             warmup=1, pool_size=256)
@@ -278,9 +279,9 @@ def test_mixed_batches_hold_both_kinds_and_keep_the_step_count(tmp_path, data_di
     sizes = []
     original = poseaug_train.estimator_pass
 
-    def counting(model, opt, poses, pose_2d, batch, gen):
+    def counting(model, opt, poses, pose_2d, batch, gen, loss_name="mse"):
         sizes.append(len(poses))
-        return original(model, opt, poses, pose_2d, batch, gen)
+        return original(model, opt, poses, pose_2d, batch, gen, loss_name)
 
     config = PoseAugConfig(**{**TINY, "mix_fakes": True, "real_passes": 2})
     lines = []
@@ -389,4 +390,55 @@ def test_cooldown_ends_the_poseaug_estimator_on_real_passes_and_resumes(tmp_path
         PoseAugConfig(**{**TINY, "cooldown": 2})  # 3 epochs, warmup 1: none augmented
     assert main(["train", "poseaug", "--run-dir", str(tmp_path / "bad"), "--cooldown",
                  "-1"]) == 2
+    assert not (tmp_path / "bad").exists()
+
+
+def test_mpjpe_loss_is_the_mean_joint_distance_and_pulls_every_joint_alike():
+    """--pose-loss mpjpe: the mean Euclidean joint error (what the test scores), whose
+    gradient per joint has the same length whatever its error, unlike MSE's."""
+    target = torch.zeros(2, 16, 3)
+    pred = target.clone()
+    pred[0, 0] = torch.tensor([0.3, 0.4, 0.0])  # 0.5 m off
+    pred[1, 5] = torch.tensor([0.0, 0.0, 0.05])  # 0.05 m off
+    pred.requires_grad_(True)
+    loss = mpjpe_loss(pred, target)
+    assert loss.item() == pytest.approx((0.5 + 0.05) / 32, abs=2e-4)  # + the sqrt's epsilon
+    loss.backward()
+    far, near = pred.grad[0, 0].norm(), pred.grad[1, 5].norm()
+    assert far.item() == pytest.approx(near.item(), rel=1e-3)
+    pred.grad = None
+    torch.nn.functional.mse_loss(pred, target).backward()
+    assert pred.grad[0, 0].norm() > 9 * pred.grad[1, 5].norm()
+
+
+def test_pose_loss_trains_every_estimator_with_it_and_is_checked(tmp_path, data_dir,
+                                                                monkeypatch):
+    """Every phase's estimator trains with the chosen loss and with no other, the setting
+    is part of the run (another loss cannot resume it) and a bad name is one line, exit
+    2, nothing written."""
+    from studio.train import poseaug_train
+
+    calls = {"mse": 0, "mpjpe": 0}
+
+    def counted(name, criterion):
+        def call(pred, target):
+            calls[name] += 1
+            return criterion(pred, target)
+        return call
+
+    for name, criterion in list(poseaug_train.POSE_LOSSES.items()):
+        monkeypatch.setitem(poseaug_train.POSE_LOSSES, name, counted(name, criterion))
+    lines = []
+    folder = run_dir(tmp_path, data_dir)
+    train(PoseAugConfig(**{**TINY, "pose_loss": "mpjpe"}), folder, log=lines.append)
+    assert calls["mse"] == 0 and calls["mpjpe"] > 0
+    entries = [json.loads(x) for x in lines if "phase" in json.loads(x)]
+    assert {e["phase"] for e in entries} == {"pretrain", "source-only", "random", "poseaug"}
+    with pytest.raises(ValueError, match="other settings"):
+        train(PoseAugConfig(**TINY), folder, log=lambda line: None)
+    with pytest.raises(ValueError, match="pose-loss"):
+        PoseAugConfig(**{**TINY, "pose_loss": "l1"})
+    with pytest.raises(SystemExit) as stop:  # argparse's one line for a bad choice
+        main(["train", "poseaug", "--run-dir", str(tmp_path / "bad"), "--pose-loss", "l1"])
+    assert stop.value.code == 2
     assert not (tmp_path / "bad").exists()

@@ -77,11 +77,15 @@ TRAIN_HELP = {
                     "epoch's go to OUT/last-epoch too (0: off)",
     "cooldown": "ours: the PoseAug estimator's last N epochs make only the real passes (no "
                 "augmentor epoch, no augmented pairs), so it ends on the source (0: off)",
+    "pose_loss": "every estimator's loss on its pairs: mse (official) or mpjpe (ours: the "
+                 "mean joint distance the test scores, so the hardest augmented pairs pull "
+                 "no harder than the rest)",
     "seed": "seed of the data and of every draw (a run repeats exactly)",
     "threads": "CPU threads (0: torch's default)",
     "device": "where training runs: cpu, cuda or cuda:N (random draws differ from cpu's)",
 }
-CHOICES = {"random_recipe": ("uniform", "views"), "pick": ("last", "source-val")}
+CHOICES = {"random_recipe": ("uniform", "views"), "pick": ("last", "source-val"),
+           "pose_loss": ("mse", "mpjpe")}
 
 
 def add_train_poseaug(sub: argparse._SubParsersAction) -> None:

@@ -97,6 +97,7 @@ class PoseAugConfig:
     pick: str = "last"  # ours: each estimator's final ("last") or best "source-val" epoch
     average_last: int = 0  # ours: each estimator is the mean of its last N epochs (0: off)
     cooldown: int = 0  # ours: the PoseAug estimator's last N epochs make only real passes
+    pose_loss: str = "mse"  # the estimators' loss: "mse" (official) or "mpjpe" (ours)
     seed: int = 0
     threads: int = 1
     device: str = "cpu"  # where the nets and data live (cuda: random draws differ from cpu)
@@ -116,6 +117,8 @@ class PoseAugConfig:
         if self.pick not in ("last", "source-val") or \
                 (self.pick == "source-val" and self.val_samples < 1):
             raise ValueError("pick must be last or source-val (which needs val-samples)")
+        if self.pose_loss not in POSE_LOSSES:
+            raise ValueError(f"pose-loss must be one of {', '.join(POSE_LOSSES)}")
         if self.random_recipe not in RANDOM_RECIPES or not 0 <= self.random_rotate <= 1:
             raise ValueError("random-recipe must be uniform or views and random-rotate "
                              "within 0-1")
@@ -306,14 +309,28 @@ def _batches(n: int, batch: int, gen: torch.Generator) -> list[torch.Tensor]:
     return [order[i:i + batch] for i in range(0, n - batch + 1, batch)]
 
 
+def mpjpe_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean joint distance [B,J,3] (metres), what the test scores: each joint's pull is a
+    unit vector, so the hardest augmented pairs weigh no more than the rest, where MSE
+    lets a pair pull in proportion to its error (the sqrt's epsilon keeps a perfect joint
+    differentiable)."""
+    return torch.sqrt(((pred - target) ** 2).sum(-1) + 1e-8).mean()
+
+
+POSE_LOSSES = {"mse": torch.nn.functional.mse_loss, "mpjpe": mpjpe_loss}
+
+
 def estimator_pass(model: SimpleBaseline, opt: torch.optim.Optimizer, poses: torch.Tensor,
-                   pose_2d: torch.Tensor, batch: int, gen: torch.Generator) -> float:
-    """One epoch of MSE on root-relative targets (gradient norm clipped at 1)."""
+                   pose_2d: torch.Tensor, batch: int, gen: torch.Generator,
+                   loss_name: str = "mse") -> float:
+    """One epoch of ``loss_name`` (:data:`POSE_LOSSES`) on root-relative targets
+    (gradient norm clipped at 1)."""
     model.train()
+    criterion = POSE_LOSSES[loss_name]
     total = 0.0
     idx_list = _batches(len(poses), batch, gen)
     for idx in idx_list:
-        loss = torch.nn.functional.mse_loss(model(pose_2d[idx]), root_relative(poses[idx]))
+        loss = criterion(model(pose_2d[idx]), root_relative(poses[idx]))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1)
@@ -324,17 +341,17 @@ def estimator_pass(model: SimpleBaseline, opt: torch.optim.Optimizer, poses: tor
 
 def real_passes(model: SimpleBaseline, opt: torch.optim.Optimizer,
                 data: tuple[torch.Tensor, torch.Tensor, torch.Tensor], passes: int,
-                batch: int, gen: torch.Generator) -> float:
+                batch: int, gen: torch.Generator, loss_name: str = "mse") -> float:
     """``passes`` epochs on the real (source) pairs; their mean loss."""
     poses, _, pose_2d = data
-    return sum(estimator_pass(model, opt, poses, pose_2d, batch, gen)
+    return sum(estimator_pass(model, opt, poses, pose_2d, batch, gen, loss_name)
                for _ in range(passes)) / passes
 
 
 def mixed_pass(model: SimpleBaseline, opt: torch.optim.Optimizer,
                fakes: tuple[torch.Tensor, torch.Tensor],
                data: tuple[torch.Tensor, torch.Tensor, torch.Tensor], passes: int,
-               batch: int, gen: torch.Generator) -> float:
+               batch: int, gen: torch.Generator, loss_name: str = "mse") -> float:
     """The augmented pairs and ``passes`` copies of the real ones in one shuffled epoch:
     the same samples and steps as an augmented pass followed by the real passes, but each
     batch holds both kinds, so batch normalisation sees in training the mixed statistics
@@ -342,7 +359,7 @@ def mixed_pass(model: SimpleBaseline, opt: torch.optim.Optimizer,
     their own statistics, and the running averages end up the real pairs')."""
     poses, _, pose_2d = data
     return estimator_pass(model, opt, torch.cat([fakes[0]] + [poses] * passes),
-                          torch.cat([fakes[1]] + [pose_2d] * passes), batch, gen)
+                          torch.cat([fakes[1]] + [pose_2d] * passes), batch, gen, loss_name)
 
 
 class GANParts:
@@ -636,7 +653,7 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
             if phase == "poseaug" and warm + epochs - epoch <= config.cooldown:
                 entry["cooldown"] = True  # the estimator ends on the source alone
                 entry["real_loss"] = real_passes(model, opt, data, config.real_passes,
-                                                 config.batch_size, gen)
+                                                 config.batch_size, gen, config.pose_loss)
             elif phase == "poseaug":
                 fake3, fake2, entry["gan"] = gan_pass(config, parts, model, data, epoch + 1, gen)
                 if config.fake_memory > 1:
@@ -646,26 +663,28 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
                     entry["gan_warmup"] = True
                 elif config.mix_fakes and epoch + 1 > config.warmup:
                     entry["mixed_loss"] = mixed_pass(model, opt, (fake3, fake2), data,
-                                                     config.real_passes, config.batch_size, gen)
+                                                     config.real_passes, config.batch_size,
+                                                     gen, config.pose_loss)
                 else:
                     if epoch + 1 > config.warmup and len(fake3) >= config.batch_size:
                         entry["fake_loss"] = estimator_pass(model, opt, fake3, fake2,
-                                                            config.batch_size, gen)
+                                                            config.batch_size, gen,
+                                                            config.pose_loss)
                     entry["real_loss"] = real_passes(model, opt, data, config.real_passes,
-                                                     config.batch_size, gen)
+                                                     config.batch_size, gen, config.pose_loss)
             elif phase == "random":
                 aug3 = RANDOM_RECIPES[config.random_recipe](data[0], gen, config)
                 aug2 = project_to_2d(aug3, data[1])
                 ok = valid_samples(aug3, aug2)
                 entry["fake_loss"] = estimator_pass(model, opt, aug3[ok], aug2[ok],
-                                                    config.batch_size, gen)
+                                                    config.batch_size, gen, config.pose_loss)
                 entry["valid"] = float(ok.float().mean())
                 entry["real_loss"] = real_passes(model, opt, data, config.real_passes,
-                                                 config.batch_size, gen)
+                                                 config.batch_size, gen, config.pose_loss)
             else:
                 entry["real_loss"] = real_passes(model, opt, data,
                                                  1 if phase == "pretrain" else 2,
-                                                 config.batch_size, gen)
+                                                 config.batch_size, gen, config.pose_loss)
             if not warming:
                 sched.step()
                 if average is not None and warm + epochs - epoch <= config.average_last:
