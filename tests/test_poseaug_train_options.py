@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -441,4 +442,50 @@ def test_pose_loss_trains_every_estimator_with_it_and_is_checked(tmp_path, data_
     with pytest.raises(SystemExit) as stop:  # argparse's one line for a bad choice
         main(["train", "poseaug", "--run-dir", str(tmp_path / "bad"), "--pose-loss", "l1"])
     assert stop.value.code == 2
+    assert not (tmp_path / "bad").exists()
+
+
+def test_most_plausible_keeps_the_best_scored_share_of_the_valid_pairs():
+    """--fake-keep F: of the valid pairs, the share F (rounded up) whose least real part
+    the 3D discriminator scores highest; invalid pairs never come back, and the score is
+    the articulation's alone (a pose turned over scores as it did upright)."""
+    from studio.nets.poseaug_discriminators import PoseDiscriminator3D
+    from studio.train.poseaug_train import most_plausible
+
+    torch.manual_seed(0)
+    d3d = PoseDiscriminator3D()
+    poses = torch.randn(10, 16, 3) * 0.3
+    ok = torch.tensor([True] * 8 + [False] * 2)
+    kept = most_plausible(d3d, poses, ok, 0.5)
+    assert int(kept.sum()) == 4 and not kept[8:].any()
+    score = d3d(poses).min(1).values.detach()
+    assert score[kept].min() >= score[:8][~kept[:8]].max()
+    assert torch.equal(most_plausible(d3d, poses, ok, 1.0), ok)
+    assert int(most_plausible(d3d, poses, ok, 0.3).sum()) == 3  # 2.4 rounded up
+    turned = poses @ torch.tensor([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # laid down
+    assert torch.allclose(d3d(turned), d3d(poses), atol=1e-4)
+    none = torch.zeros(10, dtype=torch.bool)
+    assert not most_plausible(d3d, poses, none, 0.8).any()
+
+
+def test_fake_keep_logs_the_kept_share_resumes_and_checks_its_value(tmp_path, data_dir):
+    """A run with --fake-keep logs each PoseAug epoch's kept share beside the valid one
+    (the estimator's augmented pass is that much smaller), the option is the PoseAug
+    phase's own (it may change until the phase starts) and a bad value is refused."""
+    lines = []
+    train(PoseAugConfig(**{**TINY, "fake_keep": 0.5}), run_dir(tmp_path, data_dir),
+          log=lines.append)
+    gan = [json.loads(x)["gan"] for x in lines if '"gan"' in x]
+    assert all(g["kept"] == pytest.approx(g["valid"] / 2, abs=0.02) for g in gan)
+    plain = []
+    train(PoseAugConfig(**TINY), run_dir(tmp_path / "plain", data_dir), log=plain.append)
+    assert all("kept" not in json.loads(x)["gan"] for x in plain if '"gan"' in x)
+    stored, keeping = asdict(PoseAugConfig(**TINY)), PoseAugConfig(**{**TINY, "fake_keep": 0.5})
+    assert same_settings(stored, keeping, phase=3, epoch=0)
+    assert not same_settings(stored, keeping, phase=3, epoch=1)
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="fake-keep"):
+            PoseAugConfig(**{**TINY, "fake_keep": bad})
+    assert main(["train", "poseaug", "--run-dir", str(tmp_path / "bad"), "--fake-keep",
+                 "0"]) == 2
     assert not (tmp_path / "bad").exists()

@@ -80,6 +80,9 @@ TRAIN_HELP = {
     "pose_loss": "every estimator's loss on its pairs: mse (official) or mpjpe (ours: the "
                  "mean joint distance the test scores, so the hardest augmented pairs pull "
                  "no harder than the rest)",
+    "fake_keep": "ours: share of each augmentor batch's valid pairs the estimator learns "
+                 "from, those whose least plausible part the 3D discriminator scores most "
+                 "real (1: all, as the official)",
     "seed": "seed of the data and of every draw (a run repeats exactly)",
     "threads": "CPU threads (0: torch's default)",
     "device": "where training runs: cpu, cuda or cuda:N (random draws differ from cpu's)",

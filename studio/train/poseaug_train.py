@@ -98,6 +98,7 @@ class PoseAugConfig:
     average_last: int = 0  # ours: each estimator is the mean of its last N epochs (0: off)
     cooldown: int = 0  # ours: the PoseAug estimator's last N epochs make only real passes
     pose_loss: str = "mse"  # the estimators' loss: "mse" (official) or "mpjpe" (ours)
+    fake_keep: float = 1.0  # ours: share of valid augmented pairs kept, most plausible first
     seed: int = 0
     threads: int = 1
     device: str = "cpu"  # where the nets and data live (cuda: random draws differ from cpu)
@@ -124,6 +125,8 @@ class PoseAugConfig:
                              "within 0-1")
         if self.poseaug_epochs < 0 or self.fake_memory < 1:
             raise ValueError("poseaug-epochs must be at least 0 and fake-memory at least 1")
+        if not 0 < self.fake_keep <= 1:
+            raise ValueError("fake-keep must be above 0 and at most 1")
         if self.gan_warmup < 0:
             raise ValueError("gan-warmup must be at least 0")
         if self.average_last < 0 or (self.average_last and self.pick != "last"):
@@ -478,13 +481,16 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
                                          config.d2d_mirror, config.d2d_scale, gen),
                                      parts.pool2d(fake2_rt, gen)))
         rt3, rt2 = out["pose_rt"].detach(), fake2_rt.detach()
-        ok = valid_samples(rt3, rt2)
+        valid = valid_samples(rt3, rt2)
+        ok = valid if config.fake_keep == 1 else \
+            most_plausible(d3d, out["pose_ba"].detach(), valid, config.fake_keep)
         kept3.append(rt3[ok])
         kept2.append(rt2[ok])
         logs.append([adv.item(), diff.item(), feedback.item(), *d_losses,
                      out["ba_diff"].detach().mean().item(),
                      out["blr"].detach().abs().mean().item(),
-                     ok.float().mean().item(),
+                     valid.float().mean().item(),
+                     ok.float().mean().item() if config.fake_keep < 1 else math.nan,
                      (rt3[:, 1, 0] > rt3[:, 4, 0]).float().mean().item(),
                      (rt3[:, 9, 1] > rt3[:, 0, 1] - 0.3).float().mean().item(),
                      rotation_degrees(out["rot"].detach()).std().item(),
@@ -494,11 +500,25 @@ def gan_pass(config: PoseAugConfig, parts: GANParts, model: SimpleBaseline,
     with warnings.catch_warnings():  # a spread that was not measured stays NaN, unlogged
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(np.array(logs), axis=0)
-    names = ("adv", "diff", "feedback", "d3d", "d2d", "ba_diff", "blr_abs", "valid",
+    names = ("adv", "diff", "feedback", "d3d", "d2d", "ba_diff", "blr_abs", "valid", "kept",
              "back_seen", "not_upright", "rot_deg_std", "depth_std", "rot_spread",
              "trans_spread")
     return torch.cat(kept3), torch.cat(kept2), {name: float(value) for name, value in
                                                 zip(names, mean) if not math.isnan(value)}
+
+
+@torch.no_grad()
+def most_plausible(d3d: torch.nn.Module, pose_ba: torch.Tensor, ok: torch.Tensor,
+                   keep: float) -> torch.Tensor:
+    """[B] bool: of the ``ok`` samples, the share ``keep`` (rounded up) whose least
+    plausible part the 3D discriminator scores most real. Its KCS input sees the
+    articulation only, not the global rotation, so people the augmentor laid down are
+    judged by their limbs, not for lying (what the target holds); what it drops are the
+    articulations no distribution shows."""
+    score = d3d(pose_ba).min(1).values.masked_fill(~ok, -math.inf)
+    kept = torch.zeros_like(ok)
+    kept[score.topk(math.ceil(keep * int(ok.sum()))).indices] = True
+    return kept & ok
 
 
 def recall_fakes(memory: list[tuple[torch.Tensor, torch.Tensor]], count: int,
@@ -526,7 +546,7 @@ LATER_SETTINGS = {
                 "gloss_factorframe", "gloss_factorms", "gloss_factorms_trans", "rotation_start",
                 "d2d_mirror", "d2d_scale", "d2d_turn", "d2d_tilt", "d2d_rotate", "pool_size",
                 "poseaug_epochs", "fake_memory", "gan_warmup", "mix_fakes",
-                "feedback_eval", "cooldown")}
+                "feedback_eval", "cooldown", "fake_keep")}
 
 
 def same_settings(stored: dict, config: PoseAugConfig, phase: int = 0, epoch: int = 0
