@@ -191,14 +191,18 @@ def test_the_pipeline_threads_run_below_the_ui_thread(qtbot, live, video):
     detect = [t.native_id for t in threading.enumerate() if t.name == "live-detect"]
     now = _thread_nice()
     live.stop()
-    assert detect and all(os.getpriority(os.PRIO_PROCESS, tid) > ui for tid in detect)
+
+    def below(nice: int) -> bool:  # under `nice -n 19 make test` nothing is left below
+        return nice > ui or nice == ui == 19
+
+    assert detect and all(below(os.getpriority(os.PRIO_PROCESS, tid)) for tid in detect)
     # the worker thread started with the window; the test's photo finder's MediaPipe
     # threads too, from the test's thread
     started = [value for tid, value in now.items() if tid not in before]
     for wanted, threads in (("pipeline-worker", now.values()), ("mediapipe", started),
                             ("live-capture", started)):
         nice = [n for name, n in threads if name.startswith(wanted)]
-        assert nice and min(nice) > ui, wanted
+        assert nice and all(below(n) for n in nice), wanted
 
 
 def _longest_stall_ms(qtbot, live, results: int) -> tuple[float, int]:
