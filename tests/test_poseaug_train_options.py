@@ -16,9 +16,9 @@ from studio.nets.poseaug_skeleton import bone_lengths, project_to_2d
 from studio.synth.poseaug_data import load_or_make
 from studio.train.poseaug_eval import evaluate, view_groups
 from studio.nets.poseaug_files import load_official, read_file
+from studio.train.poseaug_losses import mpjpe_loss
 from studio.train.poseaug_train import WEIGHT_FILES, FakePool, PoseAugConfig, data_folder, \
-    mpjpe_loss, recall_fakes, rt_spread, same_settings, train, valid_samples, view_augment, \
-    write_weights
+    recall_fakes, rt_spread, same_settings, train, valid_samples, view_augment, write_weights
 
 TINY = dict(train_samples=512, width=64, batch_size=128, pretrain_epochs=1, epochs=3,
             warmup=1, pool_size=256)

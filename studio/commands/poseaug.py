@@ -87,12 +87,11 @@ TRAIN_HELP = {
     "threads": "CPU threads (0: torch's default)",
     "device": "where training runs: cpu, cuda or cuda:N (random draws differ from cpu's)",
 }
-CHOICES = {"random_recipe": ("uniform", "views"), "pick": ("last", "source-val"),
-           "pose_loss": ("mse", "mpjpe")}
+CHOICES = {"pick": ("last", "source-val")}  # with the recipes' and losses' names (below)
 
 
 def add_train_poseaug(sub: argparse._SubParsersAction) -> None:
-    from studio.train.poseaug_train import PHASES, PoseAugConfig
+    from studio.train.poseaug_train import PHASES, POSE_LOSSES, RANDOM_RECIPES, PoseAugConfig
 
     p = sub.add_parser(
         "poseaug",
@@ -111,7 +110,8 @@ def add_train_poseaug(sub: argparse._SubParsersAction) -> None:
                         "(default: %(default)s)")
     p.add_argument("--half", action="store_true",
                    help="write the weights files in float16 (half the size; loaders upcast)")
-    add_config_options(p, PoseAugConfig, TRAIN_HELP, CHOICES)
+    add_config_options(p, PoseAugConfig, TRAIN_HELP, {
+        **CHOICES, "random_recipe": tuple(RANDOM_RECIPES), "pose_loss": tuple(POSE_LOSSES)})
     p.set_defaults(func=_train)
 
 

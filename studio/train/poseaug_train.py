@@ -312,15 +312,7 @@ def _batches(n: int, batch: int, gen: torch.Generator) -> list[torch.Tensor]:
     return [order[i:i + batch] for i in range(0, n - batch + 1, batch)]
 
 
-def mpjpe_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean joint distance [B,J,3] (metres), what the test scores: each joint's pull is a
-    unit vector, so the hardest augmented pairs weigh no more than the rest, where MSE
-    lets a pair pull in proportion to its error (the sqrt's epsilon keeps a perfect joint
-    differentiable)."""
-    return torch.sqrt(((pred - target) ** 2).sum(-1) + 1e-8).mean()
-
-
-POSE_LOSSES = {"mse": torch.nn.functional.mse_loss, "mpjpe": mpjpe_loss}
+POSE_LOSSES = {"mse": torch.nn.functional.mse_loss, "mpjpe": L.mpjpe_loss}
 
 
 def estimator_pass(model: SimpleBaseline, opt: torch.optim.Optimizer, poses: torch.Tensor,
