@@ -13,12 +13,13 @@ import torch
 
 from studio.cli import main
 from studio.nets.poseaug_skeleton import bone_lengths, project_to_2d
-from studio.synth.poseaug_data import load_or_make
-from studio.train.poseaug_eval import evaluate, view_groups
+from studio.synth.poseaug_data import load_or_make, view_groups
+from studio.train.poseaug_eval import evaluate
 from studio.nets.poseaug_files import load_official, read_file
 from studio.train.poseaug_losses import mpjpe_loss
 from studio.train.poseaug_train import WEIGHT_FILES, FakePool, PoseAugConfig, data_folder, \
-    recall_fakes, rt_spread, same_settings, train, valid_samples, view_augment, write_weights
+    off_source_views, recall_fakes, rt_spread, same_settings, train, valid_samples, \
+    view_augment, write_weights
 
 TINY = dict(train_samples=512, width=64, batch_size=128, pretrain_epochs=1, epochs=3,
             warmup=1, pool_size=256)
@@ -391,6 +392,61 @@ def test_cooldown_ends_the_poseaug_estimator_on_real_passes_and_resumes(tmp_path
         PoseAugConfig(**{**TINY, "cooldown": 2})  # 3 epochs, warmup 1: none augmented
     assert main(["train", "poseaug", "--run-dir", str(tmp_path / "bad"), "--cooldown",
                  "-1"]) == 2
+    assert not (tmp_path / "bad").exists()
+
+
+def test_off_source_views_keep_people_seen_from_behind_or_not_upright(source):
+    """What the cool-down rehearses: the source's own view (upright, front seen) is
+    dropped; a person turned round or laid down is kept, with its 2D row."""
+    poses, cameras, _ = source
+    assert bool(view_groups(poses[:4])["upright_front"].all())
+    root = poses[:4, :1]
+    turned = (poses[:4] - root) @ torch.diag(torch.tensor([-1.0, 1.0, -1.0])) + root
+    laid = (poses[:4] - root) @ torch.tensor([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]]) + root
+    mixed = torch.cat([poses[:4], turned, laid])
+    pose_2d = project_to_2d(mixed, cameras[:4].repeat(3, 1))
+    kept3, kept2 = off_source_views(mixed, pose_2d)
+    assert torch.equal(kept3, torch.cat([turned, laid]))
+    assert torch.equal(kept2, pose_2d[4:])
+
+
+def test_cooldown_rehearse_replays_remembered_off_source_pairs_and_resumes(tmp_path,
+                                                                          data_dir):
+    """--cooldown-rehearse: each cool-down epoch logs how many remembered augmented pairs
+    it rehearsed (the off-source share of one epoch's draw) and trains on them when they
+    fill a batch; the epochs before are the plain cool-down run's, a run stopped in the
+    cool-down resumes to the same weights, and the option needs a cool-down."""
+    settings = {**TINY, "cooldown": 1, "rotation_start": 1.0}
+    plain_lines, lines = [], []
+    plain = train(PoseAugConfig(**settings), run_dir(tmp_path / "plain", data_dir),
+                  log=plain_lines.append)
+    config = PoseAugConfig(**settings, cooldown_rehearse=True)
+    rehearsed = train(config, run_dir(tmp_path / "rehearse", data_dir), log=lines.append)
+    gan = [json.loads(x) for x in lines if json.loads(x)["phase"] == "poseaug"]
+    plain_gan = [json.loads(x) for x in plain_lines if json.loads(x)["phase"] == "poseaug"]
+    assert gan[:2] == [e | {"seconds": g["seconds"]} for e, g in zip(plain_gan[:2], gan[:2])]
+    last = gan[2]
+    drawn = round(TINY["train_samples"] * gan[1]["gan"]["valid"])  # the last epoch's pairs
+    assert last["cooldown"] and 0 < last["rehearsed"] < drawn
+    assert ("fake_loss" in last) == (last["rehearsed"] >= TINY["batch_size"])
+    assert "fake_loss" not in plain_gan[2]
+    assert any(not torch.equal(v, rehearsed["done"]["poseaug"][k])
+               for k, v in plain["done"]["poseaug"].items())
+
+    def stop(line):  # the checkpoint then holds the last augmented epoch and its memory
+        if json.loads(line).get("cooldown"):
+            raise KeyboardInterrupt
+
+    resumed_dir = run_dir(tmp_path / "resumed", data_dir)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, resumed_dir, log=stop)
+    resumed = train(config, resumed_dir, log=lambda line: None)
+    for key, value in rehearsed["done"]["poseaug"].items():
+        assert torch.equal(value, resumed["done"]["poseaug"][key]), key
+    with pytest.raises(ValueError, match="cooldown-rehearse"):
+        PoseAugConfig(**TINY, cooldown_rehearse=True)
+    assert main(["train", "poseaug", "--run-dir", str(tmp_path / "bad"),
+                 "--cooldown-rehearse"]) == 2
     assert not (tmp_path / "bad").exists()
 
 

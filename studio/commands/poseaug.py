@@ -77,6 +77,10 @@ TRAIN_HELP = {
                     "epoch's go to OUT/last-epoch too (0: off)",
     "cooldown": "ours: the PoseAug estimator's last N epochs make only the real passes (no "
                 "augmentor epoch, no augmented pairs), so it ends on the source (0: off)",
+    "cooldown_rehearse": "ours: in those epochs the estimator also rehearses the pairs "
+                         "its last augmented epochs remembered that the source never "
+                         "shows (seen from behind or not upright), before the real "
+                         "passes",
     "pose_loss": "every estimator's loss on its pairs: mse (official) or mpjpe (ours: the "
                  "mean joint distance the test scores, so the hardest augmented pairs pull "
                  "no harder than the rest)",

@@ -56,6 +56,16 @@ class PoseSet:
                 torch.from_numpy(self.pose_2d))
 
 
+def view_groups(poses: torch.Tensor) -> dict[str, torch.Tensor]:
+    """[N] masks: upright with the front seen (right hip on the image's left), upright
+    with the back seen, and not upright (head less than 0.3 m above the hip: sitting low,
+    lying, ...); camera frame, y down."""
+    upright = poses[:, 9, 1] < poses[:, 0, 1] - 0.3
+    front = poses[:, 1, 0] < poses[:, 4, 0]
+    return {"upright_front": upright & front, "upright_back": upright & ~front,
+            "not_upright": ~upright}
+
+
 def _rot_y(angle: torch.Tensor) -> torch.Tensor:
     zero = torch.zeros_like(angle)
     return euler_to_rotmat(torch.stack([zero, angle, zero], -1))

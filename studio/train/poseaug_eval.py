@@ -8,21 +8,12 @@ from pathlib import Path
 import torch
 
 from studio.nets.poseaug_files import load_official
-from studio.synth.poseaug_data import DISTRIBUTIONS, SOURCE_SHAPE_SEED, load_or_make
+from studio.synth.poseaug_data import DISTRIBUTIONS, SOURCE_SHAPE_SEED, load_or_make, \
+    view_groups
 from studio.train.metrics import procrustes_align
 from studio.train.poseaug_train import VARIANTS, WEIGHT_FILES
 
 TEST_SEED_OFFSET = 1000  # test sets never share a seed with a training set
-
-
-def view_groups(poses: torch.Tensor) -> dict[str, torch.Tensor]:
-    """[N] masks: upright with the front seen (right hip on the image's left), upright
-    with the back seen, and not upright (head less than 0.3 m above the hip: sitting low,
-    lying, ...); camera frame, y down."""
-    upright = poses[:, 9, 1] < poses[:, 0, 1] - 0.3
-    front = poses[:, 1, 0] < poses[:, 4, 0]
-    return {"upright_front": upright & front, "upright_back": upright & ~front,
-            "not_upright": ~upright}
 
 
 @torch.no_grad()

@@ -38,7 +38,7 @@ from studio.nets.poseaug_estimators import SimpleBaseline
 from studio.nets.poseaug_files import save_official
 from studio.nets.poseaug_skeleton import FIXED_ANGLE_BONES, bone_lengths, pose_from_bones, \
     project_to_2d, root_relative, unit_bones
-from studio.synth.poseaug_data import PoseSet, load_or_make
+from studio.synth.poseaug_data import PoseSet, load_or_make, view_groups
 from studio.train import poseaug_losses as L
 
 PHASES = ("pretrain", "source-only", "random", "poseaug")
@@ -97,6 +97,7 @@ class PoseAugConfig:
     pick: str = "last"  # ours: each estimator's final ("last") or best "source-val" epoch
     average_last: int = 0  # ours: each estimator is the mean of its last N epochs (0: off)
     cooldown: int = 0  # ours: the PoseAug estimator's last N epochs make only real passes
+    cooldown_rehearse: bool = False  # ours: ... and rehearse remembered off-source views
     pose_loss: str = "mse"  # the estimators' loss: "mse" (official) or "mpjpe" (ours)
     fake_keep: float = 1.0  # ours: share of valid augmented pairs kept, most plausible first
     seed: int = 0
@@ -137,6 +138,8 @@ class PoseAugConfig:
         if not 0 <= self.cooldown < self.phase_epochs("poseaug") - self.warmup:
             raise ValueError("cooldown must be at least 0 and leave the PoseAug phase an "
                              "epoch with augmented pairs after its warmup")
+        if self.cooldown_rehearse and not self.cooldown:
+            raise ValueError("cooldown-rehearse needs a cooldown")
 
     def phase_epochs(self, phase: str) -> int:
         """How many epochs ``phase`` runs."""
@@ -525,6 +528,15 @@ def recall_fakes(memory: list[tuple[torch.Tensor, torch.Tensor]], count: int,
     return poses[pick], pose_2d[pick]
 
 
+def off_source_views(poses: torch.Tensor, pose_2d: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pairs whose people are seen from behind or are not upright: views the source
+    never shows (its people stand and face the camera's front half), so on 2D inputs like
+    the source's they pull no depth away from the source's."""
+    off = ~view_groups(poses)["upright_front"]
+    return poses[off], pose_2d[off]
+
+
 VAL_SEED_OFFSET = 500  # the validation pairs' seed: apart from training (0) and test (1000)
 
 
@@ -538,7 +550,7 @@ LATER_SETTINGS = {
                 "gloss_factorframe", "gloss_factorms", "gloss_factorms_trans", "rotation_start",
                 "d2d_mirror", "d2d_scale", "d2d_turn", "d2d_tilt", "d2d_rotate", "pool_size",
                 "poseaug_epochs", "fake_memory", "gan_warmup", "mix_fakes",
-                "feedback_eval", "cooldown", "fake_keep")}
+                "feedback_eval", "cooldown", "cooldown_rehearse", "fake_keep")}
 
 
 def same_settings(stored: dict, config: PoseAugConfig, phase: int = 0, epoch: int = 0
@@ -663,13 +675,22 @@ def _train_phases(config: PoseAugConfig, run_dir: Path, device: torch.device, lo
             gen = torch.Generator(device).manual_seed(seed)
             entry = {"phase": phase, "epoch": epoch + 1}
             if phase == "poseaug" and warm + epochs - epoch <= config.cooldown:
-                entry["cooldown"] = True  # the estimator ends on the source alone
+                entry["cooldown"] = True  # the estimator ends on the source's views alone
+                if config.cooldown_rehearse:
+                    fake3, fake2 = off_source_views(*recall_fakes(memory, len(memory[-1][0]),
+                                                                  gen))
+                    entry["rehearsed"] = len(fake3)
+                    if len(fake3) >= config.batch_size:
+                        entry["fake_loss"] = estimator_pass(model, opt, fake3, fake2,
+                                                            config.batch_size, gen,
+                                                            config.pose_loss)
                 entry["real_loss"] = real_passes(model, opt, data, config.real_passes,
                                                  config.batch_size, gen, config.pose_loss)
             elif phase == "poseaug":
                 fake3, fake2, entry["gan"] = gan_pass(config, parts, model, data, epoch + 1, gen)
-                if config.fake_memory > 1:
+                if config.fake_memory > 1 or config.cooldown_rehearse:
                     memory = (memory + [(fake3, fake2)])[-config.fake_memory:]
+                if config.fake_memory > 1:
                     fake3, fake2 = recall_fakes(memory, len(fake3), gen)
                 if warming:
                     entry["gan_warmup"] = True
