@@ -358,6 +358,23 @@ def test_averaged_estimators_keep_the_last_epochs_and_resume(tmp_path, data_dir)
         PoseAugConfig(average_last=2, pick="source-val", val_samples=8)
 
 
+def assert_resumes_in_the_cooldown(config: PoseAugConfig, finished: dict, tmp_path: Path,
+                                   data_dir: Path) -> None:
+    """A run of ``config`` stopped as its cool-down starts (the checkpoint then holds the
+    last augmented epoch and its fake memory) and resumed ends with ``finished``'s
+    PoseAug weights."""
+    def stop(line):
+        if json.loads(line).get("cooldown"):
+            raise KeyboardInterrupt
+
+    resumed_dir = run_dir(tmp_path / "resumed", data_dir)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, resumed_dir, log=stop)
+    resumed = train(config, resumed_dir, log=lambda line: None)
+    for key, value in finished["done"]["poseaug"].items():
+        assert torch.equal(value, resumed["done"]["poseaug"][key]), key
+
+
 def test_cooldown_ends_the_poseaug_estimator_on_real_passes_and_resumes(tmp_path, data_dir):
     """With --cooldown N the PoseAug phase's last N epochs train the estimator on the
     source pairs alone (no augmentor epoch, no augmented pass); the epochs before them
@@ -378,16 +395,7 @@ def test_cooldown_ends_the_poseaug_estimator_on_real_passes_and_resumes(tmp_path
     for key, value in plain["done"]["random"].items():
         assert torch.equal(value, cooled["done"]["random"][key]), key
 
-    def stop(line):  # the checkpoint then holds the last augmented epoch
-        if json.loads(line).get("cooldown"):
-            raise KeyboardInterrupt
-
-    resumed_dir = run_dir(tmp_path / "resumed", data_dir)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, resumed_dir, log=stop)
-    resumed = train(config, resumed_dir, log=lambda line: None)
-    for key, value in cooled["done"]["poseaug"].items():
-        assert torch.equal(value, resumed["done"]["poseaug"][key]), key
+    assert_resumes_in_the_cooldown(config, cooled, tmp_path, data_dir)
     with pytest.raises(ValueError, match="cooldown"):
         PoseAugConfig(**{**TINY, "cooldown": 2})  # 3 epochs, warmup 1: none augmented
     assert main(["train", "poseaug", "--run-dir", str(tmp_path / "bad"), "--cooldown",
@@ -433,16 +441,7 @@ def test_cooldown_rehearse_replays_remembered_off_source_pairs_and_resumes(tmp_p
     assert any(not torch.equal(v, rehearsed["done"]["poseaug"][k])
                for k, v in plain["done"]["poseaug"].items())
 
-    def stop(line):  # the checkpoint then holds the last augmented epoch and its memory
-        if json.loads(line).get("cooldown"):
-            raise KeyboardInterrupt
-
-    resumed_dir = run_dir(tmp_path / "resumed", data_dir)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, resumed_dir, log=stop)
-    resumed = train(config, resumed_dir, log=lambda line: None)
-    for key, value in rehearsed["done"]["poseaug"].items():
-        assert torch.equal(value, resumed["done"]["poseaug"][key]), key
+    assert_resumes_in_the_cooldown(config, rehearsed, tmp_path, data_dir)
     with pytest.raises(ValueError, match="cooldown-rehearse"):
         PoseAugConfig(**TINY, cooldown_rehearse=True)
     assert main(["train", "poseaug", "--run-dir", str(tmp_path / "bad"),
