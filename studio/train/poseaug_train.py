@@ -531,8 +531,9 @@ def recall_fakes(memory: list[tuple[torch.Tensor, torch.Tensor]], count: int,
 def off_source_views(poses: torch.Tensor, pose_2d: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """The pairs whose people are seen from behind or are not upright: views the source
-    never shows (its people stand and face the camera's front half), so on 2D inputs like
-    the source's they pull no depth away from the source's."""
+    never shows (its people stand and face the camera's front half). Rehearsing them was
+    meant to keep the target's hardest views without pulling the source's depths; it
+    costs the source more than no cool-down (model card, fourteenth session)."""
     off = ~view_groups(poses)["upright_front"]
     return poses[off], pose_2d[off]
 
