@@ -16,7 +16,7 @@ from studio.nets.poseaug_skeleton import bone_lengths, project_to_2d
 from studio.synth.poseaug_data import load_or_make, view_groups
 from studio.train.poseaug_eval import evaluate
 from studio.nets.poseaug_files import load_official, read_file
-from studio.train.poseaug_losses import mpjpe_loss
+from studio.train.poseaug_losses import HUBER_DELTA, huber_joint_loss, mpjpe_loss
 from studio.train.poseaug_train import WEIGHT_FILES, FakePool, PoseAugConfig, data_folder, \
     off_source_views, recall_fakes, rt_spread, same_settings, train, valid_samples, \
     view_augment, write_weights
@@ -467,6 +467,32 @@ def test_mpjpe_loss_is_the_mean_joint_distance_and_pulls_every_joint_alike():
     assert pred.grad[0, 0].norm() > 9 * pred.grad[1, 5].norm()
 
 
+def test_huber_loss_pulls_like_mse_near_and_like_the_joint_distance_far():
+    """--pose-loss huber: a joint off by less than 0.1 m pulls in proportion to its error
+    (as under MSE), one off by more pulls with unit length (as under the joint
+    distance); the value is continuous at 0.1 m."""
+    target = torch.zeros(1, 16, 3)
+    pred = target.clone()
+    pred[0, 0] = torch.tensor([0.3, 0.4, 0.0])  # 0.5 m off
+    pred[0, 5] = torch.tensor([0.0, 0.0, 0.05])  # 0.05 m off
+    pred[0, 9] = torch.tensor([0.0, 0.02, 0.0])  # 0.02 m off
+    pred.requires_grad_(True)
+    loss = huber_joint_loss(pred, target)
+    expected = (0.5 - HUBER_DELTA / 2 + 0.5 * 0.05 ** 2 / HUBER_DELTA +
+                0.5 * 0.02 ** 2 / HUBER_DELTA) / 16
+    assert loss.item() == pytest.approx(expected, abs=1e-5)
+    loss.backward()
+    grads = pred.grad[0].norm(dim=-1) * 16
+    assert grads[0].item() == pytest.approx(1.0, rel=1e-3)
+    assert grads[5].item() == pytest.approx(0.05 / HUBER_DELTA, rel=1e-3)
+    assert grads[5].item() == pytest.approx(2.5 * grads[9].item(), rel=1e-3)
+    edge = torch.zeros(1, 1, 3)
+    below, above = edge.clone(), edge.clone()
+    below[0, 0, 2], above[0, 0, 2] = HUBER_DELTA - 1e-6, HUBER_DELTA + 1e-6
+    assert huber_joint_loss(below, edge).item() == pytest.approx(
+        huber_joint_loss(above, edge).item(), abs=1e-5)
+
+
 def test_pose_loss_trains_every_estimator_with_it_and_is_checked(tmp_path, data_dir,
                                                                 monkeypatch):
     """Every phase's estimator trains with the chosen loss and with no other, the setting
@@ -474,7 +500,7 @@ def test_pose_loss_trains_every_estimator_with_it_and_is_checked(tmp_path, data_
     2, nothing written."""
     from studio.train import poseaug_train
 
-    calls = {"mse": 0, "mpjpe": 0}
+    calls = dict.fromkeys(poseaug_train.POSE_LOSSES, 0)
 
     def counted(name, criterion):
         def call(pred, target):
@@ -487,7 +513,7 @@ def test_pose_loss_trains_every_estimator_with_it_and_is_checked(tmp_path, data_
     lines = []
     folder = run_dir(tmp_path, data_dir)
     train(PoseAugConfig(**{**TINY, "pose_loss": "mpjpe"}), folder, log=lines.append)
-    assert calls["mse"] == 0 and calls["mpjpe"] > 0
+    assert calls.pop("mpjpe") > 0 and not any(calls.values())
     entries = [json.loads(x) for x in lines if "phase" in json.loads(x)]
     assert {e["phase"] for e in entries} == {"pretrain", "source-only", "random", "poseaug"}
     with pytest.raises(ValueError, match="other settings"):

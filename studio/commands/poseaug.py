@@ -81,9 +81,10 @@ TRAIN_HELP = {
                          "its last augmented epochs remembered that the source never "
                          "shows (seen from behind or not upright), before the real "
                          "passes",
-    "pose_loss": "every estimator's loss on its pairs: mse (official) or mpjpe (ours: the "
+    "pose_loss": "every estimator's loss on its pairs: mse (official), mpjpe (ours: the "
                  "mean joint distance the test scores, so the hardest augmented pairs pull "
-                 "no harder than the rest)",
+                 "no harder than the rest) or huber (ours: each joint's distance squared "
+                 "below 0.1 m and linear above, between the two)",
     "fake_keep": "ours: share of each augmentor batch's valid pairs the estimator learns "
                  "from, those whose least plausible part the 3D discriminator scores most "
                  "real (1: all, as the official)",

@@ -44,6 +44,19 @@ def mpjpe_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(((pred - target) ** 2).sum(-1) + 1e-8).mean()
 
 
+HUBER_DELTA = 0.1  # metres: about the source-only estimator's mean wrist error
+
+
+def huber_joint_loss(pred: torch.Tensor, target: torch.Tensor,
+                     delta: float = HUBER_DELTA) -> torch.Tensor:
+    """Mean Huber loss of each joint's distance [B,J,3] (metres), ours: quadratic below
+    ``delta`` (a joint's pull grows with its error, as under MSE) and linear above (it
+    stays a unit vector, as under the joint distance), so the hardest augmented pairs pull
+    about ``delta`` over a source pair's error harder, not in proportion to their error."""
+    dist = torch.sqrt(((pred - target) ** 2).sum(-1) + 1e-8)
+    return torch.where(dist < delta, 0.5 * dist ** 2 / delta, dist - 0.5 * delta).mean()
+
+
 def hard_ratio(start: float, end: float, epoch: int, epochs: int) -> float:
     """The feedback target, growing linearly from ``start`` to ``end`` over training."""
     return start + (end - start) * epoch / max(1, epochs)

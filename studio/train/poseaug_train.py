@@ -98,7 +98,7 @@ class PoseAugConfig:
     average_last: int = 0  # ours: each estimator is the mean of its last N epochs (0: off)
     cooldown: int = 0  # ours: the PoseAug estimator's last N epochs make only real passes
     cooldown_rehearse: bool = False  # ours: ... and rehearse remembered off-source views
-    pose_loss: str = "mse"  # the estimators' loss: "mse" (official) or "mpjpe" (ours)
+    pose_loss: str = "mse"  # the estimators' loss: "mse" (official), "mpjpe" or "huber"
     fake_keep: float = 1.0  # ours: share of valid augmented pairs kept, most plausible first
     seed: int = 0
     threads: int = 1
@@ -315,7 +315,8 @@ def _batches(n: int, batch: int, gen: torch.Generator) -> list[torch.Tensor]:
     return [order[i:i + batch] for i in range(0, n - batch + 1, batch)]
 
 
-POSE_LOSSES = {"mse": torch.nn.functional.mse_loss, "mpjpe": L.mpjpe_loss}
+POSE_LOSSES = {"mse": torch.nn.functional.mse_loss, "mpjpe": L.mpjpe_loss,
+               "huber": L.huber_joint_loss}
 
 
 def estimator_pass(model: SimpleBaseline, opt: torch.optim.Optimizer, poses: torch.Tensor,
