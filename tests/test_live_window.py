@@ -243,12 +243,19 @@ def test_the_event_loop_never_waits_on_the_pipeline(qtbot, live, video, tmp_path
 def test_results_that_queue_while_drawing_replace_each_other(qtbot, window, live, video,
                                                             monkeypatch):
     """Views slower than the worker: only the newest answer is drawn, so the window
-    never falls behind the stream; every answer is still tracked (counted)."""
+    never falls behind the stream; every answer is still tracked (counted). Each draw
+    lasts until the worker has answered twice more (counted on the worker's thread), so
+    the views are the slower side however busy the machine is."""
     shown: list[int] = []
+    answered = [0]
     real_show = live.view.show
+    live.worker.finished.connect(lambda *_: answered.__setitem__(0, answered[0] + 1),
+                                 Qt.ConnectionType.DirectConnection)
 
     def slow_show(image, *args) -> None:
-        time.sleep(0.4)
+        start, deadline = answered[0], time.monotonic() + WAIT_MS / 4000
+        while answered[0] < start + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
         real_show(image, *args)
         shown.append(live.stats.processed)
 
@@ -257,9 +264,9 @@ def test_results_that_queue_while_drawing_replace_each_other(qtbot, window, live
     qtbot.waitUntil(lambda: len(shown) >= 4, timeout=WAIT_MS)
     stats = live.stats
     assert stats.superseded >= 1
-    assert stats.processed <= len(shown) + stats.superseded + 1  # at most one waits
-    # after the first answer, which also waited for the model and MediaPipe to load
-    assert max(list(stats.latencies_ms)[1:]) < 3000
+    # not behind: every answer was drawn or replaced, and at most one waits (latency
+    # itself is a speed figure: `studio bench live` measures it)
+    assert stats.processed <= len(shown) + stats.superseded + 1
 
 
 def test_several_people_mode_searches_each_frame(qtbot, window, live, video):
