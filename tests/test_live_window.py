@@ -247,14 +247,14 @@ def test_results_that_queue_while_drawing_replace_each_other(qtbot, window, live
     lasts until the worker has answered twice more (counted on the worker's thread), so
     the views are the slower side however busy the machine is."""
     shown: list[int] = []
-    answered = [0]
+    answered: list[int] = []  # one entry per answer, appended on the worker's thread
     real_show = live.view.show
-    live.worker.finished.connect(lambda *_: answered.__setitem__(0, answered[0] + 1),
+    live.worker.finished.connect(lambda *_: answered.append(1),
                                  Qt.ConnectionType.DirectConnection)
 
     def slow_show(image, *args) -> None:
-        start, deadline = answered[0], time.monotonic() + WAIT_MS / 4000
-        while answered[0] < start + 2 and time.monotonic() < deadline:
+        start, deadline = len(answered), time.monotonic() + WAIT_MS / 4000
+        while len(answered) < start + 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         real_show(image, *args)
         shown.append(live.stats.processed)

@@ -36,12 +36,18 @@ def grouped_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.stack([err[:, list(g)].mean(-1) for g in ERROR_GROUPS], dim=-1)
 
 
+def joint_distances(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """[B,J] distance of each joint of [B,J,3] poses (the sqrt's epsilon keeps a perfect
+    joint differentiable)."""
+    return torch.sqrt(((pred - target) ** 2).sum(-1) + 1e-8)
+
+
 def mpjpe_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean joint distance [B,J,3] (metres), what the test scores; ours, an estimator
     loss beside the official MSE: each joint's pull is a unit vector, so the hardest
     augmented pairs weigh no more than the rest, where MSE lets a pair pull in proportion
-    to its error (the sqrt's epsilon keeps a perfect joint differentiable)."""
-    return torch.sqrt(((pred - target) ** 2).sum(-1) + 1e-8).mean()
+    to its error."""
+    return joint_distances(pred, target).mean()
 
 
 HUBER_DELTA = 0.1  # metres: about the source-only estimator's mean wrist error
@@ -53,7 +59,7 @@ def huber_joint_loss(pred: torch.Tensor, target: torch.Tensor,
     ``delta`` (a joint's pull grows with its error, as under MSE) and linear above (it
     stays a unit vector, as under the joint distance), so the hardest augmented pairs pull
     about ``delta`` over a source pair's error harder, not in proportion to their error."""
-    dist = torch.sqrt(((pred - target) ** 2).sum(-1) + 1e-8)
+    dist = joint_distances(pred, target)
     return torch.where(dist < delta, 0.5 * dist ** 2 / delta, dist - 0.5 * delta).mean()
 
 
