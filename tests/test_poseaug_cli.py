@@ -104,3 +104,27 @@ def test_bad_options_exit_2(tmp_path, poses_file, model, capsys):
     assert augment(tmp_path / "text.npz", model, tmp_path / "o.npz") == 2
     assert not (tmp_path / "o.npz").exists()
     assert augment(poses_file, poses_file, tmp_path / "o.npz") == 3  # not a model file
+
+
+def test_the_model_card_s_training_command_parses_into_the_shipped_recipe():
+    """The card's command is how a user remakes the shipped files (a fresh run gave them
+    byte for byte): it must stay a valid command for the options as they are now."""
+    import re
+    import shlex
+
+    from studio.cli import build_parser
+    from studio.commands.training_runs import config_from_args
+    from studio.train.poseaug_train import PoseAugConfig
+
+    card = (Path(poseaug.BUILTIN_DIR) / "MODEL_CARD.md").read_text()
+    training = card[card.index("## Training"):]
+    block = re.search(r"```\n(studio train poseaug .*?)```", training, re.S).group(1)
+    argv = shlex.split(block.replace("\\\n", " "))[1:]
+    args = build_parser().parse_args(argv)
+    config = config_from_args(PoseAugConfig, args)
+    assert args.half and args.out == Path("models/poseaug")
+    assert (config.width, config.epochs, config.cooldown, config.fake_memory) == (1024, 18, 4, 4)
+    assert (config.fake_keep, config.blr_limit, config.seed) == (0.8, 0.05, 0)
+    assert (config.hardratio_ba_s, config.hardratio_ba, config.hardratio_std_ba) == (1.5, 2.5, 1.0)
+    assert (config.hardratio_rt_s, config.hardratio_rt, config.hardratio_std_rt) == \
+        (4.25, 4.25, 3.75)
