@@ -114,7 +114,7 @@ def test_the_model_card_s_training_command_parses_into_the_shipped_recipe():
 
     from studio.cli import build_parser
     from studio.commands.training_runs import config_from_args
-    from studio.train.poseaug_train import PoseAugConfig
+    from studio.train.poseaug_train import RECIPES, PoseAugConfig
 
     card = (Path(poseaug.BUILTIN_DIR) / "MODEL_CARD.md").read_text()
     training = card[card.index("## Training"):]
@@ -128,3 +128,23 @@ def test_the_model_card_s_training_command_parses_into_the_shipped_recipe():
     assert (config.hardratio_ba_s, config.hardratio_ba, config.hardratio_std_ba) == (1.5, 2.5, 1.0)
     assert (config.hardratio_rt_s, config.hardratio_rt, config.hardratio_std_rt) == \
         (4.25, 4.25, 3.75)
+    recipe = build_parser().parse_args(["train", "poseaug", "--run-dir", "RUN", "--recipe",
+                                        "shipped", "--seed", "0", "--threads", "1"])
+    assert config_from_args(PoseAugConfig, recipe, RECIPES["shipped"]) == config
+
+
+@pytest.mark.parametrize("argv", [["--fake-keep", "1.0", "--recipe", "shipped"],
+                                  ["--recipe", "shipped", "--fake-keep", "1"]])
+def test_options_given_beside_a_recipe_win_in_either_order(argv):
+    """Even an option given at its default value: the user chose it, the recipe did not."""
+    from studio.cli import build_parser
+    from studio.commands.training_runs import config_from_args
+    from studio.train.poseaug_train import RECIPES, PoseAugConfig
+
+    args = build_parser().parse_args(["train", "poseaug", "--run-dir", "RUN", *argv,
+                                      "--no-mix-fakes"])
+    config = config_from_args(PoseAugConfig, args, RECIPES[args.recipe])
+    assert config.fake_keep == 1.0 and config.mix_fakes is False
+    assert config.cooldown == 4 and config.width == 1024  # the recipe's, not given
+    plain = build_parser().parse_args(["train", "poseaug", "--run-dir", "RUN"])
+    assert config_from_args(PoseAugConfig, plain) == PoseAugConfig()

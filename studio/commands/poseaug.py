@@ -96,7 +96,8 @@ CHOICES = {"pick": ("last", "source-val")}  # with the recipes' and losses' name
 
 
 def add_train_poseaug(sub: argparse._SubParsersAction) -> None:
-    from studio.train.poseaug_train import PHASES, POSE_LOSSES, RANDOM_RECIPES, PoseAugConfig
+    from studio.train.poseaug_train import PHASES, POSE_LOSSES, RANDOM_RECIPES, RECIPES, \
+        PoseAugConfig
 
     p = sub.add_parser(
         "poseaug",
@@ -115,6 +116,9 @@ def add_train_poseaug(sub: argparse._SubParsersAction) -> None:
                         "(default: %(default)s)")
     p.add_argument("--half", action="store_true",
                    help="write the weights files in float16 (half the size; loaders upcast)")
+    p.add_argument("--recipe", choices=tuple(RECIPES), default=None,
+                   help="named settings: shipped = those of the weights in models/poseaug "
+                        "(add --half --seed 0 to remake them); options given beside it win")
     add_config_options(p, PoseAugConfig, TRAIN_HELP, {
         **CHOICES, "random_recipe": tuple(RANDOM_RECIPES), "pose_loss": tuple(POSE_LOSSES)})
     p.set_defaults(func=_train)
@@ -123,9 +127,9 @@ def add_train_poseaug(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from studio.io.output import check_output_folder
     from studio.nets.model_registry import resolve_device
-    from studio.train.poseaug_train import PoseAugConfig, train
+    from studio.train.poseaug_train import RECIPES, PoseAugConfig, train
 
-    config = config_from_args(PoseAugConfig, args)
+    config = config_from_args(PoseAugConfig, args, RECIPES.get(args.recipe))
     resolve_device(config.device)
     check_output_folder(args.run_dir, "--run-dir")
     if args.out is not None:

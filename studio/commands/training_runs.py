@@ -14,6 +14,34 @@ from studio.errors import StudioError
 Config = TypeVar("Config")
 
 
+GIVEN = "given_options"  # the namespace's set of config fields given on the command line
+
+
+class _Given(argparse.Action):
+    """Stores an option's value and notes that the command line gave it, so a recipe
+    (``config_from_args``'s ``recipe``) fills only the fields nobody chose."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+        _note_given(namespace, self.dest)
+
+
+class _GivenFlag(argparse.BooleanOptionalAction):
+    """``--flag`` / ``--no-flag``, noted as given like :class:`_Given`."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        _note_given(namespace, self.dest)
+
+
+def _note_given(namespace: argparse.Namespace, dest: str) -> None:
+    given = getattr(namespace, GIVEN, None)
+    if given is None:
+        given = set()
+        setattr(namespace, GIVEN, given)
+    given.add(dest)
+
+
 def add_config_options(p: argparse.ArgumentParser, config_type: type,
                        help_texts: Mapping[str, str],
                        choices: Mapping[str, tuple[str, ...]] | None = None) -> None:
@@ -28,20 +56,26 @@ def add_config_options(p: argparse.ArgumentParser, config_type: type,
         text = help_texts.get(f.name, f.name.replace("_", " "))
         if isinstance(value, bool):
             shown = flag if value else f"--no-{flag[2:]}"
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value,
+            p.add_argument(flag, action=_GivenFlag, default=value,
                            help=f"{text} (default: {shown})")
             continue
-        p.add_argument(flag, type=type(value), default=value, choices=choices.get(f.name),
+        p.add_argument(flag, action=_Given, type=type(value), default=value,
+                       choices=choices.get(f.name),
                        metavar=None if f.name in choices else
                        "NAME" if isinstance(value, str) else "N",
                        help=f"{text} (default: %(default)s)")
 
 
-def config_from_args(config_type: type[Config], args: argparse.Namespace) -> Config:
-    """The config dataclass from the parsed options; its own checks' ValueError becomes
-    one clear line (exit code 2)."""
+def config_from_args(config_type: type[Config], args: argparse.Namespace,
+                     recipe: Mapping[str, Any] | None = None) -> Config:
+    """The config dataclass from the parsed options, ``recipe``'s values standing in for
+    the fields the command line did not give; its own checks' ValueError becomes one
+    clear line (exit code 2)."""
+    given = getattr(args, GIVEN, set())
+    values = {f.name: getattr(args, f.name) for f in fields(config_type)}
+    values |= {k: v for k, v in (recipe or {}).items() if k not in given}
     try:
-        return config_type(**{f.name: getattr(args, f.name) for f in fields(config_type)})
+        return config_type(**values)
     except ValueError as err:
         raise StudioError(str(err)) from err
 

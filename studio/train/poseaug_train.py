@@ -43,6 +43,14 @@ from studio.train import poseaug_losses as L
 
 PHASES = ("pretrain", "source-only", "random", "poseaug")
 VARIANTS = PHASES[1:]
+# Named settings for ``studio train poseaug --recipe``: "shipped" remade the files in
+# models/poseaug byte for byte (with --half --seed 0; the model card has the long form).
+RECIPES = {"shipped": {
+    "width": 1024, "real_passes": 2, "rotation_start": 1.0, "d2d_turn": 0.5,
+    "d2d_rotate": 0.15, "gloss_factorms": 0.05, "epochs": 18, "fake_memory": 4,
+    "cooldown": 4, "fake_keep": 0.8, "hardratio_ba_s": 1.5, "hardratio_ba": 2.5,
+    "hardratio_std_ba": 1.0, "blr_limit": 0.05, "hardratio_rt_s": 4.25,
+    "hardratio_rt": 4.25, "hardratio_std_rt": 3.75}}
 
 
 @dataclass
