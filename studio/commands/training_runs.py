@@ -35,11 +35,7 @@ class _GivenFlag(argparse.BooleanOptionalAction):
 
 
 def _note_given(namespace: argparse.Namespace, dest: str) -> None:
-    given = getattr(namespace, GIVEN, None)
-    if given is None:
-        given = set()
-        setattr(namespace, GIVEN, given)
-    given.add(dest)
+    vars(namespace).setdefault(GIVEN, set()).add(dest)
 
 
 def add_config_options(p: argparse.ArgumentParser, config_type: type,
